@@ -1,0 +1,13 @@
+import ArgumentParser
+
+/// The `salvo` command line. Each subcommand parses its arguments, calls the library
+/// targets and prints; the logic lives in the libraries where tests can reach it.
+@main
+struct SalvoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "salvo",
+        abstract: "Bulk campaign sender: import lists, pick a segment, send personalised mail over SMTP.",
+        version: "0.1.0",
+        subcommands: []
+    )
+}
