@@ -66,10 +66,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "SMTPTests", dependencies: ["SMTP"]),
-        .testTarget(name: "MailMessageTests", dependencies: ["MailMessage"]),
-        .testTarget(name: "DeliveryTests", dependencies: ["Delivery"]),
-        .testTarget(name: "CampaignsTests", dependencies: ["Campaigns"]),
-        .testTarget(name: "SalvoTests", dependencies: ["Campaigns"]),
+        // Starts the real servers the tests talk to (smtp-sink, aiosmtpd, dnsmasq) on
+        // loopback and stops them; shared by every test target that needs a peer.
+        .target(name: "TestPeers", path: "Tests/TestPeers"),
+        .testTarget(name: "SMTPTests", dependencies: ["SMTP", "TestPeers"]),
+        .testTarget(name: "MailMessageTests", dependencies: ["MailMessage", "TestPeers"]),
+        .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "TestPeers"]),
+        .testTarget(name: "CampaignsTests", dependencies: ["Campaigns", "TestPeers"]),
+        .testTarget(name: "SalvoTests", dependencies: ["Campaigns", "TestPeers"]),
     ]
 )
