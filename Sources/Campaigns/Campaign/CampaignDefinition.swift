@@ -1,0 +1,131 @@
+import Foundation
+import MailMessage
+
+/// A campaign as its YAML file describes it, checked and with paths resolved against the
+/// file's folder.
+///
+///     name: spring-sale
+///     list: customers
+///     segment: country == "NG" and tags contains "food"
+///     from: "Shop <news@shop.example>"
+///     subject: "{{first_name}}, spring deals"
+///     html: templates/spring-sale.html.mustache
+///     text: templates/spring-sale.txt.mustache
+///     unsubscribe: "https://shop.example/u/{{unsubscribe_token}}"
+public struct CampaignDefinition: Codable, Sendable, Equatable {
+    public var name: String
+    public var list: String
+    public var segment: String?
+    public var from: String
+    public var replyTo: String?
+    public var subject: String
+    /// Template paths, resolved against the campaign file's folder.
+    public var html: String?
+    public var text: String?
+    /// The one-click unsubscribe URL template.
+    public var unsubscribe: String?
+    /// Who is told of the campaign's failures; the From address when absent.
+    public var notify: String?
+
+    public static let knownKeys = ["name", "list", "segment", "from", "reply_to", "subject", "html", "text", "unsubscribe", "notify"]
+
+    /// Reads a campaign file, checking what can be checked without the store: required
+    /// keys, the segment's syntax, the addresses, and that the templates exist.
+    public static func load(path: String) throws -> CampaignDefinition {
+        let root = try YAMLValue.load(path: path)
+        let keys = try root.mapping(known: knownKeys)
+        func required(_ key: String) throws -> YAMLValue {
+            guard let value = keys[key] else { throw root.error("missing key '\(key)'") }
+            return value
+        }
+        let nameValue = try required("name")
+        let name = try nameValue.nonEmptyString()
+        if name.contains(where: { $0.isNewline || $0.isWhitespace && $0 != " " }) {
+            throw nameValue.error("a campaign name is one line of text")
+        }
+        var definition = CampaignDefinition(
+            name: name,
+            list: try required("list").nonEmptyString(),
+            segment: nil,
+            from: try required("from").nonEmptyString(),
+            subject: try required("subject").nonEmptyString())
+        if let segment = keys["segment"] {
+            let text = try segment.string()
+            if !text.trimmingCharacters(in: .whitespaces).isEmpty {
+                do {
+                    _ = try SegmentParser.parse(text)
+                } catch {
+                    throw segment.error("\(error)")
+                }
+                definition.segment = text
+            }
+        }
+        do {
+            _ = try MailboxText.parse(definition.from)
+        } catch {
+            throw try required("from").error("\(error)")
+        }
+        if let replyTo = keys["reply_to"] {
+            definition.replyTo = try replyTo.nonEmptyString()
+            do { _ = try MailboxText.parse(definition.replyTo!) } catch { throw replyTo.error("\(error)") }
+        }
+        if let notify = keys["notify"] {
+            definition.notify = try notify.nonEmptyString()
+            do { _ = try MailboxText.parse(definition.notify!) } catch { throw notify.error("\(error)") }
+        }
+        for key in ["html", "text"] {
+            guard let value = keys[key] else { continue }
+            let templatePath = try value.path()
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: templatePath, isDirectory: &isDirectory), !isDirectory.boolValue else {
+                throw value.error("template file \(templatePath) does not exist")
+            }
+            if key == "html" { definition.html = templatePath } else { definition.text = templatePath }
+        }
+        if definition.html == nil, definition.text == nil {
+            throw root.error("a campaign needs an html or a text template (or both)")
+        }
+        if let unsubscribe = keys["unsubscribe"] {
+            let url = try unsubscribe.nonEmptyString()
+            guard url.hasPrefix("https://") || url.hasPrefix("http://") else {
+                throw unsubscribe.error("the unsubscribe link must be an http(s) URL (RFC 8058 one-click), found '\(url)'")
+            }
+            definition.unsubscribe = url
+        }
+        return definition
+    }
+}
+
+/// A mailbox as written in a header field: `Display Name <local@domain>` or a bare address.
+public struct MailboxText: Sendable, Equatable {
+    public var displayName: String?
+    public var address: String
+
+    public static func parse(_ text: String) throws -> MailboxText {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if let open = trimmed.lastIndex(of: "<") {
+            guard trimmed.hasSuffix(">") else { throw MailboxTextError(text: text, reason: "missing '>'") }
+            let address = String(trimmed[trimmed.index(after: open)..<trimmed.index(before: trimmed.endIndex)])
+            var name = trimmed[..<open].trimmingCharacters(in: .whitespaces)
+            if name.hasPrefix("\""), name.hasSuffix("\""), name.count >= 2 { name = String(name.dropFirst().dropLast()) }
+            try check(address, in: text)
+            return MailboxText(displayName: name.isEmpty ? nil : name, address: address)
+        }
+        try check(trimmed, in: text)
+        return MailboxText(displayName: nil, address: trimmed)
+    }
+
+    private static func check(_ address: String, in text: String) throws {
+        do {
+            _ = try EmailAddress(address)
+        } catch {
+            throw MailboxTextError(text: text, reason: "\(error)")
+        }
+    }
+}
+
+public struct MailboxTextError: Error, CustomStringConvertible {
+    public var text: String
+    public var reason: String
+    public var description: String { "'\(text)' is not a valid mailbox: \(reason)" }
+}

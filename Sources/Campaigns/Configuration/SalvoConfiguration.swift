@@ -1,0 +1,238 @@
+import Delivery
+import Foundation
+
+/// Everything `salvo.yml` says. Every section is optional; the defaults are those of a
+/// careful sender (opportunistic TLS to MX hosts, retries every 15 minutes for 4 hours).
+public struct SalvoConfiguration: Sendable {
+    /// The file this came from, or nil when no file was found and defaults apply.
+    public var file: String?
+    public var database = "salvo.db"
+    /// The EHLO name; nil means the host name.
+    public var helo: String?
+    public var delivery = DeliverySettings()
+    public var dns = DNSSettings()
+    public var dkim: DKIMSettings?
+    public var limits = LimitSettings()
+    public var retry = RetrySettings()
+    public var unsubscribe = UnsubscribeSettings()
+
+    public init() {}
+
+    public struct DeliverySettings: Sendable {
+        public enum Mode: String, Sendable { case mx, relay }
+        public var mode: Mode = .mx
+        public var relay: RelaySettings?
+        /// Domain (or "*") to host:port, like Postfix's transport map.
+        public var routes: [String: Endpoint] = [:]
+        /// TLS towards MX hosts: opportunistic | required | none.
+        public var tls = "opportunistic"
+    }
+
+    public struct RelaySettings: Sendable {
+        public var host: String
+        public var port = 587
+        /// starttls | implicit | none.
+        public var tls = "starttls"
+        public var username: String?
+        /// The environment variable that holds the password (never the password itself).
+        public var passwordEnv: String?
+        public var caFile: String?
+        public var allowPlaintextAuth = false
+    }
+
+    public struct DNSSettings: Sendable {
+        public var server: Endpoint?
+    }
+
+    public struct DKIMSettings: Sendable {
+        public var domain: String
+        public var selector: String
+        /// Path of the PEM private key, resolved against the configuration's folder.
+        public var key: String
+    }
+
+    public struct Limits: Sendable, Equatable {
+        public var connections: Int?
+        public var rate: Rate?
+        public var messagesPerConnection: Int?
+        public var recipientsPerTransaction: Int?
+    }
+
+    public struct LimitSettings: Sendable {
+        public var global = Limits(connections: 200, rate: nil)
+        public var `default` = Limits(connections: 5, rate: nil, messagesPerConnection: 100, recipientsPerTransaction: 50)
+        public var domains: [String: Limits] = [:]
+        /// Keyed by MX host pattern such as "*.google.com".
+        public var sites: [String: Limits] = [:]
+    }
+
+    public struct RetrySettings: Sendable {
+        /// The waits between attempts; the last one repeats.
+        public var intervals = [ConfiguredDuration(seconds: 15 * 60)]
+        /// How long a recipient is retried before it is given up as failed.
+        public var maxAge = ConfiguredDuration(seconds: 4 * 3600)
+    }
+
+    public struct UnsubscribeSettings: Sendable {
+        public var secretEnv = "SALVO_UNSUBSCRIBE_SECRET"
+        public var mailto: String?
+    }
+
+    /// `host:port`, as routes and the DNS server are written.
+    public struct Endpoint: Sendable, Equatable, CustomStringConvertible {
+        public var host: String
+        public var port: Int
+
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+
+        public init?(_ text: String, defaultPort: Int) {
+            var host = text
+            var port = defaultPort
+            if let colon = text.lastIndex(of: ":"), !text.hasSuffix("]") {
+                guard let parsed = Int(text[text.index(after: colon)...]), (1...65535).contains(parsed) else { return nil }
+                port = parsed
+                host = String(text[..<colon])
+            }
+            host = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+            guard !host.isEmpty else { return nil }
+            self.host = host
+            self.port = port
+        }
+
+        public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    }
+}
+
+extension SalvoConfiguration {
+    /// Where the configuration comes from: `--config`, else `SALVO_CONFIG`, else
+    /// `salvo.yml` in the working directory if there is one.
+    public static func locate(explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        if let explicit { return explicit }
+        if let fromEnvironment = environment["SALVO_CONFIG"], !fromEnvironment.isEmpty { return fromEnvironment }
+        return FileManager.default.fileExists(atPath: "salvo.yml") ? "salvo.yml" : nil
+    }
+
+    /// Reads and checks a configuration file. Relative paths in it are resolved against
+    /// its folder.
+    public static func load(path: String) throws -> SalvoConfiguration {
+        try SalvoConfiguration(yaml: YAMLValue.load(path: path))
+    }
+
+    public init(yaml root: YAMLValue) throws {
+        self.init()
+        file = root.file
+        let top = try root.mapping(known: ["database", "helo", "delivery", "dns", "dkim", "limits", "retry", "unsubscribe"])
+        if let value = top["database"] { database = try value.path() }
+        else { database = YAMLValue(node: "salvo.db", key: "database", file: root.file).relativeToFile("salvo.db") }
+        if let value = top["helo"] { helo = try value.nonEmptyString() }
+        if let value = top["delivery"] { delivery = try Self.delivery(value) }
+        if let value = top["dns"] {
+            let keys = try value.mapping(known: ["server"])
+            if let server = keys["server"] { dns.server = try Self.endpoint(server, defaultPort: 53) }
+        }
+        if let value = top["dkim"] {
+            let keys = try value.mapping(known: ["domain", "selector", "key"])
+            guard let domain = keys["domain"], let selector = keys["selector"], let key = keys["key"] else {
+                throw value.error("needs domain, selector and key")
+            }
+            dkim = DKIMSettings(domain: try domain.nonEmptyString().lowercased(), selector: try selector.nonEmptyString(), key: try key.path())
+        }
+        if let value = top["limits"] { limits = try Self.limitSettings(value, defaults: limits) }
+        if let value = top["retry"] {
+            let keys = try value.mapping(known: ["intervals", "max_age"])
+            if let intervals = keys["intervals"] {
+                retry.intervals = try intervals.array().map { try Self.duration($0) }
+                if retry.intervals.isEmpty { throw intervals.error("needs at least one interval") }
+            }
+            if let maxAge = keys["max_age"] { retry.maxAge = try Self.duration(maxAge) }
+        }
+        if let value = top["unsubscribe"] {
+            let keys = try value.mapping(known: ["secret_env", "mailto"])
+            if let secret = keys["secret_env"] { unsubscribe.secretEnv = try secret.nonEmptyString() }
+            if let mailto = keys["mailto"] { unsubscribe.mailto = try mailto.nonEmptyString() }
+        }
+    }
+
+    private static func delivery(_ value: YAMLValue) throws -> DeliverySettings {
+        var settings = DeliverySettings()
+        let keys = try value.mapping(known: ["mode", "relay", "routes", "tls"])
+        if let mode = keys["mode"] { settings.mode = DeliverySettings.Mode(rawValue: try mode.oneOf(["mx", "relay"]))! }
+        if let tls = keys["tls"] { settings.tls = try tls.oneOf(["opportunistic", "required", "none"]) }
+        if let routes = keys["routes"] {
+            for (domain, target) in try routes.entries() {
+                settings.routes[domain.lowercased()] = try endpoint(target, defaultPort: 25)
+            }
+        }
+        if let relay = keys["relay"] {
+            let r = try relay.mapping(known: ["host", "port", "tls", "username", "password_env", "ca_file", "allow_plaintext_auth"])
+            guard let host = r["host"] else { throw relay.error("needs a host") }
+            var settings_ = RelaySettings(host: try host.nonEmptyString())
+            if let tls = r["tls"] { settings_.tls = try tls.oneOf(["starttls", "implicit", "none"]) }
+            settings_.port = try r["port"]?.int(min: 1) ?? (settings_.tls == "implicit" ? 465 : 587)
+            settings_.username = try r["username"]?.nonEmptyString()
+            settings_.passwordEnv = try r["password_env"]?.nonEmptyString()
+            settings_.caFile = try r["ca_file"]?.path()
+            settings_.allowPlaintextAuth = try r["allow_plaintext_auth"]?.bool() ?? false
+            settings.relay = settings_
+        }
+        if settings.mode == .relay, settings.relay == nil {
+            throw value.error("mode is relay but no relay is configured (delivery.relay.host)")
+        }
+        return settings
+    }
+
+    private static func limitSettings(_ value: YAMLValue, defaults: LimitSettings) throws -> LimitSettings {
+        var settings = defaults
+        let keys = try value.mapping(known: ["global", "default", "domains", "sites"])
+        if let global = keys["global"] { settings.global = try limits(global, over: defaults.global) }
+        if let fallback = keys["default"] { settings.default = try limits(fallback, over: defaults.default) }
+        if let domains = keys["domains"] {
+            for (domain, entry) in try domains.entries() { settings.domains[domain.lowercased()] = try limits(entry, over: Limits()) }
+        }
+        if let sites = keys["sites"] {
+            for (pattern, entry) in try sites.entries() { settings.sites[pattern.lowercased()] = try limits(entry, over: Limits()) }
+        }
+        return settings
+    }
+
+    private static func limits(_ value: YAMLValue, over base: Limits) throws -> Limits {
+        var limits = base
+        let keys = try value.mapping(known: ["connections", "rate", "messages_per_connection", "recipients_per_transaction"])
+        if let v = keys["connections"] { limits.connections = try v.int(min: 1) }
+        if let v = keys["rate"] {
+            let text = try v.string()
+            guard let rate = Rate(text) else { throw v.error("expected a rate such as 100/hour, 20/min or 5/s, found '\(text)'") }
+            limits.rate = rate
+        }
+        if let v = keys["messages_per_connection"] { limits.messagesPerConnection = try v.int(min: 1) }
+        if let v = keys["recipients_per_transaction"] { limits.recipientsPerTransaction = try v.int(min: 1) }
+        return limits
+    }
+
+    static func duration(_ value: YAMLValue) throws -> ConfiguredDuration {
+        let text = try value.string()
+        guard let duration = ConfiguredDuration(text) else {
+            throw value.error("expected a duration such as 30s, 15m, 4h or 2d, found '\(text)'")
+        }
+        return duration
+    }
+
+    private static func endpoint(_ value: YAMLValue, defaultPort: Int) throws -> Endpoint {
+        let text = try value.nonEmptyString()
+        guard let endpoint = Endpoint(text, defaultPort: defaultPort) else {
+            throw value.error("expected host or host:port, found '\(text)'")
+        }
+        return endpoint
+    }
+}
+
+extension YAMLValue {
+    /// `name` resolved against this file's folder.
+    func relativeToFile(_ name: String) -> String {
+        let folder = (file as NSString).deletingLastPathComponent
+        return folder.isEmpty ? name : (folder as NSString).appendingPathComponent(name)
+    }
+}

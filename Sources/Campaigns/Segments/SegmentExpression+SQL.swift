@@ -1,0 +1,79 @@
+import Foundation
+import GRDB
+
+extension SegmentExpression {
+    /// The expression as a SQL condition over `recipients` aliased `r`. Every literal and
+    /// every attribute path is a bound argument: no value is ever spliced into SQL text.
+    ///
+    /// Each leaf is two-valued (a missing attribute makes a comparison false, never NULL),
+    /// so `not country == "NG"` includes the recipients with no country at all.
+    public func sql() -> SQL {
+        switch self {
+        case .comparison(let field, let op, let value):
+            switch value {
+            case .number(let number, _):
+                return "COALESCE(salvo_number(\(Self.accessor(field))) \(sql: op.rawValue == "==" ? "=" : op.rawValue) \(number), 0)"
+            case .string(let text):
+                switch op {
+                case .equal: return "(\(Self.accessor(field)) IS \(text))"
+                case .notEqual: return "(\(Self.accessor(field)) IS NOT \(text))"
+                default: return "COALESCE(\(Self.accessor(field)) \(sql: op.rawValue) \(text), 0)"
+                }
+            }
+        case .contains(let field, let value):
+            return "COALESCE(instr(\(Self.accessor(field)), \(value)) > 0, 0)"
+        case .isIn(let field, let values):
+            let numbers = values.compactMap { if case .number(let n, _) = $0 { n } else { nil } }
+            if numbers.count == values.count {
+                let list = numbers.map { SQL("\($0)") }.joined(separator: ", ")
+                return "COALESCE(salvo_number(\(Self.accessor(field))) IN (\(list)), 0)"
+            }
+            let texts = values.map { value -> SQL in
+                switch value {
+                case .string(let text): SQL("\(text)")
+                case .number(_, let text): SQL("\(text)")
+                }
+            }
+            return "COALESCE(\(Self.accessor(field)) IN (\(texts.joined(separator: ", "))), 0)"
+        case .exists(let field):
+            return "(COALESCE(\(Self.accessor(field)), '') <> '')"
+        case .not(let inner):
+            return "(NOT \(inner.sql()))"
+        case .and(let lhs, let rhs):
+            return "(\(lhs.sql()) AND \(rhs.sql()))"
+        case .or(let lhs, let rhs):
+            return "(\(lhs.sql()) OR \(rhs.sql()))"
+        }
+    }
+
+    /// The built-in fields are columns; every other field is a JSON attribute, its path
+    /// bound as an argument.
+    private static func accessor(_ field: String) -> SQL {
+        switch field {
+        case "email": return "r.email"
+        case "domain": return "r.domain"
+        default: return "json_extract(r.attributes, \(attributePath(field)))"
+        }
+    }
+
+    static func attributePath(_ field: String) -> String {
+        "$.\"" + field + "\""
+    }
+}
+
+/// SQL functions the segment conditions call; registered on every connection.
+enum SegmentFunctions {
+    static let number = DatabaseFunction("salvo_number", argumentCount: 1, pure: true) { values in
+        switch values[0].storage {
+        case .int64(let n): return Double(n)
+        case .double(let d): return d
+        case .string(let s):
+            return SegmentNumber.parse(s.trimmingCharacters(in: .whitespaces))
+        default: return nil
+        }
+    }
+
+    static func register(in db: Database) {
+        db.add(function: number)
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import GRDB
+
+/// A list as `salvo lists` shows it.
+public struct ListSummary: Sendable, Equatable {
+    public var name: String
+    public var recipients: Int
+    public var columns: [String]
+    public var createdAt: Date
+}
+
+extension SalvoStore {
+    public func lists() throws -> [ListSummary] {
+        try writer.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT l.name, l.columns, l.created_at,
+                       (SELECT COUNT(*) FROM recipients r WHERE r.list_id = l.id) AS recipients
+                FROM lists l ORDER BY l.name
+                """).map { row in
+                ListSummary(name: row["name"], recipients: row["recipients"],
+                            columns: JSONColumns.decode(row["columns"]),
+                            createdAt: Date(timeIntervalSince1970: TimeInterval(row["created_at"] as Int64)))
+            }
+        }
+    }
+
+    /// The fields a segment or template may use for `list`: its columns and the built-ins.
+    public func fields(ofList name: String) throws -> Set<String> {
+        try writer.read { db in
+            guard let columns = try String.fetchOne(db, sql: "SELECT columns FROM lists WHERE name = ?", arguments: [name]) else {
+                throw StoreError.listNotFound(name)
+            }
+            return Set(JSONColumns.decode(columns)).union(SalvoStore.segmentBuiltins)
+        }
+    }
+
+    /// Fields every recipient has, whatever its list's columns.
+    public static let segmentBuiltins: Set<String> = ["email", "domain"]
+
+    /// How many recipients of `list` the segment selects (all of them for nil).
+    public func count(list: String, segment: String?) throws -> Int {
+        let expression = try segment.map { try SegmentParser.parse($0) }
+        if let expression {
+            let known = try fields(ofList: list)
+            if let unknown = expression.fields.subtracting(known).sorted().first {
+                throw SegmentFieldError(field: unknown, list: list, known: known.sorted())
+            }
+        }
+        return try writer.read { db in
+            guard let listID = try Int64.fetchOne(db, sql: "SELECT id FROM lists WHERE name = ?", arguments: [list]) else {
+                throw StoreError.listNotFound(list)
+            }
+            let condition = expression?.sql() ?? "1"
+            let request: SQLRequest<Int> = "SELECT COUNT(*) FROM recipients r WHERE r.list_id = \(listID) AND \(condition)"
+            return try request.fetchOne(db) ?? 0
+        }
+    }
+}
+
+/// A segment names a field the list does not have: almost always a typo, and a silent
+/// "matches nobody" would send a campaign to the wrong people or to none.
+public struct SegmentFieldError: Error, CustomStringConvertible {
+    public var field: String
+    public var list: String
+    public var known: [String]
+    public var description: String {
+        "segment uses '\(field)', which list '\(list)' does not have (fields: \(known.joined(separator: ", ")))"
+    }
+}

@@ -1,0 +1,98 @@
+import GRDB
+
+extension SalvoStore {
+    /// The schema's history. A shipped migration is never edited: a change is a new one.
+    ///
+    /// Times are INTEGER seconds since 1970 (UTC): the sender compares them on every
+    /// claim, and reports format them as RFC 3339.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: lists, recipients, campaigns, deliveries, attempts, suppression") { db in
+            try db.execute(sql: """
+                CREATE TABLE lists (
+                    id INTEGER PRIMARY KEY,
+                    name TEXT NOT NULL UNIQUE,
+                    columns TEXT NOT NULL DEFAULT '[]',   -- JSON array: every attribute name ever imported
+                    created_at INTEGER NOT NULL
+                );
+
+                -- One row per address per list. `email` keeps the local part as written and
+                -- the domain lower-cased; `attributes` is a JSON object of the CSV's other
+                -- columns (strings), queried by segments through json_extract.
+                CREATE TABLE recipients (
+                    id INTEGER PRIMARY KEY,
+                    list_id INTEGER NOT NULL REFERENCES lists(id) ON DELETE CASCADE,
+                    email TEXT NOT NULL,
+                    domain TEXT NOT NULL,
+                    attributes TEXT NOT NULL DEFAULT '{}',
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    UNIQUE (list_id, email)
+                );
+                CREATE INDEX recipients_by_domain ON recipients(list_id, domain);
+
+                CREATE TABLE campaigns (
+                    id INTEGER PRIMARY KEY,
+                    name TEXT NOT NULL UNIQUE,
+                    list_id INTEGER NOT NULL REFERENCES lists(id),
+                    segment TEXT,                          -- the expression as written, or NULL for all
+                    definition TEXT NOT NULL,              -- JSON of the validated campaign file
+                    source_path TEXT NOT NULL,             -- the campaign YAML it came from
+                    state TEXT NOT NULL DEFAULT 'draft',   -- draft | scheduled | running | paused | finished | cancelled
+                    scheduled_at INTEGER,
+                    created_at INTEGER NOT NULL,
+                    started_at INTEGER,
+                    finished_at INTEGER,
+                    state_reason TEXT
+                );
+
+                -- One row per recipient per campaign: what the sender claims and updates.
+                CREATE TABLE deliveries (
+                    id INTEGER PRIMARY KEY,
+                    campaign_id INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
+                    recipient_id INTEGER NOT NULL REFERENCES recipients(id),
+                    email TEXT NOT NULL,
+                    domain TEXT NOT NULL,
+                    state TEXT NOT NULL DEFAULT 'pending',
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at INTEGER NOT NULL DEFAULT 0,
+                    last_code INTEGER,
+                    last_enhanced_code TEXT,
+                    last_response TEXT,
+                    mx_host TEXT,
+                    message_id TEXT,
+                    first_attempt_at INTEGER,
+                    last_attempt_at INTEGER,
+                    UNIQUE (campaign_id, recipient_id)
+                );
+                -- The sender's claim: due deliveries of a campaign by state and time.
+                CREATE INDEX deliveries_due ON deliveries(campaign_id, state, next_attempt_at);
+                -- Per-destination work and the status report's top domains.
+                CREATE INDEX deliveries_by_domain ON deliveries(campaign_id, domain);
+                CREATE INDEX deliveries_by_message_id ON deliveries(message_id) WHERE message_id IS NOT NULL;
+
+                -- One row per SMTP attempt, for the report and for diagnosing a destination.
+                CREATE TABLE attempts (
+                    id INTEGER PRIMARY KEY,
+                    delivery_id INTEGER NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
+                    attempted_at INTEGER NOT NULL,
+                    outcome TEXT NOT NULL,                 -- sent | deferred | bounced | failed | unknown
+                    code INTEGER,
+                    enhanced_code TEXT,
+                    response TEXT,
+                    mx_host TEXT
+                );
+                CREATE INDEX attempts_by_delivery ON attempts(delivery_id);
+
+                -- One global list: no campaign ever mails these addresses.
+                CREATE TABLE suppressions (
+                    email TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+                    reason TEXT NOT NULL,                  -- manual | hard-bounce | complaint | unsubscribe
+                    detail TEXT,
+                    created_at INTEGER NOT NULL
+                );
+                """)
+        }
+        return migrator
+    }
+}

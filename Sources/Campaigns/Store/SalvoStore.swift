@@ -1,0 +1,52 @@
+import Foundation
+import GRDB
+
+/// The SQLite database that holds everything Salvo knows: lists, recipients, campaigns,
+/// deliveries, attempts and the suppression list. It is the one source of truth; nothing
+/// about a recipient lives only in memory across a commit.
+///
+/// It runs in WAL mode (through `DatabasePool`), so reports and `salvo status` read while
+/// a send writes. GRDB sets `synchronous=NORMAL` with WAL: a commit survives a crash of
+/// the process, which is the promise the delivered marks need.
+public final class SalvoStore: Sendable {
+    public let writer: any DatabaseWriter
+    public let path: String
+
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    public init(path: String) throws {
+        self.path = path
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+            SegmentFunctions.register(in: db)
+        }
+        do {
+            let directory = (path as NSString).deletingLastPathComponent
+            if !directory.isEmpty {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            }
+            writer = try DatabasePool(path: path, configuration: configuration)
+        } catch let error as DatabaseError {
+            throw StoreError.cannotOpen(path: path, reason: error.message ?? "\(error)")
+        }
+        try SalvoStore.migrator.migrate(writer)
+    }
+}
+
+/// A failure of the store that a user can act on.
+public enum StoreError: Error, CustomStringConvertible, Equatable {
+    case cannotOpen(path: String, reason: String)
+    case listNotFound(String)
+    case campaignNotFound(String)
+    case campaignExists(String)
+
+    public var description: String {
+        switch self {
+        case .cannotOpen(let path, let reason): "cannot open database \(path): \(reason)"
+        case .listNotFound(let name): "no list named '\(name)' (see `salvo lists`)"
+        case .campaignNotFound(let name): "no campaign named '\(name)' (see `salvo campaign list`)"
+        case .campaignExists(let name): "a campaign named '\(name)' exists already"
+        }
+    }
+}
