@@ -184,10 +184,10 @@ public struct CSVReader: ~Copyable {
                 // Quoted field.
                 quoted: while true {
                     guard try fill() else {
-                        return recoverFromUnterminatedQuote(recordLine: recordLine)
+                        return restartAfterFirstLine(recordLine: recordLine, problem: .unterminatedQuote)
                     }
                     if position - start > maxRecordBytes {
-                        return recoverFromUnterminatedQuote(recordLine: recordLine)
+                        return restartAfterFirstLine(recordLine: recordLine, problem: .unterminatedQuote)
                     }
                     let byte = buffer[position]
                     position += 1
@@ -273,7 +273,12 @@ public struct CSVReader: ~Copyable {
                 }
             }
         }
-        if let problem { return .malformed(line: recordLine, problem) }
+        if let problem {
+            // A bad record that spans lines most likely began with a stray quote that
+            // paired with one on a later line: read those later lines again on their own.
+            if line > recordLine + 1 { return restartAfterFirstLine(recordLine: recordLine, problem: problem) }
+            return .malformed(line: recordLine, problem)
+        }
         return .record(line: recordLine)
     }
 
@@ -309,9 +314,9 @@ public struct CSVReader: ~Copyable {
         }
     }
 
-    /// The record from `start` never closed its quote: report its first line and resume
-    /// right after it. The whole record is still in the buffer, so no seeking is needed.
-    private mutating func recoverFromUnterminatedQuote(recordLine: Int) -> Outcome {
+    /// Reports the record from `start` as malformed on its first line and resumes right
+    /// after that line. The whole record is still in the buffer, so no seeking is needed.
+    private mutating func restartAfterFirstLine(recordLine: Int, problem: Problem) -> Outcome {
         var i = start
         while i < end, buffer[i] != UInt8(ascii: "\n"), buffer[i] != UInt8(ascii: "\r") { i += 1 }
         position = i
@@ -319,7 +324,7 @@ public struct CSVReader: ~Copyable {
         line = recordLine + 1
         storage.removeAll(keepingCapacity: true)
         fieldEnds.removeAll(keepingCapacity: true)
-        return .malformed(line: recordLine, .unterminatedQuote)
+        return .malformed(line: recordLine, problem)
     }
 }
 

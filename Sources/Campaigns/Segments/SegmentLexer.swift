@@ -98,7 +98,7 @@ enum SegmentLexer {
             default:
                 if c.isNumber || c == "-" || c == "+" || c == "." {
                     var j = i + 1
-                    while j < chars.count, chars[j].isNumber || chars[j] == "." || chars[j] == "e" || chars[j] == "E"
+                    while j < chars.count, chars[j].isNumber || chars[j].isLetter || chars[j] == "." || chars[j] == "_"
                             || ((chars[j] == "-" || chars[j] == "+") && (chars[j - 1] == "e" || chars[j - 1] == "E")) {
                         j += 1
                     }

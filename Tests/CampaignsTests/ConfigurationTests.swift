@@ -1,0 +1,98 @@
+@testable import Campaigns
+import Delivery
+import Foundation
+import Testing
+
+@Suite struct ConfigurationTests {
+    func load(_ text: String) throws -> SalvoConfiguration {
+        try SalvoConfiguration(yaml: YAMLValue.parse(text, file: "/etc/salvo/salvo.yml"))
+    }
+
+    @Test func readsTheDesignExample() throws {
+        let config = try load("""
+            database: salvo.db
+            helo: mail.shop.example
+            delivery:
+              mode: relay
+              relay:
+                host: smtp.provider.example
+                port: 587
+                tls: starttls
+                username: news@shop.example
+                password_env: SALVO_SMTP_PASSWORD
+              routes:
+                example.test: 127.0.0.1:2525
+              tls: opportunistic
+            dns:
+              server: 127.0.0.1:5353
+            dkim:
+              domain: shop.example
+              selector: s1
+              key: keys/s1.pem
+            limits:
+              global:  { connections: 200, rate: 2000/s }
+              default: { connections: 5, messages_per_connection: 100, recipients_per_transaction: 50 }
+              domains:
+                yahoo.com: { rate: 100/hour }
+              sites:
+                "*.google.com": { connections: 10, rate: 3000/min }
+            retry:
+              intervals: [15m, 1h]
+              max_age: 4h
+            unsubscribe:
+              secret_env: MY_SECRET
+              mailto: unsubscribe@shop.example
+            """)
+        #expect(config.database == "/etc/salvo/salvo.db")
+        #expect(config.delivery.mode == .relay)
+        #expect(config.delivery.relay?.host == "smtp.provider.example")
+        #expect(config.delivery.routes["example.test"] == .init(host: "127.0.0.1", port: 2525))
+        #expect(config.dns.server == .init(host: "127.0.0.1", port: 5353))
+        #expect(config.dkim?.key == "/etc/salvo/keys/s1.pem")
+        #expect(config.limits.global.rate == Rate(count: 2000, per: 1))
+        #expect(config.limits.default.recipientsPerTransaction == 50)
+        #expect(config.limits.domains["yahoo.com"]?.rate == Rate(count: 100, per: 3600))
+        #expect(config.limits.sites["*.google.com"]?.connections == 10)
+        #expect(config.retry.intervals.map(\.seconds) == [900, 3600])
+        #expect(config.retry.maxAge.seconds == 4 * 3600)
+        #expect(config.unsubscribe.secretEnv == "MY_SECRET")
+    }
+
+    @Test func defaultsWhenEmpty() throws {
+        let config = try load("")
+        #expect(config.delivery.mode == .mx)
+        #expect(config.retry.intervals.map(\.seconds) == [900])
+        #expect(config.retry.maxAge.seconds == 14_400)
+        #expect(config.unsubscribe.secretEnv == "SALVO_UNSUBSCRIBE_SECRET")
+        #expect(config.limits.default.connections == 5)
+    }
+
+    @Test(arguments: [
+        ("delivery:\n  mode: smtp\n", "/etc/salvo/salvo.yml:2: delivery.mode: expected one of mx | relay, found 'smtp'"),
+        ("limits:\n  default:\n    rate: fast\n", "/etc/salvo/salvo.yml:3: limits.default.rate: expected a rate such as 100/hour, 20/min or 5/s, found 'fast'"),
+        ("retry:\n  max_age: 4 hours\n", "/etc/salvo/salvo.yml:2: retry.max_age: expected a duration such as 30s, 15m, 4h or 2d, found '4 hours'"),
+        ("delivery:\n  rely: {}\n", "/etc/salvo/salvo.yml:2: delivery.rely: unknown key (expected one of: mode, relay, routes, tls)"),
+        ("delivery:\n  mode: relay\n", "/etc/salvo/salvo.yml:2: delivery: mode is relay but no relay is configured (delivery.relay.host)"),
+        ("limits:\n  default: { connections: 0 }\n", "/etc/salvo/salvo.yml:2: limits.default.connections: must be at least 1"),
+        ("helo: [a\n", "/etc/salvo/salvo.yml:2: not valid YAML"),
+    ])
+    func errorsNameFileLineAndKey(text: String, expected: String) {
+        do {
+            _ = try load(text)
+            Issue.record("accepted: \(text)")
+        } catch {
+            #expect("\(error)".hasPrefix(expected), "\(error)")
+        }
+    }
+
+    @Test func ratesAndDurations() {
+        #expect(Rate("100/hour") == Rate(count: 100, per: 3600))
+        #expect(Rate("5/s")?.perSecond == 5)
+        #expect(Rate("3000/min")?.description == "3000/min")
+        #expect(Rate("0/s") == nil)
+        #expect(Rate("ten/s") == nil)
+        #expect(ConfiguredDuration("2d")?.seconds == 172_800)
+        #expect(ConfiguredDuration("30s")?.seconds == 30)
+        #expect(ConfiguredDuration("15") == nil)
+    }
+}
