@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+
+@Suite struct CommandLineTests {
+    @Test func initImportListsAndSegmentCount() throws {
+        let dir = try SalvoBinary.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let initialised = try SalvoBinary.run(["init"], in: dir)
+        #expect(initialised.status == 0, "\(initialised.stderr)")
+        for file in ["salvo.yml", "welcome.yml", "templates/welcome.html.mustache", "templates/welcome.txt.mustache", "recipients.csv"] {
+            #expect(FileManager.default.fileExists(atPath: dir + "/" + file), "\(file)")
+        }
+        // A second init never overwrites.
+        let again = try SalvoBinary.run(["init"], in: dir)
+        #expect(again.status != 0)
+        #expect(again.stderr.contains("exists already"))
+
+        let imported = try SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir)
+        #expect(imported.status == 0, "\(imported.stderr)")
+        #expect(imported.stdout == "imported 6, updated 0, rejected 0\n")
+        // The starter configuration names the database: it is created beside salvo.yml.
+        #expect(FileManager.default.fileExists(atPath: dir + "/salvo.db"))
+
+        let lists = try SalvoBinary.run(["lists"], in: dir)
+        #expect(lists.stdout.contains("customers"))
+        #expect(lists.stdout.contains("first_name, last_name, country, tags"))
+
+        let count = try SalvoBinary.run(["segment", "count", "customers", #"tags contains "new" and country != "GH""#], in: dir)
+        #expect(count.stdout == "3\n", "\(count.stderr)")
+    }
+
+    @Test func importReportsRejectsWithLineNumbersAndWritesThemAll() throws {
+        let dir = try SalvoBinary.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var csv = "email,name\n"
+        for i in 0..<30 { csv += "bad\(i),x\n" }
+        csv += "good@example.com,\"G, ood\"\n"
+        try csv.write(toFile: dir + "/list.csv", atomically: true, encoding: .utf8)
+        let result = try SalvoBinary.run(["import", "l", "list.csv", "--db", "t.db", "--rejects", "rejects.csv"], in: dir)
+        #expect(result.status == 0)
+        #expect(result.stdout == "imported 1, updated 0, rejected 30\n")
+        #expect(result.stderr.contains("list.csv:2: invalid email 'bad0': no @ in address"))
+        #expect(result.stderr.contains("... and 10 more rejected rows (all in rejects.csv)"))
+        let rejects = try String(contentsOfFile: dir + "/rejects.csv", encoding: .utf8)
+        let lines = rejects.split(separator: "\r\n")
+        #expect(lines.count == 31)
+        #expect(lines[0] == "line,email,reason")
+        #expect(lines[30] == "31,bad29,invalid email 'bad29': no @ in address")
+    }
+
+    @Test func errorsExitNonZeroWithOneLine() throws {
+        let dir = try SalvoBinary.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let missingList = try SalvoBinary.run(["segment", "count", "nope", "email exists", "--db", "t.db"], in: dir)
+        #expect(missingList.status != 0)
+        #expect(missingList.stderr.contains("no list named 'nope'"))
+        #expect(missingList.stderr.split(separator: "\n").count == 1, "\(missingList.stderr)")
+
+        let missingFile = try SalvoBinary.run(["import", "l", "missing.csv", "--db", "t.db"], in: dir)
+        #expect(missingFile.status != 0)
+        #expect(missingFile.stderr.contains("cannot read missing.csv"))
+
+        try "delivery:\n  mode: carrier-pigeon\n".write(toFile: dir + "/salvo.yml", atomically: true, encoding: .utf8)
+        let badConfig = try SalvoBinary.run(["lists"], in: dir)
+        #expect(badConfig.status != 0)
+        #expect(badConfig.stderr.contains("salvo.yml:2: delivery.mode: expected one of mx | relay, found 'carrier-pigeon'"))
+        let viaEnvironment = try SalvoBinary.run(["lists", "--db", "t.db"], in: "/", environment: ["SALVO_CONFIG": dir + "/salvo.yml"])
+        #expect(viaEnvironment.stderr.contains("carrier-pigeon"))
+    }
+
+    /// An import killed at any moment leaves the list exactly as it was before it.
+    @Test func killedImportLeavesTheListUnchanged() throws {
+        let dir = try SalvoBinary.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "email,n\nfirst@example.com,1\n".write(toFile: dir + "/first.csv", atomically: true, encoding: .utf8)
+        #expect(try SalvoBinary.run(["import", "l", "first.csv", "--db", "t.db"], in: dir).status == 0)
+        var csv = "email,n\n"
+        csv.reserveCapacity(8_000_000)
+        for i in 0..<200_000 { csv += "user\(i)@example.com,\(i)\n" }
+        try csv.write(toFile: dir + "/big.csv", atomically: true, encoding: .utf8)
+
+        for delay in [50_000, 150_000, 300_000] as [useconds_t] {
+            let process = Process()
+            process.executableURL = SalvoBinary.url
+            process.arguments = ["import", "l", "big.csv", "--db", "t.db"]
+            process.currentDirectoryURL = URL(fileURLWithPath: dir)
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            usleep(delay)
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            let count = try SalvoBinary.run(["segment", "count", "l", "email exists", "--db", "t.db"], in: dir)
+            let n = Int(count.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+            // Either the kill came first (only the first import) or the import finished whole.
+            #expect(n == 1 || n == 200_001, "after kill at \(delay) µs: \(count.stdout) \(count.stderr)")
+        }
+    }
+}
