@@ -50,10 +50,10 @@ func writeFile(_ bytes: [UInt8], in folder: String, name: String = "list.csv") -
         #expect(all[6].reason.contains("closing quote"))
 
         let rows = try store.writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT email, domain, attributes FROM recipients ORDER BY email")
+            try Row.fetchAll(db, sql: "SELECT email, salvo_domain(email) AS domain, attributes FROM recipients ORDER BY email")
         }
         #expect(rows.map { $0["email"] as String } == ["ann@example.com", "ivy@example.net", "jo@bücher.example"])
-        #expect(rows[1]["attributes"] as String == #"{"first_name":"Ivy, Jr.","country":"N\"G"}"#)
+        #expect(rows[1]["attributes"] as String == #"["Ivy, Jr.","N\"G"]"#)
         #expect(rows[2]["domain"] as String == "bücher.example")
     }
 
@@ -70,7 +70,7 @@ func writeFile(_ bytes: [UInt8], in folder: String, name: String = "list.csv") -
         let attributes = try store.writer.read { db in
             try String.fetchOne(db, sql: "SELECT attributes FROM recipients WHERE email = 'b@example.com'")
         }
-        #expect(attributes == #"{"name":"B","plan":"free","city":"Lagos"}"#)
+        #expect(attributes == #"["B","free","Lagos"]"#)
         #expect(try store.lists().first?.columns == ["name", "plan", "city"])
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 
 /// The few JSON writing primitives the importer needs, on bytes: building attribute
 /// objects by hand is several times faster than going through `JSONEncoder` per row.
@@ -41,5 +42,31 @@ enum JSONColumns {
     static func decode(_ text: String?) -> [String] {
         guard let data = text?.data(using: .utf8) else { return [] }
         return (try? JSONDecoder().decode([String].self, from: data)) ?? []
+    }
+}
+
+/// `salvo_merge_attributes(old, new)`: the attribute array a re-imported recipient keeps.
+/// Values of the new import win; a null in it (a column that file did not have) keeps
+/// the old value.
+enum AttributeMerge {
+    static let function = DatabaseFunction("salvo_merge_attributes", argumentCount: 2, pure: true) { values in
+        guard let old = String.fromDatabaseValue(values[0]), let new = String.fromDatabaseValue(values[1]) else {
+            return String.fromDatabaseValue(values[1]) ?? String.fromDatabaseValue(values[0])
+        }
+        return merge(old, new)
+    }
+
+    static func merge(_ old: String, _ new: String) -> String {
+        guard let oldValues = try? JSONDecoder().decode([String?].self, from: Data(old.utf8)),
+              let newValues = try? JSONDecoder().decode([String?].self, from: Data(new.utf8)) else { return new }
+        var merged = oldValues
+        for (index, value) in newValues.enumerated() {
+            if index < merged.count {
+                if let value { merged[index] = value }
+            } else {
+                merged.append(value)
+            }
+        }
+        return (try? String(decoding: JSONEncoder().encode(merged), as: UTF8.self)) ?? new
     }
 }

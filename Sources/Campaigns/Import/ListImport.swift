@@ -8,8 +8,11 @@ import MailMessage
 ///
 /// The `email` column is found case-insensitively (or named with `emailColumn`); every
 /// other column becomes an attribute. A recipient already in the list, or met twice in
-/// the file, is updated: its attributes are merged, the new values winning, so a file
-/// with fewer columns never erases what an earlier import stored.
+/// the file, is updated: the values in this file win, and attributes the file does not
+/// have keep what an earlier import stored.
+///
+/// Reading runs on its own thread and hands encoded rows to the writer in batches, so
+/// parsing and checking overlap SQLite's work on the second core.
 public struct ListImport {
     public var listName: String
     public var path: String
@@ -30,56 +33,93 @@ public struct ListImport {
         var reader = try CSVReader(path: path)
         let header = try readHeader(&reader)
         let now = Int64(clock().timeIntervalSince1970)
-        var report = ImportReport()
-        try store.writer.write { db in
-            let listID = try Self.ensureList(named: listName, columns: header.attributeNames, now: now, in: db)
+        let pipeline = ImportPipeline(reader: reader)
+        defer { pipeline.cancel() }
+        return try store.writer.write { db in
+            // A large list inserts into the (list_id, email) index in file order, which is
+            // random: a page cache that holds most of the index keeps that in memory
+            // rather than on disk. It is given back when the import ends.
+            let cacheSize = try Int.fetchOne(db, sql: "PRAGMA cache_size") ?? -2000
+            try db.execute(sql: "PRAGMA cache_size = -65536")
+            defer { try? db.execute(sql: "PRAGMA cache_size = \(cacheSize)") }
+
+            let (listID, columns) = try Self.ensureList(named: listName, columns: header.attributeNames, now: now, in: db)
+            let slots = header.names.enumerated().map { index, name in
+                index == header.emailIndex ? nil : columns.firstIndex(of: name)
+            }
             let before = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM recipients WHERE list_id = ?", arguments: [listID]) ?? 0
             let insert = try db.makeStatement(sql: """
-                INSERT INTO recipients (list_id, email, domain, attributes, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?)
+                INSERT INTO recipients (list_id, email, attributes, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT (list_id, email) DO UPDATE SET
-                    attributes = json_patch(recipients.attributes, excluded.attributes),
+                    attributes = salvo_merge_attributes(recipients.attributes, excluded.attributes),
                     updated_at = excluded.updated_at
                 """)
-            var rows = RowWriter(statement: insert.sqliteStatement, listID: listID, now: now, header: header)
+            var report = ImportReport()
             var accepted = 0
-            while let outcome = try reader.next() {
-                switch outcome {
-                case .malformed(let line, let problem):
-                    reject(&report, ImportReject(line: line, email: nil, reason: problem.description))
-                case .record(let line):
-                    if let reason = rows.write(from: reader, into: db) {
-                        let email = reader.fieldCount > header.emailIndex ? reader.field(header.emailIndex) : nil
-                        reject(&report, ImportReject(line: line, email: email.map(Self.clip), reason: reason))
-                    } else {
-                        accepted += 1
+            let encoder = RowEncoder(header: header, slots: slots, width: columns.count)
+            pipeline.start(encoder: encoder)
+            while let batch = pipeline.nextBatch() {
+                var rejects: [ImportReject] = []
+                for row in batch.rows {
+                    switch row {
+                    case .rejected(let reject):
+                        rejects.append(reject)
+                    case .accepted(let line, let email, let attributes):
+                        if let failure = Self.insert(insert.sqliteStatement, listID: listID, email: batch.bytes[email],
+                                                     attributes: batch.bytes[attributes], now: now) {
+                            rejects.append(ImportReject(line: line, email: String(decoding: batch.bytes[email], as: UTF8.self), reason: failure))
+                        } else {
+                            accepted += 1
+                        }
                     }
                 }
+                // Reported in file order, whichever stage refused them.
+                for reject in rejects.sorted(by: { $0.line < $1.line }) { record(reject, in: &report) }
             }
+            if let error = pipeline.error { throw error }
             let after = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM recipients WHERE list_id = ?", arguments: [listID]) ?? 0
             report.imported = after - before
             report.updated = accepted - report.imported
+            return report
         }
-        return report
     }
 
-    private func reject(_ report: inout ImportReport, _ reject: ImportReject) {
+    private static func insert(_ statement: SQLiteStatement, listID: Int64, email: ArraySlice<UInt8>,
+                               attributes: ArraySlice<UInt8>, now: Int64) -> String? {
+        sqlite3_reset(statement)
+        sqlite3_bind_int64(statement, 1, listID)
+        let rc: Int32 = email.withUnsafeBufferPointer { e in
+            attributes.withUnsafeBufferPointer { a in
+                e.withMemoryRebound(to: CChar.self) { e in
+                    a.withMemoryRebound(to: CChar.self) { a in
+                        // SQLITE_STATIC (nil): the bytes outlive the step that reads them.
+                        sqlite3_bind_text(statement, 2, e.baseAddress, Int32(e.count), nil)
+                        sqlite3_bind_text(statement, 3, a.baseAddress, Int32(a.count), nil)
+                        sqlite3_bind_int64(statement, 4, now)
+                        sqlite3_bind_int64(statement, 5, now)
+                        return sqlite3_step(statement)
+                    }
+                }
+            }
+        }
+        sqlite3_clear_bindings(statement)
+        if rc != SQLITE_DONE {
+            return "database refused the row: \(String(cString: sqlite3_errmsg(sqlite3_db_handle(statement))))"
+        }
+        return nil
+    }
+
+    private func record(_ reject: ImportReject, in report: inout ImportReport) {
         report.rejected += 1
         if report.rejects.count < keptRejects { report.rejects.append(reject) }
         onReject?(reject)
     }
 
-    private static func clip(_ text: String) -> String {
-        text.utf8.count <= 80 ? text : String(text.prefix(77)) + "..."
-    }
-
     private func readHeader(_ reader: inout CSVReader) throws -> ImportHeader {
         guard let first = try reader.next() else { throw ImportError.emptyFile(path: path) }
-        guard case .record = first else {
-            if case .malformed(let line, let problem) = first {
-                throw ImportError.badHeader(path: path, line: line, reason: problem.description)
-            }
-            fatalError("unreachable")
+        if case .malformed(let line, let problem) = first {
+            throw ImportError.badHeader(path: path, line: line, reason: problem.description)
         }
         var names: [String] = []
         for index in 0..<reader.fieldCount {
@@ -102,120 +142,29 @@ public struct ListImport {
         return ImportHeader(names: names, emailIndex: emailIndex)
     }
 
-    static func ensureList(named name: String, columns: [String], now: Int64, in db: Database) throws -> Int64 {
+    /// Creates the list if needed and adds this file's columns to it; returns its id and
+    /// all its columns, in the order attribute arrays use.
+    static func ensureList(named name: String, columns: [String], now: Int64, in db: Database) throws -> (Int64, [String]) {
         let existing = try Row.fetchOne(db, sql: "SELECT id, columns FROM lists WHERE name = ?", arguments: [name])
         guard let existing else {
             try db.execute(sql: "INSERT INTO lists (name, columns, created_at) VALUES (?, ?, ?)",
                            arguments: [name, try JSONColumns.encode(columns), now])
-            return db.lastInsertedRowID
+            return (db.lastInsertedRowID, columns)
         }
         let id: Int64 = existing["id"]
         var known = JSONColumns.decode(existing["columns"])
         for column in columns where !known.contains(column) { known.append(column) }
         try db.execute(sql: "UPDATE lists SET columns = ? WHERE id = ?", arguments: [try JSONColumns.encode(known), id])
-        return id
+        return (id, known)
     }
 }
 
 /// The header of an import file: the column names, and which one holds the address.
-struct ImportHeader {
+struct ImportHeader: Sendable {
     var names: [String]
     var emailIndex: Int
     var attributeNames: [String] {
         names.enumerated().filter { $0.offset != emailIndex }.map(\.element)
-    }
-}
-
-/// Writes accepted rows through one prepared statement, binding the reader's bytes
-/// directly: this loop runs a million times for a large list.
-private struct RowWriter {
-    let statement: SQLiteStatement
-    let listID: Int64
-    let now: Int64
-    let header: ImportHeader
-    /// `"name":` for every column, JSON-escaped once (nil for the email column).
-    let keyPrefixes: [[UInt8]?]
-    var json: [UInt8] = []
-    var email: [UInt8] = []
-    var domain: [UInt8] = []
-
-    init(statement: SQLiteStatement, listID: Int64, now: Int64, header: ImportHeader) {
-        self.statement = statement
-        self.listID = listID
-        self.now = now
-        self.header = header
-        self.keyPrefixes = header.names.enumerated().map { index, name -> [UInt8]? in
-            if index == header.emailIndex { return nil }
-            var bytes: [UInt8] = []
-            JSONText.appendString([UInt8](name.utf8)[...], to: &bytes)
-            bytes.append(UInt8(ascii: ":"))
-            return bytes
-        }
-        json.reserveCapacity(1024)
-    }
-
-    /// Binds and inserts the reader's current record; returns why it was rejected, if it was.
-    mutating func write(from reader: borrowing CSVReader, into db: Database) -> String? {
-        let count = header.names.count
-        if reader.fieldCount != count {
-            return "expected \(count) fields, found \(reader.fieldCount)"
-        }
-        // The address.
-        let raw: String? = reader.withField(header.emailIndex) { bytes in
-            var lower = 0, upper = bytes.count
-            while lower < upper, bytes[lower] == 0x20 || bytes[lower] == 0x09 { lower += 1 }
-            while upper > lower, bytes[upper - 1] == 0x20 || bytes[upper - 1] == 0x09 { upper -= 1 }
-            return String(validating: UnsafeBufferPointer(rebasing: bytes[lower..<upper]), as: UTF8.self)
-        }
-        guard let raw else { return "column '\(header.names[header.emailIndex])' is not valid UTF-8" }
-        if raw.isEmpty { return "empty email" }
-        let address: EmailAddress
-        do { address = try EmailAddress(raw) } catch { return "invalid email '\(raw)': \(error)" }
-
-        // The attributes, as a JSON object of strings.
-        json.removeAll(keepingCapacity: true)
-        json.append(UInt8(ascii: "{"))
-        var first = true
-        for index in 0..<count {
-            guard let prefix = keyPrefixes[index] else { continue }
-            let valid: Bool = reader.withField(index) { bytes in
-                if !JSONText.isValidUTF8(bytes) { return false }
-                if !first { json.append(UInt8(ascii: ",")) }
-                first = false
-                json.append(contentsOf: prefix)
-                JSONText.appendString(bytes[...], to: &json)
-                return true
-            }
-            if !valid { return "column '\(header.names[index])' is not valid UTF-8" }
-        }
-        json.append(UInt8(ascii: "}"))
-
-        email.removeAll(keepingCapacity: true)
-        email.append(contentsOf: address.localPart.utf8)
-        email.append(UInt8(ascii: "@"))
-        email.append(contentsOf: address.domain.utf8)
-        domain.removeAll(keepingCapacity: true)
-        domain.append(contentsOf: address.domain.utf8)
-
-        sqlite3_reset(statement)
-        sqlite3_bind_int64(statement, 1, listID)
-        let rc: Int32 = email.withUnsafeBufferPointer { e in
-            domain.withUnsafeBufferPointer { d in
-                json.withUnsafeBufferPointer { j in
-                    sqlite3_bind_text(statement, 2, UnsafeRawPointer(e.baseAddress!).assumingMemoryBound(to: CChar.self), Int32(e.count), nil)
-                    sqlite3_bind_text(statement, 3, UnsafeRawPointer(d.baseAddress!).assumingMemoryBound(to: CChar.self), Int32(d.count), nil)
-                    sqlite3_bind_text(statement, 4, UnsafeRawPointer(j.baseAddress!).assumingMemoryBound(to: CChar.self), Int32(j.count), nil)
-                    sqlite3_bind_int64(statement, 5, now)
-                    sqlite3_bind_int64(statement, 6, now)
-                    return sqlite3_step(statement)
-                }
-            }
-        }
-        sqlite3_clear_bindings(statement)
-        if rc != SQLITE_DONE {
-            return "database refused the row: \(String(cString: sqlite3_errmsg(sqlite3_db_handle(statement))))"
-        }
-        return nil
     }
 }
 

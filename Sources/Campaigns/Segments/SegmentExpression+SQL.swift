@@ -7,26 +7,29 @@ extension SegmentExpression {
     ///
     /// Each leaf is two-valued (a missing attribute makes a comparison false, never NULL),
     /// so `not country == "NG"` includes the recipients with no country at all.
-    public func sql() -> SQL {
+    ///
+    /// `columns` are the list's attribute names in the order of its attribute arrays.
+    public func sql(columns: [String]) -> SQL {
+        let accessor = { (field: String) in Self.accessor(field, columns: columns) }
         switch self {
         case .comparison(let field, let op, let value):
             switch value {
             case .number(let number, _):
-                return "COALESCE(salvo_number(\(Self.accessor(field))) \(sql: op.rawValue == "==" ? "=" : op.rawValue) \(number), 0)"
+                return "COALESCE(salvo_number(\(accessor(field))) \(sql: op.rawValue == "==" ? "=" : op.rawValue) \(number), 0)"
             case .string(let text):
                 switch op {
-                case .equal: return "(\(Self.accessor(field)) IS \(text))"
-                case .notEqual: return "(\(Self.accessor(field)) IS NOT \(text))"
-                default: return "COALESCE(\(Self.accessor(field)) \(sql: op.rawValue) \(text), 0)"
+                case .equal: return "(\(accessor(field)) IS \(text))"
+                case .notEqual: return "(\(accessor(field)) IS NOT \(text))"
+                default: return "COALESCE(\(accessor(field)) \(sql: op.rawValue) \(text), 0)"
                 }
             }
         case .contains(let field, let value):
-            return "COALESCE(instr(\(Self.accessor(field)), \(value)) > 0, 0)"
+            return "COALESCE(instr(\(accessor(field)), \(value)) > 0, 0)"
         case .isIn(let field, let values):
             let numbers = values.compactMap { if case .number(let n, _) = $0 { n } else { nil } }
             if numbers.count == values.count {
                 let list = numbers.map { SQL("\($0)") }.joined(separator: ", ")
-                return "COALESCE(salvo_number(\(Self.accessor(field))) IN (\(list)), 0)"
+                return "COALESCE(salvo_number(\(accessor(field))) IN (\(list)), 0)"
             }
             let texts = values.map { value -> SQL in
                 switch value {
@@ -34,30 +37,28 @@ extension SegmentExpression {
                 case .number(_, let text): SQL("\(text)")
                 }
             }
-            return "COALESCE(\(Self.accessor(field)) IN (\(texts.joined(separator: ", "))), 0)"
+            return "COALESCE(\(accessor(field)) IN (\(texts.joined(separator: ", "))), 0)"
         case .exists(let field):
-            return "(COALESCE(\(Self.accessor(field)), '') <> '')"
+            return "(COALESCE(\(accessor(field)), '') <> '')"
         case .not(let inner):
-            return "(NOT \(inner.sql()))"
+            return "(NOT \(inner.sql(columns: columns)))"
         case .and(let lhs, let rhs):
-            return "(\(lhs.sql()) AND \(rhs.sql()))"
+            return "(\(lhs.sql(columns: columns)) AND \(rhs.sql(columns: columns)))"
         case .or(let lhs, let rhs):
-            return "(\(lhs.sql()) OR \(rhs.sql()))"
+            return "(\(lhs.sql(columns: columns)) OR \(rhs.sql(columns: columns)))"
         }
     }
 
     /// The built-in fields are columns; every other field is a JSON attribute, its path
     /// bound as an argument.
-    private static func accessor(_ field: String) -> SQL {
+    private static func accessor(_ field: String, columns: [String]) -> SQL {
         switch field {
         case "email": return "r.email"
-        case "domain": return "r.domain"
-        default: return "json_extract(r.attributes, \(attributePath(field)))"
+        case "domain": return "salvo_domain(r.email)"
+        default:
+            guard let index = columns.firstIndex(of: field) else { return "NULL" }
+            return "json_extract(r.attributes, \("$[\(index)]"))"
         }
-    }
-
-    static func attributePath(_ field: String) -> String {
-        "$.\"" + field + "\""
     }
 }
 
@@ -73,7 +74,14 @@ enum SegmentFunctions {
         }
     }
 
+    /// The domain of a stored address: what follows its last "@".
+    static let domain = DatabaseFunction("salvo_domain", argumentCount: 1, pure: true) { values in
+        guard let email = String.fromDatabaseValue(values[0]), let at = email.lastIndex(of: "@") else { return nil }
+        return String(email[email.index(after: at)...])
+    }
+
     static func register(in db: Database) {
         db.add(function: number)
+        db.add(function: domain)
     }
 }

@@ -40,17 +40,19 @@ extension SalvoStore {
     /// How many recipients of `list` the segment selects (all of them for nil).
     public func count(list: String, segment: String?) throws -> Int {
         let expression = try segment.map { try SegmentParser.parse($0) }
-        if let expression {
-            let known = try fields(ofList: list)
-            if let unknown = expression.fields.subtracting(known).sorted().first {
-                throw SegmentFieldError(field: unknown, list: list, known: known.sorted())
-            }
-        }
         return try writer.read { db in
-            guard let listID = try Int64.fetchOne(db, sql: "SELECT id FROM lists WHERE name = ?", arguments: [list]) else {
+            guard let row = try Row.fetchOne(db, sql: "SELECT id, columns FROM lists WHERE name = ?", arguments: [list]) else {
                 throw StoreError.listNotFound(list)
             }
-            let condition = expression?.sql() ?? "1"
+            let listID: Int64 = row["id"]
+            let columns = JSONColumns.decode(row["columns"])
+            if let expression {
+                let known = Set(columns).union(SalvoStore.segmentBuiltins)
+                if let unknown = expression.fields.subtracting(known).sorted().first {
+                    throw SegmentFieldError(field: unknown, list: list, known: known.sorted())
+                }
+            }
+            let condition = expression?.sql(columns: columns) ?? "1"
             let request: SQLRequest<Int> = "SELECT COUNT(*) FROM recipients r WHERE r.list_id = \(listID) AND \(condition)"
             return try request.fetchOne(db) ?? 0
         }

@@ -20,6 +20,7 @@ public final class SalvoStore: Sendable {
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA foreign_keys = ON")
             SegmentFunctions.register(in: db)
+            db.add(function: AttributeMerge.function)
         }
         do {
             let directory = (path as NSString).deletingLastPathComponent
