@@ -38,10 +38,13 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
+        // The system resolver (libresolv): MX, A and AAAA lookups without a DNS parser of our own.
+        .systemLibrary(name: "CResolv", path: "Sources/CResolv"),
         .target(
             name: "Delivery",
             dependencies: [
                 "SMTP",
+                "CResolv",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
