@@ -24,6 +24,7 @@ public struct SMTPSinkPeer: Sendable {
             do {
                 let process = try await TestPeers.launch(
                     "smtp-sink", executable: executable, arguments: arguments, port: port, directory: directory)
+                process.stopSignal = SIGKILL
                 return SMTPSinkPeer(process: process)
             } catch {
                 lastError = error

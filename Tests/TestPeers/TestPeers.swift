@@ -147,10 +147,13 @@ public final class PeerProcess: @unchecked Sendable {
         return nil
     }
 
-    /// Stops the process (SIGTERM, then SIGKILL after two seconds) and waits for it.
+    /// The signal `stop()` sends first; smtp-sink ignores SIGTERM, so it gets SIGKILL.
+    public var stopSignal: Int32 = SIGTERM
+
+    /// Stops the process (`stopSignal`, then SIGKILL after two seconds) and waits for it.
     public func stop() {
         guard process.isRunning else { return }
-        process.terminate()
+        kill(process.processIdentifier, stopSignal)
         let deadline = Date().addingTimeInterval(2)
         while process.isRunning && Date() < deadline { usleep(20_000) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }

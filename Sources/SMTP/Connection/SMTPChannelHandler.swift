@@ -44,6 +44,7 @@ final class SMTPChannelHandler: ChannelInboundHandler {
 
     private var deadline: NIODeadline?
     private var timer: Scheduled<Void>?
+    private var timerFiresAt: NIODeadline?
 
     private var tlsHandlers: (observer: ServerHelloObserver, tls: NIOSSLClientHandler, recorder: VerificationRecorder)?
     private var tlsInfo: SMTPTLSInfo?
@@ -80,6 +81,7 @@ final class SMTPChannelHandler: ChannelInboundHandler {
         }
         pending = .transaction(promise)
         run(action, context: context)
+        armTimer(context: context)
     }
 
     func quit(promise: EventLoopPromise<Void>) {
@@ -87,6 +89,7 @@ final class SMTPChannelHandler: ChannelInboundHandler {
         if case .none = pending {
             pending = .quit(promise)
             run(stateMachine.quit(), context: context)
+            armTimer(context: context)
         } else {
             // An operation is running: abandon it, do not wait for it.
             close(promise: promise)
@@ -259,9 +262,16 @@ final class SMTPChannelHandler: ChannelInboundHandler {
     }
 
     private func scheduleTimer(context: ChannelHandlerContext) {
-        guard timer == nil, let deadline else { return }
+        guard let deadline else { return }
+        if let timer, let timerFiresAt {
+            // A timer that fires no later than the deadline will re-check it then.
+            if timerFiresAt <= deadline { return }
+            timer.cancel()
+        }
+        timerFiresAt = deadline
         timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
             timer = nil
+            timerFiresAt = nil
             guard let context = self.context, let deadline = self.deadline else { return }
             if deadline <= .now() {
                 let wait = stateMachine.wait.map { "\($0)" } ?? "reply"
