@@ -24,7 +24,6 @@ public struct SMTPSinkPeer: Sendable {
             do {
                 let process = try await TestPeers.launch(
                     "smtp-sink", executable: executable, arguments: arguments, port: port, directory: directory)
-                process.stopSignal = SIGKILL
                 return SMTPSinkPeer(process: process)
             } catch {
                 lastError = error
@@ -33,13 +32,19 @@ public struct SMTPSinkPeer: Sendable {
         throw lastError ?? PeerError("smtp-sink did not start")
     }
 
-    /// The transactions dumped so far, oldest file first.
+    /// The transactions received so far (message complete), oldest file first.
     public func transactions() throws -> [SinkTransaction] {
         let files = try FileManager.default.contentsOfDirectory(at: dumpDirectory, includingPropertiesForKeys: [.contentModificationDateKey])
         let dated = files.map { url in
             (url, (try? url.resourceValues(forKeys: [.contentModificationDateKey]).contentModificationDate) ?? .distantPast)
         }
-        return try dated.sorted { ($0.1, $0.0.path) < ($1.1, $1.0.path) }.map { try SinkTransaction(dump: Data(contentsOf: $0.0)) }
+        return try dated.sorted { ($0.1, $0.0.path) < ($1.1, $1.0.path) }.compactMap { file, _ in
+            let dump = try Data(contentsOf: file)
+            // smtp-sink opens the file when a transaction starts; one cut short by a
+            // disconnect never gets its headers and was not delivered.
+            guard dump.count > 0, String(decoding: dump, as: UTF8.self).contains("\nReceived: ") else { return nil }
+            return try SinkTransaction(dump: dump)
+        }
     }
 
     public func stop() { process.stopAndClean() }

@@ -14,11 +14,13 @@ public enum TestPeers {
     public static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// The full path of a program, looked up in the sbin and bin folders and `PATH`.
+    /// The full path of a program, looked up in `PATH` and the sbin and bin folders.
     public static func executable(_ name: String) throws -> String {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
-        let folders = ["/usr/sbin", "/usr/local/sbin", "/sbin", "/usr/local/bin", "/usr/bin", "/bin"]
-            + path.split(separator: ":").map(String.init)
+        // PATH first (a pyenv python3 has the modules installed for it), then the sbin
+        // folders a non-root PATH lacks (Postfix puts smtp-sink in /usr/sbin).
+        let folders = path.split(separator: ":").map(String.init)
+            + ["/usr/sbin", "/usr/local/sbin", "/sbin", "/usr/local/bin", "/usr/bin", "/bin"]
         for folder in folders {
             let candidate = folder + "/" + name
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
@@ -147,17 +149,20 @@ public final class PeerProcess: @unchecked Sendable {
         return nil
     }
 
-    /// The signal `stop()` sends first; smtp-sink ignores SIGTERM, so it gets SIGKILL.
-    public var stopSignal: Int32 = SIGTERM
+    /// The signal `stop()` sends first. SIGKILL by default: a child started from the
+    /// test runner can inherit a signal mask that blocks SIGTERM, and the peers keep
+    /// nothing in memory worth a graceful exit (they write what they receive at once).
+    public var stopSignal: Int32 = SIGKILL
 
     /// Stops the process (`stopSignal`, then SIGKILL after two seconds) and waits for it.
     public func stop() {
         guard process.isRunning else { return }
-        kill(process.processIdentifier, stopSignal)
-        let deadline = Date().addingTimeInterval(2)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        let pid = process.processIdentifier
+        kill(pid, stopSignal)
+        let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 2, execute: watchdog)
         process.waitUntilExit()
+        watchdog.cancel()
     }
 
     /// Stops the process and removes its folder.

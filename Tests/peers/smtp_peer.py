@@ -95,7 +95,7 @@ def authenticator(server, session, envelope, mechanism, auth_data):
           and auth_data.login.decode() == args.user and auth_data.password.decode() == args.password)
     record("auth", session=server.number, mechanism=mechanism, success=ok,
            login=auth_data.login.decode() if isinstance(auth_data, LoginPassword) else None)
-    return AuthResult(success=ok)
+    return AuthResult(success=ok, handled=False)
 
 
 class Server(SMTP):
