@@ -13,7 +13,9 @@ struct SalvoCommand: AsyncParsableCommand {
             ImportCommand.self,
             ListsCommand.self,
             SegmentCommand.self,
+            CheckSMTPCommand.self,
             DemoCommand.self,
+            BenchSMTPCommand.self,
         ]
     )
 }

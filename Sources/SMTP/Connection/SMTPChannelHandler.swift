@@ -1,0 +1,320 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOSSL
+import NIOTLS
+
+/// What a session learnt while it was set up; handed to `SMTPConnection`.
+struct SMTPSessionInfo: Sendable {
+    var greeting: SMTPReply
+    var capabilities: SMTPCapabilities
+    var tls: SMTPTLSInfo?
+    var startTLSWasRefused: Bool
+    var handler: NIOLoopBound<SMTPChannelHandler>
+}
+
+/// The connection's state as other threads may read it.
+struct SMTPConnectionStatus: Sendable {
+    var isUsable = false
+    var transactions = 0
+}
+
+/// The thin I/O layer: reads replies, feeds them to `SMTPSessionStateMachine`, runs its
+/// actions (writes, TLS upgrade, completing the caller's promise) and keeps the reply
+/// deadline. All of it runs on the channel's event loop.
+final class SMTPChannelHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private enum Pending {
+        case none
+        case setup(EventLoopPromise<SMTPSessionInfo>)
+        case transaction(EventLoopPromise<SMTPTransactionResult>)
+        case quit(EventLoopPromise<Void>)
+    }
+
+    private var stateMachine: SMTPSessionStateMachine
+    private var parser = SMTPReplyParser()
+    private var inbound: ByteBuffer?
+    private var pending: Pending
+    private let server: String
+    private let timeouts: SMTPTimeouts
+    private let tlsSetup: SMTPTLSSetup?
+    private let status: NIOLockedValueBox<SMTPConnectionStatus>
+    private var context: ChannelHandlerContext?
+
+    private var deadline: NIODeadline?
+    private var timer: Scheduled<Void>?
+    private var timerFiresAt: NIODeadline?
+
+    private var tlsHandlers: (observer: ServerHelloObserver, tls: NIOSSLClientHandler, recorder: VerificationRecorder)?
+    private var tlsInfo: SMTPTLSInfo?
+
+    init(
+        configuration: SMTPConfiguration,
+        server: String,
+        tlsSetup: SMTPTLSSetup?,
+        status: NIOLockedValueBox<SMTPConnectionStatus>,
+        setupPromise: EventLoopPromise<SMTPSessionInfo>
+    ) {
+        self.stateMachine = SMTPSessionStateMachine(
+            configuration: .init(configuration), tlsActive: configuration.tls == .implicit)
+        self.server = server
+        self.timeouts = configuration.timeouts
+        self.tlsSetup = tlsSetup
+        self.status = status
+        self.pending = .setup(setupPromise)
+    }
+
+    /// For implicit TLS: the handlers already in front of this one.
+    func useImplicitTLS(_ handlers: (observer: ServerHelloObserver, tls: NIOSSLClientHandler, recorder: VerificationRecorder)) {
+        tlsHandlers = handlers
+    }
+
+    // MARK: Requests from SMTPConnection (on the event loop)
+
+    func startTransaction(_ transaction: SMTPTransaction, promise: EventLoopPromise<SMTPTransactionResult>) {
+        guard let context else { return promise.fail(error(.connectionNotUsable)) }
+        let action = stateMachine.startTransaction(transaction)
+        if case .rejectTransaction(var error) = action {
+            error.server = server
+            return promise.fail(error)
+        }
+        pending = .transaction(promise)
+        run(action, context: context)
+        armTimer(context: context)
+    }
+
+    func quit(promise: EventLoopPromise<Void>) {
+        guard let context, !stateMachine.isClosed else { return promise.succeed() }
+        if case .none = pending {
+            pending = .quit(promise)
+            run(stateMachine.quit(), context: context)
+            armTimer(context: context)
+        } else {
+            // An operation is running: abandon it, do not wait for it.
+            close(promise: promise)
+        }
+    }
+
+    func close(promise: EventLoopPromise<Void>?) {
+        guard let context else {
+            promise?.succeed()
+            return
+        }
+        run(stateMachine.errorCaught(error(.connectionNotUsable, detail: "closed by the caller")), context: context)
+        promise?.succeed()
+    }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        inbound = context.channel.allocator.buffer(capacity: 1024)
+        if context.channel.isActive { armTimer(context: context) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        self.context = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        armTimer(context: context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        run(stateMachine.connectionClosed(), context: context)
+        timer?.cancel()
+        timer = nil
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        inbound!.writeBuffer(&bytes)
+        do {
+            while !stateMachine.isClosed, let reply = try parser.parse(&inbound!) {
+                run(stateMachine.replyReceived(reply, unprocessedBytes: inbound!.readableBytes), context: context)
+            }
+        } catch {
+            run(stateMachine.errorCaught(self.error(.malformedReply, detail: error.description)), context: context)
+        }
+        if inbound!.readableBytes == 0 {
+            inbound!.clear()
+        } else if inbound!.readerIndex > 4096 {
+            inbound!.discardReadBytes()
+        }
+        armTimer(context: context)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard case TLSUserEvent.handshakeCompleted = event else {
+            return context.fireUserInboundEventTriggered(event)
+        }
+        tlsInfo = readTLSInfo()
+        if stateMachine.wait == .tlsHandshake {
+            run(stateMachine.tlsHandshakeCompleted(), context: context)
+            armTimer(context: context)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        let code: SMTPError.Code = error is NIOSSLError || error is BoringSSLError ? .tlsHandshakeFailed : .connectionClosed
+        run(stateMachine.errorCaught(self.error(code, detail: "\(error)")), context: context)
+    }
+
+    // MARK: Actions
+
+    private func run(_ action: SMTPSessionStateMachine.Action, context: ChannelHandlerContext) {
+        switch action {
+        case .none:
+            break
+
+        case .send(let commands):
+            var buffer = context.channel.allocator.buffer(capacity: 64 * commands.count)
+            for command in commands { command.write(into: &buffer) }
+            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+
+        case .sendMessage(let message):
+            var buffer = context.channel.allocator.buffer(capacity: message.readableBytes + message.readableBytes / 32 + 16)
+            SMTPDataEncoder.encode(message, into: &buffer)
+            // The data block limit runs while the bytes go out; the end-of-data limit after.
+            deadline = .now() + timeouts.dataBlock
+            let written = context.eventLoop.makePromise(of: Void.self)
+            written.futureResult.assumeIsolated().whenSuccess { [self] in
+                if stateMachine.wait == .endOfData { deadline = .now() + timeouts.endOfData }
+            }
+            context.writeAndFlush(wrapOutboundOut(buffer), promise: written)
+
+        case .startTLS:
+            do {
+                guard let tlsSetup else { throw error(.tlsHandshakeFailed, detail: "no TLS context") }
+                let handlers = try tlsSetup.makeHandlers()
+                try context.pipeline.syncOperations.addHandlers([handlers.observer, handlers.tls], position: .first)
+                tlsHandlers = handlers
+            } catch {
+                run(stateMachine.errorCaught(self.error(.tlsHandshakeFailed, detail: "\(error)")), context: context)
+            }
+
+        case .sessionReady(let capabilities):
+            status.withLockedValue { $0.isUsable = true }
+            guard case .setup(let promise) = pending else { break }
+            pending = .none
+            promise.succeed(SMTPSessionInfo(
+                greeting: stateMachine.greeting ?? SMTPReply(code: 220, lines: []),
+                capabilities: capabilities,
+                tls: tlsInfo,
+                startTLSWasRefused: stateMachine.startTLSWasRefused,
+                handler: NIOLoopBound(self, eventLoop: context.eventLoop)
+            ))
+
+        case .transactionCompleted(let result, let closeConnection):
+            status.withLockedValue {
+                $0.transactions += 1
+                $0.isUsable = !closeConnection
+            }
+            if case .transaction(let promise) = pending {
+                pending = .none
+                promise.succeed(result)
+            }
+            if closeConnection { context.close(promise: nil) }
+
+        case .rejectTransaction:
+            break // answered in startTransaction
+
+        case .fail(var error):
+            error.server = server
+            status.withLockedValue { $0.isUsable = false }
+            let pending = self.pending
+            self.pending = .none
+            switch pending {
+            case .none: break
+            case .setup(let promise): promise.fail(error)
+            case .transaction(let promise): promise.fail(error)
+            case .quit(let promise): promise.succeed()
+            }
+            context.close(promise: nil)
+
+        case .quitCompleted:
+            status.withLockedValue { $0.isUsable = false }
+            if case .quit(let promise) = pending {
+                pending = .none
+                promise.succeed()
+            }
+            context.close(promise: nil)
+        }
+    }
+
+    // MARK: Time limits
+
+    /// Moves the deadline for the awaited reply; the timer itself is re-scheduled only
+    /// when it fires early, so a busy connection does not churn timers.
+    private func armTimer(context: ChannelHandlerContext) {
+        guard let wait = stateMachine.wait else {
+            deadline = nil
+            return
+        }
+        if wait != .endOfData || deadline == nil {
+            deadline = .now() + limit(for: wait)
+        }
+        scheduleTimer(context: context)
+    }
+
+    private func scheduleTimer(context: ChannelHandlerContext) {
+        guard let deadline else { return }
+        if let timer, let timerFiresAt {
+            // A timer that fires no later than the deadline will re-check it then.
+            if timerFiresAt <= deadline { return }
+            timer.cancel()
+        }
+        timerFiresAt = deadline
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            timer = nil
+            timerFiresAt = nil
+            guard let context = self.context, let deadline = self.deadline else { return }
+            if deadline <= .now() {
+                let wait = stateMachine.wait.map { "\($0)" } ?? "reply"
+                run(stateMachine.errorCaught(error(.replyTimeout, detail: "no \(wait) reply in time")), context: context)
+            } else {
+                scheduleTimer(context: context)
+            }
+        }
+    }
+
+    private func limit(for wait: SMTPSessionStateMachine.Wait) -> TimeAmount {
+        switch wait {
+        case .greeting: timeouts.greeting
+        case .command: timeouts.command
+        case .tlsHandshake: timeouts.tlsHandshake
+        case .mail: timeouts.mail
+        case .rcpt: timeouts.rcpt
+        case .data: timeouts.data
+        case .endOfData: timeouts.endOfData
+        }
+    }
+
+    // MARK: Helpers
+
+    private func readTLSInfo() -> SMTPTLSInfo? {
+        guard let handlers = tlsHandlers else { return nil }
+        let certificate = handlers.tls.peerCertificate.map(SMTPPeerCertificate.init)
+        var failure = handlers.recorder.failure
+        if failure == nil, tlsSetup?.verification == .recordOnly, let certificate {
+            let expected = tlsSetup?.serverHostname ?? server.split(separator: ":").dropLast().joined(separator: ":")
+            if !certificate.names(expected) { failure = "certificate does not name \(expected)" }
+        }
+        return SMTPTLSInfo(
+            version: handlers.tls.tlsVersion?.name ?? "unknown",
+            cipher: handlers.observer.cipherSuite.map(ServerHelloObserver.name(of:)),
+            peerCertificate: certificate,
+            verified: failure == nil && certificate != nil,
+            verificationFailure: certificate == nil ? "no certificate" : failure,
+            implicit: tlsSetup?.implicit ?? false
+        )
+    }
+
+    private func error(_ code: SMTPError.Code, detail: String? = nil) -> SMTPError {
+        SMTPError(code, command: stateMachine.lastCommand?.redacted, detail: detail, server: server)
+    }
+}

@@ -1,0 +1,185 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import NIOSSL
+
+/// One SMTP session with one server, ready for transactions.
+///
+/// `connect` returns once the greeting, EHLO, TLS and AUTH are done, so a connection you
+/// hold is either usable or tells you it is not (`isUsable`). Transactions run one at a
+/// time; a connection is meant to be pooled and reused:
+///
+/// ```swift
+/// let connection = try await SMTPConnection.connect(host: "127.0.0.1", port: 2525,
+///                                                  configuration: .mx(heloName: "mail.shop.example"))
+/// let result = try await connection.send(SMTPTransaction(mailFrom: "news@shop.example",
+///                                                        recipients: ["a@example.test"], message: bytes))
+/// await connection.quit()
+/// ```
+///
+/// `send` throws only when the session itself failed (timeout, connection lost, 421 before
+/// the transaction started); refused recipients are outcomes, not errors. A thrown
+/// `SMTPError` with code `.connectionClosedAfterData` means the message may have been
+/// delivered.
+public final class SMTPConnection: Sendable {
+    /// `host:port`, as used in errors and logs.
+    public let server: String
+    /// The server's 220 greeting.
+    public let greeting: SMTPReply
+    /// The capabilities of the last EHLO (after STARTTLS when TLS was started).
+    public let capabilities: SMTPCapabilities
+    /// TLS in use, nil for a clear-text session.
+    public let tls: SMTPTLSInfo?
+    /// True when opportunistic TLS was refused by the server (454) and the session went
+    /// on in clear text.
+    public let startTLSWasRefused: Bool
+
+    private let channel: Channel
+    private let handler: NIOLoopBound<SMTPChannelHandler>
+    private let status: NIOLockedValueBox<SMTPConnectionStatus>
+    private let logger: Logger
+
+    /// Whether TLS protects this session.
+    public var isTLSActive: Bool { tls != nil }
+    /// True while the session can take another transaction: set up, not failed, not closed.
+    public var isUsable: Bool { status.withLockedValue { $0.isUsable } && channel.isActive }
+    /// Transactions completed on this connection, for `messages_per_connection` limits.
+    public var transactionCount: Int { status.withLockedValue { $0.transactions } }
+
+    private init(server: String, info: SMTPSessionInfo, channel: Channel, status: NIOLockedValueBox<SMTPConnectionStatus>, logger: Logger) {
+        self.server = server
+        self.greeting = info.greeting
+        self.capabilities = info.capabilities
+        self.tls = info.tls
+        self.startTLSWasRefused = info.startTLSWasRefused
+        self.handler = info.handler
+        self.channel = channel
+        self.status = status
+        self.logger = logger
+    }
+
+    /// Connects, reads the greeting, says EHLO (or HELO), starts TLS and authenticates as
+    /// `configuration` says. Throws `SMTPError` naming the step that failed.
+    public static func connect(
+        host: String,
+        port: Int,
+        configuration: SMTPConfiguration,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "salvo.smtp")
+    ) async throws -> SMTPConnection {
+        let server = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        var logger = logger
+        logger[metadataKey: "smtp_server"] = "\(server)"
+
+        let tlsSetup: SMTPTLSSetup?
+        if configuration.tls == .none {
+            tlsSetup = nil
+        } else {
+            do {
+                tlsSetup = try SMTPTLSSetup(configuration: configuration, host: host)
+            } catch {
+                throw SMTPError(.tlsHandshakeFailed, detail: "cannot set up TLS (ca_file \(configuration.caFile ?? "system")): \(error)", server: server)
+            }
+        }
+
+        let eventLoop = eventLoopGroup.next()
+        let setupPromise = eventLoop.makePromise(of: SMTPSessionInfo.self)
+        let status = NIOLockedValueBox(SMTPConnectionStatus())
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(configuration.timeouts.connect)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                do {
+                    let handler = SMTPChannelHandler(
+                        configuration: configuration, server: server, tlsSetup: tlsSetup,
+                        status: status, setupPromise: setupPromise)
+                    if let tlsSetup, configuration.tls == .implicit {
+                        let handlers = try tlsSetup.makeHandlers()
+                        try channel.pipeline.syncOperations.addHandlers([handlers.observer, handlers.tls])
+                        handler.useImplicitTLS(handlers)
+                    }
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }
+
+        let channel: Channel
+        do {
+            channel = try await bootstrap.connect(host: host, port: port).get()
+        } catch {
+            setupPromise.fail(error)
+            if case ChannelError.connectTimeout = error {
+                throw SMTPError(.connectTimeout, detail: "no connection within \(configuration.timeouts.connect)", server: server)
+            }
+            throw SMTPError(.connectFailed, detail: Self.describeConnectError(error), server: server)
+        }
+        let info: SMTPSessionInfo
+        do {
+            info = try await setupPromise.futureResult.get()
+        } catch {
+            channel.close(promise: nil)
+            throw error
+        }
+        logger.debug("smtp session ready", metadata: [
+            "smtp_tls": "\(info.tls?.version ?? "none")",
+            "smtp_pipelining": "\(info.capabilities.pipelining)",
+        ])
+        return SMTPConnection(server: server, info: info, channel: channel, status: status, logger: logger)
+    }
+
+    /// NIO's connect errors list every address tried at length; say what failed.
+    private static func describeConnectError(_ error: any Error) -> String {
+        if let error = error as? NIOConnectionError {
+            let reasons = error.connectionErrors.map { failure -> String in
+                if let io = failure.error as? IOError { return "\(failure.target.ipAddress ?? "?"): \(String(cString: strerror(io.errnoCode)))" }
+                return "\(failure.target.ipAddress ?? "?"): \(failure.error)"
+            }
+            if !reasons.isEmpty { return reasons.joined(separator: "; ") }
+            if let dns = error.dnsAAAAError ?? error.dnsAError { return "cannot resolve host: \(dns)" }
+        }
+        return "\(error)"
+    }
+
+    /// Sends one transaction and returns one outcome per recipient. The connection is
+    /// ready for the next transaction afterwards unless the server closed it (421), in
+    /// which case `isUsable` turns false.
+    public func send(_ transaction: SMTPTransaction) async throws -> SMTPTransactionResult {
+        let promise = channel.eventLoop.makePromise(of: SMTPTransactionResult.self)
+        let handler = self.handler
+        channel.eventLoop.execute {
+            handler.value.startTransaction(transaction, promise: promise)
+        }
+        return try await promise.futureResult.get()
+    }
+
+    /// Says QUIT, waits for the reply (within the command time limit) and closes.
+    /// Never throws: a connection that is already gone is simply closed.
+    public func quit() async {
+        let promise = channel.eventLoop.makePromise(of: Void.self)
+        let handler = self.handler
+        channel.eventLoop.execute {
+            handler.value.quit(promise: promise)
+        }
+        try? await promise.futureResult.get()
+        try? await channel.closeFuture.get()
+    }
+
+    /// Closes the connection at once, without QUIT; a running transaction fails.
+    public func close() async {
+        let promise = channel.eventLoop.makePromise(of: Void.self)
+        let handler = self.handler
+        channel.eventLoop.execute {
+            handler.value.close(promise: promise)
+        }
+        try? await promise.futureResult.get()
+        try? await channel.closeFuture.get()
+    }
+}

@@ -1,0 +1,121 @@
+import NIOCore
+
+/// How an `SMTPConnection` talks to one server: its name for itself, TLS, credentials
+/// and time limits.
+public struct SMTPConfiguration: Sendable {
+    /// When and how to use TLS.
+    public enum TLSPolicy: String, Sendable, Hashable, CaseIterable {
+        /// Never use TLS, even when STARTTLS is offered.
+        case none
+        /// STARTTLS when the server offers it, clear text otherwise (direct-to-MX delivery).
+        case opportunistic
+        /// STARTTLS or fail: a server that does not offer it, or refuses it, ends the session.
+        case required
+        /// TLS from the first byte (port 465, RFC 8314).
+        case implicit
+    }
+
+    /// What to do with a certificate that does not verify.
+    public enum CertificateVerification: String, Sendable, Hashable {
+        /// Fail the handshake unless the chain verifies against the trust roots and the
+        /// certificate names the server. The default for a relay.
+        case verify
+        /// Encrypt anyway and record the verification result in `SMTPTLSInfo`: what
+        /// opportunistic TLS to an MX does (RFC 7435), and what `salvo check-smtp` reports.
+        case recordOnly
+    }
+
+    /// The EHLO / HELO name.
+    public var heloName: String
+    public var tls: TLSPolicy
+    public var certificateVerification: CertificateVerification
+    /// A PEM file of CA certificates to trust instead of the system store.
+    public var caFile: String?
+    /// The name expected in the server's certificate and sent as SNI; defaults to the
+    /// host connected to (when it is not an IP address).
+    public var tlsServerName: String?
+    public var credentials: SMTPCredentials?
+    /// Allow AUTH on a connection without TLS. Off by default: credentials in clear text
+    /// are readable by anyone on the path.
+    public var allowPlaintextAuth: Bool
+    public var timeouts: SMTPTimeouts
+
+    public init(
+        heloName: String,
+        tls: TLSPolicy = .required,
+        certificateVerification: CertificateVerification = .verify,
+        caFile: String? = nil,
+        tlsServerName: String? = nil,
+        credentials: SMTPCredentials? = nil,
+        allowPlaintextAuth: Bool = false,
+        timeouts: SMTPTimeouts = SMTPTimeouts()
+    ) {
+        self.heloName = heloName
+        self.tls = tls
+        self.certificateVerification = certificateVerification
+        self.caFile = caFile
+        self.tlsServerName = tlsServerName
+        self.credentials = credentials
+        self.allowPlaintextAuth = allowPlaintextAuth
+        self.timeouts = timeouts
+    }
+
+    /// A submission relay: STARTTLS (or implicit TLS) required, certificate verified.
+    public static func relay(heloName: String, tls: TLSPolicy = .required, credentials: SMTPCredentials? = nil, caFile: String? = nil) -> SMTPConfiguration {
+        SMTPConfiguration(heloName: heloName, tls: tls, certificateVerification: .verify, caFile: caFile, credentials: credentials)
+    }
+
+    /// Direct delivery to a domain's MX: opportunistic TLS, unverified certificates
+    /// accepted and recorded.
+    public static func mx(heloName: String, tls: TLSPolicy = .opportunistic) -> SMTPConfiguration {
+        SMTPConfiguration(heloName: heloName, tls: tls, certificateVerification: .recordOnly)
+    }
+}
+
+/// A user name and password for AUTH PLAIN or LOGIN. Never printed.
+public struct SMTPCredentials: Sendable, Hashable, CustomStringConvertible {
+    public var username: String
+    public var password: String
+
+    public init(username: String, password: String) {
+        self.username = username
+        self.password = password
+    }
+
+    public var description: String { "SMTPCredentials(username: \(username), password: ****)" }
+}
+
+/// How long to wait for each reply. The defaults are RFC 5321 §4.5.3.2's minimums.
+public struct SMTPTimeouts: Sendable, Hashable {
+    public var connect: TimeAmount = .seconds(30)
+    /// The 220 greeting.
+    public var greeting: TimeAmount = .minutes(5)
+    /// EHLO, HELO, STARTTLS, AUTH, RSET, QUIT, NOOP.
+    public var command: TimeAmount = .minutes(5)
+    public var tlsHandshake: TimeAmount = .seconds(60)
+    public var mail: TimeAmount = .minutes(5)
+    public var rcpt: TimeAmount = .minutes(5)
+    /// The 354 after DATA.
+    public var data: TimeAmount = .minutes(2)
+    /// Sending the message bytes.
+    public var dataBlock: TimeAmount = .minutes(3)
+    /// The reply after the final ".".
+    public var endOfData: TimeAmount = .minutes(10)
+
+    public init() {}
+
+    /// Every limit set to the same value: for tests and for impatient probes.
+    public static func uniform(_ limit: TimeAmount) -> SMTPTimeouts {
+        var timeouts = SMTPTimeouts()
+        timeouts.connect = limit
+        timeouts.greeting = limit
+        timeouts.command = limit
+        timeouts.tlsHandshake = limit
+        timeouts.mail = limit
+        timeouts.rcpt = limit
+        timeouts.data = limit
+        timeouts.dataBlock = limit
+        timeouts.endOfData = limit
+        return timeouts
+    }
+}
