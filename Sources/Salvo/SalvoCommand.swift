@@ -8,6 +8,6 @@ struct SalvoCommand: AsyncParsableCommand {
         commandName: "salvo",
         abstract: "Bulk campaign sender: import lists, pick a segment, send personalised mail over SMTP.",
         version: "0.1.0",
-        subcommands: []
+        subcommands: [DKIMCommand.self, BenchComposeCommand.self]
     )
 }

@@ -71,9 +71,10 @@ public struct DKIMSigner: Sendable {
         folder.append("t=\(Int(time.timeIntervalSince1970));")
         let lowered = names.map { $0.lowercased() }
         for (index, name) in lowered.enumerated() {
-            // FWS is allowed around the colons of h= (RFC 6376 §3.5).
-            folder.append((index == 0 ? "h=" : ":") + name, after: index == 0 ? " " : "")
-            if index == lowered.count - 1 { folder.append(";", after: "") }
+            // FWS is allowed around the colons of h= (RFC 6376 §3.5), so the list
+            // folds after any colon.
+            let last = index == lowered.count - 1
+            folder.append((index == 0 ? "h=" : "") + name + (last ? ";" : ":"))
         }
         folder.append("bh=\(Base64.encode(Array(bodyHash)));")
         folder.append("b=")
@@ -91,15 +92,19 @@ public struct DKIMSigner: Sendable {
         let signature: [UInt8]
         do { signature = try key.sign(data) } catch { throw .signingFailed(String(describing: error)) }
         let encoded = Array(Base64.encode(signature).utf8)
-        // Fold the signature into 72-character pieces; whitespace inside b= is ignored.
+        // Fold the signature to the line length; whitespace inside b= is ignored.
         var value = unsignedValue
+        let lastLine = unsignedValue.utf8.count - (unsignedValue.utf8.lastIndex(of: 10).map { unsignedValue.utf8.distance(from: unsignedValue.utf8.startIndex, to: $0) + 1 } ?? -("DKIM-Signature:".utf8.count))
+        var room = HeaderFolder.preferredLineLength - lastLine
         var start = 0
-        var first = true
         while start < encoded.count {
-            let end = min(start + 72, encoded.count)
-            if !first { value += "\r\n " }
+            if room < 8 {
+                value += "\r\n "
+                room = HeaderFolder.preferredLineLength - 1
+            }
+            let end = min(start + room, encoded.count)
             value += String(decoding: encoded[start..<end], as: UTF8.self)
-            first = false
+            room -= end - start
             start = end
         }
         return HeaderField(name: "DKIM-Signature", value: value)

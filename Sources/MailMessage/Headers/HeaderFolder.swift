@@ -69,12 +69,11 @@ struct HeaderFolder {
         }
     }
 
-    /// Appends a display name as a phrase: a quoted string when it is short printable
-    /// ASCII, otherwise encoded-words.
+    /// Appends a display name as a phrase: a quoted string (folded at its spaces) when
+    /// it is printable ASCII, otherwise encoded-words.
     mutating func appendPhrase(_ text: String) {
         let text = Self.sanitised(text)
-        let isASCII = text.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F }
-        if isASCII, text.utf8.count <= 60, !text.contains("=?") {
+        if Self.isPlainFoldable(text) {
             var quoted = "\""
             for character in text {
                 if character == "\"" || character == "\\" { quoted.append("\\") }

@@ -38,8 +38,10 @@ public struct PlainText: Sendable {
                         continue
                     }
                     if let end = tagEnd(from: index + 1) {
-                        tag(source[(index + 1)..<end])
+                        let start = index + 1
                         index = end + 1
+                        // `tag` may move `index` on, past a skipped element.
+                        tag(source[start..<end])
                         continue
                     }
                 }
@@ -116,10 +118,10 @@ public struct PlainText: Sendable {
             case "head", "script", "style", "title":
                 if !closing {
                     // Skip everything up to the matching close tag.
-                    if let end = find("</\(name)", from: index + content.count + 1) {
-                        index = (source[end...].firstIndex(of: UInt8(ascii: ">")) ?? source.count - 1)
+                    if let end = find("</\(name)", from: index) {
+                        index = (source[end...].firstIndex(of: UInt8(ascii: ">")) ?? source.count - 1) + 1
                     } else {
-                        index = source.count - 1
+                        index = source.count
                     }
                 }
             case "br":
