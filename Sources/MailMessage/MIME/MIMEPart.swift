@@ -51,7 +51,9 @@ enum MIMEPart {
         }
     }
 
-    func writeBody(into output: inout [UInt8]) {
+    /// Writes the body; `isRoot` adds the customary preamble for readers that do not
+    /// understand MIME (only the outermost multipart needs it).
+    func writeBody(into output: inout [UInt8], isRoot: Bool = true) {
         switch self {
         case .leaf(_, let body):
             output.append(contentsOf: body)
@@ -60,7 +62,7 @@ enum MIMEPart {
                 output.append(10)
             }
         case .multipart(_, let boundary, let parts):
-            output.append(contentsOf: "This is a multi-part message in MIME format.\r\n".utf8)
+            if isRoot { output.append(contentsOf: "This is a multi-part message in MIME format.\r\n".utf8) }
             for part in parts {
                 output.append(contentsOf: "\r\n--".utf8)
                 output.append(contentsOf: boundary.utf8)
@@ -75,7 +77,7 @@ enum MIMEPart {
                 }
                 output.append(13)
                 output.append(10)
-                part.writeBody(into: &output)
+                part.writeBody(into: &output, isRoot: false)
                 // The CRLF before the next delimiter belongs to the delimiter
                 // (RFC 2046 §5.1.1); drop the one the leaf added.
                 if output.count >= 2, output[output.count - 2] == 13, output[output.count - 1] == 10 {

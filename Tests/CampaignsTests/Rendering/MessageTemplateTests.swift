@@ -75,6 +75,10 @@ import Testing
         // The partial is in text mode inside the text part.
         #expect(rendered.text?.contains("A&B") == true)
         #expect(rendered.html?.contains("A&amp;B") == true)
+        // Partials follow the part they are included in.
+        let withList = template.render(["list": "Fruit & <Veg>"])
+        #expect(withList.text?.contains("/Fruit & <Veg>)") == true)
+        #expect(withList.html?.contains("/Fruit &amp; &lt;Veg&gt;)") == true)
     }
 
     @Test func composerRefusesTokenTemplatesWithoutASecret() throws {
