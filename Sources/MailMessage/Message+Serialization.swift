@@ -32,7 +32,7 @@ public struct SerializedMessage: Sendable {
 
     /// The last field called `name` (case-insensitive).
     public func header(_ name: String) -> HeaderField? {
-        headers.last { $0.name.caseInsensitiveCompare(name) == .orderedSame }
+        headers.last { $0.name.equalsIgnoringASCIICase(name) }
     }
 }
 
@@ -155,5 +155,19 @@ extension Message {
             folder.append(address)
         }
         return HeaderField(name: name, value: folder.value)
+    }
+}
+
+extension String {
+    /// Header names are ASCII; this avoids Foundation's locale-aware comparison in
+    /// the per-message path.
+    func equalsIgnoringASCIICase(_ other: String) -> Bool {
+        guard utf8.count == other.utf8.count else { return false }
+        for (a, b) in zip(utf8, other.utf8) {
+            let la = a >= 65 && a <= 90 ? a + 32 : a
+            let lb = b >= 65 && b <= 90 ? b + 32 : b
+            if la != lb { return false }
+        }
+        return true
     }
 }

@@ -8,76 +8,79 @@ import Crypto
 enum RelaxedCanonicalization {
     /// The SHA-256 of the relaxed body.
     static func bodyHash(_ body: [UInt8]) -> SHA256.Digest {
-        var hasher = SHA256()
-        body.withUnsafeBufferPointer { hashBody($0, into: &hasher) }
-        return hasher.finalize()
+        var sink = HashSink(hasher: SHA256())
+        body.withUnsafeBufferPointer { canonicalise($0, into: &sink) }
+        return sink.hasher.finalize()
     }
 
     /// The relaxed body itself, for tests and diagnostics.
     static func body(_ body: [UInt8]) -> [UInt8] {
-        var output: [UInt8] = []
-        body.withUnsafeBufferPointer { buffer in
-            var sink = ArraySink(bytes: [])
-            process(buffer) { sink.bytes.append(contentsOf: $0) }
-            output = sink.bytes
-        }
-        return output
+        var sink = ArraySink(bytes: [])
+        body.withUnsafeBufferPointer { canonicalise($0, into: &sink) }
+        return sink.bytes
     }
 
-    private struct ArraySink { var bytes: [UInt8] }
+    private struct HashSink: CanonicalSink {
+        var hasher: SHA256
+        mutating func write(_ bytes: UnsafeBufferPointer<UInt8>) { hasher.update(bufferPointer: UnsafeRawBufferPointer(bytes)) }
+    }
 
-    private static func hashBody(_ body: UnsafeBufferPointer<UInt8>, into hasher: inout SHA256) {
-        process(body) { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+    private struct ArraySink: CanonicalSink {
+        var bytes: [UInt8]
+        mutating func write(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes.append(contentsOf: bytes) }
     }
 
     private static let crlf: [UInt8] = [13, 10]
+    private static let space: [UInt8] = [32]
 
-    /// Feeds the canonical body to `emit` in chunks.
-    private static func process(_ body: UnsafeBufferPointer<UInt8>, emit: (UnsafeBufferPointer<UInt8>) -> Void) {
-        var line: [UInt8] = []
-        line.reserveCapacity(1024)
-        var emptyLines = 0
-        var index = 0
-        let count = body.count
-        crlf.withUnsafeBufferPointer { crlfBuffer in
-            func endLine() {
-                // Trailing whitespace was never written (runs are only flushed before
-                // a non-whitespace byte), so `line` is already canonical.
-                if line.isEmpty {
-                    emptyLines += 1
-                } else {
-                    for _ in 0..<emptyLines { emit(crlfBuffer) }
-                    emptyLines = 0
-                    line.withUnsafeBufferPointer { emit($0) }
-                    emit(crlfBuffer)
-                    line.removeAll(keepingCapacity: true)
-                }
-            }
-            var pendingSpace = false
-            var sawContent = false
-            while index < count {
-                let byte = body[index]
-                if byte == 13, index + 1 < count, body[index + 1] == 10 {
-                    pendingSpace = false
-                    endLine()
-                    sawContent = false
-                    index += 2
-                    continue
-                }
-                if byte == 32 || byte == 9 {
-                    pendingSpace = true
-                } else {
-                    if pendingSpace {
-                        line.append(32)
-                        pendingSpace = false
+    /// Writes the canonical body to `sink` as slices of `body`: runs of non-whitespace
+    /// go through as they are, a whitespace run followed by more text becomes one
+    /// space, whitespace at a line's end is dropped, and empty lines are only counted
+    /// until text proves they are not trailing.
+    private static func canonicalise(_ body: UnsafeBufferPointer<UInt8>, into sink: inout some CanonicalSink) {
+        crlf.withUnsafeBufferPointer { crlf in
+            space.withUnsafeBufferPointer { space in
+                let count = body.count
+                var pendingLineBreaks = 0
+                var index = 0
+                while index < count {
+                    var lineHasContent = false
+                    var pendingSpace = false
+                    var runStart = -1
+                    while index < count {
+                        let byte = body[index]
+                        if byte == 13, index + 1 < count, body[index + 1] == 10 { break }
+                        if byte == 32 || byte == 9 {
+                            if runStart >= 0 {
+                                sink.write(UnsafeBufferPointer(rebasing: body[runStart..<index]))
+                                runStart = -1
+                            }
+                            pendingSpace = true
+                        } else if runStart < 0 {
+                            if !lineHasContent {
+                                while pendingLineBreaks > 0 {
+                                    sink.write(crlf)
+                                    pendingLineBreaks -= 1
+                                }
+                                lineHasContent = true
+                            }
+                            if pendingSpace {
+                                sink.write(space)
+                                pendingSpace = false
+                            }
+                            runStart = index
+                        }
+                        index += 1
                     }
-                    line.append(byte)
-                    sawContent = true
+                    if runStart >= 0 { sink.write(UnsafeBufferPointer(rebasing: body[runStart..<index])) }
+                    if lineHasContent {
+                        sink.write(crlf)
+                    } else {
+                        pendingLineBreaks += 1
+                    }
+                    if index < count { index += 2 }
                 }
-                index += 1
             }
-            // A last line without CRLF still counts, and gets one.
-            if sawContent || !line.isEmpty { endLine() }
         }
     }
 
@@ -106,4 +109,8 @@ enum RelaxedCanonicalization {
             }
         }
     }
+}
+
+private protocol CanonicalSink {
+    mutating func write(_ bytes: UnsafeBufferPointer<UInt8>)
 }

@@ -58,7 +58,7 @@ public struct DKIMSigner: Sendable {
                 selected.append(field)
             }
         }
-        for name in oversignedHeaders where names.contains(where: { $0.caseInsensitiveCompare(name) == .orderedSame }) {
+        for name in oversignedHeaders where names.contains(where: { $0.equalsIgnoringASCIICase(name) }) {
             names.append(name)
         }
 
