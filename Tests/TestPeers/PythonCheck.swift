@@ -140,7 +140,10 @@ public struct ParsedMessage: Decodable, Sendable {
 
 /// dkimpy's verdict on a message (`Tests/peers/mime/dkim_verify.py`).
 public struct DKIMVerdict: Decodable, Sendable {
+    /// Every signature verified.
     public let ok: Bool
+    /// How many DKIM-Signature fields the message has.
+    public let signatures: Int
     public let log: String
 
     /// Verifies every message in one run; `records` maps

@@ -79,18 +79,25 @@ public enum CompositionError: Error, Sendable, CustomStringConvertible {
 public struct MessageComposer: Sendable {
     public let template: MessageTemplate
     public let settings: CampaignMessageSettings
-    public let signer: DKIMSigner?
+    /// Each adds one DKIM-Signature. Two (ed25519 and rsa) is the dual signing RFC 8463
+    /// recommends while not every receiver verifies Ed25519; none sends unsigned mail
+    /// (for a relay that signs).
+    public let signers: [DKIMSigner]
 
     /// - Throws: `TemplateError` when the templates use `{{unsubscribe_token}}` and
     ///   `settings` has no secret.
     public init(template: MessageTemplate, settings: CampaignMessageSettings, signer: DKIMSigner?) throws(TemplateError) {
+        try self.init(template: template, settings: settings, signers: signer.map { [$0] } ?? [])
+    }
+
+    public init(template: MessageTemplate, settings: CampaignMessageSettings, signers: [DKIMSigner]) throws(TemplateError) {
         if template.usesUnsubscribeToken, settings.unsubscribeSecret?.isEmpty ?? true,
            let use = template.fieldReferences.first(where: { $0.name == "unsubscribe_token" }) {
             throw TemplateError(file: use.file, line: use.line, kind: .missingUnsubscribeSecret)
         }
         self.template = template
         self.settings = settings
-        self.signer = signer
+        self.signers = signers
     }
 
     /// The merge values for `recipient`: the list's columns, then the built-ins.
@@ -135,7 +142,8 @@ public struct MessageComposer: Sendable {
             from: settings.from,
             to: to,
             replyTo: settings.replyTo,
-            subject: rendered.subject,
+            // A subject template written as a YAML block ends in a newline.
+            subject: rendered.subject.trimmingCharacters(in: .whitespacesAndNewlines),
             date: date,
             messageID: MessageID.generate(domain: domain, using: &generator),
             listID: ListID(list: settings.list, domain: domain),
@@ -154,15 +162,27 @@ public struct MessageComposer: Sendable {
         using generator: inout some RandomNumberGenerator
     ) throws(CompositionError) -> OutgoingMessage {
         let message = try message(for: recipient, date: date, using: &generator)
-        return OutgoingMessage(messageID: message.messageID, bytes: try Self.wireBytes(message, signer: signer, options: options, at: date))
+        return OutgoingMessage(messageID: message.messageID, bytes: try Self.wireBytes(message, signers: signers, options: options, at: date))
     }
 
-    /// `message` serialised and, with a signer, DKIM-signed at `time`.
-    public static func wireBytes(_ message: Message, signer: DKIMSigner?, options: SerializationOptions = .init(), at time: Date) throws(CompositionError) -> [UInt8] {
-        let serialized: SerializedMessage
+    /// `message` serialised and DKIM-signed at `time` by each of `signers` (none:
+    /// unsigned): the exact bytes `salvo preview` prints and `salvo send` sends.
+    public static func wireBytes(_ message: Message, signers: [DKIMSigner], options: SerializationOptions = .init(), at time: Date) throws(CompositionError) -> [UInt8] {
+        var serialized: SerializedMessage
         do { serialized = try message.serialized(options: options) } catch { throw .serialization(message.to.address, error) }
-        guard let signer else { return serialized.bytes }
-        do { return try signer.sign(serialized, at: time).bytes } catch { throw .signing(message.to.address, error) }
+        // Every signature covers the same unsigned fields, so the order is free; the
+        // first signer's field ends up on top.
+        var fields: [HeaderField] = []
+        for signer in signers {
+            do { fields.append(try signer.signature(for: serialized, at: time)) } catch { throw .signing(message.to.address, error) }
+        }
+        serialized.headers.insert(contentsOf: fields, at: 0)
+        return serialized.bytes
+    }
+
+    /// `wireBytes` with at most one signer.
+    public static func wireBytes(_ message: Message, signer: DKIMSigner?, options: SerializationOptions = .init(), at time: Date) throws(CompositionError) -> [UInt8] {
+        try wireBytes(message, signers: signer.map { [$0] } ?? [], options: options, at: time)
     }
 
     private static func displayName(of recipient: TemplateRecipient) -> String? {

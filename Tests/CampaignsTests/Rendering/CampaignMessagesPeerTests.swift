@@ -83,6 +83,28 @@ import Testing
         #expect(parsed[5].addresses["to"]?.first == ["", "noname@example.org"])
     }
 
+    @Test func dualSignedMessagesVerifyWithBothKeys() throws {
+        let rsa = try DKIMKey.generate(.rsa)
+        let ed = try DKIMKey.generate(.ed25519)
+        let folder = try springSaleFolder()
+        let composer = try MessageComposer(
+            template: try springSaleTemplate(folder), settings: try springSaleSettings(),
+            signers: [try DKIMSigner(domain: "shop.example", selector: "ed", key: ed), try DKIMSigner(domain: "shop.example", selector: "rsa", key: rsa)]
+        )
+        var generator = SeededGenerator(seed: 11)
+        let messages = try Self.recipients.map { try composer.compose(for: $0, date: renderDate, using: &generator).bytes }
+        let verdicts = try DKIMVerdict.verify(messages, records: [
+            "ed._domainkey.shop.example": ed.dnsRecord, "rsa._domainkey.shop.example": rsa.dnsRecord,
+        ])
+        for verdict in verdicts {
+            #expect(verdict.signatures == 2)
+            #expect(verdict.ok, "\(verdict.log)")
+        }
+        // With one key missing from DNS the message no longer passes every signature.
+        let partial = try DKIMVerdict.verify([messages[0]], records: ["ed._domainkey.shop.example": ed.dnsRecord])
+        #expect(!partial[0].ok)
+    }
+
     @Test func injectionThroughEveryMergeFieldChangesNothingStructural() throws {
         let key = try DKIMKey.generate(.ed25519)
         let baseline = Self.recipients[0]

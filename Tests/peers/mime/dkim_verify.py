@@ -30,12 +30,17 @@ def main():
         logger = logging.getLogger("dkim-check")
         logger.handlers = [logging.StreamHandler(stream)]
         logger.setLevel(logging.DEBUG)
+        # Every DKIM-Signature must verify (a dual-signed message carries two).
+        count = sum(1 for line in raw.split(b"\r\n") if line.lower().startswith(b"dkim-signature:"))
+        ok = count > 0
         try:
-            ok = dkim.verify(raw, logger=logger, dnsfunc=dnsfunc)
+            verifier = dkim.DKIM(raw, logger=logger)
+            for index in range(count):
+                ok = verifier.verify(idx=index, dnsfunc=dnsfunc) and ok
         except Exception as error:  # report, don't crash the batch
             ok = False
             stream.write("exception: %r" % (error,))
-        results.append({"ok": bool(ok), "log": stream.getvalue()[-2000:]})
+        results.append({"ok": bool(ok), "signatures": count, "log": stream.getvalue()[-2000:]})
     json.dump(results, sys.stdout)
 
 
