@@ -99,7 +99,8 @@ public enum DKIMKey: Sendable {
         return "\(selector)._domainkey.\(domain). IN TXT ( \(strings.joined(separator: " ")) )"
     }
 
-    func sign(_ data: [UInt8]) throws -> [UInt8] {
+    /// Signs `data` (canonicalised header fields) as the key's DKIM algorithm does.
+    public func sign(_ data: [UInt8]) throws -> [UInt8] {
         switch self {
         case .rsa(let key):
             let digest = SHA256.hash(data: data)
