@@ -116,7 +116,7 @@ public struct MessageComposer: Sendable {
         values["email"] = recipient.email
         values["campaign"] = settings.campaign
         values["list"] = settings.list
-        if let secret = settings.unsubscribeSecret, !secret.isEmpty {
+        if template.usesUnsubscribeToken, let secret = settings.unsubscribeSecret, !secret.isEmpty {
             values["unsubscribe_token"] = UnsubscribeToken.make(campaign: settings.campaign, recipient: recipient.email, secret: secret)
         }
         return values

@@ -122,6 +122,17 @@ import Testing
         }
     }
 
+    @Test func anAddressThatCouldBreakAHeaderIsRefusedNotSent() throws {
+        let folder = try springSaleFolder()
+        let composer = try MessageComposer(template: try springSaleTemplate(folder), settings: try springSaleSettings(), signer: nil)
+        var generator = SeededGenerator(seed: 1)
+        for email in [Self.attack, "ann@example.org\r\nBcc: victim@example.org", "ann@example.org>, <victim@example.org"] {
+            #expect(throws: CompositionError.self) {
+                try composer.compose(for: TemplateRecipient(email: email, attributes: ["first_name": "Ann"]), date: renderDate, using: &generator)
+            }
+        }
+    }
+
     @Test func anHTMLOnlyCampaignGetsAReadableTextPart() throws {
         let messages = try compose([Self.recipients[0]], key: nil, text: false)
         let parsed = try ParsedMessage.parse(messages)[0]
