@@ -65,6 +65,11 @@ func lines(_ bytes: [UInt8]) -> [ArraySlice<UInt8>] {
         #expect(encoded == "=2E\r\n=2E.x")
     }
 
+    @Test func encodesALeadingFromSoMboxCannotMangleIt() {
+        let encoded = String(decoding: QuotedPrintable.encode(Array("From here\nFrom\nFromage".utf8)), as: UTF8.self)
+        #expect(encoded == "=46rom here\r\nFrom\r\nFromage")
+    }
+
     @Test func breaksLongLinesAt76AndRoundTrips() {
         var text = String(repeating: "The quick brown fox jumps over the lazy dog. ", count: 40)
         text += "\n" + String(repeating: "ü€", count: 200) + "\n" + String(repeating: "=", count: 300)

@@ -90,18 +90,21 @@ enum MIMEPart {
         }
     }
 
+    private static let from = Array("From ".utf8)
+
     private static func isPlain7bit(_ bytes: [UInt8]) -> Bool {
         var lineLength = 0
         var previous: UInt8 = 10
-        for byte in bytes {
+        for (index, byte) in bytes.enumerated() {
             switch byte {
             case 10, 13:
                 if previous == UInt8(ascii: " ") || previous == UInt8(ascii: "\t") { return false }
                 lineLength = 0
             case UInt8(ascii: "="):
                 return false
-            case UInt8(ascii: "."):
-                if lineLength == 0 { return false }
+            case UInt8(ascii: "."), UInt8(ascii: "F"):
+                // Lines starting "." or "From " go quoted-printable (see QuotedPrintable).
+                if lineLength == 0, byte == UInt8(ascii: ".") || bytes[index...].starts(with: from) { return false }
                 lineLength += 1
             case 9, 0x20...0x7E:
                 lineLength += 1

@@ -1,7 +1,7 @@
 /// Quoted-printable (RFC 2045 §6.7) for text parts: every line at most 76 characters,
 /// soft line breaks (`=` CRLF) inside long lines, `=` and every non-printable or 8-bit
 /// byte as `=XX`, and whitespace before a line break encoded so no transport can strip
-/// it.
+/// it. A "." or "From " starting a line is encoded too.
 ///
 /// Input lines may end in CRLF, LF or CR; the output always uses CRLF.
 enum QuotedPrintable {
@@ -41,8 +41,17 @@ enum QuotedPrintable {
                 literal = false
             case 33...126:
                 // A leading "." is encoded so a message survives a careless relay that
-                // does not dot-stuff.
-                literal = !(byte == UInt8(ascii: ".") && column == 0)
+                // does not dot-stuff, and a leading "From " so mbox delivery cannot turn
+                // it into ">From " and break the DKIM body hash.
+                if column == 0, byte == UInt8(ascii: ".") {
+                    literal = false
+                } else if column == 0, byte == UInt8(ascii: "F"), index + 4 < count,
+                          input[index + 1] == UInt8(ascii: "r"), input[index + 2] == UInt8(ascii: "o"),
+                          input[index + 3] == UInt8(ascii: "m"), input[index + 4] == UInt8(ascii: " ") {
+                    literal = false
+                } else {
+                    literal = true
+                }
             default:
                 literal = false
             }
