@@ -45,6 +45,16 @@ public struct Message: Sendable {
     }
 }
 
+extension Message {
+    /// Whether any address has a Unicode domain, so the bytes depend on
+    /// `SerializationOptions.smtputf8` (punycode without it, Unicode with it). For an
+    /// all-ASCII message both serialisations are identical.
+    public var hasInternationalDomain: Bool {
+        let domains = [from.domain, to.domain, replyTo?.domain, unsubscribe?.mailto?.domain].compactMap { $0 }
+        return domains.contains { !$0.utf8.allSatisfy { $0 < 0x80 } }
+    }
+}
+
 /// RFC 2919 List-Id: `Customers <customers.shop.example>`.
 public struct ListID: Hashable, Sendable {
     /// The human name, written as a phrase (encoded if needed).

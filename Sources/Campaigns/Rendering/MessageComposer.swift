@@ -54,6 +54,9 @@ public struct TemplateRecipient: Sendable {
 /// The exact bytes for one recipient, and the Message-ID they carry.
 public struct OutgoingMessage: Sendable {
     public let messageID: MessageID
+    /// True when an address has a Unicode domain: the bytes were written for the
+    /// `smtputf8` option given and must be composed again for a server that differs.
+    public let dependsOnSMTPUTF8: Bool
     /// Headers (DKIM-Signature first when signed), blank line, body; CRLF line
     /// endings; not dot-stuffed.
     public let bytes: [UInt8]
@@ -162,7 +165,11 @@ public struct MessageComposer: Sendable {
         using generator: inout some RandomNumberGenerator
     ) throws(CompositionError) -> OutgoingMessage {
         let message = try message(for: recipient, date: date, using: &generator)
-        return OutgoingMessage(messageID: message.messageID, bytes: try Self.wireBytes(message, signers: signers, options: options, at: date))
+        return OutgoingMessage(
+            messageID: message.messageID,
+            dependsOnSMTPUTF8: message.hasInternationalDomain,
+            bytes: try Self.wireBytes(message, signers: signers, options: options, at: date)
+        )
     }
 
     /// `message` serialised and DKIM-signed at `time` by each of `signers` (none:

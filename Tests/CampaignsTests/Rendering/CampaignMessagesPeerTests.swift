@@ -154,5 +154,10 @@ import Testing
         #expect(bytes == composed.bytes)
         #expect(composed.messageID == message.messageID)
         #expect(String(decoding: bytes.prefix(15), as: UTF8.self) == "DKIM-Signature:")
+        #expect(!composed.dependsOnSMTPUTF8)
+        var third = SeededGenerator(seed: 3)
+        let idn = try composer.compose(for: Self.recipients[4], date: renderDate, options: .init(smtputf8: true), using: &third)
+        #expect(idn.dependsOnSMTPUTF8)
+        #expect(String(decoding: idn.bytes, as: UTF8.self).contains("<joerg@bücher.example>"))
     }
 }
