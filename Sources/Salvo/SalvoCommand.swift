@@ -13,9 +13,11 @@ struct SalvoCommand: AsyncParsableCommand {
             ImportCommand.self,
             ListsCommand.self,
             SegmentCommand.self,
+            DKIMCommand.self,
             CheckSMTPCommand.self,
             DemoCommand.self,
             BenchSMTPCommand.self,
+            BenchComposeCommand.self,
         ]
     )
 }

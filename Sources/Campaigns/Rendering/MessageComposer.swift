@@ -1,0 +1,201 @@
+import Foundation
+import MailMessage
+
+/// What every message of one campaign shares apart from its templates.
+public struct CampaignMessageSettings: Sendable {
+    /// The campaign's name: the `{{campaign}}` field, the trace header, and the
+    /// campaign half of every unsubscribe token.
+    public var campaign: String
+    /// The list's name: the `{{list}}` field and the List-Id.
+    public var list: String
+    public var from: Mailbox
+    public var replyTo: Mailbox?
+    /// `unsubscribe.mailto`: a second List-Unsubscribe target.
+    public var unsubscribeMailto: Mailbox?
+    /// The HMAC key for `{{unsubscribe_token}}` (from `unsubscribe.secret_env`).
+    public var unsubscribeSecret: [UInt8]?
+    public var attachments: [Attachment]
+
+    public init(
+        campaign: String, list: String, from: Mailbox, replyTo: Mailbox? = nil,
+        unsubscribeMailto: Mailbox? = nil, unsubscribeSecret: [UInt8]? = nil, attachments: [Attachment] = []
+    ) {
+        self.campaign = campaign
+        self.list = list
+        self.from = from
+        self.replyTo = replyTo
+        self.unsubscribeMailto = unsubscribeMailto
+        self.unsubscribeSecret = unsubscribeSecret
+        self.attachments = attachments
+    }
+}
+
+/// One recipient as the renderer needs it: plain values, so the store can hand them
+/// over without the renderer knowing about it.
+public struct TemplateRecipient: Sendable {
+    public var email: String
+    /// For the To header; when nil it comes from the `name` column, or `first_name`
+    /// and `last_name`.
+    public var displayName: String?
+    /// The list's columns for this recipient.
+    public var attributes: [String: String]
+    /// The id written in the trace header (the delivery's or recipient's id in the
+    /// store); the address when nil.
+    public var id: String?
+
+    public init(email: String, displayName: String? = nil, attributes: [String: String] = [:], id: String? = nil) {
+        self.email = email
+        self.displayName = displayName
+        self.attributes = attributes
+        self.id = id
+    }
+}
+
+/// The exact bytes for one recipient, and the Message-ID they carry.
+public struct OutgoingMessage: Sendable {
+    public let messageID: MessageID
+    /// True when an address has a Unicode domain: the bytes were written for the
+    /// `smtputf8` option given and must be composed again for a server that differs.
+    public let dependsOnSMTPUTF8: Bool
+    /// Headers (DKIM-Signature first when signed), blank line, body; CRLF line
+    /// endings; not dot-stuffed.
+    public let bytes: [UInt8]
+}
+
+/// Why one recipient's message could not be composed.
+public enum CompositionError: Error, Sendable, CustomStringConvertible {
+    case recipient(String, MailboxError)
+    case serialization(String, SerializationError)
+    case signing(String, DKIMSignerError)
+
+    public var description: String {
+        switch self {
+        case .recipient(let email, let error): "recipient \(email): \(error)"
+        case .serialization(let email, let error): "message for \(email): \(error)"
+        case .signing(let email, let error): "message for \(email): \(error)"
+        }
+    }
+}
+
+/// Renders a campaign's template for each recipient into a signed message: what
+/// `salvo send` calls per delivery and `salvo preview` prints.
+public struct MessageComposer: Sendable {
+    public let template: MessageTemplate
+    public let settings: CampaignMessageSettings
+    /// Each adds one DKIM-Signature. Two (ed25519 and rsa) is the dual signing RFC 8463
+    /// recommends while not every receiver verifies Ed25519; none sends unsigned mail
+    /// (for a relay that signs).
+    public let signers: [DKIMSigner]
+
+    /// - Throws: `TemplateError` when the templates use `{{unsubscribe_token}}` and
+    ///   `settings` has no secret.
+    public init(template: MessageTemplate, settings: CampaignMessageSettings, signer: DKIMSigner?) throws(TemplateError) {
+        try self.init(template: template, settings: settings, signers: signer.map { [$0] } ?? [])
+    }
+
+    public init(template: MessageTemplate, settings: CampaignMessageSettings, signers: [DKIMSigner]) throws(TemplateError) {
+        if template.usesUnsubscribeToken, settings.unsubscribeSecret?.isEmpty ?? true,
+           let use = template.fieldReferences.first(where: { $0.name == "unsubscribe_token" }) {
+            throw TemplateError(file: use.file, line: use.line, kind: .missingUnsubscribeSecret)
+        }
+        self.template = template
+        self.settings = settings
+        self.signers = signers
+    }
+
+    /// The merge values for `recipient`: the list's columns, then the built-ins.
+    public func values(for recipient: TemplateRecipient) -> [String: String] {
+        var values: [String: String] = [:]
+        values.reserveCapacity(recipient.attributes.count + 8)
+        // Empty values are left out so `{{#field}}` is false for them.
+        for (key, value) in recipient.attributes where !value.isEmpty { values[key] = value }
+        let displayName = Self.displayName(of: recipient)
+        if values["name"] == nil, let displayName { values["name"] = displayName }
+        if values["first_name"] == nil || values["last_name"] == nil, let displayName {
+            let words = displayName.split(separator: " ", omittingEmptySubsequences: true)
+            if values["first_name"] == nil, let first = words.first { values["first_name"] = String(first) }
+            if values["last_name"] == nil, words.count > 1 { values["last_name"] = words.dropFirst().joined(separator: " ") }
+        }
+        values["email"] = recipient.email
+        values["campaign"] = settings.campaign
+        values["list"] = settings.list
+        if template.usesUnsubscribeToken, let secret = settings.unsubscribeSecret, !secret.isEmpty {
+            values["unsubscribe_token"] = UnsubscribeToken.make(campaign: settings.campaign, recipient: recipient.email, secret: secret)
+        }
+        return values
+    }
+
+    /// The message for `recipient`, dated `date`, with a Message-ID drawn from
+    /// `generator`.
+    public func message(for recipient: TemplateRecipient, date: Date, using generator: inout some RandomNumberGenerator) throws(CompositionError) -> Message {
+        let rendered = template.render(values(for: recipient))
+
+        let to: Mailbox
+        do {
+            to = try Mailbox(displayName: Self.displayName(of: recipient), address: recipient.email)
+        } catch {
+            throw .recipient(recipient.email, error)
+        }
+        let domain = (try? Punycode.toASCII(domain: settings.from.domain)) ?? settings.from.domain
+        let url = rendered.unsubscribeURL.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
+        let unsubscribe = url != nil || settings.unsubscribeMailto != nil
+            ? ListUnsubscribe(url: url, mailto: settings.unsubscribeMailto)
+            : nil
+        return Message(
+            from: settings.from,
+            to: to,
+            replyTo: settings.replyTo,
+            // A subject template written as a YAML block ends in a newline.
+            subject: rendered.subject.trimmingCharacters(in: .whitespacesAndNewlines),
+            date: date,
+            messageID: MessageID.generate(domain: domain, using: &generator),
+            listID: ListID(list: settings.list, domain: domain),
+            unsubscribe: unsubscribe,
+            trace: CampaignTrace(campaign: settings.campaign, recipient: recipient.id ?? recipient.email),
+            text: rendered.text,
+            html: rendered.html,
+            attachments: settings.attachments
+        )
+    }
+
+    /// Renders, serialises and signs the message for `recipient`: the exact bytes to
+    /// send.
+    public func compose(
+        for recipient: TemplateRecipient, date: Date, options: SerializationOptions = .init(),
+        using generator: inout some RandomNumberGenerator
+    ) throws(CompositionError) -> OutgoingMessage {
+        let message = try message(for: recipient, date: date, using: &generator)
+        return OutgoingMessage(
+            messageID: message.messageID,
+            dependsOnSMTPUTF8: message.hasInternationalDomain,
+            bytes: try Self.wireBytes(message, signers: signers, options: options, at: date)
+        )
+    }
+
+    /// `message` serialised and DKIM-signed at `time` by each of `signers` (none:
+    /// unsigned): the exact bytes `salvo preview` prints and `salvo send` sends.
+    public static func wireBytes(_ message: Message, signers: [DKIMSigner], options: SerializationOptions = .init(), at time: Date) throws(CompositionError) -> [UInt8] {
+        var serialized: SerializedMessage
+        do { serialized = try message.serialized(options: options) } catch { throw .serialization(message.to.address, error) }
+        // Every signature covers the same unsigned fields, so the order is free; the
+        // first signer's field ends up on top.
+        var fields: [HeaderField] = []
+        for signer in signers {
+            do { fields.append(try signer.signature(for: serialized, at: time)) } catch { throw .signing(message.to.address, error) }
+        }
+        serialized.headers.insert(contentsOf: fields, at: 0)
+        return serialized.bytes
+    }
+
+    /// `wireBytes` with at most one signer.
+    public static func wireBytes(_ message: Message, signer: DKIMSigner?, options: SerializationOptions = .init(), at time: Date) throws(CompositionError) -> [UInt8] {
+        try wireBytes(message, signers: signer.map { [$0] } ?? [], options: options, at: time)
+    }
+
+    private static func displayName(of recipient: TemplateRecipient) -> String? {
+        if let name = recipient.displayName, !name.isEmpty { return name }
+        if let name = recipient.attributes["name"], !name.isEmpty { return name }
+        let parts = [recipient.attributes["first_name"], recipient.attributes["last_name"]].compactMap { $0 }.filter { !$0.isEmpty }
+        return parts.isEmpty ? nil : parts.joined(separator: " ")
+    }
+}

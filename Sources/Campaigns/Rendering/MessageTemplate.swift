@@ -1,0 +1,156 @@
+import Foundation
+import Mustache
+
+/// A campaign's subject, HTML, text and unsubscribe-URL templates, parsed once and
+/// rendered for each recipient.
+///
+/// Values are HTML-escaped in the HTML part and inserted as they are in the text part,
+/// the subject and the unsubscribe URL (whose header safety is `MailMessage`'s job).
+/// Partials (`{{> footer}}`) come from the templates folder: every `*.mustache` file
+/// in it, named by its path without the extension.
+public struct MessageTemplate: Sendable {
+    /// Fields every recipient has without a list column of that name. `name`,
+    /// `first_name` and `last_name` come from the list's columns when it has them and
+    /// are otherwise derived from the recipient's display name.
+    public static let builtInFields: Set<String> = [
+        "email", "name", "first_name", "last_name", "campaign", "list", "unsubscribe_url", "unsubscribe_token",
+    ]
+
+    private static let textPragma = "{{% CONTENT_TYPE: TEXT}}\n"
+
+    private let subject: MustacheTemplate
+    private let html: MustacheTemplate?
+    private let text: MustacheTemplate?
+    private let unsubscribeURL: MustacheTemplate?
+    private let htmlLibrary: MustacheLibrary
+    private let textLibrary: MustacheLibrary
+
+    /// Every field reference in the templates and the partials they include.
+    public let fieldReferences: [FieldReference]
+
+    /// The distinct field names referenced.
+    public var referencedFields: Set<String> { Set(fieldReferences.map(\.name)) }
+
+    /// Whether any template uses `{{unsubscribe_token}}` (which needs the secret).
+    public var usesUnsubscribeToken: Bool { referencedFields.contains("unsubscribe_token") }
+
+    public var hasHTML: Bool { html != nil }
+    public var hasText: Bool { text != nil }
+
+    /// Parses the templates. At least one of `html` and `text` must be given; a
+    /// campaign with only HTML gets a text part generated from the rendered HTML.
+    ///
+    /// - Throws: `TemplateError` naming the file and line of a syntax error or of a
+    ///   partial that is not in `partialsDirectory`.
+    public init(
+        subject: TemplateSource,
+        html: TemplateSource?,
+        text: TemplateSource?,
+        unsubscribeURL: TemplateSource? = nil,
+        partialsDirectory: String? = nil
+    ) throws(TemplateError) {
+        var partialSources: [String: TemplateSource] = [:]
+        if let partialsDirectory {
+            partialSources = try Self.loadPartials(from: partialsDirectory)
+        }
+        var htmlLibrary = MustacheLibrary()
+        var textLibrary = MustacheLibrary()
+        for (name, source) in partialSources {
+            htmlLibrary.register(try Self.parse(source, asText: false), named: name)
+            textLibrary.register(try Self.parse(source, asText: true), named: name)
+        }
+        self.htmlLibrary = htmlLibrary
+        self.textLibrary = textLibrary
+        self.subject = try Self.parse(subject, asText: true)
+        self.html = try html.map { source throws(TemplateError) in try Self.parse(source, asText: false) }
+        self.text = try text.map { source throws(TemplateError) in try Self.parse(source, asText: true) }
+        self.unsubscribeURL = try unsubscribeURL.map { source throws(TemplateError) in try Self.parse(source, asText: true) }
+
+        // Field references, following partials (each partial scanned once).
+        var references: [FieldReference] = []
+        var scannedPartials: Set<String> = []
+        var queue = [subject, html, text, unsubscribeURL].compactMap { $0 }
+        while let source = queue.popLast() {
+            let scanner = MustacheTagScanner(source)
+            references += scanner.fields
+            for partial in scanner.partials {
+                guard let partialSource = partialSources[partial.name] else {
+                    throw TemplateError(file: source.name, line: partial.line, kind: .missingPartial(partial.name))
+                }
+                if scannedPartials.insert(partial.name).inserted { queue.append(partialSource) }
+            }
+        }
+        self.fieldReferences = references
+    }
+
+    /// Throws for the first field that is neither in `columns` nor built in, naming
+    /// its file and line: what campaign creation calls with the list's columns.
+    public func checkFields(available columns: some Sequence<String>) throws(TemplateError) {
+        let known = Self.builtInFields.union(columns)
+        for reference in fieldReferences where !known.contains(reference.name) {
+            throw TemplateError(file: reference.file, line: reference.line, kind: .unknownField(reference.name))
+        }
+    }
+
+    /// The rendered texts for one recipient's values.
+    public struct Rendered: Hashable, Sendable {
+        public var subject: String
+        public var html: String?
+        public var text: String?
+        public var unsubscribeURL: String?
+    }
+
+    /// Renders every template with `values` (field name → value; missing fields
+    /// render empty). The unsubscribe URL is rendered first and is then available to
+    /// the other templates as `{{unsubscribe_url}}`.
+    public func render(_ values: [String: String]) -> Rendered {
+        var values = values
+        let url = unsubscribeURL?.render(values, library: textLibrary)
+        if let url { values["unsubscribe_url"] = url }
+        return Rendered(
+            subject: subject.render(values, library: textLibrary),
+            html: html?.render(values, library: htmlLibrary),
+            text: text?.render(values, library: textLibrary),
+            unsubscribeURL: url
+        )
+    }
+
+    private static func parse(_ source: TemplateSource, asText: Bool) throws(TemplateError) -> MustacheTemplate {
+        do {
+            // The pragma sits on a line of its own so the template's own first line
+            // keeps its standalone-tag behaviour; error lines are shifted back.
+            return try MustacheTemplate(string: asText ? textPragma + source.text : source.text)
+        } catch let error as MustacheTemplate.ParserError {
+            let line = error.context.lineNumber - (asText ? 1 : 0)
+            throw TemplateError(file: source.name, line: max(line, 1), kind: .syntax(Self.describe(error.error)))
+        } catch {
+            throw TemplateError(file: source.name, line: nil, kind: .syntax(String(describing: error)))
+        }
+    }
+
+    private static func describe(_ error: Error) -> String {
+        guard let error = error as? MustacheTemplate.Error else { return String(describing: error) }
+        switch error {
+        case .sectionCloseNameIncorrect: return "section closed with a different name than it was opened"
+        case .unfinishedName: return "tag not closed or name malformed"
+        case .expectedSectionEnd: return "section opened but never closed"
+        case .invalidSetDelimiter: return "malformed set-delimiter tag"
+        case .transformAppliedToInheritanceSection: return "transform applied to an inherited section"
+        case .illegalTokenInsideInheritSection: return "only blocks may appear inside a parent partial"
+        case .textInsideInheritSection: return "text inside a parent partial"
+        case .invalidConfigVariableSyntax: return "malformed pragma"
+        case .unrecognisedConfigVariable: return "unknown pragma"
+        }
+    }
+
+    private static func loadPartials(from directory: String) throws(TemplateError) -> [String: TemplateSource] {
+        let root = directory.hasSuffix("/") ? directory : directory + "/"
+        guard let enumerator = FileManager.default.enumerator(atPath: root) else { return [:] }
+        var sources: [String: TemplateSource] = [:]
+        for case let path as String in enumerator where path.hasSuffix(".mustache") {
+            let source = try TemplateSource.file(root + path)
+            sources[String(path.dropLast(".mustache".count))] = source
+        }
+        return sources
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+import Crypto
+
+/// A per-recipient unsubscribe token: the campaign and recipient, and an HMAC-SHA256
+/// of both under the secret from `unsubscribe.secret_env`, all URL-safe base64.
+///
+/// `campaign.recipient.mac`, each part base64url without padding. The MAC is cut to
+/// 128 bits, which keeps links short and is still beyond guessing. The token carries
+/// what it vouches for, so the web endpoint that receives it needs only the secret.
+public enum UnsubscribeToken {
+    static let macLength = 16
+
+    public static func make(campaign: String, recipient: String, secret: some ContiguousBytes) -> String {
+        let key = SymmetricKey(data: secret)
+        let mac = Self.mac(campaign: campaign, recipient: recipient, key: key)
+        return Base64.encode(Array(campaign.utf8), urlSafe: true, padding: false) + "."
+            + Base64.encode(Array(recipient.utf8), urlSafe: true, padding: false) + "."
+            + Base64.encode(mac, urlSafe: true, padding: false)
+    }
+
+    /// The campaign and recipient a token was made for, or nil when it was not made
+    /// with `secret` (forged, altered or truncated).
+    public static func verify(_ token: String, secret: some ContiguousBytes) -> (campaign: String, recipient: String)? {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3,
+              let campaignBytes = Base64.decode(parts[0]),
+              let recipientBytes = Base64.decode(parts[1]),
+              let mac = Base64.decode(parts[2]), mac.count == macLength,
+              let campaign = String(validating: campaignBytes, as: UTF8.self),
+              let recipient = String(validating: recipientBytes, as: UTF8.self)
+        else { return nil }
+        let expected = Self.mac(campaign: campaign, recipient: recipient, key: SymmetricKey(data: secret))
+        // Constant time: every byte is compared whatever the first difference.
+        var difference: UInt8 = 0
+        for (a, b) in zip(mac, expected) { difference |= a ^ b }
+        return difference == 0 ? (campaign, recipient) : nil
+    }
+
+    /// True when `token` was made for this campaign and recipient under `secret`.
+    public static func verify(_ token: String, campaign: String, recipient: String, secret: some ContiguousBytes) -> Bool {
+        guard let found = verify(token, secret: secret) else { return false }
+        return found.campaign == campaign && found.recipient == recipient
+    }
+
+    private static func mac(campaign: String, recipient: String, key: SymmetricKey) -> [UInt8] {
+        var hmac = HMAC<SHA256>(key: key)
+        // Length-prefixed, so ("ab", "c") and ("a", "bc") never share a MAC.
+        var input: [UInt8] = []
+        for part in [campaign, recipient] {
+            let bytes = Array(part.utf8)
+            let count = UInt32(bytes.count)
+            input += [UInt8(count >> 24), UInt8(count >> 16 & 0xFF), UInt8(count >> 8 & 0xFF), UInt8(count & 0xFF)]
+            input += bytes
+        }
+        hmac.update(data: input)
+        return Array(Array(hmac.finalize()).prefix(macLength))
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import MailMessage
+import Testing
+@testable import Campaigns
+
+@Suite struct MessageTemplateTests {
+    @Test func listsEveryFieldTheTemplatesAndPartialsUse() throws {
+        let folder = try springSaleFolder()
+        let template = try springSaleTemplate(folder)
+        #expect(template.referencedFields == ["first_name", "city", "code", "unsubscribe_url", "campaign", "list", "unsubscribe_token"])
+        #expect(template.usesUnsubscribeToken)
+        let footer = template.fieldReferences.first { $0.name == "unsubscribe_url" }
+        #expect(footer?.file == folder.file("footer.mustache"))
+        #expect(footer?.line == 1)
+    }
+
+    @Test func scansDelimiterChangesTransformsAndDottedNames() throws {
+        let template = try MessageTemplate(
+            subject: TemplateSource(name: "s", text: "{{! a comment {{ignored}} }}{{uppercased(first_name)}} {{{raw}}} {{&amp}}\n{{=<% %>=}}<% late %> <%^missing%>x<%/missing%> {{not_a_tag}}\n<%={{ }}=%>{{a.b}} {{.}}"),
+            html: nil, text: TemplateSource(name: "t", text: "x")
+        )
+        #expect(template.referencedFields == ["first_name", "raw", "amp", "late", "missing", "a"])
+        #expect(template.fieldReferences.first { $0.name == "late" }?.line == 2)
+    }
+
+    @Test func checkFieldsNamesTheFileAndLineOfAnUnknownField() throws {
+        let folder = try springSaleFolder()
+        let template = try springSaleTemplate(folder)
+        try template.checkFields(available: ["first_name", "city", "code"])
+        do {
+            try template.checkFields(available: ["first_name", "city"])
+            Issue.record("an unknown field was accepted")
+        } catch {
+            #expect(error.kind == .unknownField("code"))
+            #expect(error.line == 4 || error.line == 5)
+            #expect(error.description.contains("spring-sale."))
+            #expect(error.description.contains(":\(error.line!): unknown field 'code'"))
+        }
+    }
+
+    @Test func syntaxErrorsNameTheFileAndLine() throws {
+        let folder = try TemplateFolder(["broken.mustache": "line one\nline two {{#open}}\nline three\n"])
+        for asText in [true, false] {
+            do {
+                let source = try TemplateSource.file(folder.file("broken.mustache"))
+                _ = try MessageTemplate(subject: TemplateSource(name: "s", text: "x"), html: asText ? nil : source, text: asText ? source : nil)
+                Issue.record("a broken template was accepted")
+            } catch {
+                #expect(error.file == folder.file("broken.mustache"))
+                #expect(error.line != nil && error.line! >= 2 && error.line! <= 4)
+                if case .syntax = error.kind {} else { Issue.record("wrong kind \(error.kind)") }
+            }
+        }
+        // A broken partial is named too.
+        let partials = try TemplateFolder(["bad.mustache": "{{/close}}"])
+        #expect { try MessageTemplate(subject: TemplateSource(name: "s", text: "x"), html: nil, text: TemplateSource(name: "t", text: "y"), partialsDirectory: partials.path) } throws: {
+            ($0 as? TemplateError)?.file == partials.file("bad.mustache")
+        }
+    }
+
+    @Test func aMissingPartialIsNamedWithItsLine() throws {
+        #expect { try MessageTemplate(subject: TemplateSource(name: "s", text: "x"), html: nil, text: TemplateSource(name: "body.txt", text: "a\n{{> nowhere}}\n")) } throws: {
+            guard let error = $0 as? TemplateError else { return false }
+            return error.kind == .missingPartial("nowhere") && error.file == "body.txt" && error.line == 2
+        }
+    }
+
+    @Test func escapesValuesInHTMLOnly() throws {
+        let folder = try springSaleFolder()
+        let template = try springSaleTemplate(folder)
+        let rendered = template.render(["first_name": "<Ann & \"Bo\">", "city": "Lagos", "code": "A&B"])
+        #expect(rendered.html?.contains("Hello &lt;Ann &amp; &quot;Bo&quot;&gt;,") == true)
+        #expect(rendered.text?.contains("Hello <Ann & \"Bo\">,") == true)
+        #expect(rendered.subject == "<Ann & \"Bo\">, spring deals in Lagos")
+        // The partial is in text mode inside the text part.
+        #expect(rendered.text?.contains("A&B") == true)
+        #expect(rendered.html?.contains("A&amp;B") == true)
+        // Partials follow the part they are included in.
+        let withList = template.render(["list": "Fruit & <Veg>"])
+        #expect(withList.text?.contains("/Fruit & <Veg>)") == true)
+        #expect(withList.html?.contains("/Fruit &amp; &lt;Veg&gt;)") == true)
+    }
+
+    @Test func composerRefusesTokenTemplatesWithoutASecret() throws {
+        let folder = try springSaleFolder()
+        var settings = try springSaleSettings()
+        settings.unsubscribeSecret = nil
+        #expect { try MessageComposer(template: try springSaleTemplate(folder), settings: settings, signer: nil) } throws: {
+            ($0 as? TemplateError)?.kind == .missingUnsubscribeSecret
+        }
+    }
+
+    @Test func mergesBuiltInsAndDerivesNames() throws {
+        let folder = try springSaleFolder()
+        let composer = try MessageComposer(template: try springSaleTemplate(folder), settings: try springSaleSettings(), signer: nil)
+        let values = composer.values(for: TemplateRecipient(email: "ann@example.org", displayName: "Ann Marie Okafor", attributes: ["city": "", "email": "spoof@x"]))
+        #expect(values["email"] == "ann@example.org")
+        #expect(values["first_name"] == "Ann")
+        #expect(values["last_name"] == "Marie Okafor")
+        #expect(values["city"] == nil)
+        #expect(values["campaign"] == "spring-sale")
+        let token = try #require(values["unsubscribe_token"])
+        #expect(UnsubscribeToken.verify(token, campaign: "spring-sale", recipient: "ann@example.org", secret: unsubscribeSecret))
+    }
+}
