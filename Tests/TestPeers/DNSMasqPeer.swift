@@ -3,39 +3,82 @@ import Foundation
 /// dnsmasq answering on 127.0.0.1 from the records a test gives it, and from nothing
 /// else: names under `local` domains that it has no records for are NXDOMAIN, and it
 /// never asks an upstream server unless a test routes a domain to a dead one (SERVFAIL).
-public struct DNSMasqPeer: Sendable {
-    public let process: PeerProcess
-    public var port: Int { process.port }
+///
+/// It is started with posix_spawn rather than Foundation's `Process`: dnsmasq closes every
+/// inherited descriptor at start, which Foundation takes for the child's exit, and its
+/// monitor thread then blocks in wait4 for a process that is still running, stalling
+/// every other peer's exit as well.
+public final class DNSMasqPeer: @unchecked Sendable {
+    public let port: Int
+    private let pid: pid_t
+    private let directory: URL
+    private var stopped = false
+
+    private init(port: Int, pid: pid_t, directory: URL) {
+        self.port = port
+        self.pid = pid
+        self.directory = directory
+    }
 
     /// `lines` are dnsmasq configuration lines such as `mx-host=a.test,mx.a.test,10`,
     /// `host-record=mx.a.test,127.0.0.1`, `txt-record=…` or `server=/dead.test/127.0.0.1#9`.
     public static func start(_ lines: [String], localDomains: [String] = ["test"]) async throws -> DNSMasqPeer {
         let executable = try TestPeers.executable("dnsmasq")
         let directory = try TestPeers.makeTemporaryDirectory("dnsmasq")
-        var lastError: Error?
+        var lastError: Error = PeerError("dnsmasq did not start")
         for _ in 0..<3 {
             let port = try TestPeers.freePort()
             var config = [
                 "port=\(port)", "listen-address=127.0.0.1", "bind-interfaces", "no-resolv", "no-hosts",
-                "no-negcache", "cache-size=0", "user=\(geteuid() == 0 ? "root" : NSUserName())",
-                "pid-file=",
+                "no-negcache", "cache-size=0", "user=\(geteuid() == 0 ? "root" : NSUserName())", "pid-file=",
             ]
             config += localDomains.map { "local=/\($0)/" }
             config += lines
             let file = directory.appendingPathComponent("dnsmasq.conf")
             try (config.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
-            do {
-                let process = try await TestPeers.launch(
-                    "dnsmasq", executable: executable,
-                    arguments: ["--no-daemon", "--log-queries", "--conf-file=\(file.path)"],
-                    port: port, directory: directory)
-                return DNSMasqPeer(process: process)
-            } catch {
-                lastError = error
+            let log = directory.appendingPathComponent("dnsmasq.out").path
+            let pid = try spawn(executable, ["--no-daemon", "--log-queries", "--conf-file=\(file.path)"], output: log)
+            let peer = DNSMasqPeer(port: port, pid: pid, directory: directory)
+            let start = Date()
+            while Date().timeIntervalSince(start) < 10 {
+                if TestPeers.isAccepting(port: port) { return peer }
+                var status: Int32 = 0
+                if waitpid(pid, &status, WNOHANG) == pid {
+                    peer.stopped = true
+                    lastError = PeerError("dnsmasq exited before it was ready: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(50))
             }
+            peer.stop()
         }
-        throw lastError ?? PeerError("dnsmasq did not start")
+        throw lastError
     }
 
-    public func stop() { process.stopAndClean() }
+    private static func spawn(_ executable: String, _ arguments: [String], output: String) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        guard rc == 0 else { throw PeerError("cannot start \(executable): \(String(cString: strerror(rc)))") }
+        return pid
+    }
+
+    /// Kills dnsmasq, reaps it and removes its folder.
+    public func stop() {
+        guard !stopped else { return }
+        stopped = true
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        _ = waitpid(pid, &status, 0)
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    deinit { stop() }
 }
