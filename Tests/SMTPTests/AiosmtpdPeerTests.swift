@@ -207,4 +207,19 @@ import Testing
         #expect(try peer.messages().isEmpty)
         #expect(try peer.events().filter { $0.event == "rcpt" }.map(\.address) == ["a@x.test", "close-b@x.test"])
     }
+    @Test func refusedSTARTTLSGoesOnInClearTextOnlyWhenOpportunistic() async throws {
+        let certificates = try TestCertificates.make()
+        defer { certificates.remove() }
+        let peer = try await PythonSMTPPeer.start(["--cert", certificates.certificateFile, "--key", certificates.keyFile, "--starttls-refuse"])
+        defer { peer.stop() }
+        await expectError(.startTLSRefused) {
+            _ = try await SMTPConnection.connect(host: "127.0.0.1", port: peer.port, configuration: Self.configuration(tls: .required))
+        }
+        let connection = try await SMTPConnection.connect(host: "127.0.0.1", port: peer.port, configuration: .mx(heloName: "client.salvo.test"))
+        #expect(connection.tls == nil)
+        #expect(connection.startTLSWasRefused)
+        #expect(try await connection.send(Self.transaction(["a@x.test"])).messageAccepted)
+        await connection.quit()
+        #expect(try peer.events().filter { $0.event == "mail" }.count == 1, "nothing was sent by the session that required TLS")
+    }
 }
