@@ -9,6 +9,9 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 
+/// Numbers connections in logs (`smtp_connection_id`), process-wide.
+private let nextConnectionID = NIOLockedValueBox(0)
+
 /// One SMTP session with one server, ready for transactions.
 ///
 /// `connect` returns once the greeting, EHLO, TLS and AUTH are done, so a connection you
@@ -76,6 +79,7 @@ public final class SMTPConnection: Sendable {
         let server = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         var logger = logger
         logger[metadataKey: "smtp_server"] = "\(server)"
+        logger[metadataKey: "smtp_connection_id"] = "\(nextConnectionID.withLockedValue { id in id += 1; return id })"
 
         let tlsSetup: SMTPTLSSetup?
         if configuration.tls == .none {
@@ -126,6 +130,7 @@ public final class SMTPConnection: Sendable {
             info = try await setupPromise.futureResult.get()
         } catch {
             channel.close(promise: nil)
+            logger.debug("smtp session failed", metadata: ["smtp_error": "\(error)"])
             throw error
         }
         logger.debug("smtp session ready", metadata: [
@@ -157,7 +162,12 @@ public final class SMTPConnection: Sendable {
         channel.eventLoop.execute {
             handler.value.startTransaction(transaction, promise: promise)
         }
-        return try await promise.futureResult.get()
+        do {
+            return try await promise.futureResult.get()
+        } catch {
+            logger.debug("smtp transaction failed", metadata: ["smtp_error": "\(error)"])
+            throw error
+        }
     }
 
     /// Says QUIT, waits for the reply (within the command time limit) and closes.
