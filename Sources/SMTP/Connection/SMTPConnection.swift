@@ -67,6 +67,11 @@ public final class SMTPConnection: Sendable {
         self.logger = logger
     }
 
+    /// A connection dropped without `quit()` or `close()` still closes its socket.
+    deinit {
+        channel.close(promise: nil)
+    }
+
     /// Connects, reads the greeting, says EHLO (or HELO), starts TLS and authenticates as
     /// `configuration` says. Throws `SMTPError` naming the step that failed.
     public static func connect(
