@@ -48,6 +48,11 @@ public final class SMTPConnection: Sendable {
     private let status: NIOLockedValueBox<SMTPConnectionStatus>
     private let logger: Logger
 
+    /// The event loop the connection's I/O runs on. An actor that uses this loop as its
+    /// executor (`unownedExecutor`) drives the connection without a thread hop per
+    /// transaction; pass the same loop as `eventLoopGroup` to `connect`.
+    public var eventLoop: any EventLoop { channel.eventLoop }
+
     /// Whether TLS protects this session.
     public var isTLSActive: Bool { tls != nil }
     /// True while the session can take another transaction: set up, not failed, not closed.
@@ -164,8 +169,14 @@ public final class SMTPConnection: Sendable {
     public func send(_ transaction: SMTPTransaction) async throws -> SMTPTransactionResult {
         let promise = channel.eventLoop.makePromise(of: SMTPTransactionResult.self)
         let handler = self.handler
-        channel.eventLoop.execute {
+        if channel.eventLoop.inEventLoop {
+            // The caller runs on this connection's event loop (an actor whose executor
+            // is `eventLoop`): no hop needed.
             handler.value.startTransaction(transaction, promise: promise)
+        } else {
+            channel.eventLoop.execute {
+                handler.value.startTransaction(transaction, promise: promise)
+            }
         }
         do {
             return try await promise.futureResult.get()
