@@ -245,4 +245,21 @@ import Testing
         #expect(connection.tls?.verificationFailure == "certificate does not name mx.other.test")
         await connection.quit()
     }
+    @Test func brokenTLSFallsBackToClearTextOnlyWhenOpportunistic() async throws {
+        let certificates = try TestCertificates.make()
+        defer { certificates.remove() }
+        let peer = try await PythonSMTPPeer.start(["--cert", certificates.certificateFile, "--key", certificates.keyFile, "--starttls-break"])
+        defer { peer.stop() }
+        await expectError(.tlsHandshakeFailed) {
+            _ = try await SMTPConnection.connect(host: "127.0.0.1", port: peer.port, configuration: Self.configuration(tls: .required))
+        }
+        let connection = try await SMTPConnection.connect(host: "127.0.0.1", port: peer.port, configuration: .mx(heloName: "client.salvo.test"))
+        #expect(connection.tls == nil)
+        #expect(connection.opportunisticTLSFailure?.code == .tlsHandshakeFailed)
+        #expect(try await connection.send(Self.transaction(["a@x.test"])).messageAccepted)
+        await connection.quit()
+        let sessions = try peer.events().filter { $0.event == "connect" }.count
+        #expect(sessions == 3, "required: one session; opportunistic: TLS attempt, then clear text")
+        #expect(try peer.messages().map(\.session) == [3])
+    }
 }

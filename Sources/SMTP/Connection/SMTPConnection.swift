@@ -53,6 +53,11 @@ public final class SMTPConnection: Sendable {
     /// transaction; pass the same loop as `eventLoopGroup` to `connect`.
     public var eventLoop: any EventLoop { channel.eventLoop }
 
+    /// Set when opportunistic TLS was tried and its handshake failed, so this session
+    /// runs in clear text on a second connection.
+    public var opportunisticTLSFailure: SMTPError? { opportunisticTLSFailureBox.withLockedValue { $0 } }
+    private let opportunisticTLSFailureBox = NIOLockedValueBox<SMTPError?>(nil)
+
     /// Whether TLS protects this session.
     public var isTLSActive: Bool { tls != nil }
     /// True while the session can take another transaction: set up, not failed, not closed.
@@ -79,12 +84,36 @@ public final class SMTPConnection: Sendable {
 
     /// Connects, reads the greeting, says EHLO (or HELO), starts TLS and authenticates as
     /// `configuration` says. Throws `SMTPError` naming the step that failed.
+    ///
+    /// Under `.opportunistic`, a STARTTLS handshake that fails (a broken TLS stack, no
+    /// common cipher) is followed by one more connection in clear text, as MTAs do; the
+    /// failure is kept in `opportunisticTLSFailure`. Plaintext injected after the 220 to
+    /// STARTTLS is an attack, never a reason to fall back.
     public static func connect(
         host: String,
         port: Int,
         configuration: SMTPConfiguration,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "salvo.smtp")
+    ) async throws -> SMTPConnection {
+        do {
+            return try await connectOnce(host: host, port: port, configuration: configuration, eventLoopGroup: eventLoopGroup, logger: logger)
+        } catch let error as SMTPError where configuration.tls == .opportunistic && error.code == .tlsHandshakeFailed {
+            var clearText = configuration
+            clearText.tls = .none
+            let connection = try await connectOnce(host: host, port: port, configuration: clearText, eventLoopGroup: eventLoopGroup, logger: logger)
+            connection.logger.debug("smtp opportunistic TLS failed, went on in clear text", metadata: ["smtp_error": "\(error)"])
+            connection.opportunisticTLSFailureBox.withLockedValue { $0 = error }
+            return connection
+        }
+    }
+
+    private static func connectOnce(
+        host: String,
+        port: Int,
+        configuration: SMTPConfiguration,
+        eventLoopGroup: any EventLoopGroup,
+        logger: Logger
     ) async throws -> SMTPConnection {
         let server = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         var logger = logger
