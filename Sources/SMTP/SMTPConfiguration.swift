@@ -13,6 +13,15 @@ public struct SMTPConfiguration: Sendable {
         case required
         /// TLS from the first byte (port 465, RFC 8314).
         case implicit
+
+        /// Reads the `tls:` value of salvo.yml: `none`, `opportunistic`, `required`,
+        /// `implicit`, and `starttls` (a relay's name for `required`).
+        public init?(configValue: String) {
+            switch configValue.lowercased() {
+            case "starttls": self = .required
+            default: self.init(rawValue: configValue.lowercased())
+            }
+        }
     }
 
     /// What to do with a certificate that does not verify.

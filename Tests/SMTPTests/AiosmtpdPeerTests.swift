@@ -207,4 +207,59 @@ import Testing
         #expect(try peer.messages().isEmpty)
         #expect(try peer.events().filter { $0.event == "rcpt" }.map(\.address) == ["a@x.test", "close-b@x.test"])
     }
+    @Test func refusedSTARTTLSGoesOnInClearTextOnlyWhenOpportunistic() async throws {
+        let certificates = try TestCertificates.make()
+        defer { certificates.remove() }
+        let peer = try await PythonSMTPPeer.start(["--cert", certificates.certificateFile, "--key", certificates.keyFile, "--starttls-refuse"])
+        defer { peer.stop() }
+        await expectError(.startTLSRefused) {
+            _ = try await SMTPConnection.connect(host: "127.0.0.1", port: peer.port, configuration: Self.configuration(tls: .required))
+        }
+        let connection = try await SMTPConnection.connect(host: "127.0.0.1", port: peer.port, configuration: .mx(heloName: "client.salvo.test"))
+        #expect(connection.tls == nil)
+        #expect(connection.startTLSWasRefused)
+        #expect(try await connection.send(Self.transaction(["a@x.test"])).messageAccepted)
+        await connection.quit()
+        #expect(try peer.events().filter { $0.event == "mail" }.count == 1, "nothing was sent by the session that required TLS")
+    }
+    /// The certificate names mx.peer.test only (no IP address: NIOSSL accepts an IP
+    /// subjectAltName matching the connected address whatever name was expected).
+    @Test func certificateForAnotherNameIsRefusedOrRecorded() async throws {
+        let certificates = try TestCertificates.make(subjectAltNames: "DNS:mx.peer.test")
+        defer { certificates.remove() }
+        let peer = try await PythonSMTPPeer.start(["--cert", certificates.certificateFile, "--key", certificates.keyFile])
+        defer { peer.stop() }
+        var configuration = Self.configuration(tls: .required, caFile: certificates.caFile)
+        configuration.tlsServerName = "mx.peer.test"
+        let named = try await SMTPConnection.connect(host: "127.0.0.1", port: peer.port, configuration: configuration)
+        #expect(named.tls?.verified == true)
+        await named.quit()
+
+        configuration.tlsServerName = "mx.other.test"
+        await expectError(.tlsHandshakeFailed) {
+            _ = try await SMTPConnection.connect(host: "127.0.0.1", port: peer.port, configuration: configuration)
+        }
+        configuration.certificateVerification = .recordOnly
+        let connection = try await SMTPConnection.connect(host: "127.0.0.1", port: peer.port, configuration: configuration)
+        #expect(connection.tls?.verified == false)
+        #expect(connection.tls?.verificationFailure == "certificate does not name mx.other.test")
+        await connection.quit()
+    }
+    @Test func brokenTLSFallsBackToClearTextOnlyWhenOpportunistic() async throws {
+        let certificates = try TestCertificates.make()
+        defer { certificates.remove() }
+        let peer = try await PythonSMTPPeer.start(["--cert", certificates.certificateFile, "--key", certificates.keyFile, "--starttls-break"])
+        defer { peer.stop() }
+        await expectError(.tlsHandshakeFailed) {
+            _ = try await SMTPConnection.connect(host: "127.0.0.1", port: peer.port, configuration: Self.configuration(tls: .required))
+        }
+        let connection = try await SMTPConnection.connect(host: "127.0.0.1", port: peer.port, configuration: .mx(heloName: "client.salvo.test"))
+        #expect(connection.tls == nil)
+        #expect(connection.opportunisticTLSFailure?.code == .tlsHandshakeFailed)
+        #expect(try await connection.send(Self.transaction(["a@x.test"])).messageAccepted)
+        await connection.quit()
+        let sessions = try peer.events().filter { $0.event == "connect" }.count
+        #expect(sessions == 3, "required: one session; opportunistic: TLS attempt, then clear text")
+        #expect(try peer.messages().map(\.session) == [3])
+    }
 }

@@ -151,4 +151,29 @@ import Testing
             #expect(error.description.hasPrefix("smtp 127.0.0.1:\(port): cannot connect"))
         }
     }
+    @Test func ehloRefusedFallsBackToHELO() async throws {
+        let sink = try await SMTPSinkPeer.start(options: ["-f", "EHLO"])
+        defer { sink.stop() }
+        let connection = try await SMTPConnection.connect(host: "127.0.0.1", port: sink.port, configuration: Self.configuration())
+        #expect(!connection.capabilities.isExtended)
+        #expect(!connection.capabilities.pipelining)
+        #expect(try await connection.send(Self.transaction(["a@x.test"])).messageAccepted)
+        await connection.quit()
+        let received = try sink.transactions()
+        #expect(received.map(\.mailArgs) == ["<news@shop.test>"], "no ESMTP parameters after HELO")
+        #expect(received.map(\.heloArgs) == ["client.salvo.test"])
+    }
+
+    @Test(arguments: [("-f", SMTPError.Code.greetingRejected), ("-Q", SMTPError.Code.serviceNotAvailable)])
+    func refusedGreeting(option: String, code: SMTPError.Code) async throws {
+        let sink = try await SMTPSinkPeer.start(options: [option, "CONNECT"])
+        defer { sink.stop() }
+        do {
+            _ = try await SMTPConnection.connect(host: "127.0.0.1", port: sink.port, configuration: Self.configuration())
+            Issue.record("connected")
+        } catch let error as SMTPError {
+            #expect(error.code == code, "\(error)")
+            #expect(error.reply != nil)
+        }
+    }
 }

@@ -285,3 +285,45 @@ import Testing
         #expect(capabilities.enhancedStatusCodes && capabilities.chunking && capabilities.dsn)
     }
 }
+
+@Suite struct SessionStateMachineFuzzTests {
+    /// Any sequence of replies, in any state, gives an action and never traps; once the
+    /// session is closed it stays closed and asks for nothing more.
+    @Test func randomRepliesNeverTrap() {
+        var random = SplitMix64(seed: 0x5A17_0003)
+        let codes = [220, 221, 235, 250, 251, 334, 354, 421, 450, 451, 452, 454, 500, 502, 503, 530, 535, 550, 554]
+        let policies: [SMTPConfiguration.TLSPolicy] = [.none, .opportunistic, .required, .implicit]
+        for _ in 0..<2000 {
+            let policy = policies[Int(random.next() % 4)]
+            var machine = SMTPSessionStateMachine(
+                configuration: .init(heloName: "c.test", tls: policy,
+                                     credentials: random.next() % 2 == 0 ? .init(username: "u", password: "p") : nil,
+                                     allowPlaintextAuth: random.next() % 2 == 0),
+                tlsActive: policy == .implicit)
+            for _ in 0..<Int(random.next() % 20) {
+                let action: SMTPSessionStateMachine.Action
+                switch random.next() % 6 {
+                case 0: action = machine.startTransaction(SMTPTransaction(mailFrom: "a@b.test", recipients: ["c@d.test", "e@f.test"], message: [46, 10]))
+                case 1: action = machine.tlsHandshakeCompleted()
+                default:
+                    let code = codes[Int(random.next() % UInt64(codes.count))]
+                    let lines = code == 250 && random.next() % 2 == 0 ? ["mx", "PIPELINING", "STARTTLS", "AUTH PLAIN"] : ["text"]
+                    action = machine.replyReceived(SMTPReply(code: code, lines: lines), unprocessedBytes: Int(random.next() % 2))
+                }
+                if machine.isClosed {
+                    #expect(machine.wait == nil)
+                    #expect(machine.replyReceived(SMTPReply(code: 250, lines: ["late"])) == .none)
+                }
+                _ = action
+            }
+        }
+    }
+
+    @Test func tlsPolicyFromConfigValues() {
+        #expect(SMTPConfiguration.TLSPolicy(configValue: "starttls") == .required)
+        #expect(SMTPConfiguration.TLSPolicy(configValue: "Opportunistic") == .opportunistic)
+        #expect(SMTPConfiguration.TLSPolicy(configValue: "implicit") == .implicit)
+        #expect(SMTPConfiguration.TLSPolicy(configValue: "none") == SMTPConfiguration.TLSPolicy.none)
+        #expect(SMTPConfiguration.TLSPolicy(configValue: "maybe") == nil)
+    }
+}

@@ -74,7 +74,7 @@ public enum TestPeers {
 
     /// Starts a program and returns once it is ready: either a line of its output matches
     /// `PORT <n>` (the port it bound), or `port` accepts connections. Gives up after
-    /// `timeout` seconds, stopping the program.
+    /// `timeout` seconds, stopping the program; on failure `directory` is removed.
     public static func launch(
         _ name: String,
         executable: String,
@@ -85,16 +85,17 @@ public enum TestPeers {
     ) async throws -> PeerProcess {
         let outputURL = directory.appendingPathComponent("\(name).out")
         _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
-        let output = try FileHandle(forWritingTo: outputURL)
+        let outputHandle = try FileHandle(forWritingTo: outputURL)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        process.standardOutput = output
-        process.standardError = output
+        process.standardOutput = outputHandle
+        process.standardError = outputHandle
         process.standardInput = FileHandle.nullDevice
         do {
             try process.run()
         } catch {
+            try? FileManager.default.removeItem(at: directory)
             throw PeerError("cannot start \(name) (\(executable)): \(error)")
         }
         let peer = PeerProcess(name: name, process: process, outputURL: outputURL, directory: directory)
@@ -110,12 +111,15 @@ public enum TestPeers {
                 return peer
             }
             guard process.isRunning else {
-                throw PeerError("\(name) exited with status \(process.terminationStatus) before it was ready: \(peer.output)")
+                let output = peer.output
+                try? FileManager.default.removeItem(at: directory)
+                throw PeerError("\(name) exited with status \(process.terminationStatus) before it was ready: \(output)")
             }
             try await Task.sleep(for: .milliseconds(50))
         }
-        peer.stop()
-        throw PeerError("\(name) was not ready within \(timeout) s: \(peer.output)")
+        let output = peer.output
+        peer.stopAndClean()
+        throw PeerError("\(name) was not ready within \(timeout) s: \(output)")
     }
 }
 

@@ -117,6 +117,15 @@ class Server(SMTP):
         if args.starttls_refuse:
             await self.push("454 4.7.0 TLS not available right now")
             return
+        if args.starttls_break:
+            # Agree, then answer the ClientHello with something that is not TLS.
+            await self.push("220 2.0.0 Ready to start TLS")
+            await asyncio.sleep(0.2)
+            self._writer.write(b"this is not a TLS record\r\n")
+            await self._writer.drain()
+            await asyncio.sleep(0.5)
+            self.transport.close()
+            return
         if args.inject_after_starttls:
             # The attack of CVE-2011-0411 seen from the other side: plaintext that a
             # naive client would read as if it had come over TLS.
@@ -170,6 +179,7 @@ if __name__ == "__main__":
     parser.add_argument("--allow-plaintext-auth", action="store_true")
     parser.add_argument("--starttls-refuse", action="store_true")
     parser.add_argument("--inject-after-starttls", action="store_true")
+    parser.add_argument("--starttls-break", action="store_true")
     args = parser.parse_args()
     os.makedirs(args.dump_dir, exist_ok=True)
     try:

@@ -160,7 +160,11 @@ final class SMTPChannelHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        let code: SMTPError.Code = error is NIOSSLError || error is BoringSSLError ? .tlsHandshakeFailed : .connectionClosed
+        // Any failure while TLS is being set up (implicit or STARTTLS) is a TLS failure:
+        // certificate, name, protocol version or a peer that is not speaking TLS.
+        let handshaking = stateMachine.wait == .tlsHandshake || (tlsHandlers != nil && tlsInfo == nil)
+        let isTLSError = error is NIOSSLError || error is NIOSSLExtraError || error is BoringSSLError
+        let code: SMTPError.Code = handshaking || isTLSError ? .tlsHandshakeFailed : .connectionClosed
         run(stateMachine.errorCaught(self.error(code, detail: "\(error)")), context: context)
     }
 
@@ -300,9 +304,9 @@ final class SMTPChannelHandler: ChannelInboundHandler {
         guard let handlers = tlsHandlers else { return nil }
         let certificate = handlers.tls.peerCertificate.map(SMTPPeerCertificate.init)
         var failure = handlers.recorder.failure
-        if failure == nil, tlsSetup?.verification == .recordOnly, let certificate {
-            let expected = tlsSetup?.serverHostname ?? server.split(separator: ":").dropLast().joined(separator: ":")
-            if !certificate.names(expected) { failure = "certificate does not name \(expected)" }
+        if failure == nil, let tlsSetup, tlsSetup.verification == .recordOnly, let certificate,
+           !certificate.names(tlsSetup.expectedName) {
+            failure = "certificate does not name \(tlsSetup.expectedName)"
         }
         return SMTPTLSInfo(
             version: handlers.tls.tlsVersion?.name ?? "unknown",

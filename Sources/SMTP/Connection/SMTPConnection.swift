@@ -9,6 +9,9 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 
+/// Numbers connections in logs (`smtp_connection_id`), process-wide.
+private let nextConnectionID = NIOLockedValueBox(0)
+
 /// One SMTP session with one server, ready for transactions.
 ///
 /// `connect` returns once the greeting, EHLO, TLS and AUTH are done, so a connection you
@@ -45,6 +48,16 @@ public final class SMTPConnection: Sendable {
     private let status: NIOLockedValueBox<SMTPConnectionStatus>
     private let logger: Logger
 
+    /// The event loop the connection's I/O runs on. An actor that uses this loop as its
+    /// executor (`unownedExecutor`) drives the connection without a thread hop per
+    /// transaction; pass the same loop as `eventLoopGroup` to `connect`.
+    public var eventLoop: any EventLoop { channel.eventLoop }
+
+    /// Set when opportunistic TLS was tried and its handshake failed, so this session
+    /// runs in clear text on a second connection.
+    public var opportunisticTLSFailure: SMTPError? { opportunisticTLSFailureBox.withLockedValue { $0 } }
+    private let opportunisticTLSFailureBox = NIOLockedValueBox<SMTPError?>(nil)
+
     /// Whether TLS protects this session.
     public var isTLSActive: Bool { tls != nil }
     /// True while the session can take another transaction: set up, not failed, not closed.
@@ -64,8 +77,18 @@ public final class SMTPConnection: Sendable {
         self.logger = logger
     }
 
+    /// A connection dropped without `quit()` or `close()` still closes its socket.
+    deinit {
+        channel.close(promise: nil)
+    }
+
     /// Connects, reads the greeting, says EHLO (or HELO), starts TLS and authenticates as
     /// `configuration` says. Throws `SMTPError` naming the step that failed.
+    ///
+    /// Under `.opportunistic`, a STARTTLS handshake that fails (a broken TLS stack, no
+    /// common cipher) is followed by one more connection in clear text, as MTAs do; the
+    /// failure is kept in `opportunisticTLSFailure`. Plaintext injected after the 220 to
+    /// STARTTLS is an attack, never a reason to fall back.
     public static func connect(
         host: String,
         port: Int,
@@ -73,9 +96,29 @@ public final class SMTPConnection: Sendable {
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "salvo.smtp")
     ) async throws -> SMTPConnection {
+        do {
+            return try await connectOnce(host: host, port: port, configuration: configuration, eventLoopGroup: eventLoopGroup, logger: logger)
+        } catch let error as SMTPError where configuration.tls == .opportunistic && error.code == .tlsHandshakeFailed {
+            var clearText = configuration
+            clearText.tls = .none
+            let connection = try await connectOnce(host: host, port: port, configuration: clearText, eventLoopGroup: eventLoopGroup, logger: logger)
+            connection.logger.debug("smtp opportunistic TLS failed, went on in clear text", metadata: ["smtp_error": "\(error)"])
+            connection.opportunisticTLSFailureBox.withLockedValue { $0 = error }
+            return connection
+        }
+    }
+
+    private static func connectOnce(
+        host: String,
+        port: Int,
+        configuration: SMTPConfiguration,
+        eventLoopGroup: any EventLoopGroup,
+        logger: Logger
+    ) async throws -> SMTPConnection {
         let server = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         var logger = logger
         logger[metadataKey: "smtp_server"] = "\(server)"
+        logger[metadataKey: "smtp_connection_id"] = "\(nextConnectionID.withLockedValue { id in id += 1; return id })"
 
         let tlsSetup: SMTPTLSSetup?
         if configuration.tls == .none {
@@ -126,6 +169,7 @@ public final class SMTPConnection: Sendable {
             info = try await setupPromise.futureResult.get()
         } catch {
             channel.close(promise: nil)
+            logger.debug("smtp session failed", metadata: ["smtp_error": "\(error)"])
             throw error
         }
         logger.debug("smtp session ready", metadata: [
@@ -154,10 +198,21 @@ public final class SMTPConnection: Sendable {
     public func send(_ transaction: SMTPTransaction) async throws -> SMTPTransactionResult {
         let promise = channel.eventLoop.makePromise(of: SMTPTransactionResult.self)
         let handler = self.handler
-        channel.eventLoop.execute {
+        if channel.eventLoop.inEventLoop {
+            // The caller runs on this connection's event loop (an actor whose executor
+            // is `eventLoop`): no hop needed.
             handler.value.startTransaction(transaction, promise: promise)
+        } else {
+            channel.eventLoop.execute {
+                handler.value.startTransaction(transaction, promise: promise)
+            }
         }
-        return try await promise.futureResult.get()
+        do {
+            return try await promise.futureResult.get()
+        } catch {
+            logger.debug("smtp transaction failed", metadata: ["smtp_error": "\(error)"])
+            throw error
+        }
     }
 
     /// Says QUIT, waits for the reply (within the command time limit) and closes.

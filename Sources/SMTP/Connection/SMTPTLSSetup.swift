@@ -6,6 +6,8 @@ import NIOSSL
 struct SMTPTLSSetup: Sendable {
     let context: NIOSSLContext
     let serverHostname: String?
+    /// The name or address the certificate must carry.
+    let expectedName: String
     let verification: SMTPConfiguration.CertificateVerification
     let implicit: Bool
 
@@ -19,6 +21,7 @@ struct SMTPTLSSetup: Sendable {
         context = try NIOSSLContext(configuration: tls)
         let name = configuration.tlsServerName ?? host
         serverHostname = Self.isIPAddress(name) ? nil : name
+        expectedName = name
         verification = configuration.certificateVerification
         implicit = configuration.tls == .implicit
     }
