@@ -13,6 +13,8 @@ struct SalvoCommand: AsyncParsableCommand {
             ImportCommand.self,
             ListsCommand.self,
             SegmentCommand.self,
+            CampaignCommand.self,
+            PreviewCommand.self,
             DKIMCommand.self,
             CheckSMTPCommand.self,
             DemoCommand.self,

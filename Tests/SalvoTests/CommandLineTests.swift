@@ -96,3 +96,57 @@ import Testing
         }
     }
 }
+
+@Suite struct CampaignCommandTests {
+    @Test func createListAndPreview() throws {
+        let dir = try SalvoBinary.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(try SalvoBinary.run(["init"], in: dir).status == 0)
+        #expect(try SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
+
+        let created = try SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir)
+        #expect(created.status == 0, "\(created.stderr)")
+        #expect(created.stdout.contains("created campaign 'welcome': 4 recipients"))
+        #expect(created.stderr.contains("set SALVO_UNSUBSCRIBE_SECRET"))
+        #expect(try SalvoBinary.run(["campaign", "list"], in: dir).stdout.contains("welcome  [draft]  list customers"))
+
+        let refused = try SalvoBinary.run(["preview", "welcome"], in: dir)
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("SALVO_UNSUBSCRIBE_SECRET is not set"))
+
+        let preview = try SalvoBinary.run(["preview", "welcome", "--recipient", "yuki.tanaka@EXAMPLE.net"], in: dir,
+                                          environment: ["SALVO_UNSUBSCRIBE_SECRET": "a-long-random-secret"])
+        #expect(preview.status == 0, "\(preview.stderr)")
+        #expect(preview.stdout.contains("To: \"Yuki Tanaka\" <yuki.tanaka@example.net>\r\n"))
+        #expect(preview.stdout.contains("Subject: Welcome, Yuki\r\n"))
+        #expect(preview.stdout.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"))
+        #expect(preview.stdout.contains("Thanks for joining us from JP."))
+    }
+
+    @Test func createRefusesUnknownFieldsAndListsNamingTheFile() throws {
+        let dir = try SalvoBinary.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(try SalvoBinary.run(["init"], in: dir).status == 0)
+        let noList = try SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir)
+        #expect(noList.status != 0)
+        #expect(noList.stderr.contains("no list named 'customers'"))
+
+        #expect(try SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
+        var text = try String(contentsOfFile: dir + "/templates/welcome.txt.mustache", encoding: .utf8)
+        text += "\nYour plan: {{plan}}\n"
+        try text.write(toFile: dir + "/templates/welcome.txt.mustache", atomically: true, encoding: .utf8)
+        let unknown = try SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir)
+        #expect(unknown.status != 0)
+        #expect(unknown.stderr.contains("templates/welcome.txt.mustache:7: unknown field 'plan'"), "\(unknown.stderr)")
+
+        try "name: x\nlist: customers\nsegment: contry == \"NG\"\nfrom: a@example.com\nsubject: hi\ntext: templates/welcome.txt.mustache\n"
+            .write(toFile: dir + "/x.yml", atomically: true, encoding: .utf8)
+        let badSegment = try SalvoBinary.run(["campaign", "create", "x.yml"], in: dir)
+        #expect(badSegment.stderr.contains("x.yml: the segment uses 'contry'"), "\(badSegment.stderr)")
+
+        try "name: y\nlist: customers\nfrom: not an address\nsubject: hi\ntext: templates/welcome.txt.mustache\n"
+            .write(toFile: dir + "/y.yml", atomically: true, encoding: .utf8)
+        let badFrom = try SalvoBinary.run(["campaign", "create", "y.yml"], in: dir)
+        #expect(badFrom.stderr.contains("y.yml:3: from: 'not an address' is not a valid sender"), "\(badFrom.stderr)")
+    }
+}

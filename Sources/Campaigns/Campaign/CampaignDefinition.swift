@@ -61,17 +61,17 @@ public struct CampaignDefinition: Codable, Sendable, Equatable {
             }
         }
         do {
-            _ = try MailboxText.parse(definition.from)
+            _ = try checkMailbox(definition.from)
         } catch {
-            throw try required("from").error("\(error)")
+            throw try required("from").error("'\(definition.from)' is not a valid sender: \(error)")
         }
         if let replyTo = keys["reply_to"] {
             definition.replyTo = try replyTo.nonEmptyString()
-            do { _ = try MailboxText.parse(definition.replyTo!) } catch { throw replyTo.error("\(error)") }
+            do { _ = try checkMailbox(definition.replyTo!) } catch { throw replyTo.error("not a valid address: \(error)") }
         }
         if let notify = keys["notify"] {
             definition.notify = try notify.nonEmptyString()
-            do { _ = try MailboxText.parse(definition.notify!) } catch { throw notify.error("\(error)") }
+            do { _ = try checkMailbox(definition.notify!) } catch { throw notify.error("not a valid address: \(error)") }
         }
         for key in ["html", "text"] {
             guard let value = keys[key] else { continue }
@@ -96,36 +96,12 @@ public struct CampaignDefinition: Codable, Sendable, Equatable {
     }
 }
 
-/// A mailbox as written in a header field: `Display Name <local@domain>` or a bare address.
-public struct MailboxText: Sendable, Equatable {
-    public var displayName: String?
-    public var address: String
-
-    public static func parse(_ text: String) throws -> MailboxText {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
-        if let open = trimmed.lastIndex(of: "<") {
-            guard trimmed.hasSuffix(">") else { throw MailboxTextError(text: text, reason: "missing '>'") }
-            let address = String(trimmed[trimmed.index(after: open)..<trimmed.index(before: trimmed.endIndex)])
-            var name = trimmed[..<open].trimmingCharacters(in: .whitespaces)
-            if name.hasPrefix("\""), name.hasSuffix("\""), name.count >= 2 { name = String(name.dropFirst().dropLast()) }
-            try check(address, in: text)
-            return MailboxText(displayName: name.isEmpty ? nil : name, address: address)
-        }
-        try check(trimmed, in: text)
-        return MailboxText(displayName: nil, address: trimmed)
+extension CampaignDefinition {
+    /// Checks a header mailbox the way the message will be written (`Mailbox`) and its
+    /// address the way a list's addresses are (`EmailAddress`).
+    static func checkMailbox(_ text: String) throws -> Mailbox {
+        let mailbox = try Mailbox(parsing: text)
+        _ = try EmailAddress(mailbox.address)
+        return mailbox
     }
-
-    private static func check(_ address: String, in text: String) throws {
-        do {
-            _ = try EmailAddress(address)
-        } catch {
-            throw MailboxTextError(text: text, reason: "\(error)")
-        }
-    }
-}
-
-public struct MailboxTextError: Error, CustomStringConvertible {
-    public var text: String
-    public var reason: String
-    public var description: String { "'\(text)' is not a valid mailbox: \(reason)" }
 }

@@ -13,17 +13,12 @@ public struct CampaignSummary: Sendable, Equatable {
 }
 
 extension SalvoStore {
-    /// Fields every template may use besides the list's columns.
-    public static let templateBuiltins: Set<String> = [
-        "email", "domain", "campaign", "list", "unsubscribe_url", "unsubscribe_token",
-    ]
-
-    /// Stores a checked campaign definition as a draft. `templateFields` are the fields its
-    /// templates reference; each must be a column of the list or a built-in, as must the
-    /// segment's fields.
+    /// Stores a checked campaign as a draft. Before anything is stored: the list must
+    /// exist, the segment must use only the list's fields, and the templates must parse
+    /// and use only the list's columns and the built-in fields; errors name the file and
+    /// line.
     @discardableResult
-    public func createCampaign(_ definition: CampaignDefinition, sourcePath: String,
-                               templateFields: Set<String>, now: Date = Date()) throws -> Int64 {
+    public func createCampaign(_ definition: CampaignDefinition, sourcePath: String, now: Date = Date()) throws -> Int64 {
         let columns = try fields(ofList: definition.list)
         if let segment = definition.segment {
             let expression = try SegmentParser.parse(segment)
@@ -31,10 +26,7 @@ extension SalvoStore {
                 throw CampaignError.unknownField(unknown, in: "segment", campaign: sourcePath, known: columns.sorted())
             }
         }
-        let allowed = columns.union(SalvoStore.templateBuiltins)
-        if let unknown = templateFields.subtracting(allowed).sorted().first {
-            throw CampaignError.unknownField(unknown, in: "templates", campaign: sourcePath, known: allowed.sorted())
-        }
+        try definition.messageTemplate(campaignFile: sourcePath).checkFields(available: columns)
         let json = String(decoding: try JSONEncoder().encode(definition), as: UTF8.self)
         return try writer.write { db in
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM campaigns WHERE name = ?", arguments: [definition.name]) == true {
@@ -66,24 +58,28 @@ extension SalvoStore {
         }
     }
 
-    /// The stored definition of a campaign.
-    public func campaign(named name: String) throws -> CampaignDefinition {
+    /// The stored definition of a campaign and the file it was created from.
+    public func campaign(named name: String) throws -> (definition: CampaignDefinition, sourcePath: String) {
         try writer.read { db in
-            guard let json = try String.fetchOne(db, sql: "SELECT definition FROM campaigns WHERE name = ?", arguments: [name]) else {
+            guard let row = try Row.fetchOne(db, sql: "SELECT definition, source_path FROM campaigns WHERE name = ?", arguments: [name]) else {
                 throw StoreError.campaignNotFound(name)
             }
-            return try JSONDecoder().decode(CampaignDefinition.self, from: Data(json.utf8))
+            let json: String = row["definition"]
+            return (try JSONDecoder().decode(CampaignDefinition.self, from: Data(json.utf8)), row["source_path"])
         }
     }
 }
 
 public enum CampaignError: Error, CustomStringConvertible {
     case unknownField(String, in: String, campaign: String, known: [String])
+    case missingUnsubscribeSecret(variable: String, campaign: String)
 
     public var description: String {
         switch self {
         case .unknownField(let field, let place, let campaign, let known):
-            "\(campaign): the \(place) use '\(field)', which is neither a column of the list nor a built-in (available: \(known.joined(separator: ", ")))"
+            "\(campaign): the \(place) uses '\(field)', which is not a field of the list (available: \(known.joined(separator: ", ")))"
+        case .missingUnsubscribeSecret(let variable, let campaign):
+            "campaign '\(campaign)' uses {{unsubscribe_token}} but \(variable) is not set: export a long random secret in \(variable) (or name another variable with unsubscribe.secret_env)"
         }
     }
 }

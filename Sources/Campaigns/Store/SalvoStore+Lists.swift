@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import MailMessage
 
 /// A list as `salvo lists` shows it.
 public struct ListSummary: Sendable, Equatable {
@@ -67,5 +68,51 @@ public struct SegmentFieldError: Error, CustomStringConvertible {
     public var known: [String]
     public var description: String {
         "segment uses '\(field)', which list '\(list)' does not have (fields: \(known.joined(separator: ", ")))"
+    }
+}
+
+/// One recipient of a list with its attributes by column name.
+public struct StoredRecipient: Sendable, Equatable {
+    public var id: Int64
+    public var email: String
+    public var attributes: [String: String]
+}
+
+extension SalvoStore {
+    /// A recipient of `list`: the one with address `email`, or else the first (by import
+    /// order) that `segment` selects. Nil when there is none.
+    public func recipient(list: String, email: String? = nil, segment: String? = nil) throws -> StoredRecipient? {
+        let expression = try segment.map { try SegmentParser.parse($0) }
+        return try writer.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT id, columns FROM lists WHERE name = ?", arguments: [list]) else {
+                throw StoreError.listNotFound(list)
+            }
+            let listID: Int64 = row["id"]
+            let columns = JSONColumns.decode(row["columns"])
+            let request: SQLRequest<Row>
+            if let email {
+                let normalised = (try? EmailAddress(email).description) ?? email
+                request = "SELECT id, email, attributes FROM recipients r WHERE r.list_id = \(listID) AND r.email = \(normalised)"
+            } else {
+                let condition = expression?.sql(columns: columns) ?? "1"
+                request = "SELECT id, email, attributes FROM recipients r WHERE r.list_id = \(listID) AND \(condition) ORDER BY r.id LIMIT 1"
+            }
+            guard let found = try request.fetchOne(db) else { return nil }
+            return StoredRecipient(id: found["id"], email: found["email"],
+                                   attributes: RecipientAttributes.decode(found["attributes"], columns: columns))
+        }
+    }
+}
+
+/// Reads a recipient's stored attribute array back into names and values.
+public enum RecipientAttributes {
+    public static func decode(_ json: String?, columns: [String]) -> [String: String] {
+        guard let data = json?.data(using: .utf8),
+              let values = try? JSONDecoder().decode([String?].self, from: data) else { return [:] }
+        var attributes: [String: String] = [:]
+        for (index, value) in values.enumerated() where index < columns.count {
+            if let value { attributes[columns[index]] = value }
+        }
+        return attributes
     }
 }

@@ -1,0 +1,48 @@
+import Foundation
+import MailMessage
+
+extension CampaignDefinition {
+    /// The campaign's templates, parsed: the subject and unsubscribe URL from the
+    /// campaign file, the bodies from their files, partials from the folder of the first
+    /// body template.
+    public func messageTemplate(campaignFile: String) throws -> MessageTemplate {
+        let partials = (html ?? text).map { ($0 as NSString).deletingLastPathComponent }
+        return try MessageTemplate(
+            subject: TemplateSource(name: "\(campaignFile) (subject)", text: subject),
+            html: try html.map { path throws(TemplateError) in try TemplateSource.file(path) },
+            text: try text.map { path throws(TemplateError) in try TemplateSource.file(path) },
+            unsubscribeURL: unsubscribe.map { TemplateSource(name: "\(campaignFile) (unsubscribe)", text: $0) },
+            partialsDirectory: partials)
+    }
+
+    /// What renders this campaign's message for any recipient, with the configuration's
+    /// DKIM key and unsubscribe settings.
+    ///
+    /// - Throws: when the DKIM key cannot be read, or the templates use
+    ///   `{{unsubscribe_token}}` and the secret's environment variable is unset.
+    public func composer(campaignFile: String, configuration: SalvoConfiguration,
+                         environment: [String: String] = ProcessInfo.processInfo.environment) throws -> MessageComposer {
+        let template = try messageTemplate(campaignFile: campaignFile)
+        let secret = environment[configuration.unsubscribe.secretEnv].flatMap { $0.isEmpty ? nil : Array($0.utf8) }
+        if template.usesUnsubscribeToken, secret == nil {
+            throw CampaignError.missingUnsubscribeSecret(variable: configuration.unsubscribe.secretEnv, campaign: name)
+        }
+        let settings = CampaignMessageSettings(
+            campaign: name, list: list,
+            from: try Mailbox(parsing: from),
+            replyTo: try replyTo.map { text throws(MailboxError) in try Mailbox(parsing: text) },
+            unsubscribeMailto: try configuration.unsubscribe.mailto.map { text throws(MailboxError) in try Mailbox(parsing: text) },
+            unsubscribeSecret: secret)
+        var signers: [DKIMSigner] = []
+        if let dkim = configuration.dkim {
+            let key: DKIMKey
+            do {
+                key = try DKIMKey(contentsOfFile: dkim.key)
+            } catch {
+                throw ConfigurationError(file: configuration.file ?? "salvo.yml", line: nil, key: "dkim.key", message: "\(dkim.key): \(error)")
+            }
+            signers.append(try DKIMSigner(domain: dkim.domain, selector: dkim.selector, key: key))
+        }
+        return try MessageComposer(template: template, settings: settings, signers: signers)
+    }
+}
