@@ -9,9 +9,16 @@ struct CheckSMTPCommand: AsyncParsableCommand {
         abstract: "Show a server's greeting, EHLO capabilities, TLS version, cipher and certificate.",
         discussion: """
             An unverified certificate is reported, not fatal. A server that sends plaintext \
-            after agreeing to STARTTLS (command injection) is refused.
+            after agreeing to STARTTLS (command injection) is refused. The EHLO name is \
+            --helo, else `helo` in the configuration, else this host's name.
+
+            Examples:
+              salvo check-smtp smtp.provider.example:587 --starttls
+              salvo check-smtp 127.0.0.1:2525
             """
     )
+
+    @OptionGroup var global: GlobalOptions
 
     @Argument(help: "The server, as HOST, HOST:PORT or [IPv6]:PORT (port 25, or 465 with --implicit-tls).")
     var server: String
@@ -40,7 +47,7 @@ struct CheckSMTPCommand: AsyncParsableCommand {
     func run() async throws {
         let (host, port) = SMTPProbe.parseAddress(server, defaultPort: implicitTLS ? 465 : 25)!
         let configuration = SMTPConfiguration(
-            heloName: helo ?? ProcessInfo.processInfo.hostName,
+            heloName: try helo ?? global.configuration().helo ?? ProcessInfo.processInfo.hostName,
             tls: implicitTLS ? .implicit : starttls ? .required : .none,
             certificateVerification: .recordOnly,
             caFile: caFile,

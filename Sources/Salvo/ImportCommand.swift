@@ -36,7 +36,10 @@ struct ImportCommand: ParsableCommand {
         if let rejectsFile {
             importer.onReject = { rejectsFile.write($0) }
         }
+        let progress = ProgressLine(unit: "rows read")
+        importer.onProgress = { progress.update($0) }
         let report = try importer.run(in: store)
+        progress.finish()
         try rejectsFile?.close()
         for reject in report.rejects {
             printError("\(file):\(reject.line): \(reject.reason)")

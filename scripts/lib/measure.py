@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Runs a command and prints its wall time and peak RSS as one JSON line.
+"""Runs a command and prints its wall time, CPU time and peak RSS as one JSON line.
 
 Usage: measure.py LABEL -- COMMAND [ARGS...]
 The child's peak RSS comes from wait4's rusage, so it is the command's own, not ours.
@@ -26,6 +26,7 @@ def main():
     elapsed = time.monotonic() - start
     code = os.waitstatus_to_exitcode(status)
     print(json.dumps({"label": label, "seconds": round(elapsed, 3),
+                      "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
                       "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "exit": code}))
     sys.exit(0 if code == 0 else 1)
 

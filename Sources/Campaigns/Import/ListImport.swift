@@ -19,6 +19,8 @@ public struct ListImport {
     public var emailColumn: String?
     /// Called for every rejected row, in file order (for `--rejects FILE`).
     public var onReject: ((ImportReject) -> Void)?
+    /// Called after each batch with the number of rows read so far (for a progress line).
+    public var onProgress: ((Int) -> Void)?
     /// How many rejects the report keeps for the summary on stderr.
     public var keptRejects = 20
     public var clock: @Sendable () -> Date = { Date() }
@@ -59,7 +61,10 @@ public struct ListImport {
             var accepted = 0
             let encoder = RowEncoder(header: header, slots: slots, width: columns.count)
             pipeline.start(encoder: encoder)
+            var read = 0
             while let batch = pipeline.nextBatch() {
+                read += batch.rows.count
+                onProgress?(read)
                 var rejects: [ImportReject] = []
                 for row in batch.rows {
                     switch row {
