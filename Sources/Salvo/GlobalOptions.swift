@@ -32,3 +32,9 @@ struct GlobalOptions: ParsableArguments {
 func printError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
 }
+
+/// Writes one line to standard output at once (unbuffered), for long-running commands
+/// whose output is read while they run.
+func printNow(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}

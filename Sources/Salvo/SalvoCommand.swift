@@ -17,6 +17,7 @@ struct SalvoCommand: AsyncParsableCommand {
             PreviewCommand.self,
             DKIMCommand.self,
             CheckSMTPCommand.self,
+            SinkCommand.self,
             DemoCommand.self,
             BenchSMTPCommand.self,
             BenchComposeCommand.self,
