@@ -51,6 +51,8 @@ public struct PeerEvent: Decodable, Sendable, Hashable {
     public var login: String?
     public var tls: Bool?
     public var options: [String]?
+    /// On connect and disconnect: the sessions open at that moment.
+    public var open: Int?
 }
 
 public struct PeerMessage: Decodable, Sendable, Hashable {

@@ -102,9 +102,16 @@ class Server(SMTP):
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
         counter["session"] += 1
+        counter["open"] = counter.get("open", 0) + 1
         self.number = counter["session"]
         self.close_after_reply = False
-        record("connect", session=self.number)
+        # `open` counts the sessions open at once, so tests can check connection limits.
+        record("connect", session=self.number, open=counter["open"])
+
+    def connection_lost(self, exc):
+        counter["open"] -= 1
+        record("disconnect", session=self.number, open=counter["open"])
+        super().connection_lost(exc)
 
     async def push(self, status):
         await super().push(status)
