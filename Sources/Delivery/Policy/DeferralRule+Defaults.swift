@@ -42,7 +42,7 @@ extension DeferralRule {
         // suspend the site for 30 minutes.
         rule("microsoft-rate-limited", sites: microsoft, enhanced: EnhancedCodePattern(statusClass: 4, subject: 7, details: 650...699),
              suspend: 30 * minute,
-             source: "KumoMTA community/shaping.toml [provider.outlook]; sendersupport.olc.protection.outlook.com/pm/troubleshooting"),
+             source: "KumoMTA community/shaping.toml [provider.outlook]; Microsoft sender support, sendersupport.olc.protection.outlook.com/pm"),
         // Microsoft Exchange Online "451 4.7.500-699 Server busy. Please try again later
         // from [a.b.c.d]. (ASxxx / S3150 …)": Microsoft's page "Fix error code
         // 451 4.7.500-699 (ASxxx) in Exchange Online" explains it as throttling of a

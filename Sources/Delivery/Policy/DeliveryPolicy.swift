@@ -17,6 +17,9 @@ public struct DeliveryPolicy<Instant: InstantProtocol>: Sendable where Instant.D
     public let backoff: AdaptiveBackoff<Instant>.Configuration
     public private(set) var throttles: Throttles<Instant>
     public private(set) var sites: [SiteKey: AdaptiveBackoff<Instant>] = [:]
+    /// Each site's layered settings, so patterns are matched once per site, not once
+    /// per message.
+    private var siteSettings: [SiteKey: SiteLimits.SiteSettings] = [:]
 
     public init(limits: SiteLimits, rules: [DeferralRule] = [], includeDefaultRules: Bool = true,
                 backoff: AdaptiveBackoff<Instant>.Configuration = .init(maxConcurrency: 1)) {
@@ -36,7 +39,14 @@ public struct DeliveryPolicy<Instant: InstantProtocol>: Sendable where Instant.D
     /// Whether one message for a recipient of `domain`, routed to `site`, may go now.
     /// A `.proceed` has taken its place in every rate bucket.
     public mutating func admit(domain: String, site: SiteKey, now: Instant) -> Admission {
-        let effective = limits.resolve(domain: domain, site: site)
+        let settings: SiteLimits.SiteSettings
+        if let known = siteSettings[site] {
+            settings = known
+        } else {
+            settings = limits.settings(for: site)
+            siteSettings[site] = settings
+        }
+        let effective = limits.resolve(domain: domain, site: site, settings: settings)
         let machine = backoffMachine(for: effective)
         if let until = machine.pausedUntil, until > now { return .wait(until: until) }
         switch throttles.take(effective, domain: domain, now: now) {

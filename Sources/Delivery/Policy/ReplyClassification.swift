@@ -34,8 +34,8 @@ public enum DeliveryDisposition: String, Sendable, Hashable, CaseIterable {
 /// Choices, with their grounds:
 /// - Suppressed (the address is bad, sending again cannot help): `5.1.1` bad destination
 ///   mailbox, `5.1.2` bad destination system, `5.1.3` bad destination address syntax,
-///   `5.1.6` mailbox has moved, `5.1.10` recipient domain has a null MX (RFC 7505 §3.2,
-///   RFC 7504), `5.2.1` mailbox disabled (RFC 3463 §3.3); a DNS NXDOMAIN and a null MX
+///   `5.1.6` mailbox has moved, `5.1.10` recipient domain has a null MX (RFC 7505 §4.3),
+///   `5.2.1` mailbox disabled (RFC 3463 §3.3); a DNS NXDOMAIN and a null MX
 ///   for the recipient domain. A `550`/`5.0.0` with no better code suppresses only when
 ///   its text plainly says the user does not exist ("user unknown", "no such user", …).
 /// - Bounced but not suppressed: `5.2.2` mailbox full — RFC 3463 §3.3 calls X.2.2 useful

@@ -75,11 +75,18 @@ public struct SiteLimits: Sendable {
         public var sources: [String]
     }
 
-    public func resolve(domain: String, site: SiteKey) -> Effective {
-        let domain = SiteKey.normalize(domain)
+    /// The settings of a site before any domain's entry: `default` and the matching
+    /// `sites` patterns and presets, layered. Depends on the site alone, so a caller
+    /// that resolves many recipients may keep it per site (`DeliveryPolicy` does)
+    /// rather than match every pattern for every message.
+    public struct SiteSettings: Sendable, Hashable {
+        public var limits: DeliveryLimits
+        public var sources: [String]
+    }
+
+    public func settings(for site: SiteKey) -> SiteSettings {
         var limits = self.default
         var sources = ["default"]
-
         var layers: [(specificity: Int, order: Int, pattern: SitePattern, limits: DeliveryLimits, label: String)] = []
         for (pattern, entry) in presets where pattern.matches(site) {
             layers.append((pattern.specificity, 0, pattern, entry, "preset \(pattern)"))
@@ -92,6 +99,16 @@ public struct SiteLimits: Sendable {
             limits = limits.overlaid(by: layer.limits)
             sources.append(layer.label)
         }
+        return SiteSettings(limits: limits, sources: sources)
+    }
+
+    /// The limits for a recipient of `domain` at `site`; pass `settings` when you kept
+    /// the site's from `settings(for:)`.
+    public func resolve(domain: String, site: SiteKey, settings: SiteSettings? = nil) -> Effective {
+        let domain = SiteKey.normalize(domain)
+        let layered = settings ?? self.settings(for: site)
+        var limits = layered.limits
+        var sources = layered.sources
         let siteRate = limits.rate
 
         var key = site

@@ -145,3 +145,16 @@ import Testing
         }
     }
 }
+
+extension SiteLimitsTests {
+    @Test func keptSiteSettingsResolveTheSameAsFreshOnes() throws {
+        let limits = try SiteLimits(domains: ["gmail.com": DeliveryLimits(rate: Rate(count: 5, per: 1))],
+                                    sites: ["*.google.com": DeliveryLimits(connections: 7)])
+        let site = SiteKey(mxHosts: ["gmail-smtp-in.l.google.com"])
+        let kept = limits.settings(for: site)
+        #expect(kept.sources == ["default", "preset *.google.com", "sites *.google.com"])
+        for domain in ["gmail.com", "googlemail.com"] {
+            #expect(limits.resolve(domain: domain, site: site, settings: kept) == limits.resolve(domain: domain, site: site))
+        }
+    }
+}
