@@ -37,6 +37,28 @@ public struct SiteKey: Hashable, Sendable, Comparable, CustomStringConvertible {
         SiteKey(mxHosts: [domain])
     }
 
+    /// The site a `Router` names in `Route.deliver(site:…)`: `mx:host1,host2` (MX hosts,
+    /// or the domain itself for an implicit MX), `route:host:port` or `relay:host:port`
+    /// (a bracketed or bare IPv6 address keeps its colons; the port is after the last
+    /// one). Nil for anything else. `mxPort` is the port MX hosts are reached on.
+    public init?(routerSite name: String, mxPort: Int = 25) {
+        if name.hasPrefix("mx:") {
+            let hosts = name.dropFirst(3).split(separator: ",").map(String.init)
+            guard !hosts.isEmpty else { return nil }
+            self.init(mxHosts: hosts, port: mxPort)
+        } else if name.hasPrefix("route:") || name.hasPrefix("relay:") {
+            let endpoint = name.drop(while: { $0 != ":" }).dropFirst()
+            guard let colon = endpoint.lastIndex(of: ":"), let port = Int(endpoint[endpoint.index(after: colon)...]),
+                  colon > endpoint.startIndex
+            else { return nil }
+            var host = String(endpoint[..<colon])
+            if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            self.init(host: host, port: port)
+        } else {
+            return nil
+        }
+    }
+
     private init(hosts: [String], port: Int, domain: String?) {
         self.hosts = hosts
         self.port = port

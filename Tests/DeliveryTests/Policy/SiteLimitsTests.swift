@@ -158,3 +158,19 @@ extension SiteLimitsTests {
         }
     }
 }
+
+extension SiteLimitsTests {
+    @Test func siteKeysFromTheRoutersSiteNames() {
+        #expect(SiteKey(routerSite: "mx:alt1.aspmx.l.google.com,aspmx.l.google.com")
+                == SiteKey(mxHosts: ["aspmx.l.google.com", "alt1.aspmx.l.google.com"]))
+        #expect(SiteKey(routerSite: "mx:implicit.test") == .implicitMX(domain: "implicit.test"))
+        #expect(SiteKey(routerSite: "mx:mx.test", mxPort: 2525)?.port == 2525)
+        #expect(SiteKey(routerSite: "route:127.0.0.1:2525") == SiteKey(host: "127.0.0.1", port: 2525))
+        #expect(SiteKey(routerSite: "relay:smtp.provider.example:587") == SiteKey(host: "smtp.provider.example", port: 587))
+        #expect(SiteKey(routerSite: "route:::1:2525") == SiteKey(host: "::1", port: 2525))
+        #expect(SiteKey(routerSite: "route:[::1]:2525") == SiteKey(host: "::1", port: 2525))
+        for bad in ["", "mx:", "route:host", "route::25", "smtp:host:25", "relay:host:port"] {
+            #expect(SiteKey(routerSite: bad) == nil, "\(bad)")
+        }
+    }
+}
