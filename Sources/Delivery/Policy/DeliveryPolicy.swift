@@ -60,6 +60,17 @@ public struct DeliveryPolicy<Instant: InstantProtocol>: Sendable where Instant.D
         sites[site]?.concurrency
     }
 
+    /// Sites paused or suspended at `now`, with the end of each pause: the domains
+    /// routed to them are the ones to leave out of the next claim
+    /// (`DeliveryStore.claimDue(excludingDomains:)`) when the pause is long.
+    public func pausedSites(now: Instant) -> [SiteKey: Instant] {
+        var paused: [SiteKey: Instant] = [:]
+        for (site, machine) in sites {
+            if let until = machine.pausedUntil, until > now { paused[site] = until }
+        }
+        return paused
+    }
+
     /// What one reply meant, and what the engine must do about the site.
     public struct Reaction: Sendable, Hashable {
         public var classification: ReplyClassification

@@ -63,6 +63,8 @@ import TestPeers
         #expect(reaction.rule?.name == "yahoo-tss04")
         #expect(reaction.site == .pause(until: .seconds(7200), concurrency: 4))   // 8 connections (no Yahoo preset for it), halved
         #expect(policy.admit(domain: "ymail.com", site: yahoo, now: .seconds(3600)) == .wait(until: .seconds(7200)))
+        #expect(policy.pausedSites(now: .seconds(3600)) == [yahoo: .seconds(7200)])
+        #expect(policy.pausedSites(now: .seconds(7200)).isEmpty)
     }
 
     @Test func gmailRateLimitThrottlesTheSitesRate() throws {
