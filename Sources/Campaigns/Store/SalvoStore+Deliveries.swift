@@ -63,15 +63,8 @@ extension SalvoStore: DeliveryStore {
             }
             return (columns, taken)
         }
-        let decoder = JSONDecoder()
         return rows.map { row in
-            var attributes: [String: String] = [:]
-            if let text = row["attributes"] as String?,
-               let values = try? decoder.decode([String?].self, from: Data(text.utf8)) {
-                for (index, value) in values.enumerated() where index < columns.count {
-                    if let value { attributes[columns[index]] = value }
-                }
-            }
+            let attributes = (row["attributes"] as String?).map { AttributeArray.dictionary($0, columns: columns) } ?? [:]
             return ClaimedDelivery(
                 id: row["id"], campaignID: campaign, recipientID: row["recipient_id"],
                 email: row["email"], domain: row["domain"], attempts: row["attempts"],
