@@ -108,6 +108,7 @@ extension SalvoStore: DeliveryStore {
                     next_attempt_at = COALESCE(?, next_attempt_at),
                     claimed_by = NULL, claimed_at = NULL
                 WHERE id = ? AND claimed_by = ? AND state IN ('claimed', 'sending', 'unknown')
+                  AND (state <> 'claimed' OR ?1 <> 'sent')
                 """)
             let attempt = try db.cachedStatement(sql: """
                 INSERT INTO attempts (delivery_id, attempted_at, outcome, code, enhanced_code, response, mx_host)

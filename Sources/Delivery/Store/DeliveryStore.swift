@@ -43,7 +43,9 @@ public protocol DeliveryStore: Sendable {
     /// their address added to the suppression list (reason `hard-bounce`).
     ///
     /// Only deliveries this owner holds (`claimed`, `sending`, or `unknown` after a wrong
-    /// presumption of death) are written; returns how many were.
+    /// presumption of death) are written, and `sent` only for one marked `sending` (a
+    /// message that went out unmarked would have been invisible to crash recovery);
+    /// returns how many were written.
     @discardableResult
     func record(_ outcomes: [DeliveryOutcome], hardBounces: Set<Int64>, owner: String) async throws -> Int
 
