@@ -152,6 +152,19 @@ extension SalvoStore {
         try deliveryCounts(campaign: name).isComplete
     }
 
+    /// The campaigns `salvo run` works on at `now`: the running ones (their due retries)
+    /// and the scheduled ones whose time has come (to be started), in the order they were
+    /// started or scheduled.
+    public func campaignsToRun(now: Date) throws -> [String] {
+        try writer.read { db in
+            try String.fetchAll(db, sql: """
+                SELECT name FROM campaigns
+                WHERE state = 'running' OR (state = 'scheduled' AND scheduled_at <= ?)
+                ORDER BY COALESCE(started_at, scheduled_at), id
+                """, arguments: [Self.seconds(now)])
+        }
+    }
+
     private func changeState(of name: String, from: Set<String>, to newState: String, reason: String?) throws {
         try writer.write { db in
             guard let state = try String.fetchOne(db, sql: "SELECT state FROM campaigns WHERE name = ?", arguments: [name]) else {

@@ -211,7 +211,9 @@ import Testing
         }
         // Starting again (a new `salvo send`) adds nothing and leaves it paused.
         #expect(try fixture.store.startCampaign(named: fixture.campaign).state == "paused")
+        #expect(try fixture.store.campaignsToRun(now: at(0)).isEmpty)
         try other.resumeCampaign(named: fixture.campaign)
         #expect(try await fixture.store.campaignControl(campaign: campaign) == .running)
+        #expect(try fixture.store.campaignsToRun(now: at(0)) == [fixture.campaign])
     }
 }
