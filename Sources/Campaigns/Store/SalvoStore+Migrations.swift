@@ -92,6 +92,25 @@ extension SalvoStore {
                 );
                 """)
         }
+        migrator.registerMigration("v2: delivery claims with an owner, sender heartbeats, pending index") { db in
+            try db.execute(sql: """
+                -- Who holds a claimed or sending delivery, and since when (claimed, then
+                -- handed to a connection). Cleared when the delivery leaves those states.
+                ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;
+                ALTER TABLE deliveries ADD COLUMN claimed_at INTEGER;
+                CREATE INDEX deliveries_by_owner ON deliveries(claimed_by, state) WHERE claimed_by IS NOT NULL;
+
+                -- One row per running engine: a claim whose owner stopped beating its
+                -- heart (or whose process is gone, on this host) is recovered by the next.
+                CREATE TABLE senders (
+                    owner TEXT NOT NULL PRIMARY KEY,
+                    host TEXT NOT NULL,
+                    process TEXT NOT NULL,                 -- pid and start time, to tell a reused pid
+                    started_at INTEGER NOT NULL,
+                    heartbeat_at INTEGER NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 }

@@ -1,0 +1,193 @@
+import Delivery
+import Foundation
+import GRDB
+
+/// What starting a campaign did.
+public struct CampaignStart: Sendable, Equatable {
+    public var campaignID: Int64
+    /// Deliveries added as `pending` by this call.
+    public var queued: Int
+    /// Deliveries added as `suppressed` (their address is on the suppression list).
+    public var suppressed: Int
+    /// Deliveries the campaign has in all, including those of earlier starts.
+    public var total: Int
+    /// The campaign's state afterwards: `running`, or `paused` if it was paused.
+    public var state: String
+}
+
+extension SalvoStore {
+    /// The id the engine's calls take.
+    public func campaignID(named name: String) throws -> Int64 {
+        try writer.read { db in
+            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM campaigns WHERE name = ?", arguments: [name]) else {
+                throw StoreError.campaignNotFound(name)
+            }
+            return id
+        }
+    }
+
+    /// The state column of a campaign: draft | scheduled | running | paused | finished | cancelled.
+    public func campaignState(named name: String) throws -> String {
+        try writer.read { db in
+            guard let state = try String.fetchOne(db, sql: "SELECT state FROM campaigns WHERE name = ?", arguments: [name]) else {
+                throw StoreError.campaignNotFound(name)
+            }
+            return state
+        }
+    }
+
+    /// Materialises one delivery per recipient of the campaign's list that its segment
+    /// selects, in one `INSERT … SELECT`: `pending`, or `suppressed` when the address is
+    /// on the suppression list (compared case-insensitively). Running it again adds only
+    /// recipients the campaign does not have yet (imported since), so it is the first step
+    /// of every `salvo send` and `salvo run`. The campaign becomes `running` (a paused one
+    /// stays paused; a cancelled one is refused).
+    @discardableResult
+    public func startCampaign(named name: String, now: Date = Date()) throws -> CampaignStart {
+        let now = Self.seconds(now)
+        return try writer.write { db in
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT c.id, c.list_id, c.segment, c.state, l.name AS list, l.columns
+                FROM campaigns c JOIN lists l ON l.id = c.list_id WHERE c.name = ?
+                """, arguments: [name]) else {
+                throw StoreError.campaignNotFound(name)
+            }
+            let campaignID: Int64 = row["id"]
+            let listID: Int64 = row["list_id"]
+            let state: String = row["state"]
+            if state == "cancelled" { throw CampaignStateError.cancelled(name) }
+            let columns = JSONColumns.decode(row["columns"])
+            let condition: SQL
+            if let segment = row["segment"] as String? {
+                let expression = try SegmentParser.parse(segment)
+                let known = Set(columns).union(SalvoStore.segmentBuiltins)
+                if let unknown = expression.fields.subtracting(known).sorted().first {
+                    throw SegmentFieldError(field: unknown, list: row["list"], known: known.sorted())
+                }
+                condition = expression.sql(columns: columns)
+            } else {
+                condition = "1"
+            }
+            let before = try Self.counts(campaign: campaignID, in: db)
+            // Sorting a million new index entries wants more than the default 2 MB of
+            // page cache; it is given back at the end.
+            let cacheSize = try Int.fetchOne(db, sql: "PRAGMA cache_size") ?? -2000
+            try db.execute(sql: "PRAGMA cache_size = -65536")
+            defer { try? db.execute(sql: "PRAGMA cache_size = \(cacheSize)") }
+            try db.execute(literal: """
+                INSERT INTO deliveries (campaign_id, recipient_id, email, domain, state)
+                SELECT \(campaignID), r.id, r.email,
+                       -- Import stores the domain lower-cased after the first "@" unless
+                       -- the local part is quoted (and may hold "@" itself): keep the
+                       -- Swift function for those few, C speed for the rest.
+                       CASE WHEN r.email LIKE '"%' THEN salvo_domain(r.email)
+                            ELSE substr(r.email, instr(r.email, '@') + 1) END,
+                       CASE WHEN EXISTS (SELECT 1 FROM suppressions s WHERE s.email = r.email)
+                            THEN 'suppressed' ELSE 'pending' END
+                FROM recipients r
+                WHERE r.list_id = \(listID) AND \(condition)
+                ORDER BY r.id
+                ON CONFLICT (campaign_id, recipient_id) DO NOTHING
+                """)
+            let after = try Self.counts(campaign: campaignID, in: db)
+            let newState = state == "paused" ? "paused" : "running"
+            try db.execute(sql: """
+                UPDATE campaigns SET state = ?, started_at = COALESCE(started_at, ?), finished_at = NULL WHERE id = ?
+                """, arguments: [newState, now, campaignID])
+            let suppressed = after[.suppressed] - before[.suppressed]
+            return CampaignStart(campaignID: campaignID, queued: after.total - before.total - suppressed,
+                                 suppressed: suppressed, total: after.total, state: newState)
+        }
+    }
+
+    /// Pauses a running campaign: a sender watching it stops claiming within its poll
+    /// interval and hands back what it holds.
+    public func pauseCampaign(named name: String, reason: String? = nil) throws {
+        try changeState(of: name, from: ["running"], to: "paused", reason: reason)
+    }
+
+    /// Lets a paused campaign be sent again (by the next `salvo send` or `salvo run`).
+    public func resumeCampaign(named name: String) throws {
+        try changeState(of: name, from: ["paused"], to: "running", reason: nil)
+    }
+
+    /// Cancels a campaign: every delivery not yet on a connection (`pending`, `deferred`,
+    /// `claimed`) becomes `cancelled`; a sender's `markSending` then refuses the claimed
+    /// ones, so nothing more is sent. Returns how many deliveries were cancelled.
+    @discardableResult
+    public func cancelCampaign(named name: String, now: Date = Date()) throws -> Int {
+        let now = Self.seconds(now)
+        return try writer.write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT id, state FROM campaigns WHERE name = ?", arguments: [name]) else {
+                throw StoreError.campaignNotFound(name)
+            }
+            let state: String = row["state"]
+            if state == "finished" || state == "cancelled" {
+                throw CampaignStateError.wrongState(name, state: state, action: "cancel")
+            }
+            let id: Int64 = row["id"]
+            try db.execute(sql: """
+                UPDATE deliveries SET state = 'cancelled', claimed_by = NULL, claimed_at = NULL
+                WHERE campaign_id = ? AND state IN ('pending', 'deferred', 'claimed')
+                """, arguments: [id])
+            let cancelled = db.changesCount
+            try db.execute(sql: "UPDATE campaigns SET state = 'cancelled', finished_at = ? WHERE id = ?", arguments: [now, id])
+            return cancelled
+        }
+    }
+
+    /// Deliveries per state, for `salvo status`.
+    public func deliveryCounts(campaign name: String) throws -> DeliveryCounts {
+        try writer.read { db in
+            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM campaigns WHERE name = ?", arguments: [name]) else {
+                throw StoreError.campaignNotFound(name)
+            }
+            return try Self.counts(campaign: id, in: db)
+        }
+    }
+
+    /// Whether every delivery of the campaign is final (sent, bounced, failed, unknown,
+    /// suppressed, invalid or cancelled).
+    public func isComplete(campaign name: String) throws -> Bool {
+        try deliveryCounts(campaign: name).isComplete
+    }
+
+    /// The campaigns `salvo run` works on at `now`: the running ones (their due retries)
+    /// and the scheduled ones whose time has come (to be started), in the order they were
+    /// started or scheduled.
+    public func campaignsToRun(now: Date) throws -> [String] {
+        try writer.read { db in
+            try String.fetchAll(db, sql: """
+                SELECT name FROM campaigns
+                WHERE state = 'running' OR (state = 'scheduled' AND scheduled_at <= ?)
+                ORDER BY COALESCE(started_at, scheduled_at), id
+                """, arguments: [Self.seconds(now)])
+        }
+    }
+
+    private func changeState(of name: String, from: Set<String>, to newState: String, reason: String?) throws {
+        try writer.write { db in
+            guard let state = try String.fetchOne(db, sql: "SELECT state FROM campaigns WHERE name = ?", arguments: [name]) else {
+                throw StoreError.campaignNotFound(name)
+            }
+            guard from.contains(state) else {
+                throw CampaignStateError.wrongState(name, state: state, action: newState == "paused" ? "pause" : "resume")
+            }
+            try db.execute(sql: "UPDATE campaigns SET state = ?, state_reason = ? WHERE name = ?",
+                           arguments: [newState, reason, name])
+        }
+    }
+}
+
+/// A campaign asked to do what its state does not allow.
+public enum CampaignStateError: Error, CustomStringConvertible, Equatable {
+    case cancelled(String)
+    case wrongState(String, state: String, action: String)
+
+    public var description: String {
+        switch self {
+        case .cancelled(let name): "campaign '\(name)' was cancelled; create a new campaign to send it again"
+        case .wrongState(let name, let state, let action): "cannot \(action) campaign '\(name)': it is \(state)"
+        }
+    }
+}

@@ -1,0 +1,331 @@
+import Delivery
+import Foundation
+import GRDB
+
+/// The engine's side of the store over SQLite.
+///
+/// SQLite has one writer at a time (every `write` here is a `BEGIN IMMEDIATE`
+/// transaction), so a claim — select the due ids and mark them in one `UPDATE … WHERE id
+/// IN (SELECT … LIMIT n) RETURNING …` — can never hand one row to two senders, whether
+/// they are two tasks, two `SalvoStore`s or two processes on the same file.
+///
+/// Batches of ids travel as one JSON array argument (`id IN (SELECT value FROM
+/// json_each(?))`), so each statement is prepared once and cached, whatever the batch size.
+extension SalvoStore: DeliveryStore {
+    /// How long an owner may stay silent before its claims are presumed abandoned. An
+    /// owner on this host whose process has ended is recovered at once.
+    public static let senderLease: TimeInterval = 60
+
+    public func claimDue(campaign: Int64, now: Date, limit: Int, owner: String,
+                         excludingDomains: Set<String>) async throws -> [ClaimedDelivery] {
+        guard limit > 0 else { return [] }
+        let now = Self.seconds(now)
+        let excluded = try JSONColumns.encode(excludingDomains.sorted())
+        let (columns, rows) = try await writer.write { db -> ([String], [Row]) in
+            let columns = try Self.columns(ofCampaign: campaign, in: db)
+            // Retries that are due first (they have waited longest), then new recipients;
+            // each in the order of the (campaign_id, state, next_attempt_at) index, so the
+            // claim reads only what it takes.
+            let statement = try db.cachedStatement(sql: """
+                UPDATE deliveries
+                SET state = CASE WHEN EXISTS (SELECT 1 FROM suppressions s WHERE s.email = deliveries.email)
+                                 THEN 'suppressed' ELSE 'claimed' END,
+                    claimed_by = ?, claimed_at = ?
+                WHERE id IN (SELECT id FROM deliveries
+                             WHERE campaign_id = ? AND state = ? AND next_attempt_at <= ?
+                               AND domain NOT IN (SELECT value FROM json_each(?))
+                             ORDER BY next_attempt_at, id LIMIT ?)
+                RETURNING id, recipient_id, email, domain, attempts, first_attempt_at, state,
+                          (SELECT attributes FROM recipients r WHERE r.id = deliveries.recipient_id) AS attributes
+                """)
+            var taken: [Row] = []
+            var suppressed: [Int64] = []
+            for state in [DeliveryState.deferred, .pending] {
+                while taken.count < limit {
+                    let batch = try Row.fetchAll(statement, arguments: [
+                        owner, now, campaign, state.rawValue, now, excluded, limit - taken.count,
+                    ])
+                    if batch.isEmpty { break }
+                    for row in batch {
+                        if row["state"] as String == DeliveryState.claimed.rawValue {
+                            taken.append(row)
+                        } else {
+                            suppressed.append(row["id"])
+                        }
+                    }
+                }
+            }
+            if !suppressed.isEmpty {
+                try db.execute(sql: """
+                    UPDATE deliveries SET claimed_by = NULL, claimed_at = NULL
+                    WHERE id IN (SELECT value FROM json_each(?))
+                    """, arguments: [Self.jsonIDs(suppressed)])
+            }
+            return (columns, taken)
+        }
+        return rows.map { row in
+            let attributes = (row["attributes"] as String?).map { AttributeArray.dictionary($0, columns: columns) } ?? [:]
+            return ClaimedDelivery(
+                id: row["id"], campaignID: campaign, recipientID: row["recipient_id"],
+                email: row["email"], domain: row["domain"], attempts: row["attempts"],
+                firstAttemptAt: (row["first_attempt_at"] as Int64?).map(Self.date),
+                attributes: attributes)
+        }
+        .sorted { ($0.domain, $0.id) < ($1.domain, $1.id) }
+    }
+
+    public func markSending(_ ids: [Int64], owner: String, now: Date) async throws -> Set<Int64> {
+        guard !ids.isEmpty else { return [] }
+        let now = Self.seconds(now)
+        return try await writer.write { db in
+            let statement = try db.cachedStatement(sql: """
+                UPDATE deliveries SET state = 'sending', claimed_at = ?
+                WHERE id IN (SELECT value FROM json_each(?)) AND state = 'claimed' AND claimed_by = ?
+                RETURNING id
+                """)
+            return Set(try Int64.fetchAll(statement, arguments: [now, Self.jsonIDs(ids), owner]))
+        }
+    }
+
+    @discardableResult
+    public func record(_ outcomes: [DeliveryOutcome], hardBounces: Set<Int64>, owner: String) async throws -> Int {
+        for outcome in outcomes {
+            switch outcome.state {
+            case .sent, .bounced, .failed, .unknown: break
+            case .deferred where outcome.nextAttemptAt != nil: break
+            case .deferred: throw DeliveryStoreError.deferredWithoutTime(outcome.deliveryID)
+            default: throw DeliveryStoreError.outcomeState(outcome.deliveryID, outcome.state)
+            }
+        }
+        guard !outcomes.isEmpty else { return 0 }
+        return try await writer.write { db in
+            let update = try db.cachedStatement(sql: """
+                UPDATE deliveries
+                SET state = ?, attempts = attempts + 1,
+                    last_code = ?, last_enhanced_code = ?, last_response = ?,
+                    mx_host = COALESCE(?, mx_host), message_id = COALESCE(?, message_id),
+                    first_attempt_at = COALESCE(first_attempt_at, ?), last_attempt_at = ?,
+                    next_attempt_at = COALESCE(?, next_attempt_at),
+                    claimed_by = NULL, claimed_at = NULL
+                WHERE id = ? AND claimed_by = ? AND state IN ('claimed', 'sending', 'unknown')
+                  AND (state <> 'claimed' OR ?1 <> 'sent')
+                """)
+            let attempt = try db.cachedStatement(sql: """
+                INSERT INTO attempts (delivery_id, attempted_at, outcome, code, enhanced_code, response, mx_host)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """)
+            let suppress = try db.cachedStatement(sql: """
+                INSERT INTO suppressions (email, reason, detail, created_at)
+                SELECT email, 'hard-bounce', ?, ? FROM deliveries WHERE id = ?
+                ON CONFLICT (email) DO NOTHING
+                """)
+            var recorded = 0
+            for outcome in outcomes {
+                let at = Self.seconds(outcome.attemptedAt)
+                try update.execute(arguments: [
+                    outcome.state.rawValue, outcome.code, outcome.enhancedCode, outcome.response,
+                    outcome.mxHost, outcome.messageID, at, at, outcome.nextAttemptAt.map(Self.seconds),
+                    outcome.deliveryID, owner,
+                ])
+                guard db.changesCount == 1 else { continue }
+                recorded += 1
+                try attempt.execute(arguments: [
+                    outcome.deliveryID, at, outcome.state.rawValue, outcome.code, outcome.enhancedCode,
+                    outcome.response, outcome.mxHost,
+                ])
+                if hardBounces.contains(outcome.deliveryID) {
+                    let detail = [outcome.code.map(String.init), outcome.enhancedCode, outcome.response]
+                        .compactMap { $0 }.joined(separator: " ")
+                    try suppress.execute(arguments: [detail, at, outcome.deliveryID])
+                }
+            }
+            return recorded
+        }
+    }
+
+    @discardableResult
+    public func release(_ ids: [Int64], owner: String) async throws -> Int {
+        guard !ids.isEmpty else { return 0 }
+        return try await writer.write { db in
+            let statement = try db.cachedStatement(sql: """
+                UPDATE deliveries
+                SET state = CASE WHEN (SELECT c.state FROM campaigns c WHERE c.id = deliveries.campaign_id) = 'cancelled'
+                                 THEN 'cancelled' ELSE 'pending' END,
+                    claimed_by = NULL, claimed_at = NULL
+                WHERE id IN (SELECT value FROM json_each(?)) AND state = 'claimed' AND claimed_by = ?
+                """)
+            try statement.execute(arguments: [Self.jsonIDs(ids), owner])
+            return db.changesCount
+        }
+    }
+
+    public func heartbeat(owner: String, now: Date) async throws {
+        let process = SenderProcess.current
+        let now = Self.seconds(now)
+        try await writer.write { db in
+            try db.execute(sql: """
+                INSERT INTO senders (owner, host, process, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (owner) DO UPDATE SET heartbeat_at = excluded.heartbeat_at
+                """, arguments: [owner, process.host, process.process, now, now])
+        }
+    }
+
+    public func signOff(owner: String) async throws {
+        try await writer.write { db in
+            try db.execute(sql: """
+                UPDATE deliveries
+                SET state = CASE WHEN (SELECT c.state FROM campaigns c WHERE c.id = deliveries.campaign_id) = 'cancelled'
+                                 THEN 'cancelled' ELSE 'pending' END,
+                    claimed_by = NULL, claimed_at = NULL
+                WHERE claimed_by = ? AND state = 'claimed'
+                """, arguments: [owner])
+            try db.execute(sql: "DELETE FROM senders WHERE owner = ?", arguments: [owner])
+        }
+    }
+
+    public func recoverAbandoned(campaign: Int64, owner: String, now: Date) async throws -> DeliveryRecovery {
+        let here = SenderProcess.current
+        let now = Self.seconds(now)
+        return try await writer.write { db in
+            let holders = try String?.fetchAll(db, sql: """
+                SELECT DISTINCT claimed_by FROM deliveries
+                WHERE campaign_id = ? AND state IN ('claimed', 'sending')
+                """, arguments: [campaign])
+            var gone: [String] = []
+            var orphans = false
+            for holder in holders {
+                guard let holder else { orphans = true; continue }
+                if holder == owner { continue }
+                let sender = try Row.fetchOne(db, sql: "SELECT host, process, heartbeat_at FROM senders WHERE owner = ?",
+                                              arguments: [holder])
+                let alive: Bool
+                if let sender {
+                    let fresh = (sender["heartbeat_at"] as Int64) >= now - Int64(Self.senderLease)
+                    let local = sender["host"] as String == here.host
+                    alive = fresh && (!local || SenderProcess.isAlive(sender["process"]))
+                } else {
+                    alive = false
+                }
+                if !alive { gone.append(holder) }
+            }
+            guard !gone.isEmpty || orphans else { return DeliveryRecovery() }
+            let goneJSON = try JSONColumns.encode(gone)
+            let held = "campaign_id = ? AND (claimed_by IS NULL OR claimed_by IN (SELECT value FROM json_each(?)))"
+            try db.execute(sql: """
+                UPDATE deliveries SET state = 'pending', claimed_by = NULL, claimed_at = NULL
+                WHERE state = 'claimed' AND \(held)
+                """, arguments: [campaign, goneJSON])
+            let released = db.changesCount
+            // The message may have been accepted: say so in the attempt log, keep who held
+            // it, and never send it again without `resendUnknown`.
+            try db.execute(sql: """
+                INSERT INTO attempts (delivery_id, attempted_at, outcome, response)
+                SELECT id, COALESCE(claimed_at, ?), 'unknown', ? FROM deliveries
+                WHERE state = 'sending' AND \(held)
+                """, arguments: [now, Self.unknownResponse, campaign, goneJSON])
+            try db.execute(sql: """
+                UPDATE deliveries
+                SET state = 'unknown', attempts = attempts + 1, last_code = NULL, last_enhanced_code = NULL,
+                    last_response = ?, first_attempt_at = COALESCE(first_attempt_at, claimed_at, ?),
+                    last_attempt_at = COALESCE(claimed_at, ?)
+                WHERE state = 'sending' AND \(held)
+                """, arguments: [Self.unknownResponse, now, now, campaign, goneJSON])
+            let unknown = db.changesCount
+            try db.execute(sql: "DELETE FROM senders WHERE owner IN (SELECT value FROM json_each(?))", arguments: [goneJSON])
+            return DeliveryRecovery(released: released, unknown: unknown)
+        }
+    }
+
+    static let unknownResponse = "sender stopped after handing the message to a connection, before its reply was recorded"
+
+    @discardableResult
+    public func resendUnknown(campaign: Int64) async throws -> Int {
+        try await writer.write { db in
+            try db.execute(sql: """
+                UPDATE deliveries SET state = 'pending', claimed_by = NULL, claimed_at = NULL, next_attempt_at = 0
+                WHERE campaign_id = ? AND state = 'unknown'
+                """, arguments: [campaign])
+            let count = db.changesCount
+            if count > 0 {
+                try db.execute(sql: """
+                    UPDATE campaigns SET state = 'running', finished_at = NULL WHERE id = ? AND state = 'finished'
+                    """, arguments: [campaign])
+            }
+            return count
+        }
+    }
+
+    public func campaignControl(campaign: Int64) async throws -> CampaignControl {
+        try await writer.read { db in
+            guard let state = try String.fetchOne(db, sql: "SELECT state FROM campaigns WHERE id = ?", arguments: [campaign]) else {
+                throw DeliveryStoreError.campaignNotFound(campaign)
+            }
+            return Self.control(forState: state)
+        }
+    }
+
+    public func nextDueAt(campaign: Int64) async throws -> Date? {
+        try await writer.read { db in
+            try Int64.fetchOne(db, sql: """
+                SELECT MIN(next_attempt_at) FROM deliveries WHERE campaign_id = ? AND state = 'deferred'
+                """, arguments: [campaign]).map(Self.date)
+        }
+    }
+
+    public func stateCounts(campaign: Int64) async throws -> DeliveryCounts {
+        try await writer.read { db in try Self.counts(campaign: campaign, in: db) }
+    }
+
+    public func finishIfComplete(campaign: Int64, now: Date) async throws -> Bool {
+        let now = Self.seconds(now)
+        return try await writer.write { db in
+            let open = try Bool.fetchOne(db, sql: """
+                SELECT EXISTS (SELECT 1 FROM deliveries
+                               WHERE campaign_id = ? AND state IN ('pending', 'claimed', 'sending', 'deferred'))
+                """, arguments: [campaign]) ?? false
+            if open { return false }
+            try db.execute(sql: """
+                UPDATE campaigns SET state = 'finished', finished_at = ? WHERE id = ? AND state = 'running'
+                """, arguments: [now, campaign])
+            return true
+        }
+    }
+
+    // MARK: - Shared pieces
+
+    static func control(forState state: String) -> CampaignControl {
+        switch state {
+        case "running": .running
+        case "paused": .paused
+        case "cancelled": .cancelled
+        case "finished": .finished
+        default: .notStarted
+        }
+    }
+
+    static func counts(campaign: Int64, in db: Database) throws -> DeliveryCounts {
+        var counts = DeliveryCounts()
+        for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM deliveries WHERE campaign_id = ? GROUP BY state",
+                                    arguments: [campaign]) {
+            if let state = DeliveryState(rawValue: row["state"]) { counts.byState[state] = row["n"] }
+        }
+        return counts
+    }
+
+    /// The attribute names of a campaign's list, in the order of its attribute arrays.
+    static func columns(ofCampaign campaign: Int64, in db: Database) throws -> [String] {
+        guard let columns = try String.fetchOne(db, sql: """
+            SELECT l.columns FROM campaigns c JOIN lists l ON l.id = c.list_id WHERE c.id = ?
+            """, arguments: [campaign]) else {
+            throw DeliveryStoreError.campaignNotFound(campaign)
+        }
+        return JSONColumns.decode(columns)
+    }
+
+    static func jsonIDs(_ ids: [Int64]) -> String {
+        "[" + ids.map(String.init).joined(separator: ",") + "]"
+    }
+
+    static func seconds(_ date: Date) -> Int64 { Int64(date.timeIntervalSince1970.rounded(.down)) }
+    static func date(_ seconds: Int64) -> Date { Date(timeIntervalSince1970: TimeInterval(seconds)) }
+}
