@@ -54,6 +54,7 @@ let package = Package(
             name: "Campaigns",
             dependencies: [
                 "Delivery",
+                "SMTP",
                 "MailMessage",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),

@@ -2,7 +2,8 @@ import Foundation
 
 /// Progress of a long command on stderr: one line rewritten in place on a terminal, and a
 /// plain line now and then when stderr is a file or a pipe (cron logs stay readable).
-final class ProgressLine {
+final class ProgressLine: @unchecked Sendable {
+    private let lock = NSLock()
     private let unit: String
     private let isTerminal = isatty(STDERR_FILENO) == 1
     private var lastPrinted: Date
@@ -15,16 +16,22 @@ final class ProgressLine {
     }
 
     func update(_ count: Int) {
-        let now = Date()
-        let interval: TimeInterval = isTerminal ? 0.2 : 10
-        guard now.timeIntervalSince(lastPrinted) >= interval else { return }
-        lastPrinted = now
-        let text = "\(count.formatted()) \(unit)"
-        if isTerminal {
-            FileHandle.standardError.write(Data("\r\u{1B}[2K\(text)".utf8))
-            shown = true
-        } else if count > 0 {
-            FileHandle.standardError.write(Data("\(text)\n".utf8))
+        show("\(count.formatted()) \(unit)")
+    }
+
+    /// Shows `text` as the current progress (rate-limited).
+    func show(_ text: String) {
+        lock.withLock {
+            let now = Date()
+            let interval: TimeInterval = isTerminal ? 0.2 : 10
+            guard now.timeIntervalSince(lastPrinted) >= interval else { return }
+            lastPrinted = now
+            if isTerminal {
+                FileHandle.standardError.write(Data("\r\u{1B}[2K\(text)".utf8))
+                shown = true
+            } else {
+                FileHandle.standardError.write(Data("\(text)\n".utf8))
+            }
         }
     }
 

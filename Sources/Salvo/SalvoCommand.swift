@@ -15,6 +15,7 @@ struct SalvoCommand: AsyncParsableCommand {
             SegmentCommand.self,
             CampaignCommand.self,
             PreviewCommand.self,
+            SendCommand.self,
             DKIMCommand.self,
             CheckSMTPCommand.self,
             SinkCommand.self,

@@ -116,3 +116,25 @@ public enum RecipientAttributes {
         return attributes
     }
 }
+
+extension SalvoStore {
+    /// Calls `body` with every recipient of `list` that `segment` selects, in import
+    /// order (for `salvo send --dry-run`, which must not change the store).
+    public func forEachRecipient(list: String, segment: String?, _ body: (StoredRecipient) throws -> Void) throws {
+        let expression = try segment.map { try SegmentParser.parse($0) }
+        try writer.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT id, columns FROM lists WHERE name = ?", arguments: [list]) else {
+                throw StoreError.listNotFound(list)
+            }
+            let listID: Int64 = row["id"]
+            let columns = JSONColumns.decode(row["columns"])
+            let condition = expression?.sql(columns: columns) ?? "1"
+            let request: SQLRequest<Row> = "SELECT id, email, attributes FROM recipients r WHERE r.list_id = \(listID) AND \(condition) ORDER BY r.id"
+            let cursor = try request.fetchCursor(db)
+            while let found = try cursor.next() {
+                try body(StoredRecipient(id: found["id"], email: found["email"],
+                                         attributes: RecipientAttributes.decode(found["attributes"], columns: columns)))
+            }
+        }
+    }
+}

@@ -1,0 +1,67 @@
+import Delivery
+import Foundation
+import SMTP
+
+/// The delivery engine's parts, built from `salvo.yml`.
+extension SalvoConfiguration {
+    /// The EHLO name: `helo`, else this host's name.
+    public var heloName: String { helo ?? ProcessInfo.processInfo.hostName }
+
+    public func retryPolicy() -> RetryPolicy {
+        RetryPolicy(intervals: retry.intervals, maxAge: retry.maxAge)
+    }
+
+    /// Rates, connection limits, provider presets, back-off and the shipped deferral rules.
+    public func deliveryPolicy() throws -> DeliveryPolicy<ContinuousClock.Instant> {
+        func map(_ limits: Limits) -> DeliveryLimits {
+            DeliveryLimits(connections: limits.connections, rate: limits.rate,
+                           messagesPerConnection: limits.messagesPerConnection,
+                           recipientsPerTransaction: limits.recipientsPerTransaction)
+        }
+        let siteLimits: SiteLimits
+        do {
+            siteLimits = try SiteLimits(global: map(limits.global), default: map(limits.default),
+                                        domains: limits.domains.mapValues(map), sites: limits.sites.mapValues(map))
+        } catch {
+            throw ConfigurationError(file: file ?? "salvo.yml", line: nil, key: "limits.sites", message: "\(error)")
+        }
+        return DeliveryPolicy(limits: siteLimits)
+    }
+
+    /// Where each domain's mail goes: routes, the relay, or MX through the resolver
+    /// (`dns.server` when set).
+    public func router(mxPort: Int = 25) -> Router {
+        let resolver = DNSResolver(server: dns.server.map { ($0.host, $0.port) })
+        let routes = delivery.routes.mapValues { Router.Endpoint(host: $0.host, port: $0.port) }
+        let relay = delivery.mode == .relay ? delivery.relay.map { Router.Endpoint(host: $0.host, port: $0.port) } : nil
+        return Router(routes: routes, relay: relay, resolver: resolver, port: mxPort)
+    }
+
+    /// SMTP session settings towards MX hosts and routes.
+    public func mxSession() -> SMTPConfiguration {
+        let policy: SMTPConfiguration.TLSPolicy = switch delivery.tls {
+        case "required": .required
+        case "none": .none
+        default: .opportunistic
+        }
+        return .mx(heloName: heloName, tls: policy)
+    }
+
+    /// SMTP session settings towards the relay, with its password read from the
+    /// environment variable the configuration names.
+    public func relaySession(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> SMTPConfiguration? {
+        guard delivery.mode == .relay, let relay = delivery.relay else { return nil }
+        var credentials: SMTPCredentials?
+        if let username = relay.username {
+            guard let variable = relay.passwordEnv, let password = environment[variable], !password.isEmpty else {
+                throw ConfigurationError(file: file ?? "salvo.yml", line: nil, key: "delivery.relay.password_env",
+                                         message: "the relay needs a password: set \(relay.passwordEnv ?? "delivery.relay.password_env")")
+            }
+            credentials = SMTPCredentials(username: username, password: password)
+        }
+        let tls: SMTPConfiguration.TLSPolicy = SMTPConfiguration.TLSPolicy(configValue: relay.tls) ?? .required
+        var configuration = SMTPConfiguration.relay(heloName: heloName, tls: tls, credentials: credentials, caFile: relay.caFile)
+        configuration.allowPlaintextAuth = relay.allowPlaintextAuth
+        return configuration
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+
+/// Group commit for `DeliveryStore.markSending`: every worker must have its delivery
+/// marked `sending` before its DATA goes out, and one transaction per message would cap
+/// the whole engine at the store's commit rate. Requests that arrive while a commit is
+/// running wait for the next one, which takes them all at once.
+actor SendingMarker {
+    private let store: any DeliveryStore
+    private let owner: String
+    private var pending: [(id: Int64, continuation: CheckedContinuation<Bool, Error>)] = []
+    private var committing = false
+
+    init(store: any DeliveryStore, owner: String) {
+        self.store = store
+        self.owner = owner
+    }
+
+    /// True once `id` is marked `sending`; false when the store took it back (the
+    /// campaign was cancelled): then it must not be sent.
+    func mark(_ id: Int64) async throws -> Bool {
+        try await withCheckedThrowingContinuation { continuation in
+            pending.append((id, continuation))
+            if !committing {
+                committing = true
+                Task { await self.commitLoop() }
+            }
+        }
+    }
+
+    private func commitLoop() async {
+        while !pending.isEmpty {
+            let batch = pending
+            pending.removeAll()
+            do {
+                let marked = try await store.markSending(batch.map(\.id), owner: owner, now: Date())
+                for entry in batch { entry.continuation.resume(returning: marked.contains(entry.id)) }
+            } catch {
+                for entry in batch { entry.continuation.resume(throwing: error) }
+            }
+        }
+        committing = false
+    }
+}
+
+/// Batches outcomes into store transactions: flushed when `batchSize` are waiting, every
+/// `interval`, and at the end. An outcome that is only in memory is a recipient in doubt
+/// after a crash, so the interval is short.
+actor OutcomeRecorder {
+    private let store: any DeliveryStore
+    private let owner: String
+    private let batchSize: Int
+    private var outcomes: [DeliveryOutcome] = []
+    private var hardBounces: Set<Int64> = []
+    private var flushing: Task<Void, Error>?
+
+    init(store: any DeliveryStore, owner: String, batchSize: Int) {
+        self.store = store
+        self.owner = owner
+        self.batchSize = batchSize
+    }
+
+    func add(_ outcome: DeliveryOutcome, suppress: Bool) async throws {
+        outcomes.append(outcome)
+        if suppress { hardBounces.insert(outcome.deliveryID) }
+        if outcomes.count >= batchSize { try await flush() }
+    }
+
+    func flush() async throws {
+        // One flush at a time keeps outcomes in order per delivery.
+        while let running = flushing { try await running.value; if flushing == running { flushing = nil } }
+        guard !outcomes.isEmpty else { return }
+        let batch = outcomes, bounces = hardBounces
+        outcomes.removeAll(keepingCapacity: true)
+        hardBounces.removeAll()
+        let task = Task { [store, owner] in _ = try await store.record(batch, hardBounces: bounces, owner: owner) }
+        flushing = task
+        defer { if flushing == task { flushing = nil } }
+        try await task.value
+    }
+}
