@@ -12,6 +12,7 @@ public final class SMTPSink: Sendable {
     private let channel: Channel
     private let group: MultiThreadedEventLoopGroup
     private let received: NIOLockedValueBox<Int>
+    private let stopped = NIOLockedValueBox(false)
 
     /// The address and port it listens on (the port is the real one when 0 was asked).
     public let host: String
@@ -61,7 +62,13 @@ public final class SMTPSink: Sendable {
         try await channel.closeFuture.get()
     }
 
+    /// Stops listening and closes the sessions; calling it again does nothing.
     public func stop() async {
+        let first = stopped.withLockedValue { stopped in
+            defer { stopped = true }
+            return !stopped
+        }
+        guard first else { return }
         try? await channel.close()
         try? await group.shutdownGracefully()
     }
