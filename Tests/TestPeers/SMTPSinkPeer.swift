@@ -10,14 +10,15 @@ public struct SMTPSinkPeer: Sendable {
     /// Starts `smtp-sink -u root -d DIR/%H%M%S. [options] 127.0.0.1:PORT backlog`.
     /// `options` are smtp-sink's own (`-r RCPT`, `-f RCPT`, `-q DATA`, `-p`, …). Pass
     /// `dump: false` to measure speed rather than content.
-    public static func start(options: [String] = [], dump: Bool = true, backlog: Int = 100) async throws -> SMTPSinkPeer {
+    /// `port` reuses a known port (a test that restarts a peer with other options).
+    public static func start(options: [String] = [], dump: Bool = true, backlog: Int = 100, port fixedPort: Int? = nil) async throws -> SMTPSinkPeer {
         let executable = try TestPeers.executable("smtp-sink")
         let directory = try TestPeers.makeTemporaryDirectory("smtp-sink")
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("dump"), withIntermediateDirectories: true)
         var lastError: Error?
         // The free port may be taken between the probe and smtp-sink's bind; try again.
         for _ in 0..<3 {
-            let port = try TestPeers.freePort()
+            let port = try fixedPort ?? TestPeers.freePort()
             var arguments = ["-u", geteuid() == 0 ? "root" : NSUserName()]
             if dump { arguments += ["-d", directory.appendingPathComponent("dump").path + "/%H%M%S."] }
             arguments += options + ["127.0.0.1:\(port)", "\(backlog)"]

@@ -80,8 +80,10 @@ import Testing
                 INSERT INTO suppressions (email, reason, created_at) SELECT 'USER' || (i * 100) || '@d' || ((i * 100) % 10) || '.example', 'manual', 0 FROM n
                 """, arguments: [rows / 100])
         }
-        try store.createCampaign(CampaignDefinition(name: "big", list: "big", segment: nil, from: "a@b.example", subject: "s"),
-                                 sourcePath: "big.yml", templateFields: [])
+        let template = folder + "/big.txt.mustache"
+        try "Hi\n".write(toFile: template, atomically: true, encoding: .utf8)
+        try store.createCampaign(CampaignDefinition(name: "big", list: "big", segment: nil, from: "a@b.example", subject: "s", text: template),
+                                 sourcePath: "big.yml")
         var clock = ContinuousClock.now
         let start = try store.startCampaign(named: "big", now: at(0))
         let startTime = ContinuousClock.now - clock

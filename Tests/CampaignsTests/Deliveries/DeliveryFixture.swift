@@ -14,10 +14,12 @@ struct DeliveryFixture {
         (store, folder) = try temporaryStore()
         let path = writeFile(Array(csv.utf8), in: folder)
         _ = try ListImport(listName: "customers", path: path).run(in: store)
+        let template = folder + "/spring.txt.mustache"
+        try "Hello {{name}}\n".write(toFile: template, atomically: true, encoding: .utf8)
         try store.createCampaign(
             CampaignDefinition(name: campaign, list: "customers", segment: segment,
-                               from: "Shop <news@shop.example>", subject: "Hello {{name}}"),
-            sourcePath: folder + "/spring.yml", templateFields: ["name"])
+                               from: "Shop <news@shop.example>", subject: "Hello {{name}}", text: template),
+            sourcePath: folder + "/spring.yml")
     }
 
     /// A list of `count` recipients over a few domains, with a name and a country.
