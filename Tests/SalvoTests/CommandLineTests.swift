@@ -1,3 +1,4 @@
+import TestPeers
 import Foundation
 import Testing
 
@@ -148,5 +149,46 @@ import Testing
             .write(toFile: dir + "/y.yml", atomically: true, encoding: .utf8)
         let badFrom = try SalvoBinary.run(["campaign", "create", "y.yml"], in: dir)
         #expect(badFrom.stderr.contains("y.yml:3: from: 'not an address' is not a valid sender"), "\(badFrom.stderr)")
+    }
+}
+
+@Suite struct SendCommandTests {
+    @Test func demoSendsTheSampleCampaignThroughTheEngine() throws {
+        let root = TestPeers.repositoryRoot.path
+        let demo = try SalvoBinary.run(["demo"], in: root)
+        #expect(demo.status == 0, "\(demo.stderr)")
+        #expect(demo.stdout.contains("imported 300, updated 0, rejected 0"))
+        #expect(demo.stdout.contains("sent 23, deferred 0, bounced 0"))
+        #expect(demo.stdout.contains("The sink captured 23 messages."))
+        #expect(demo.stdout.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"))
+    }
+
+    @Test func sendDeliversToARealServerAndResumesWithNothingLeft() async throws {
+        let dir = try SalvoBinary.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let sink = try await SMTPSinkPeer.start()
+        defer { sink.stop() }
+        #expect(try SalvoBinary.run(["init"], in: dir).status == 0)
+        var config = try String(contentsOfFile: dir + "/salvo.yml", encoding: .utf8)
+        config = config.replacingOccurrences(of: "127.0.0.1:2525", with: "127.0.0.1:\(sink.port)")
+        try config.write(toFile: dir + "/salvo.yml", atomically: true, encoding: .utf8)
+        #expect(try SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
+        #expect(try SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir).status == 0)
+        let secret = ["SALVO_UNSUBSCRIBE_SECRET": "s3cret-for-tests"]
+
+        let dry = try SalvoBinary.run(["send", "welcome", "--dry-run"], in: dir, environment: secret)
+        #expect(dry.stdout.contains("dry run: 4 messages rendered"), "\(dry.stdout) \(dry.stderr)")
+        #expect(try sink.transactions().isEmpty)
+
+        let sent = try SalvoBinary.run(["send", "welcome"], in: dir, environment: secret)
+        #expect(sent.status == 0, "\(sent.stderr)")
+        #expect(sent.stdout.contains("campaign 'welcome': 4 recipients queued"))
+        #expect(sent.stdout.contains("sent 4, deferred 0, bounced 0, failed 0, unknown 0"), "\(sent.stdout)")
+        #expect(try sink.transactions().map(\.rcptArgs).flatMap { $0 }.sorted() ==
+                ["<ada.okafor@example.com>", "<kwame.mensah@example.net>", "<o'brien.sean@example.com>", "<yuki.tanaka@example.net>"])
+
+        let again = try SalvoBinary.run(["send", "welcome"], in: dir, environment: secret)
+        #expect(again.stdout.contains("sent 0, deferred 0"), "\(again.stdout)")
+        #expect(try sink.transactions().count == 4)
     }
 }
