@@ -24,7 +24,7 @@ import Testing
         let counts = try await store.stateCounts(campaign: campaign)
         #expect(counts[.sent] == 1 && counts[.unknown] == 1 && counts[.pending] == 8)
 
-        let unknown = try await store.writer.read { db in
+        let unknown = try store.writer.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM deliveries WHERE id = ?", arguments: [dead[1].id])!
         }
         #expect(unknown["attempts"] as Int == 1 && unknown["last_attempt_at"] as Int64 == 5)
