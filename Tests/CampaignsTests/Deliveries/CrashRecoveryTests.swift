@@ -100,3 +100,21 @@ import Testing
         #expect(SenderProcess.isAlive(SenderProcess.current.process))
     }
 }
+
+@Suite struct SenderProcessTests {
+    /// A real process, alive and then killed with SIGKILL, as `kill -9` leaves a sender.
+    @Test func tellsARunningProcessFromAKilledOne() throws {
+        #if os(Linux)
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        child.arguments = ["30"]
+        try child.run()
+        let identity = try #require(SenderProcess.identity(of: child.processIdentifier))
+        #expect(SenderProcess.isAlive(identity))
+        #expect(!SenderProcess.isAlive(identity.prefix { $0 != ":" } + ":1"))  // same pid, other start: a reused pid
+        kill(child.processIdentifier, SIGKILL)
+        child.waitUntilExit()
+        #expect(!SenderProcess.isAlive(identity))
+        #endif
+    }
+}
