@@ -21,7 +21,7 @@ extension SalvoStore: DeliveryStore {
         guard limit > 0 else { return [] }
         let now = Self.seconds(now)
         let excluded = try JSONColumns.encode(excludingDomains.sorted())
-        let (columns, rows) = try await writer.write { db -> ([String], [Row]) in
+        let batch: ClaimBatch = try await writer.write { db in
             let columns = try Self.columns(ofCampaign: campaign, in: db)
             // Retries that are due first (they have waited longest), then new recipients;
             // each in the order of the (campaign_id, state, next_attempt_at) index, so the
@@ -38,7 +38,7 @@ extension SalvoStore: DeliveryStore {
                 RETURNING id, recipient_id, email, domain, attempts, first_attempt_at, state,
                           (SELECT attributes FROM recipients r WHERE r.id = deliveries.recipient_id) AS attributes
                 """)
-            var taken: [Row] = []
+            var taken: [ClaimRow] = []
             var suppressed: [Int64] = []
             for state in [DeliveryState.deferred, .pending] {
                 while taken.count < limit {
@@ -48,7 +48,9 @@ extension SalvoStore: DeliveryStore {
                     if batch.isEmpty { break }
                     for row in batch {
                         if row["state"] as String == DeliveryState.claimed.rawValue {
-                            taken.append(row)
+                            taken.append(ClaimRow(id: row["id"], recipientID: row["recipient_id"], email: row["email"],
+                                                  domain: row["domain"], attempts: row["attempts"],
+                                                  firstAttemptAt: row["first_attempt_at"], attributes: row["attributes"]))
                         } else {
                             suppressed.append(row["id"])
                         }
@@ -61,15 +63,13 @@ extension SalvoStore: DeliveryStore {
                     WHERE id IN (SELECT value FROM json_each(?))
                     """, arguments: [Self.jsonIDs(suppressed)])
             }
-            return (columns, taken)
+            return ClaimBatch(columns: columns, rows: taken)
         }
-        return rows.map { row in
-            let attributes = (row["attributes"] as String?).map { AttributeArray.dictionary($0, columns: columns) } ?? [:]
-            return ClaimedDelivery(
-                id: row["id"], campaignID: campaign, recipientID: row["recipient_id"],
-                email: row["email"], domain: row["domain"], attempts: row["attempts"],
-                firstAttemptAt: (row["first_attempt_at"] as Int64?).map(Self.date),
-                attributes: attributes)
+        let columns = batch.columns
+        return batch.rows.map { row in
+            ClaimedDelivery(id: row.id, campaignID: campaign, recipientID: row.recipientID, email: row.email,
+                            domain: row.domain, attempts: row.attempts, firstAttemptAt: row.firstAttemptAt.map(Self.date),
+                            attributes: row.attributes.map { AttributeArray.dictionary($0, columns: columns) } ?? [:])
         }
         .sorted { ($0.domain, $0.id) < ($1.domain, $1.id) }
     }
@@ -234,6 +234,21 @@ extension SalvoStore: DeliveryStore {
             try db.execute(sql: "DELETE FROM senders WHERE owner IN (SELECT value FROM json_each(?))", arguments: [goneJSON])
             return DeliveryRecovery(released: released, unknown: unknown)
         }
+    }
+
+    private struct ClaimBatch: Sendable {
+        var columns: [String]
+        var rows: [ClaimRow]
+    }
+
+    private struct ClaimRow: Sendable {
+        var id: Int64
+        var recipientID: Int64
+        var email: String
+        var domain: String
+        var attempts: Int
+        var firstAttemptAt: Int64?
+        var attributes: String?
     }
 
     static let unknownResponse = "sender stopped after handing the message to a connection, before its reply was recorded"

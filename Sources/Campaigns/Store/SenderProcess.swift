@@ -27,7 +27,7 @@ struct SenderProcess: Sendable, Equatable {
         #endif
     }
 
-    private static func identity(of pid: Int32) -> String? {
+    static func identity(of pid: Int32) -> String? {
         #if os(Linux)
         // Field 22 of /proc/PID/stat; the command name (field 2) may hold spaces and
         // parentheses, so count from the last ')'.

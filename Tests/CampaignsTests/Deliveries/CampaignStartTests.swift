@@ -16,7 +16,7 @@ import Testing
         let states = try fixture.states()
         #expect(Set(states.keys) == ["user0@a.example", "user2@c.example", "user4@b.example", "user6@a.example", "user8@c.example"])
         #expect(states["user4@b.example"] == "suppressed" && states["user6@a.example"] == "suppressed")
-        let row = try await fixture.store.writer.read { db in
+        let row = try fixture.store.writer.read { db in
             try Row.fetchOne(db, sql: "SELECT state, started_at FROM campaigns")!
         }
         #expect(row["state"] as String == "running" && row["started_at"] as Int64 == 50)
@@ -38,7 +38,7 @@ import Testing
         _ = try ListImport(listName: "customers", path: more).run(in: fixture.store)
         let third = try fixture.store.startCampaign(named: fixture.campaign, now: at(30))
         #expect(third.queued == 2 && third.total == 8)
-        let row = try await fixture.store.writer.read { db in
+        let row = try fixture.store.writer.read { db in
             try Row.fetchOne(db, sql: "SELECT started_at, (SELECT domain FROM deliveries WHERE email LIKE '\"%') AS odd FROM campaigns")!
         }
         #expect(row["started_at"] as Int64 == 10)

@@ -24,7 +24,7 @@ import Testing
         let counts = try await store.stateCounts(campaign: campaign)
         #expect(counts[.sent] == 1 && counts[.unknown] == 1 && counts[.pending] == 8)
 
-        let unknown = try await store.writer.read { db in
+        let unknown = try store.writer.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM deliveries WHERE id = ?", arguments: [dead[1].id])!
         }
         #expect(unknown["attempts"] as Int == 1 && unknown["last_attempt_at"] as Int64 == 5)
@@ -98,5 +98,23 @@ import Testing
         try await store.signOff(owner: "e")
         #expect(try await store.stateCounts(campaign: campaign)[.pending] == 3)
         #expect(SenderProcess.isAlive(SenderProcess.current.process))
+    }
+}
+
+@Suite struct SenderProcessTests {
+    /// A real process, alive and then killed with SIGKILL, as `kill -9` leaves a sender.
+    @Test func tellsARunningProcessFromAKilledOne() throws {
+        #if os(Linux)
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        child.arguments = ["30"]
+        try child.run()
+        let identity = try #require(SenderProcess.identity(of: child.processIdentifier))
+        #expect(SenderProcess.isAlive(identity))
+        #expect(!SenderProcess.isAlive(identity.prefix { $0 != ":" } + ":1"))  // same pid, other start: a reused pid
+        kill(child.processIdentifier, SIGKILL)
+        child.waitUntilExit()
+        #expect(!SenderProcess.isAlive(identity))
+        #endif
     }
 }

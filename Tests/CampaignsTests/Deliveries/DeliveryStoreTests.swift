@@ -38,7 +38,7 @@ import Testing
         #expect(counts[.sent] == 1 && counts[.deferred] == 1 && counts[.bounced] == 1 && counts.total == 3)
         #expect(!counts.isComplete)
 
-        let row = try await fixture.store.writer.read { db in
+        let row = try fixture.store.writer.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM deliveries WHERE id = ?", arguments: [ids[1]])!
         }
         #expect(row["attempts"] as Int == 1)
@@ -49,7 +49,7 @@ import Testing
         #expect(row["mx_host"] as String == "mx.example")
         #expect(row["claimed_by"] as String? == nil)
 
-        let attempts = try await fixture.store.writer.read { db in
+        let attempts = try fixture.store.writer.read { db in
             try Row.fetchAll(db, sql: "SELECT delivery_id, outcome, code, enhanced_code, mx_host FROM attempts ORDER BY delivery_id")
         }
         #expect(attempts.count == 3)
@@ -74,7 +74,7 @@ import Testing
         #expect(again[0].attempts == 1 && again[0].firstAttemptAt == at(100))
         _ = try await store.markSending([again[0].id], owner: "e", now: at(1_000))
         try await store.record([fixture.outcome(again[0].id, .sent, at: 1_001)], owner: "e")
-        let row = try await store.writer.read { db in try Row.fetchOne(db, sql: "SELECT * FROM deliveries")! }
+        let row = try store.writer.read { db in try Row.fetchOne(db, sql: "SELECT * FROM deliveries")! }
         #expect(row["state"] as String == "sent" && row["attempts"] as Int == 2)
         #expect(row["first_attempt_at"] as Int64 == 100 && row["last_attempt_at"] as Int64 == 1_001)
         #expect(try await store.finishIfComplete(campaign: campaign, now: at(1_002)))
