@@ -23,6 +23,10 @@ extension SalvoStore: DeliveryStore {
         let excluded = try JSONColumns.encode(excludingDomains.sorted())
         let batch: ClaimBatch = try await writer.write { db in
             let columns = try Self.columns(ofCampaign: campaign, in: db)
+            // Paused or cancelled between the engine's last look and now: nothing to take.
+            guard try String.fetchOne(db, sql: "SELECT state FROM campaigns WHERE id = ?", arguments: [campaign]) == "running" else {
+                return ClaimBatch(columns: columns, rows: [])
+            }
             // Retries that are due first (they have waited longest), then new recipients;
             // each in the order of the (campaign_id, state, next_attempt_at) index, so the
             // claim reads only what it takes.

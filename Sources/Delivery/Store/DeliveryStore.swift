@@ -27,6 +27,8 @@ public protocol DeliveryStore: Sendable {
     /// recipients; within each, the oldest first. Deliveries whose domain is in
     /// `excludingDomains` (sites the engine cannot serve soon) are left for later.
     /// An address suppressed since the campaign started becomes `suppressed` here.
+    /// Nothing is claimed unless the campaign is running (a pause or cancel that lands
+    /// between two polls of `campaignControl` takes effect at the next claim).
     func claimDue(campaign: Int64, now: Date, limit: Int, owner: String,
                   excludingDomains: Set<String>) async throws -> [ClaimedDelivery]
 

@@ -60,7 +60,8 @@ import Testing
     }
 
     /// Measures; asserts only correctness. Run with SALVO_STORE_BENCH=1 (rows in
-    /// SALVO_STORE_BENCH_ROWS, default 1,000,000); the figures go to the report, not to a
+    /// SALVO_STORE_BENCH_ROWS, default 1,000,000; rows per transaction in
+    /// SALVO_STORE_BENCH_BATCH, default 1,000); the figures go to the report, not to a
     /// threshold.
     @Test(.enabled(if: ProcessInfo.processInfo.environment["SALVO_STORE_BENCH"] != nil))
     func throughput() async throws {
@@ -89,7 +90,7 @@ import Testing
         let startTime = ContinuousClock.now - clock
         #expect(start.queued + start.suppressed == rows && start.suppressed == rows / 100)
 
-        let batch = 1_000
+        let batch = Int(ProcessInfo.processInfo.environment["SALVO_STORE_BENCH_BATCH"] ?? "") ?? 1_000
         var claimTime = Duration.zero, sendingTime = Duration.zero, recordTime = Duration.zero
         var claimed = 0
         let sample = min(rows, 200_000)

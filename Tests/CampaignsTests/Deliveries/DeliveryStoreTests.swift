@@ -206,6 +206,7 @@ import Testing
         let other = try SalvoStore(path: fixture.store.path)  // the `salvo pause` process
         try other.pauseCampaign(named: fixture.campaign, reason: "asked by user")
         #expect(try await fixture.store.campaignControl(campaign: campaign) == .paused)
+        #expect(try await fixture.store.claimDue(campaign: campaign, now: at(0), limit: 10, owner: "e").isEmpty)
         #expect(throws: CampaignStateError.wrongState(fixture.campaign, state: "paused", action: "pause")) {
             try other.pauseCampaign(named: fixture.campaign)
         }
@@ -214,6 +215,7 @@ import Testing
         #expect(try fixture.store.campaignsToRun(now: at(0)).isEmpty)
         try other.resumeCampaign(named: fixture.campaign)
         #expect(try await fixture.store.campaignControl(campaign: campaign) == .running)
+        #expect(try await fixture.store.claimDue(campaign: campaign, now: at(0), limit: 10, owner: "e").count == 2)
         #expect(try fixture.store.campaignsToRun(now: at(0)) == [fixture.campaign])
     }
 }
