@@ -192,3 +192,56 @@ import Testing
         #expect(try sink.transactions().count == 4)
     }
 }
+
+@Suite struct OperationsCommandTests {
+    @Test func statusReportSuppressPauseAndCancel() async throws {
+        let dir = try SalvoBinary.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let ok = try await SMTPSinkPeer.start()
+        let bad = try await SMTPSinkPeer.start(options: ["-f", "RCPT", "-B", "550 5.1.1 no such user"])
+        defer { ok.stop(); bad.stop() }
+        #expect(try SalvoBinary.run(["init"], in: dir).status == 0)
+        var config = try String(contentsOfFile: dir + "/salvo.yml", encoding: .utf8)
+        config = config.replacingOccurrences(of: "    \"*\": 127.0.0.1:2525", with: "    example.com: 127.0.0.1:\(ok.port)\n    example.net: 127.0.0.1:\(bad.port)")
+        try config.write(toFile: dir + "/salvo.yml", atomically: true, encoding: .utf8)
+        let secret = ["SALVO_UNSUBSCRIBE_SECRET": "s3cret-for-tests"]
+        #expect(try SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
+        #expect(try SalvoBinary.run(["suppress", "add", "ADA.okafor@example.com"], in: dir).stdout.contains("suppressed 1 new"))
+        #expect(try SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir).status == 0)
+        let sent = try SalvoBinary.run(["send", "welcome"], in: dir, environment: secret)
+        #expect(sent.stdout.contains("sent 1, deferred 0, bounced 2"), "\(sent.stdout) \(sent.stderr)")
+
+        let status = try SalvoBinary.run(["status", "welcome", "--json"], in: dir)
+        let object = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+        #expect(object?["state"] as? String == "finished")
+        #expect(object?["counts"] as? [String: Int] == ["sent": 1, "bounced": 2, "suppressed": 1])
+        #expect((object?["top_replies"] as? [[String: Any]])?.first?["reply"] as? String == "550 5.1.1")
+
+        // The report parses with Python's csv module and agrees with status.
+        let report = try SalvoBinary.run(["report", "welcome", "--csv", "report.csv"], in: dir)
+        #expect(report.stdout == "wrote 4 rows to report.csv\n")
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: try TestPeers.executable("python3"))
+        check.arguments = ["-c", """
+            import csv, collections, sys
+            rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+            assert list(rows[0].keys()) == "email,status,attempts,smtp_code,enhanced_code,response,mx_host,message_id,first_attempt_at,last_attempt_at".split(",")
+            print(sorted(collections.Counter(r["status"] for r in rows).items()), [r["last_attempt_at"][-1:] for r in rows if r["status"] == "sent"])
+            """, dir + "/report.csv"]
+        let out = Pipe()
+        check.standardOutput = out
+        try check.run()
+        check.waitUntilExit()
+        #expect(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                == "[('bounced', 2), ('sent', 1), ('suppressed', 1)] ['Z']\n")
+
+        // Hard bounces joined the suppression list.
+        let listed = try SalvoBinary.run(["suppress", "list"], in: dir).stdout
+        #expect(listed.contains("kwame.mensah@example.net,hard-bounce"))
+        #expect(listed.contains("ADA.okafor@example.com,manual"))
+
+        // A finished campaign cannot be paused or cancelled; the errors say so.
+        let pause = try SalvoBinary.run(["pause", "welcome"], in: dir)
+        #expect(pause.status != 0 && pause.stderr.contains("finished"), "\(pause.stderr)")
+    }
+}

@@ -1,3 +1,4 @@
+import Delivery
 import Foundation
 import GRDB
 
@@ -34,5 +35,60 @@ extension SalvoStore {
                                   lastAttemptAt: (row["last_attempt_at"] as Int64?).map { Date(timeIntervalSince1970: TimeInterval($0)) })
             }
         }
+    }
+}
+
+/// What `salvo status` shows beyond the counts per state.
+public struct CampaignStatus: Sendable, Equatable {
+    public var name: String
+    public var state: String
+    public var reason: String?
+    public var counts: DeliveryCounts
+    /// The domains with the most deliveries, with their count.
+    public var topDomains: [(domain: String, count: Int)]
+    /// The most frequent last reply codes ("250", "451 4.7.0", …), with their count.
+    public var topReplies: [(reply: String, count: Int)]
+
+    public static func == (a: CampaignStatus, b: CampaignStatus) -> Bool {
+        a.name == b.name && a.state == b.state && a.counts == b.counts
+            && a.topDomains.map(\.domain) == b.topDomains.map(\.domain) && a.topReplies.map(\.reply) == b.topReplies.map(\.reply)
+    }
+}
+
+extension SalvoStore {
+    public func status(campaign name: String, top: Int = 5) throws -> CampaignStatus {
+        let counts = try deliveryCounts(campaign: name)
+        return try writer.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT id, state, state_reason FROM campaigns WHERE name = ?", arguments: [name]) else {
+                throw StoreError.campaignNotFound(name)
+            }
+            let id: Int64 = row["id"]
+            let domains = try Row.fetchAll(db, sql: """
+                SELECT domain, COUNT(*) AS n FROM deliveries WHERE campaign_id = ? GROUP BY domain ORDER BY n DESC, domain LIMIT ?
+                """, arguments: [id, top]).map { (domain: $0["domain"] as String, count: $0["n"] as Int) }
+            let replies = try Row.fetchAll(db, sql: """
+                SELECT last_code || COALESCE(' ' || last_enhanced_code, '') AS reply, COUNT(*) AS n FROM deliveries
+                WHERE campaign_id = ? AND last_code IS NOT NULL GROUP BY reply ORDER BY n DESC, reply LIMIT ?
+                """, arguments: [id, top]).map { (reply: $0["reply"] as String, count: $0["n"] as Int) }
+            return CampaignStatus(name: name, state: row["state"], reason: row["state_reason"], counts: counts,
+                                  topDomains: domains, topReplies: replies)
+        }
+    }
+}
+
+/// The report CSV of DESIGN.md: a header row, then one row per recipient; times in
+/// RFC 3339 UTC; quoted per RFC 4180.
+public enum DeliveryReportCSV {
+    public static let header = "email,status,attempts,smtp_code,enhanced_code,response,mx_host,message_id,first_attempt_at,last_attempt_at"
+
+    public static func line(_ row: DeliveryReportRow) -> String {
+        [row.email, row.status, String(row.attempts), row.smtpCode.map(String.init) ?? "", row.enhancedCode ?? "",
+         row.response ?? "", row.mxHost ?? "", row.messageID ?? "", time(row.firstAttemptAt), time(row.lastAttemptAt)]
+            .map(CSVField.quote).joined(separator: ",")
+    }
+
+    private static func time(_ date: Date?) -> String {
+        guard let date else { return "" }
+        return date.formatted(.iso8601)  // 2026-12-01T09:00:00Z
     }
 }

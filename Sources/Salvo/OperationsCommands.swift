@@ -1,0 +1,193 @@
+import ArgumentParser
+import Campaigns
+import Delivery
+import Foundation
+
+/// `salvo pause|resume|cancel CAMPAIGN`: a running `salvo send` sees the change through
+/// the store within two seconds.
+struct PauseCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pause",
+        abstract: "Pause a campaign: senders stop claiming and hand back what they hold; messages in flight finish.",
+        discussion: "Example:\n  salvo pause spring-sale")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The campaign's name.") var campaign: String
+
+    func run() throws {
+        let (_, store) = try global.openStore()
+        try store.pauseCampaign(named: campaign, reason: "paused by salvo pause")
+        print("campaign '\(campaign)' paused; `salvo resume \(campaign)` lets it go on")
+    }
+}
+
+struct ResumeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resume",
+        abstract: "Resume a paused campaign (the next salvo send or salvo run sends it).",
+        discussion: "Example:\n  salvo resume spring-sale")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The campaign's name.") var campaign: String
+
+    func run() throws {
+        let (_, store) = try global.openStore()
+        try store.resumeCampaign(named: campaign)
+        print("campaign '\(campaign)' resumed")
+    }
+}
+
+struct CancelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cancel",
+        abstract: "Cancel a campaign: every recipient not yet on a connection is cancelled; nothing more is sent.",
+        discussion: "Example:\n  salvo cancel spring-sale")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The campaign's name.") var campaign: String
+
+    func run() throws {
+        let (_, store) = try global.openStore()
+        let cancelled = try store.cancelCampaign(named: campaign)
+        print("campaign '\(campaign)' cancelled: \(cancelled) recipients will not be sent")
+    }
+}
+
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show a campaign's state, recipients per delivery state, top domains and top replies.",
+        discussion: "Examples:\n  salvo status spring-sale\n  salvo status spring-sale --json")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The campaign's name.") var campaign: String
+    @Flag(help: "Print JSON instead of text.") var json = false
+
+    func run() throws {
+        let (_, store) = try global.openStore()
+        let status = try store.status(campaign: campaign)
+        let counts = DeliveryState.allCases.map { ($0.rawValue, status.counts.byState[$0] ?? 0) }
+        if json {
+            let object: [String: Any] = [
+                "campaign": status.name, "state": status.state, "reason": status.reason as Any,
+                "counts": Dictionary(uniqueKeysWithValues: counts.filter { $0.1 > 0 }),
+                "total": counts.reduce(0) { $0 + $1.1 },
+                "top_domains": status.topDomains.map { ["domain": $0.domain, "count": $0.count] },
+                "top_replies": status.topReplies.map { ["reply": $0.reply, "count": $0.count] },
+            ]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        print("campaign \(status.name): \(status.state)\(status.reason.map { " (\($0))" } ?? "")")
+        let total = counts.reduce(0) { $0 + $1.1 }
+        print("recipients: \(total)")
+        for (state, n) in counts where n > 0 { print("  \(state.padding(toLength: 11, withPad: " ", startingAt: 0)) \(n)") }
+        if !status.topDomains.isEmpty {
+            print("top domains:")
+            for entry in status.topDomains { print("  \(entry.domain.padding(toLength: 30, withPad: " ", startingAt: 0)) \(entry.count)") }
+        }
+        if !status.topReplies.isEmpty {
+            print("top replies:")
+            for entry in status.topReplies { print("  \(entry.reply.padding(toLength: 30, withPad: " ", startingAt: 0)) \(entry.count)") }
+        }
+        if (status.counts.byState[.unknown] ?? 0) > 0 {
+            print("in doubt: \(status.counts.byState[.unknown]!) (their message may have arrived; `salvo send \(campaign) --resend-unknown` sends them again)")
+        }
+    }
+}
+
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Write a campaign's delivery report as CSV: one row per recipient.",
+        discussion: """
+            Columns: \(DeliveryReportCSV.header). Times in RFC 3339 UTC; quoted per RFC 4180.
+
+            Examples:
+              salvo report spring-sale --csv report.csv
+              salvo report spring-sale --csv - | head
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The campaign's name.") var campaign: String
+    @Option(help: ArgumentHelp("Where to write the CSV (- for standard output).", valueName: "FILE")) var csv: String
+
+    func run() throws {
+        let (_, store) = try global.openStore()
+        let rows = try store.deliveryReport(campaign: campaign)
+        var text = DeliveryReportCSV.header + "\r\n"
+        for row in rows { text += DeliveryReportCSV.line(row) + "\r\n" }
+        if csv == "-" {
+            FileHandle.standardOutput.write(Data(text.utf8))
+        } else {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: csv))
+            print("wrote \(rows.count) rows to \(csv)")
+        }
+    }
+}
+
+struct SuppressCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "suppress",
+        abstract: "The global suppression list: addresses no campaign ever mails.",
+        subcommands: [Add.self, Import.self, List.self, Remove.self])
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Suppress addresses.",
+            discussion: "Example:\n  salvo suppress add ann@example.com bob@example.org --reason unsubscribe")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The addresses.") var emails: [String]
+        @Option(help: "manual | hard-bounce | complaint | unsubscribe") var reason: String = "manual"
+
+        func run() throws {
+            guard let why = SuppressionReason(rawValue: reason) else {
+                throw ValidationError("--reason must be one of \(SuppressionReason.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            let (_, store) = try global.openStore()
+            let added = try store.suppress(emails, reason: why)
+            print("suppressed \(added) new addresses (\(emails.count - added) were already)")
+        }
+    }
+
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Suppress every address of a CSV file (an email column, an optional reason column).",
+            discussion: "Example:\n  salvo suppress import unsubscribes.csv")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The CSV file.") var file: String
+        @Option(help: ArgumentHelp("The column that holds the address, when it is not called 'email'.", valueName: "NAME")) var emailColumn: String?
+
+        func run() throws {
+            let (_, store) = try global.openStore()
+            let report = try store.importSuppressions(path: file, emailColumn: emailColumn)
+            for reject in report.rejects { printError("\(file):\(reject.line): \(reject.reason)") }
+            print(report.summary)
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the suppressed addresses (CSV: email, reason, detail, created_at).",
+            discussion: "Example:\n  salvo suppress list > suppressed.csv")
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            let (_, store) = try global.openStore()
+            print("email,reason,detail,created_at")
+            for entry in try store.suppressions() {
+                print([entry.email, entry.reason, entry.detail ?? "", entry.createdAt.formatted(.iso8601)].map(CSVField.quote).joined(separator: ","))
+            }
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Take addresses off the suppression list.",
+            discussion: "Example:\n  salvo suppress remove ann@example.com")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The addresses.") var emails: [String]
+
+        func run() throws {
+            let (_, store) = try global.openStore()
+            print("removed \(try store.unsuppress(emails)) addresses")
+        }
+    }
+}
