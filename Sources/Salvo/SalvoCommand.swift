@@ -16,6 +16,8 @@ struct SalvoCommand: AsyncParsableCommand {
             CampaignCommand.self,
             PreviewCommand.self,
             SendCommand.self,
+            ScheduleCommand.self,
+            RunCommand.self,
             PauseCommand.self,
             ResumeCommand.self,
             CancelCommand.self,

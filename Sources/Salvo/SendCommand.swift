@@ -45,62 +45,21 @@ struct SendCommand: AsyncParsableCommand {
             try await dryRun(store: store, configuration: configuration, definition: definition, composer: composer)
             return
         }
-        let campaignID = try store.campaignID(named: campaign)
-        if resendUnknown {
-            let again = try await store.resendUnknown(campaign: campaignID)
-            printNow("\(again) recipients in doubt ('unknown') queued again")
-        }
-        let start = try store.startCampaign(named: campaign)
-        if start.queued > 0 || start.suppressed > 0 {
-            printNow("campaign '\(campaign)': \(start.queued) recipients queued\(start.suppressed > 0 ? ", \(start.suppressed) suppressed" : "")")
-        }
-        if start.state == "paused" {
-            printNow("campaign '\(campaign)' is paused: `salvo resume \(campaign)` first")
-            return
-        }
-
-        var settings = DeliveryEngine.Settings(
-            owner: "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8))",
-            mx: configuration.mxSession(), relay: try configuration.relaySession(), retry: configuration.retryPolicy())
-        settings.waitForRetries = wait
-        let engine = DeliveryEngine(store: store, router: configuration.router(), renderer: CampaignRenderer(composer: composer),
-                                    policy: try configuration.deliveryPolicy(), settings: settings)
-
-        let interrupt = [SIGINT, SIGTERM].map { signal -> DispatchSourceSignal in
-            Foundation.signal(signal, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signal)
-            source.setEventHandler {
-                printError("stopping: finishing the transactions in flight (Ctrl-C again to quit at once)")
-                Foundation.signal(SIGINT, SIG_DFL)
-                Task { await engine.stop() }
-            }
-            source.resume()
-            return source
-        }
-        defer { interrupt.forEach { $0.cancel() } }
-
+        let sender = CampaignSender(campaign: campaign, store: store, configuration: configuration)
+        let interrupt = InterruptHandler { await sender.stop() }
+        defer { interrupt.cancel() }
         let started = Date()
         let progress = ProgressLine(unit: "")
-        let summary = try await engine.run(campaign: campaignID) { counts in
+        let result = try await sender.run(waitForRetries: wait, resendUnknown: resendUnknown, onStart: { start in
+            if start.queued > 0 || start.suppressed > 0 {
+                printNow("campaign '\(campaign)': \(start.queued) recipients queued\(start.suppressed > 0 ? ", \(start.suppressed) suppressed" : "")")
+            }
+        }, onProgress: { counts in
             let rate = Double(counts.attempts) / max(Date().timeIntervalSince(started), 0.001)
             progress.show("sent \(counts.sent), deferred \(counts.deferred), bounced \(counts.bounced), \(Int(rate)) msg/s")
-        }
+        })
         progress.finish()
-        let seconds = Date().timeIntervalSince(started)
-        if summary.recovered.released + summary.recovered.unknown > 0 {
-            printNow("recovered from an earlier run: \(summary.recovered.released) claims released, \(summary.recovered.unknown) in doubt (unknown)")
-        }
-        printNow("sent \(summary.sent), deferred \(summary.deferred), bounced \(summary.bounced), failed \(summary.failed), unknown \(summary.unknown) in \(String(format: "%.1f", seconds)) s (\(Int(Double(summary.attempts) / max(seconds, 0.001))) msg/s)")
-        let counts = try await store.stateCounts(campaign: campaignID)
-        let states = DeliveryState.allCases.compactMap { state -> String? in
-            let n = counts.byState[state] ?? 0
-            return n > 0 ? "\(state.rawValue) \(n)" : nil
-        }
-        printNow("campaign '\(campaign)': \(states.joined(separator: ", "))")
-        if let stopped = summary.stoppedBy { printNow("stopped: the campaign was \(stopped.rawValue)") }
-        if (counts.byState[.unknown] ?? 0) > 0 {
-            printNow("recipients in doubt are not sent again unless you run: salvo send \(campaign) --resend-unknown")
-        }
+        SendReport.print(campaign: campaign, result: result, seconds: Date().timeIntervalSince(started))
     }
 
     /// Renders every message and routes every domain, changing nothing.

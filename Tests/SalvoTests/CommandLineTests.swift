@@ -245,3 +245,48 @@ import Testing
         #expect(pause.status != 0 && pause.stderr.contains("finished"), "\(pause.stderr)")
     }
 }
+
+@Suite struct CronTests {
+    /// `salvo run` in a bounded loop, two at a time, with a scheduled campaign, a one-second
+    /// retry interval and a site that is down at first: every recipient ends final and the
+    /// servers see each one exactly once.
+    @Test func overlappingRunsFinishAScheduledCampaignWithoutDuplicates() async throws {
+        let dir = try SalvoBinary.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let ok = try await SMTPSinkPeer.start()
+        defer { ok.stop() }
+        let laterPort = try TestPeers.freePort()  // example.net's server is down for now
+        #expect(try SalvoBinary.run(["init"], in: dir).status == 0)
+        var config = try String(contentsOfFile: dir + "/salvo.yml", encoding: .utf8)
+        config = config.replacingOccurrences(of: "    \"*\": 127.0.0.1:2525", with: "    example.com: 127.0.0.1:\(ok.port)\n    example.net: 127.0.0.1:\(laterPort)")
+        config = config.replacingOccurrences(of: "intervals: [15m]", with: "intervals: [1s]")
+        try config.write(toFile: dir + "/salvo.yml", atomically: true, encoding: .utf8)
+        let secret = ["SALVO_UNSUBSCRIBE_SECRET": "s3cret-for-tests"]
+        #expect(try SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
+        #expect(try SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir).status == 0)
+        #expect(try SalvoBinary.run(["run"], in: dir, environment: secret).stdout == "nothing due\n")
+        let scheduled = try SalvoBinary.run(["schedule", "welcome", "--at", "2020-01-01T00:00:00Z"], in: dir)
+        #expect(scheduled.status == 0, "\(scheduled.stderr)")
+
+        var later: SMTPSinkPeer?
+        defer { later?.stop() }
+        var finished = false
+        for round in 0..<15 where !finished {
+            if round == 2 { later = try await SMTPSinkPeer.start(port: laterPort) }
+            async let first = SalvoBinary.run(["run"], in: dir, environment: secret, timeout: 60)
+            async let second = SalvoBinary.run(["run"], in: dir, environment: secret, timeout: 60)
+            let results = try await [first, second]
+            #expect(results.allSatisfy { $0.status == 0 }, "\(results.map(\.stderr))")
+            let status = try SalvoBinary.run(["status", "welcome", "--json"], in: dir)
+            let object = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+            finished = object?["state"] as? String == "finished"
+            if !finished { try await Task.sleep(for: .milliseconds(700)) }
+        }
+        #expect(finished)
+        let report = try SalvoBinary.run(["report", "welcome", "--csv", "-"], in: dir).stdout
+        #expect(report.components(separatedBy: ",sent,").count - 1 == 4, "\(report)")
+        let received = try ok.transactions() + (later?.transactions() ?? [])
+        #expect(received.map(\.rcptArgs).flatMap { $0 }.sorted() ==
+                ["<ada.okafor@example.com>", "<kwame.mensah@example.net>", "<o'brien.sean@example.com>", "<yuki.tanaka@example.net>"])
+    }
+}

@@ -1,0 +1,66 @@
+import Delivery
+import Foundation
+
+/// Sends one campaign with everything `salvo.yml` says: what `salvo send` and `salvo run`
+/// both do. It starts the campaign (materialising deliveries for recipients not yet
+/// queued), builds the delivery engine, and makes one pass, or stays until every
+/// recipient is final.
+public actor CampaignSender {
+    public let campaign: String
+    private let store: SalvoStore
+    private let configuration: SalvoConfiguration
+    private let environment: [String: String]
+    private var engine: DeliveryEngine?
+    private var stopRequested = false
+
+    public init(campaign: String, store: SalvoStore, configuration: SalvoConfiguration,
+                environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.campaign = campaign
+        self.store = store
+        self.configuration = configuration
+        self.environment = environment
+    }
+
+    /// What a run did.
+    public struct Result: Sendable {
+        public var start: CampaignStart
+        /// Nil when nothing was sent (a paused campaign).
+        public var summary: DeliveryEngine.Summary?
+        /// Deliveries per state after the run.
+        public var counts: DeliveryCounts
+    }
+
+    /// - Parameters:
+    ///   - resendUnknown: queue the recipients left `unknown` by a crash again first.
+    ///   - onStart: told how many recipients the start queued, before sending.
+    public func run(waitForRetries: Bool = false, resendUnknown: Bool = false,
+                    onStart: (@Sendable (CampaignStart) -> Void)? = nil,
+                    onProgress: (@Sendable (DeliveryEngine.Summary) -> Void)? = nil) async throws -> Result {
+        let (definition, sourcePath) = try store.campaign(named: campaign)
+        let composer = try definition.composer(campaignFile: sourcePath, configuration: configuration, environment: environment)
+        let campaignID = try store.campaignID(named: campaign)
+        if resendUnknown { _ = try await store.resendUnknown(campaign: campaignID) }
+        let start = try store.startCampaign(named: campaign)
+        onStart?(start)
+        guard start.state == "running", !stopRequested else {
+            return Result(start: start, summary: nil, counts: try await store.stateCounts(campaign: campaignID))
+        }
+        var settings = DeliveryEngine.Settings(
+            owner: "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8))",
+            mx: configuration.mxSession(), relay: try configuration.relaySession(environment: environment),
+            retry: configuration.retryPolicy())
+        settings.waitForRetries = waitForRetries
+        let engine = DeliveryEngine(store: store, router: configuration.router(), renderer: CampaignRenderer(composer: composer),
+                                    policy: try configuration.deliveryPolicy(), settings: settings)
+        self.engine = engine
+        let summary = try await engine.run(campaign: campaignID, onProgress: onProgress)
+        self.engine = nil
+        return Result(start: start, summary: summary, counts: try await store.stateCounts(campaign: campaignID))
+    }
+
+    /// Stops claiming; the run returns once the transactions in flight are recorded.
+    public func stop() async {
+        stopRequested = true
+        await engine?.stop()
+    }
+}

@@ -1,0 +1,85 @@
+import ArgumentParser
+import Campaigns
+import Foundation
+
+struct ScheduleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "schedule",
+        abstract: "Schedule a campaign: the first `salvo run` at or after the time starts it.",
+        discussion: "Example:\n  salvo schedule spring-sale --at 2026-12-01T09:00:00Z")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The campaign's name.") var campaign: String
+    @Option(help: ArgumentHelp("When, in RFC 3339 (2026-12-01T09:00:00Z, or with an offset such as +01:00).", valueName: "TIME"))
+    var at: String
+
+    func run() throws {
+        guard let time = try? Date(at, strategy: .iso8601) else {
+            throw ValidationError("--at '\(at)' is not an RFC 3339 time such as 2026-12-01T09:00:00Z")
+        }
+        let (_, store) = try global.openStore()
+        try store.scheduleCampaign(named: campaign, at: time)
+        print("campaign '\(campaign)' scheduled for \(time.formatted(.iso8601)); `salvo run` from cron starts it")
+    }
+}
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "For cron: start the campaigns whose time has come, send what is due (retries too), then exit.",
+        discussion: """
+            A lock beside the database makes a run that overlaps another exit at once with \
+            status 0, so a crontab line can run every minute:
+
+              * * * * * cd /srv/mail && salvo run >> salvo.log 2>&1
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let (configuration, store) = try global.openStore()
+        guard let lock = try RunLock(path: store.path + ".run-lock") else {
+            printNow("another salvo run is working on \(store.path); this one exits")
+            return
+        }
+        defer { lock.release() }
+        let due = try store.campaignsToRun(now: Date())
+        if due.isEmpty {
+            printNow("nothing due")
+            return
+        }
+        for campaign in due {
+            let sender = CampaignSender(campaign: campaign, store: store, configuration: configuration)
+            let interrupt = InterruptHandler { await sender.stop() }
+            defer { interrupt.cancel() }
+            let started = Date()
+            do {
+                let result = try await sender.run()
+                SendReport.print(campaign: campaign, result: result, seconds: Date().timeIntervalSince(started))
+            } catch {
+                // One campaign's problem (a template gone missing) must not stop the others.
+                printError("campaign '\(campaign)': \(error)")
+            }
+        }
+    }
+}
+
+/// An exclusive `flock` on a file beside the database, held for the run.
+final class RunLock {
+    private let fd: Int32
+
+    /// Nil when another process holds the lock.
+    init?(path: String) throws {
+        fd = open(path, O_CREAT | O_RDWR, 0o644)
+        guard fd >= 0 else { throw ValidationError("cannot open the lock file \(path): \(String(cString: strerror(errno)))") }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            close(fd)
+            return nil
+        }
+    }
+
+    func release() {
+        flock(fd, LOCK_UN)
+        close(fd)
+    }
+}

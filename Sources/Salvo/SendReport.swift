@@ -1,0 +1,50 @@
+import Campaigns
+import Delivery
+import Foundation
+
+/// The lines `salvo send` and `salvo run` print after a campaign's pass.
+enum SendReport {
+    static func print(campaign: String, result: CampaignSender.Result, seconds: Double) {
+        guard let summary = result.summary else {
+            printNow("campaign '\(campaign)' is \(result.start.state): nothing sent (`salvo resume \(campaign)` first)")
+            return
+        }
+        if summary.recovered.released + summary.recovered.unknown > 0 {
+            printNow("recovered from an earlier run: \(summary.recovered.released) claims released, \(summary.recovered.unknown) in doubt (unknown)")
+        }
+        printNow("sent \(summary.sent), deferred \(summary.deferred), bounced \(summary.bounced), failed \(summary.failed), unknown \(summary.unknown) in \(String(format: "%.1f", seconds)) s (\(Int(Double(summary.attempts) / max(seconds, 0.001))) msg/s)")
+        let states = DeliveryState.allCases.compactMap { state -> String? in
+            let n = result.counts.byState[state] ?? 0
+            return n > 0 ? "\(state.rawValue) \(n)" : nil
+        }
+        printNow("campaign '\(campaign)': \(states.joined(separator: ", "))")
+        if let stopped = summary.stoppedBy { printNow("stopped: the campaign was \(stopped.rawValue)") }
+        if (result.counts.byState[.unknown] ?? 0) > 0 {
+            printNow("recipients in doubt are not sent again unless you run: salvo send \(campaign) --resend-unknown")
+        }
+    }
+}
+
+/// Ctrl-C (SIGINT) and SIGTERM: the first asks the work to stop gracefully, a second
+/// Ctrl-C ends the process at once.
+final class InterruptHandler {
+    private let sources: [DispatchSourceSignal]
+
+    init(_ stop: @escaping @Sendable () async -> Void) {
+        sources = [SIGINT, SIGTERM].map { signal in
+            Foundation.signal(signal, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signal)
+            source.setEventHandler {
+                printError("stopping: finishing the transactions in flight (Ctrl-C again to quit at once)")
+                Foundation.signal(SIGINT, SIG_DFL)
+                Task { await stop() }
+            }
+            source.resume()
+            return source
+        }
+    }
+
+    func cancel() {
+        sources.forEach { $0.cancel() }
+    }
+}
