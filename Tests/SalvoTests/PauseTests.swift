@@ -1,0 +1,43 @@
+import Foundation
+import Testing
+import TestPeers
+
+/// `salvo pause` from another process stops a running `salvo send` within two seconds;
+/// `resume` and another send deliver the rest, each recipient exactly once.
+@Suite struct PauseTests {
+    @Test func pauseStopsARunningSendAndResumeFinishesIt() async throws {
+        let dir = try SalvoBinary.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let sink = try await SMTPSinkPeer.start()
+        defer { sink.stop() }
+        #expect(try SalvoBinary.run(["init"], in: dir).status == 0)
+        var config = try String(contentsOfFile: dir + "/salvo.yml", encoding: .utf8)
+        config = config.replacingOccurrences(of: "127.0.0.1:2525", with: "127.0.0.1:\(sink.port)")
+        // 5 messages a second: 40 recipients take eight seconds, time enough to pause.
+        config = config.replacingOccurrences(of: "default: { connections: 5,", with: "default: { rate: 5/s, connections: 5,")
+        try config.write(toFile: dir + "/salvo.yml", atomically: true, encoding: .utf8)
+        var csv = "email,first_name,last_name,country,tags\n"
+        for i in 0..<40 { csv += "p\(i)@example.com,P,\(i),NG,new\n" }
+        try csv.write(toFile: dir + "/recipients.csv", atomically: true, encoding: .utf8)
+        #expect(try SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
+        #expect(try SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir).status == 0)
+        let secret = ["SALVO_UNSUBSCRIBE_SECRET": "pause-test"]
+
+        async let sending = SalvoBinary.run(["send", "welcome"], in: dir, environment: secret, timeout: 60)
+        try await Task.sleep(for: .milliseconds(1500))
+        let paused = try SalvoBinary.run(["pause", "welcome"], in: dir)
+        #expect(paused.status == 0, "\(paused.stderr)")
+        let pausedAt = Date()
+        let first = try await sending
+        #expect(Date().timeIntervalSince(pausedAt) < 2.5, "send took \(Date().timeIntervalSince(pausedAt)) s to stop")
+        #expect(first.stdout.contains("stopped: the campaign was paused"), "\(first.stdout)")
+        let sentBefore = try sink.transactions().count
+        #expect(sentBefore > 0 && sentBefore < 40, "\(sentBefore)")
+
+        #expect(try SalvoBinary.run(["resume", "welcome"], in: dir).status == 0)
+        let second = try SalvoBinary.run(["send", "welcome"], in: dir, environment: secret, timeout: 60)
+        #expect(second.status == 0, "\(second.stderr)")
+        let rcpts = try sink.transactions().flatMap(\.rcptArgs)
+        #expect(rcpts.count == 40 && Set(rcpts).count == 40)
+    }
+}
