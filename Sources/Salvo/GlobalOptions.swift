@@ -24,7 +24,7 @@ struct GlobalOptions: ParsableArguments {
 
     func openStore() throws -> (SalvoConfiguration, SalvoStore) {
         let configuration = try configuration()
-        return (configuration, try SalvoStore(path: databasePath(configuration)))
+        return (configuration, try SalvoStore(path: databasePath(configuration), reputationGuard: configuration.reputationGuard))
     }
 }
 

@@ -85,6 +85,14 @@ import Testing
         }
     }
 
+    @Test func reputationGuard() throws {
+        #expect(try load("").reputationGuard?.maxBounceRate == 0.05)
+        let custom = try load("reputation_guard: { bounce_rate: 2%, minimum_attempts: 100 }\n").reputationGuard
+        #expect(custom?.maxBounceRate == 0.02 && custom?.minimumAttempts == 100)
+        #expect(try load("reputation_guard: { enabled: false }\n").reputationGuard == nil)
+        #expect(throws: ConfigurationError.self) { try load("reputation_guard: { bounce_rate: lots }\n") }
+    }
+
     @Test func ratesAndDurations() {
         #expect(Rate("100/hour") == Rate(count: 100, per: 3600))
         #expect(Rate("5/s")?.perSecond == 5)

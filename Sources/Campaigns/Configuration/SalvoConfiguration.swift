@@ -15,6 +15,8 @@ public struct SalvoConfiguration: Sendable {
     public var limits = LimitSettings()
     public var retry = RetrySettings()
     public var unsubscribe = UnsubscribeSettings()
+    /// `reputation_guard`: nil when disabled.
+    public var reputationGuard: ReputationGuard? = ReputationGuard()
 
     public init() {}
 
@@ -124,7 +126,7 @@ extension SalvoConfiguration {
     public init(yaml root: YAMLValue) throws {
         self.init()
         file = root.file
-        let top = try root.mapping(known: ["database", "helo", "delivery", "dns", "dkim", "limits", "retry", "unsubscribe"])
+        let top = try root.mapping(known: ["database", "helo", "delivery", "dns", "dkim", "limits", "retry", "unsubscribe", "reputation_guard"])
         if let value = top["database"] { database = try value.path() }
         else { database = YAMLValue(node: "salvo.db", key: "database", file: root.file).relativeToFile("salvo.db") }
         if let value = top["helo"] { helo = try value.nonEmptyString() }
@@ -148,6 +150,18 @@ extension SalvoConfiguration {
                 if retry.intervals.isEmpty { throw intervals.error("needs at least one interval") }
             }
             if let maxAge = keys["max_age"] { retry.maxAge = try Self.duration(maxAge) }
+        }
+        if let value = top["reputation_guard"] {
+            let keys = try value.mapping(known: ["enabled", "bounce_rate", "minimum_attempts"])
+            var settings = ReputationGuard()
+            if let rate = keys["bounce_rate"] {
+                let text = try rate.string().trimmingCharacters(in: .whitespaces)
+                let number = text.hasSuffix("%") ? Double(text.dropLast()).map { $0 / 100 } : Double(text)
+                guard let number, number > 0, number < 1 else { throw rate.error("expected a rate such as 5% or 0.05, found '\(text)'") }
+                settings.maxBounceRate = number
+            }
+            if let minimum = keys["minimum_attempts"] { settings.minimumAttempts = try minimum.int(min: 1) }
+            reputationGuard = try keys["enabled"]?.bool() == false ? nil : settings
         }
         if let value = top["unsubscribe"] {
             let keys = try value.mapping(known: ["secret_env", "mailto"])

@@ -143,6 +143,10 @@ extension SalvoStore: DeliveryStore {
                     try suppress.execute(arguments: [detail, at, outcome.deliveryID])
                 }
             }
+            if let reputationGuard {
+                let bounced = outcomes.filter { $0.state == .bounced }.map(\.deliveryID)
+                try reputationGuard.check(deliveryIDs: bounced, in: db)
+            }
             return recorded
         }
     }

@@ -11,10 +11,13 @@ import GRDB
 public final class SalvoStore: Sendable {
     public let writer: any DatabaseWriter
     public let path: String
+    /// Pauses a campaign whose bounce rate passes its threshold (nil: never).
+    public let reputationGuard: ReputationGuard?
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
-    public init(path: String) throws {
+    public init(path: String, reputationGuard: ReputationGuard? = ReputationGuard()) throws {
         self.path = path
+        self.reputationGuard = reputationGuard
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
