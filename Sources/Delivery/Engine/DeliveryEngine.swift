@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import SMTP
 
@@ -23,6 +24,10 @@ public actor DeliveryEngine {
         public var retry: RetryPolicy
         public var claimBatch = 500
         public var outcomeBatch = 500
+        /// Deliveries of one connection marked `sending` in one commit, ahead of their
+        /// DATA: more means fewer commits, and more recipients left `unknown` by a crash
+        /// (at most this many per open connection).
+        public var markAhead = 8
         /// Longer waits than this (a suspended site) hand the delivery back for a later
         /// run instead of holding it.
         public var longestWait: Duration = .seconds(30)
@@ -60,13 +65,16 @@ public actor DeliveryEngine {
     private var generator = SystemRandomNumberGenerator()
 
     private var pools: [SiteKey: SitePool] = [:]
-    private var queues: [SiteKey: [ClaimedDelivery]] = [:]
+    private var queues: [SiteKey: SiteQueue] = [:]
     private var workers: [SiteKey: Int] = [:]
     private var queued = 0
     private var excludedDomains: Set<String> = []
     private var summary = Summary()
-    private var stopping = false
-    private var control: CampaignControl = .running
+    private var stopping = false { didSet { updateHalted() } }
+    private var control: CampaignControl = .running { didSet { updateHalted() } }
+    /// `stopping || control != .running`, readable by workers off the actor between two
+    /// messages.
+    private nonisolated let halted = NIOLockedValueBox(false)
     private var progress: (@Sendable (Summary) -> Void)?
 
     /// - Parameter connector: opens a session to a destination (tests and the relay use
@@ -144,8 +152,17 @@ public actor DeliveryEngine {
                         try await Task.sleep(for: .milliseconds(Int(wait * 1000)))
                         continue
                     }
+                    // One routing question per domain of the batch, not one per recipient.
+                    var routes: [String: Route] = [:]
                     for delivery in claimed {
-                        await dispatch(delivery, group: &group, marker: marker, recorder: recorder)
+                        let route: Route
+                        if let known = routes[delivery.domain] {
+                            route = known
+                        } else {
+                            route = await router.route(delivery.domain)
+                            routes[delivery.domain] = route
+                        }
+                        await dispatch(delivery, route: route, group: &group, marker: marker, recorder: recorder)
                     }
                 }
                 // Wait for the queues to drain (or, when stopping, for the transactions
@@ -170,15 +187,19 @@ public actor DeliveryEngine {
         return summary
     }
 
+    private func updateHalted() {
+        let value = stopping || control != .running
+        halted.withLockedValue { $0 = value }
+    }
+
     private func controlChanged(_ value: CampaignControl) {
         if value == .paused || value == .cancelled { control = value }
     }
 
     // MARK: - Routing and queues
 
-    private func dispatch(_ delivery: ClaimedDelivery, group: inout ThrowingDiscardingTaskGroup<Error>,
+    private func dispatch(_ delivery: ClaimedDelivery, route: Route, group: inout ThrowingDiscardingTaskGroup<Error>,
                           marker: SendingMarker, recorder: OutcomeRecorder) async {
-        let route = await router.route(delivery.domain)
         switch route {
         case .bounce(let reason):
             // No such domain, or a null MX: the address can never receive mail.
@@ -195,7 +216,7 @@ public actor DeliveryEngine {
                 pools[site] = SitePool(site: siteName, destinations: destinations, maxConnections: effective.connections,
                                        messagesPerConnection: effective.messagesPerConnection, connector: connector(via))
             }
-            queues[site, default: []].append(delivery)
+            queues[site, default: SiteQueue()].append(delivery)
             queued += 1
             let limit = policy.concurrency(for: site) ?? policy.limits.resolve(domain: delivery.domain, site: site).connections
             if workers[site, default: 0] < limit {
@@ -205,19 +226,66 @@ public actor DeliveryEngine {
         }
     }
 
-    private func nextDelivery(for site: SiteKey) -> ClaimedDelivery? {
-        guard !(stopping || control != .running), var queue = queues[site], !queue.isEmpty else {
+    /// What a worker does next for its site.
+    private enum Next: Sendable {
+        /// Send these, in order, each reported against its limits' site.
+        case send([Admitted], SitePool)
+        /// The first in line may not go before `until`.
+        case wait(ClaimedDelivery, until: ContinuousClock.Instant)
+        /// Nothing left (or stopping): the worker ends.
+        case done
+    }
+
+    private struct Admitted: Sendable {
+        var delivery: ClaimedDelivery
+        /// The site the policy counts this message's reply against (`Effective.site`).
+        var limitsSite: SiteKey
+    }
+
+    /// Takes up to `limit` deliveries of `site` that the policy admits now: one actor
+    /// hop for several messages, where a hop per message cost more than the message.
+    private func next(for site: SiteKey, limit: Int) -> Next {
+        guard !(stopping || control != .running), let pool = pools[site],
+              var queue = queues.removeValue(forKey: site), !queue.isEmpty else {
             workers[site, default: 1] -= 1
-            return nil
+            return .done
         }
-        let delivery = queue.removeFirst()
+        var taken: [Admitted] = []
+        var waiting: (ClaimedDelivery, ContinuousClock.Instant)?
+        while taken.count < limit, let delivery = queue.first {
+            switch policy.admit(domain: delivery.domain, site: site, now: .now) {
+            case .proceed(let effective):
+                taken.append(Admitted(delivery: delivery, limitsSite: effective.site))
+                _ = queue.popFirst()
+                queued -= 1
+                continue
+            case .wait(let until):
+                if taken.isEmpty {
+                    _ = queue.popFirst()
+                    queued -= 1
+                    waiting = (delivery, until)
+                }
+            }
+            break
+        }
         queues[site] = queue
-        queued -= 1
-        return delivery
+        if let waiting { return .wait(waiting.0, until: waiting.1) }
+        return .send(taken, pool)
+    }
+
+    /// Puts deliveries a worker took but did not send back at the head of its site's line.
+    private func putBack(_ deliveries: [ClaimedDelivery], site: SiteKey) {
+        guard !deliveries.isEmpty else { return }
+        queues[site, default: SiteQueue()].pushFront(deliveries)
+        queued += deliveries.count
+    }
+
+    private func exclude(domain: String) {
+        excludedDomains.insert(domain)
     }
 
     private func releaseQueued() async throws {
-        let held = queues.values.flatMap { $0 }
+        let held = queues.values.flatMap { $0.remaining }
         queues.removeAll()
         queued = 0
         if !held.isEmpty { try await store.release(held.map(\.id), owner: settings.owner) }
@@ -228,43 +296,106 @@ public actor DeliveryEngine {
         pools.removeAll()
     }
 
-    // MARK: - Sending one message
+    // MARK: - Sending
 
-    private func work(site: SiteKey, marker: SendingMarker, recorder: OutcomeRecorder) async {
-        while let delivery = nextDelivery(for: site) {
-            do {
-                try await send(delivery, site: site, marker: marker, recorder: recorder)
-            } catch {
-                logger.error("delivery \(delivery.id) to \(delivery.email): \(error)")
-            }
-        }
-    }
+    /// Deliveries a worker takes from its site's line at once.
+    private static let takeAtOnce = 16
 
-    private func admit(_ delivery: ClaimedDelivery, site: SiteKey) -> DeliveryPolicy<ContinuousClock.Instant>.Admission {
-        policy.admit(domain: delivery.domain, site: site, now: .now)
-    }
-
-    private func send(_ delivery: ClaimedDelivery, site: SiteKey, marker: SendingMarker, recorder: OutcomeRecorder) async throws {
-        // Pace: rates, pauses and suspensions.
-        var effective: SiteLimits.Effective
+    /// One worker of `site`: at most as many run as the site may have connections. It
+    /// runs off the engine's actor, so messages render on every core while the actor only
+    /// keeps the books.
+    private nonisolated func work(site: SiteKey, marker: SendingMarker, recorder: OutcomeRecorder) async {
         while true {
-            switch admit(delivery, site: site) {
-            case .proceed(let limits):
-                effective = limits
-            case .wait(let until):
+            switch await next(for: site, limit: Self.takeAtOnce) {
+            case .done:
+                return
+            case .wait(let delivery, let until):
                 if until - .now > settings.longestWait {
                     // A long suspension: hand it back and leave the domain alone this run.
-                    excludedDomains.insert(delivery.domain)
-                    try await store.release([delivery.id], owner: settings.owner)
-                    return
+                    await exclude(domain: delivery.domain)
+                    do {
+                        try await store.release([delivery.id], owner: settings.owner)
+                    } catch {
+                        logger.error("delivery \(delivery.id) to \(delivery.email): \(error)")
+                    }
+                } else {
+                    try? await Task.sleep(until: until, clock: .continuous)
+                    await putBack([delivery], site: site)
                 }
-                try await Task.sleep(until: until, clock: .continuous)
-                continue
+            case .send(let batch, let pool):
+                await send(batch, pool: pool, site: site, marker: marker, recorder: recorder)
             }
-            break
         }
-        guard let pool = pools[site] else { return }
+    }
 
+    /// Sends `batch` in order over one pooled connection at a time (a spent or broken one
+    /// is swapped for another). Stopping hands back what has not been marked `sending`.
+    ///
+    /// Deliveries are marked `sending` `markAhead` at a time, each group committed before
+    /// the first of its DATA goes out, and the next group's mark is committed while the
+    /// last message of the current one is on the wire: a worker does not wait for a
+    /// commit with an idle connection, and a crash leaves at most `markAhead` messages of
+    /// a connection marked but unsent (`unknown`).
+    private nonisolated func send(_ batch: [Admitted], pool: SitePool, site: SiteKey,
+                                  marker: SendingMarker, recorder: OutcomeRecorder) async {
+        let ahead = max(1, settings.markAhead)
+        var connection: SMTPConnection?
+        var nextMark: Task<Set<Int64>, Error>?
+        var start = 0
+        chunks: while start < batch.count {
+            let end = min(start + ahead, batch.count)
+            let chunk = batch[start..<end]
+            defer { start = end }
+            var marking = nextMark
+            nextMark = nil
+            if marking == nil {
+                if halted.withLockedValue({ $0 }) {
+                    await putBack(batch[start...].map(\.delivery), site: site)
+                    break chunks
+                }
+                // Marked `sending` only with a connection in hand: a crash before this
+                // point leaves the deliveries `claimed`, which is safe to send again.
+                if connection == nil {
+                    do {
+                        connection = try await pool.acquire()
+                    } catch {
+                        // No destination took a connection: unreachable or refusing for now.
+                        for admitted in chunk {
+                            await finish(admitted.delivery, .deferred, code: nil, enhanced: nil, response: "\(error)",
+                                         mxHost: nil, messageID: nil, suppress: false, recorder: recorder)
+                        }
+                        continue chunks
+                    }
+                }
+                let ids = chunk.map(\.delivery.id)
+                marking = Task { try await marker.mark(ids) }
+            }
+            let marked: Set<Int64>
+            do {
+                marked = try await marking!.value
+            } catch {
+                // Not marked: they stay `claimed` and are handed back at sign-off.
+                logger.error("marking \(chunk.count) deliveries sending: \(error)")
+                continue chunks
+            }
+            for (offset, admitted) in chunk.enumerated() {
+                let delivery = admitted.delivery
+                // A missing id was taken back by the store (the campaign was cancelled).
+                guard marked.contains(delivery.id) else { continue }
+                if offset == chunk.count - 1, end < batch.count, connection != nil, !halted.withLockedValue({ $0 }) {
+                    let ids = batch[end..<min(end + ahead, batch.count)].map(\.delivery.id)
+                    nextMark = Task { try await marker.mark(ids) }
+                }
+                await deliver(admitted, connection: &connection, pool: pool, site: site, recorder: recorder)
+            }
+        }
+        if let connection { await pool.release(connection) }
+    }
+
+    /// Renders and sends one delivery already marked `sending`, and records what happened.
+    private nonisolated func deliver(_ admitted: Admitted, connection: inout SMTPConnection?, pool: SitePool,
+                                     site: SiteKey, recorder: OutcomeRecorder) async {
+        let delivery = admitted.delivery
         let message: RenderedMessage
         do {
             message = try renderer.render(delivery, smtpUTF8: false)
@@ -273,41 +404,55 @@ public actor DeliveryEngine {
                          mxHost: nil, messageID: nil, suppress: false, recorder: recorder)
             return
         }
-
-        do {
-            let result: (SMTPTransactionResult, String) = try await pool.withConnection { connection in
-                // Marked `sending` only now, with a connection in hand: a crash before
-                // this point leaves the delivery `claimed`, which is safe to send again.
-                guard try await marker.mark(delivery.id) else { throw EngineSkip() }
-                let transaction = SMTPTransaction(mailFrom: message.envelopeFrom, recipients: [message.envelopeTo],
-                                                  message: message.bytes, smtpUTF8: false)
-                return (try await connection.send(transaction), connection.server)
+        let open: SMTPConnection
+        if let connection {
+            open = connection
+        } else {
+            do {
+                open = try await pool.acquire()
+                connection = open
+            } catch {
+                await finish(delivery, .deferred, code: nil, enhanced: nil, response: "\(error)", mxHost: nil,
+                             messageID: nil, suppress: false, recorder: recorder)
+                return
             }
-            try await handle(result.0, delivery: delivery, site: effective.site, server: result.1, messageID: message.messageID, recorder: recorder)
-        } catch is EngineSkip {
-            return
+        }
+        do {
+            let transaction = SMTPTransaction(mailFrom: message.envelopeFrom, recipients: [message.envelopeTo],
+                                              message: message.bytes, smtpUTF8: false)
+            let result = try await open.send(transaction)
+            await handle(result, delivery: delivery, site: admitted.limitsSite, poolSite: site, server: open.server,
+                         messageID: message.messageID, recorder: recorder)
         } catch let error as SMTPError {
-            let reaction = policy.failed(error, site: effective.site, now: .now, using: &generator)
-            await apply(reaction.site, site: site)
-            // A session lost after DATA leaves the message in doubt (`unknown`); any
-            // other failure defers or bounces it by the reply.
-            await finish(delivery, reaction.classification.disposition.state,
-                         code: error.reply.map { Int($0.code) }, enhanced: error.reply?.enhancedCode?.description,
-                         response: "\(error)", mxHost: nil, messageID: message.messageID,
-                         suppress: reaction.classification.suppressesAddress, recorder: recorder)
-        } catch let error as SitePoolError {
-            // No destination took a connection: unreachable or refusing for now.
-            await finish(delivery, .deferred, code: nil, enhanced: nil, response: "\(error)", mxHost: nil,
-                         messageID: nil, suppress: false, recorder: recorder)
+            await failed(error, delivery: delivery, site: admitted.limitsSite, poolSite: site,
+                         messageID: message.messageID, recorder: recorder)
+        } catch {
+            logger.error("delivery \(delivery.id) to \(delivery.email): \(error)")
+        }
+        if !open.isUsable || open.transactionCount >= pool.messagesPerConnection {
+            await pool.release(open)
+            connection = nil
         }
     }
 
-    private func handle(_ result: SMTPTransactionResult, delivery: ClaimedDelivery, site: SiteKey, server: String,
-                        messageID: String, recorder: OutcomeRecorder) async throws {
+    private func failed(_ error: SMTPError, delivery: ClaimedDelivery, site: SiteKey, poolSite: SiteKey,
+                        messageID: String, recorder: OutcomeRecorder) async {
+        let reaction = policy.failed(error, site: site, now: .now, using: &generator)
+        await apply(reaction.site, site: poolSite)
+        // A session lost after DATA leaves the message in doubt (`unknown`); any
+        // other failure defers or bounces it by the reply.
+        await finish(delivery, reaction.classification.disposition.state,
+                     code: error.reply.map { Int($0.code) }, enhanced: error.reply?.enhancedCode?.description,
+                     response: "\(error)", mxHost: nil, messageID: messageID,
+                     suppress: reaction.classification.suppressesAddress, recorder: recorder)
+    }
+
+    private func handle(_ result: SMTPTransactionResult, delivery: ClaimedDelivery, site: SiteKey, poolSite: SiteKey,
+                        server: String, messageID: String, recorder: OutcomeRecorder) async {
         guard let outcome = result.recipients.first else { return }
         let stage: ReplyClassification.Stage = outcome.status == .accepted ? .data : .recipient
         let reaction = policy.replied(outcome.reply, stage: stage, site: site, now: .now, using: &generator)
-        await apply(reaction.site, site: site)
+        await apply(reaction.site, site: poolSite)
         await finish(delivery, reaction.classification.disposition.state, code: Int(outcome.reply.code),
                      enhanced: outcome.reply.enhancedCode?.description, response: outcome.reply.text,
                      mxHost: server, messageID: messageID, suppress: reaction.classification.suppressesAddress,
@@ -357,5 +502,42 @@ public actor DeliveryEngine {
     }
 }
 
-/// The store took a delivery back between claim and send (the campaign was cancelled).
-private struct EngineSkip: Error {}
+/// One site's line of claimed deliveries: taken from the head, in claim order, without
+/// moving the rest (an array's `removeFirst` copied the whole line for every message).
+private struct SiteQueue: Sendable {
+    private var items: [ClaimedDelivery] = []
+    private var head = 0
+
+    var isEmpty: Bool { head == items.count }
+    var first: ClaimedDelivery? { isEmpty ? nil : items[head] }
+    var remaining: ArraySlice<ClaimedDelivery> { items[head...] }
+
+    mutating func append(_ delivery: ClaimedDelivery) {
+        if head > 0, head == items.count {
+            items.removeAll(keepingCapacity: true)
+            head = 0
+        }
+        items.append(delivery)
+    }
+
+    mutating func popFirst() -> ClaimedDelivery? {
+        guard !isEmpty else { return nil }
+        let delivery = items[head]
+        head += 1
+        if head >= 1024, head * 2 >= items.count {
+            items.removeFirst(head)
+            head = 0
+        }
+        return delivery
+    }
+
+    mutating func pushFront(_ deliveries: [ClaimedDelivery]) {
+        if head >= deliveries.count {
+            head -= deliveries.count
+            items.replaceSubrange(head..<(head + deliveries.count), with: deliveries)
+        } else {
+            items.replaceSubrange(0..<head, with: deliveries)
+            head = 0
+        }
+    }
+}

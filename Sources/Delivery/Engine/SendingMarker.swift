@@ -7,7 +7,7 @@ import Foundation
 actor SendingMarker {
     private let store: any DeliveryStore
     private let owner: String
-    private var pending: [(id: Int64, continuation: CheckedContinuation<Bool, Error>)] = []
+    private var pending: [(ids: [Int64], continuation: CheckedContinuation<Set<Int64>, Error>)] = []
     private var committing = false
 
     init(store: any DeliveryStore, owner: String) {
@@ -15,11 +15,12 @@ actor SendingMarker {
         self.owner = owner
     }
 
-    /// True once `id` is marked `sending`; false when the store took it back (the
-    /// campaign was cancelled): then it must not be sent.
-    func mark(_ id: Int64) async throws -> Bool {
-        try await withCheckedThrowingContinuation { continuation in
-            pending.append((id, continuation))
+    /// The ids of `ids` now marked `sending`; one missing was taken back by the store
+    /// (the campaign was cancelled) and must not be sent.
+    func mark(_ ids: [Int64]) async throws -> Set<Int64> {
+        guard !ids.isEmpty else { return [] }
+        return try await withCheckedThrowingContinuation { continuation in
+            pending.append((ids, continuation))
             if !committing {
                 committing = true
                 Task { await self.commitLoop() }
@@ -32,8 +33,8 @@ actor SendingMarker {
             let batch = pending
             pending.removeAll()
             do {
-                let marked = try await store.markSending(batch.map(\.id), owner: owner, now: Date())
-                for entry in batch { entry.continuation.resume(returning: marked.contains(entry.id)) }
+                let marked = try await store.markSending(batch.flatMap(\.ids), owner: owner, now: Date())
+                for entry in batch { entry.continuation.resume(returning: marked.intersection(entry.ids)) }
             } catch {
                 for entry in batch { entry.continuation.resume(throwing: error) }
             }

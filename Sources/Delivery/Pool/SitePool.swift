@@ -79,7 +79,10 @@ public actor SitePool {
 
     // MARK: - Leasing
 
-    private func acquire() async throws -> SMTPConnection {
+    /// A connection of this pool, for a caller that sends several transactions on it
+    /// (the engine's workers); give it back with `release`, always. Waits in line when
+    /// every connection is busy.
+    public func acquire() async throws -> SMTPConnection {
         while true {
             if closed { throw SitePoolError.shutDown(site) }
             while let candidate = idle.popLast() {
@@ -102,7 +105,9 @@ public actor SitePool {
         }
     }
 
-    private func release(_ connection: SMTPConnection) async {
+    /// Returns a connection from `acquire` to the pool, or closes it when it is spent,
+    /// broken, or beyond a lowered ceiling.
+    public func release(_ connection: SMTPConnection) async {
         let reusable = !closed && connection.isUsable && connection.transactionCount < messagesPerConnection
             && open <= maxConnections
         if reusable {

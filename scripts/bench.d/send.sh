@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# scripts/bench send [N] — `salvo send` of a personalised campaign beside smtp-source.
+#
+# N recipients (default 100,000) over 10 domains, all routed to one Postfix smtp-sink on
+# 127.0.0.1 (one site, 10 connections), each message rendered from a mustache template
+# for its recipient (~4 KB: subject, text and HTML parts, unsubscribe link) and its status
+# recorded in SQLite. Timed: the whole `salvo send` command (process start, starting the
+# campaign, i.e. one delivery row per recipient, the send, the last outcome commit), with
+# its CPU time and peak RSS. Baseline in the same run: `smtp-source -d -s 10 -m N -l SIZE`
+# into the same sink, SIZE the average size of salvo's messages.
+#
+# Options (environment): ROUNDS=1 (best of), DKIM=1 (also sign with an ed25519 key and
+# report that rate), RSS_ROWS=N (with --rss: a second phase, one send to RSS_ROWS
+# recipients, default 1,000,000, for the peak RSS only).
+#   scripts/bench send            # 100,000 recipients, rates and ratio
+#   scripts/bench send --rss      # and then the peak RSS of a 1,000,000-recipient send
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+rss=0
+args=()
+for arg in "$@"; do
+  case "$arg" in
+    --rss) rss=1 ;;
+    *) args+=("$arg") ;;
+  esac
+done
+N=${args[0]:-${N:-100000}}
+RSS_ROWS=${RSS_ROWS:-1000000}
+ROUNDS=${ROUNDS:-1}
+DKIM=${DKIM:-0}
+K=10
+
+sink_bin=$(command -v smtp-sink || echo /usr/sbin/smtp-sink)
+source_bin=$(command -v smtp-source || echo /usr/sbin/smtp-source)
+for bin in "$sink_bin" "$source_bin"; do
+  [ -x "$bin" ] || { echo "bench send: $bin is missing (Debian package postfix)" >&2; exit 1; }
+done
+command -v sqlite3 >/dev/null || { echo "bench send needs sqlite3 (apt-get install sqlite3)" >&2; exit 1; }
+
+echo "building salvo (release)..." >&2
+(cd "$root" && swift build -c release --product salvo >&2)
+salvo="$root/.build/release/salvo"
+work=$(mktemp -d "${TMPDIR:-/tmp}/salvo-bench-send.XXXXXX")
+
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$sink_bin" -u "$(id -un)" 127.0.0.1:"$port" 1000 &
+sink_pid=$!
+trap 'kill "$sink_pid" 2>/dev/null; wait "$sink_pid" 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 1 100); do
+  (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break
+  sleep 0.05
+done
+
+measure() { python3 "$root/scripts/lib/measure.py" "$@"; }
+export SALVO_UNSUBSCRIBE_SECRET=bench-secret
+
+# A recipient list of ROWS rows over 10 domains, in DIR/list.csv.
+generate() {
+  python3 - "$1/list.csv" "$2" <<'PY'
+import random, sys
+path, rows = sys.argv[1], int(sys.argv[2])
+random.seed(1)
+first = ["Ada", "Chinedu", "Ngozi", "Emeka", "Aisha", "Liam", "Olivia", "Léa", "Jürgen", "Yuki"]
+last = ["Okafor", "Adeyemi", "Mensah", "Smith", "Müller", "Dubois", "Tanaka", "O'Brien"]
+cities = ["Lagos", "Accra", "Nairobi", "Boston", "London", "Berlin", "Paris", "Tokyo"]
+with open(path, "w", encoding="utf-8", newline="") as f:
+    f.write("email,first_name,last_name,city,points\n")
+    for i in range(rows):
+        f.write(f"user{i}@d{i % 10}.example.test,{random.choice(first)},\"{random.choice(last)}\",{random.choice(cities)},{random.randrange(10000)}\n")
+PY
+}
+
+# A configuration, a template and a campaign in DIR, the list imported (not timed).
+prepare() {
+  local dir=$1 rows=$2 dkim=$3
+  mkdir -p "$dir"
+  generate "$dir" "$rows"
+  {
+    echo "database: salvo.db"
+    echo "helo: bench.salvo.test"
+    echo "delivery:"
+    echo "  mode: mx"
+    echo "  tls: none"
+    echo "  routes:"
+    for d in $(seq 0 9); do echo "    d$d.example.test: 127.0.0.1:$port"; done
+    echo "limits:"
+    echo "  global: { connections: $K }"
+    echo "  default: { connections: $K, messages_per_connection: 1000 }"
+    if [ "$dkim" = 1 ]; then
+      echo "dkim: { domain: shop.example, selector: s1, key: s1.pem }"
+    fi
+  } >"$dir/salvo.yml"
+  if [ "$dkim" = 1 ]; then
+    (cd "$dir" && "$salvo" dkim keygen --domain shop.example --selector s1 --algorithm ed25519 --out s1.pem >/dev/null)
+  fi
+  python3 - "$dir" <<'PY'
+import sys
+d = sys.argv[1]
+para = "Our spring collection has arrived, with fresh produce from farms near {{city}} and across the region. "
+html = ('<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>Spring deals</title></head>\n<body>\n'
+        "<h1>Hello {{first_name}} {{last_name}},</h1>\n" + ("<p>" + para + para + "</p>\n") * 8 +
+        '<p>You have <strong>{{points}}</strong> points. <a href="https://shop.example/deals?c={{campaign}}">See the deals</a></p>\n'
+        '<p><a href="{{unsubscribe_url}}">Unsubscribe</a></p>\n</body></html>\n')
+text = ("Hello {{first_name}} {{last_name}},\n\n" + (para + "\n\n") * 8 +
+        "You have {{points}} points. See the deals: https://shop.example/deals?c={{campaign}}\n\nUnsubscribe: {{unsubscribe_url}}\n")
+import os
+os.makedirs(f"{d}/templates", exist_ok=True)
+open(f"{d}/templates/bench.html.mustache", "w").write(html)
+open(f"{d}/templates/bench.txt.mustache", "w").write(text)
+open(f"{d}/bench.yml", "w").write("""name: bench
+list: bench
+from: "Shop <news@shop.example>"
+subject: "{{first_name}}, spring deals for you in {{city}}"
+html: templates/bench.html.mustache
+text: templates/bench.txt.mustache
+unsubscribe: "https://shop.example/u/{{unsubscribe_token}}"
+""")
+PY
+  (cd "$dir" && "$salvo" import bench list.csv >/dev/null && "$salvo" campaign create bench.yml >/dev/null)
+}
+
+# Times `salvo send bench` in DIR; prints measure.py's JSON line.
+send() {
+  local dir=$1 rows=$2 json sent
+  json=$(cd "$dir" && measure salvo -- "$salvo" send bench) || { echo "bench send: salvo send failed: $json" >&2; exit 1; }
+  sent=$(sqlite3 "$dir/salvo.db" "SELECT COUNT(*) FROM deliveries WHERE state = 'sent'")
+  [ "$sent" = "$rows" ] || { echo "bench send: the store says $sent sent, expected $rows" >&2; exit 1; }
+  echo "$json"
+}
+
+# The average size of the messages salvo sends, from a dry run's report.
+message_size() {
+  (cd "$1" && "$salvo" send bench --dry-run 2>/dev/null) | sed -nE 's/.*\(([0-9]+) bytes on average\).*/\1/p'
+}
+
+echo "generating $N recipients, importing..." >&2
+prepare "$work/plain" "$N" 0
+size=$(message_size "$work/plain")
+echo "salvo's messages: $size bytes on average" >&2
+best_source=0; best_salvo=0; salvo_json=""
+for round in $(seq 1 "$ROUNDS"); do
+  [ "$round" -gt 1 ] && { rm -rf "$work/plain"; prepare "$work/plain" "$N" 0; }
+  source_json=$(measure smtp-source -- "$source_bin" -d -s "$K" -m "$N" -l "$size" -f bench@salvo.test -t sink@salvo.test 127.0.0.1:"$port")
+  json=$(send "$work/plain" "$N")
+  read -r source_rate salvo_rate < <(python3 -c 'import json, sys; n = int(sys.argv[3]); print("%d %d" % (n / json.loads(sys.argv[1])["seconds"], n / json.loads(sys.argv[2])["seconds"]))' "$source_json" "$json" "$N")
+  echo "round $round: smtp-source $source_rate msg/s, salvo send $salvo_rate msg/s ($json)" >&2
+  [ "$source_rate" -gt "$best_source" ] && best_source=$source_rate
+  [ "$salvo_rate" -gt "$best_salvo" ] && { best_salvo=$salvo_rate; salvo_json=$json; }
+done
+
+echo "send: $N personalised recipients over 10 domains -> smtp-sink on loopback, $K connections, ~$size-byte messages, best of $ROUNDS"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "smtp-source -d -s $K -m $N -l $size:   $best_source msg/s"
+python3 - "$salvo_json" "$N" <<'PY'
+import json, sys
+v, n = json.loads(sys.argv[1]), int(sys.argv[2])
+print(f"salvo send (status in SQLite): {n / v['seconds']:.0f} msg/s  ({v['seconds']:.2f} s wall, {v['cpu_seconds']:.2f} s CPU, peak RSS {v['peak_rss_mb']:.0f} MB)")
+PY
+python3 -c "import sys; print('ratio salvo / smtp-source:     %.2fx (target >= 1.0x)' % (int(sys.argv[1]) / int(sys.argv[2])))" "$best_salvo" "$best_source"
+
+if [ "$DKIM" = 1 ]; then
+  echo "generating $N recipients, importing (ed25519 DKIM)..." >&2
+  prepare "$work/dkim" "$N" 1
+  json=$(send "$work/dkim" "$N")
+  python3 - "$json" "$N" <<'PY'
+import json, sys
+v, n = json.loads(sys.argv[1]), int(sys.argv[2])
+print(f"salvo send, ed25519 DKIM:      {n / v['seconds']:.0f} msg/s  ({v['seconds']:.2f} s wall, {v['cpu_seconds']:.2f} s CPU, peak RSS {v['peak_rss_mb']:.0f} MB)")
+PY
+  rm -rf "$work/dkim"
+fi
+
+if [ "$rss" = 1 ]; then
+  rm -rf "$work/plain"
+  echo "generating $RSS_ROWS recipients, importing..." >&2
+  prepare "$work/rss" "$RSS_ROWS" 0
+  json=$(send "$work/rss" "$RSS_ROWS")
+  python3 - "$json" "$RSS_ROWS" <<'PY'
+import json, sys
+v, n = json.loads(sys.argv[1]), int(sys.argv[2])
+print(f"salvo send of {n:,} recipients: {v['seconds']:.1f} s wall ({n / v['seconds']:.0f} msg/s), {v['cpu_seconds']:.1f} s CPU, peak RSS {v['peak_rss_mb']:.0f} MB (target < 200 MB)")
+PY
+fi
