@@ -47,27 +47,16 @@ extension SalvoStore {
         let now = Self.seconds(now)
         return try writer.write { db in
             guard let row = try Row.fetchOne(db, sql: """
-                SELECT c.id, c.list_id, c.segment, c.state, l.name AS list, l.columns
+                SELECT c.id, c.segment, c.state, l.name AS list
                 FROM campaigns c JOIN lists l ON l.id = c.list_id WHERE c.name = ?
                 """, arguments: [name]) else {
                 throw StoreError.campaignNotFound(name)
             }
             let campaignID: Int64 = row["id"]
-            let listID: Int64 = row["list_id"]
             let state: String = row["state"]
             if state == "cancelled" { throw CampaignStateError.cancelled(name) }
-            let columns = JSONColumns.decode(row["columns"])
-            let condition: SQL
-            if let segment = row["segment"] as String? {
-                let expression = try SegmentParser.parse(segment)
-                let known = Set(columns).union(SalvoStore.segmentBuiltins)
-                if let unknown = expression.fields.subtracting(known).sorted().first {
-                    throw SegmentFieldError(field: unknown, list: row["list"], known: known.sorted())
-                }
-                condition = expression.sql(columns: columns)
-            } else {
-                condition = "1"
-            }
+            let segment = try (row["segment"] as String?).map { try SegmentParser.parse($0) }
+            let selection = try ListSelection(list: row["list"], expression: segment, in: db)
             let before = try Self.counts(campaign: campaignID, in: db)
             // Sorting a million new index entries wants more than the default 2 MB of
             // page cache; it is given back at the end.
@@ -85,7 +74,7 @@ extension SalvoStore {
                        CASE WHEN EXISTS (SELECT 1 FROM suppressions s WHERE s.email = r.email)
                             THEN 'suppressed' ELSE 'pending' END
                 FROM recipients r
-                WHERE r.list_id = \(listID) AND \(condition)
+                WHERE \(selection.condition)
                 ORDER BY r.id
                 ON CONFLICT (campaign_id, recipient_id) DO NOTHING
                 """)

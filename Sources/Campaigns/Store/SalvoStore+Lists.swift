@@ -42,21 +42,35 @@ extension SalvoStore {
     public func count(list: String, segment: String?) throws -> Int {
         let expression = try segment.map { try SegmentParser.parse($0) }
         return try writer.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT id, columns FROM lists WHERE name = ?", arguments: [list]) else {
-                throw StoreError.listNotFound(list)
-            }
-            let listID: Int64 = row["id"]
-            let columns = JSONColumns.decode(row["columns"])
-            if let expression {
-                let known = Set(columns).union(SalvoStore.segmentBuiltins)
-                if let unknown = expression.fields.subtracting(known).sorted().first {
-                    throw SegmentFieldError(field: unknown, list: list, known: known.sorted())
-                }
-            }
-            let condition = expression?.sql(columns: columns) ?? "1"
-            let request: SQLRequest<Int> = "SELECT COUNT(*) FROM recipients r WHERE r.list_id = \(listID) AND \(condition)"
+            let selection = try ListSelection(list: list, expression: expression, in: db)
+            let request: SQLRequest<Int> = "SELECT COUNT(*) FROM recipients r WHERE \(selection.condition)"
             return try request.fetchOne(db) ?? 0
         }
+    }
+}
+
+/// The recipients of a list that a segment selects, as a SQL condition over
+/// `recipients r`, and the list's columns to read their attributes with. Every field of
+/// the segment must be one of the list's.
+struct ListSelection {
+    let listID: Int64
+    let columns: [String]
+    let condition: SQL
+
+    init(list: String, expression: SegmentExpression?, in db: Database) throws {
+        guard let row = try Row.fetchOne(db, sql: "SELECT id, columns FROM lists WHERE name = ?", arguments: [list]) else {
+            throw StoreError.listNotFound(list)
+        }
+        listID = row["id"]
+        columns = JSONColumns.decode(row["columns"])
+        if let expression {
+            let known = Set(columns).union(SalvoStore.segmentBuiltins)
+            if let unknown = expression.fields.subtracting(known).sorted().first {
+                throw SegmentFieldError(field: unknown, list: list, known: known.sorted())
+            }
+        }
+        let segment = expression?.sql(columns: columns) ?? "1"
+        condition = "r.list_id = \(listID) AND \(segment)"
     }
 }
 
@@ -84,22 +98,17 @@ extension SalvoStore {
     public func recipient(list: String, email: String? = nil, segment: String? = nil) throws -> StoredRecipient? {
         let expression = try segment.map { try SegmentParser.parse($0) }
         return try writer.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT id, columns FROM lists WHERE name = ?", arguments: [list]) else {
-                throw StoreError.listNotFound(list)
-            }
-            let listID: Int64 = row["id"]
-            let columns = JSONColumns.decode(row["columns"])
+            let selection = try ListSelection(list: list, expression: email == nil ? expression : nil, in: db)
             let request: SQLRequest<Row>
             if let email {
                 let normalised = (try? EmailAddress(email).description) ?? email
-                request = "SELECT id, email, attributes FROM recipients r WHERE r.list_id = \(listID) AND r.email = \(normalised)"
+                request = "SELECT id, email, attributes FROM recipients r WHERE \(selection.condition) AND r.email = \(normalised)"
             } else {
-                let condition = expression?.sql(columns: columns) ?? "1"
-                request = "SELECT id, email, attributes FROM recipients r WHERE r.list_id = \(listID) AND \(condition) ORDER BY r.id LIMIT 1"
+                request = "SELECT id, email, attributes FROM recipients r WHERE \(selection.condition) ORDER BY r.id LIMIT 1"
             }
             guard let found = try request.fetchOne(db) else { return nil }
             return StoredRecipient(id: found["id"], email: found["email"],
-                                   attributes: RecipientAttributes.decode(found["attributes"], columns: columns))
+                                   attributes: RecipientAttributes.decode(found["attributes"], columns: selection.columns))
         }
     }
 }
@@ -123,17 +132,12 @@ extension SalvoStore {
     public func forEachRecipient(list: String, segment: String?, _ body: (StoredRecipient) throws -> Void) throws {
         let expression = try segment.map { try SegmentParser.parse($0) }
         try writer.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT id, columns FROM lists WHERE name = ?", arguments: [list]) else {
-                throw StoreError.listNotFound(list)
-            }
-            let listID: Int64 = row["id"]
-            let columns = JSONColumns.decode(row["columns"])
-            let condition = expression?.sql(columns: columns) ?? "1"
-            let request: SQLRequest<Row> = "SELECT id, email, attributes FROM recipients r WHERE r.list_id = \(listID) AND \(condition) ORDER BY r.id"
+            let selection = try ListSelection(list: list, expression: expression, in: db)
+            let request: SQLRequest<Row> = "SELECT id, email, attributes FROM recipients r WHERE \(selection.condition) ORDER BY r.id"
             let cursor = try request.fetchCursor(db)
             while let found = try cursor.next() {
                 try body(StoredRecipient(id: found["id"], email: found["email"],
-                                         attributes: RecipientAttributes.decode(found["attributes"], columns: columns)))
+                                         attributes: RecipientAttributes.decode(found["attributes"], columns: selection.columns)))
             }
         }
     }
