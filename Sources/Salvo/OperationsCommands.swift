@@ -100,22 +100,40 @@ struct StatusCommand: ParsableCommand {
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Write a campaign's delivery report as CSV: one row per recipient.",
+        abstract: "Write a campaign's delivery report as CSV (or JSON): one row per recipient.",
         discussion: """
             Columns: \(DeliveryReportCSV.header). Times in RFC 3339 UTC; quoted per RFC 4180.
 
             Examples:
               salvo report spring-sale --csv report.csv
               salvo report spring-sale --csv - | head
+              salvo report spring-sale --json
             """)
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The campaign's name.") var campaign: String
-    @Option(help: ArgumentHelp("Where to write the CSV (- for standard output).", valueName: "FILE")) var csv: String
+    @Option(help: ArgumentHelp("Where to write the CSV (- for standard output).", valueName: "FILE")) var csv: String?
+    @Flag(help: "Print the rows as a JSON array instead (keys as the CSV's columns).") var json = false
+
+    func validate() throws {
+        if (csv == nil) == !json { throw ValidationError("give --csv FILE (or -), or --json") }
+    }
 
     func run() throws {
         let (_, store) = try global.openStore()
         let rows = try store.deliveryReport(campaign: campaign)
+        if json {
+            let objects = rows.map { row -> [String: Any] in
+                ["email": row.email, "status": row.status, "attempts": row.attempts, "smtp_code": row.smtpCode as Any,
+                 "enhanced_code": row.enhancedCode as Any, "response": row.response as Any, "mx_host": row.mxHost as Any,
+                 "message_id": row.messageID as Any, "first_attempt_at": row.firstAttemptAt?.formatted(.iso8601) as Any,
+                 "last_attempt_at": row.lastAttemptAt?.formatted(.iso8601) as Any]
+            }
+            let data = try JSONSerialization.data(withJSONObject: objects, options: [.sortedKeys, .prettyPrinted])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        guard let csv else { return }
         var text = DeliveryReportCSV.header + "\r\n"
         for row in rows { text += DeliveryReportCSV.line(row) + "\r\n" }
         if csv == "-" {

@@ -235,6 +235,11 @@ import Testing
         #expect(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
                 == "[('bounced', 2), ('sent', 1), ('suppressed', 1)] ['Z']\n")
 
+        let asJSON = try SalvoBinary.run(["report", "welcome", "--json"], in: dir)
+        let entries = try JSONSerialization.jsonObject(with: Data(asJSON.stdout.utf8)) as? [[String: Any]]
+        #expect(entries?.count == 4)
+        #expect(entries?.filter { $0["status"] as? String == "bounced" }.allSatisfy { $0["smtp_code"] as? Int == 550 } == true)
+
         // Hard bounces joined the suppression list.
         let listed = try SalvoBinary.run(["suppress", "list"], in: dir).stdout
         #expect(listed.contains("kwame.mensah@example.net,hard-bounce"))
