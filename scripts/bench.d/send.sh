@@ -9,7 +9,7 @@
 # its CPU time and peak RSS. Baseline in the same run: `smtp-source -d -s 10 -m N -l SIZE`
 # into the same sink, SIZE the average size of salvo's messages.
 #
-# Options (environment): ROUNDS=1 (best of), DKIM=1 (also sign with an ed25519 key and
+# Options (environment): SALVO_BIN=PATH (that binary, no build), ROUNDS=1 (best of), DKIM=1 (also sign with an ed25519 key and
 # report that rate), RSS_ROWS=N (with --rss: a second phase, one send to RSS_ROWS
 # recipients, default 1,000,000, for the peak RSS only).
 #   scripts/bench send            # 100,000 recipients, rates and ratio
@@ -37,9 +37,13 @@ for bin in "$sink_bin" "$source_bin"; do
 done
 command -v sqlite3 >/dev/null || { echo "bench send needs sqlite3 (apt-get install sqlite3)" >&2; exit 1; }
 
-echo "building salvo (release)..." >&2
-(cd "$root" && swift build -c release --product salvo >&2)
-salvo="$root/.build/release/salvo"
+if [ -n "${SALVO_BIN:-}" ]; then
+  salvo=$SALVO_BIN
+else
+  echo "building salvo (release)..." >&2
+  (cd "$root" && swift build -c release --product salvo >&2)
+  salvo="$root/.build/release/salvo"
+fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/salvo-bench-send.XXXXXX")
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

@@ -1,0 +1,73 @@
+@testable import Campaigns
+import Delivery
+import Foundation
+import SMTP
+import Testing
+import TestPeers
+
+/// The engine's batched path against a real smtp-sink: workers that take several
+/// deliveries per turn, mark them `sending` a group at a time, and swap connections when
+/// one is spent, still send every recipient exactly once and record every outcome.
+@Suite(.serialized) struct DeliveryEngineBatchTests {
+    private func engine(_ fixture: DeliveryEngineTests.Fixture, port: Int, connections: Int, messagesPerConnection: Int,
+                        markAhead: Int) throws -> DeliveryEngine {
+        var configuration = SalvoConfiguration()
+        configuration.helo = "engine.test"
+        configuration.delivery.routes = ["*": .init(host: "127.0.0.1", port: port)]
+        let (definition, source) = try fixture.store.campaign(named: fixture.campaign)
+        let composer = try definition.composer(campaignFile: source, configuration: configuration, environment: [:])
+        var settings = DeliveryEngine.Settings(owner: "test:\(UUID().uuidString.prefix(6))", mx: configuration.mxSession())
+        settings.mx.timeouts = .uniform(.seconds(5))
+        settings.markAhead = markAhead
+        settings.claimBatch = 40
+        let limits = try SiteLimits(default: DeliveryLimits(connections: connections, messagesPerConnection: messagesPerConnection))
+        return DeliveryEngine(store: fixture.store, router: configuration.router(), renderer: CampaignRenderer(composer: composer),
+                              policy: DeliveryPolicy(limits: limits), settings: settings)
+    }
+
+    @Test(arguments: [1, 3, 8])
+    func everyRecipientOnceOverSpentAndReplacedConnections(markAhead: Int) async throws {
+        let emails = (0..<230).map { "r\($0)@d\($0 % 7).test" }
+        let fixture = try DeliveryEngineTests.Fixture(recipients: emails)
+        defer { try? FileManager.default.removeItem(atPath: fixture.folder) }
+        let sink = try await SMTPSinkPeer.start()
+        defer { sink.stop() }
+        let start = try fixture.store.startCampaign(named: fixture.campaign)
+        // 7 messages per connection: a worker's batch of 16 outlives two connections.
+        let summary = try await engine(fixture, port: sink.port, connections: 3, messagesPerConnection: 7, markAhead: markAhead)
+            .run(campaign: start.campaignID)
+        #expect(summary.sent == emails.count && summary.attempts == emails.count, "\(summary)")
+
+        let report = try fixture.report()
+        #expect(report.count == emails.count)
+        #expect(report.values.allSatisfy { $0.status == "sent" && $0.attempts == 1 })
+        let received = try sink.transactions().flatMap(\.rcptArgs)
+        #expect(received.count == emails.count)
+        #expect(Set(received) == Set(emails.map { "<\($0)>" }))
+        #expect(try fixture.store.campaignState(named: fixture.campaign) == "finished")
+    }
+
+    @Test func stopHandsBackWhatWasNotMarkedAndLeavesNothingSending() async throws {
+        let emails = (0..<400).map { "s\($0)@stop.test" }
+        let fixture = try DeliveryEngineTests.Fixture(recipients: emails)
+        defer { try? FileManager.default.removeItem(atPath: fixture.folder) }
+        // Each transaction takes a while, so the stop lands with most recipients unsent.
+        let sink = try await SMTPSinkPeer.start(options: ["-w", "1"])
+        defer { sink.stop() }
+        let start = try fixture.store.startCampaign(named: fixture.campaign)
+        let engine = try engine(fixture, port: sink.port, connections: 2, messagesPerConnection: 100, markAhead: 2)
+        let stopper = Task {
+            try await Task.sleep(for: .milliseconds(300))
+            await engine.stop()
+        }
+        let summary = try await engine.run(campaign: start.campaignID)
+        _ = try await stopper.value
+        let counts = try await fixture.store.stateCounts(campaign: start.campaignID)
+        // Everything marked `sending` went out and was recorded; the rest is pending again.
+        #expect(counts[.sending] == 0 && counts[.claimed] == 0 && counts[.unknown] == 0, "\(counts)")
+        #expect(counts[.sent] == summary.sent)
+        #expect(counts[.pending] == emails.count - summary.sent)
+        #expect(summary.sent > 0 && summary.sent < emails.count, "\(summary)")
+        #expect(try sink.transactions().count == summary.sent)
+    }
+}
