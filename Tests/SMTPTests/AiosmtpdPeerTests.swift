@@ -162,7 +162,8 @@ import Testing
         await expectError(.unencryptedDataAfterStartTLS) {
             _ = try await SMTPConnection.connect(host: "127.0.0.1", port: peer.port, configuration: .mx(heloName: "client.salvo.test"))
         }
-        let events = try peer.events().map(\.event)
+        // Whether the peer has seen the disconnect yet is a matter of timing: leave it out.
+        let events = try peer.events().map(\.event).filter { $0 != "disconnect" }
         #expect(events == ["connect", "ehlo", "starttls"])
     }
 
