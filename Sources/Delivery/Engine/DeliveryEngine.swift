@@ -341,7 +341,6 @@ public actor DeliveryEngine {
         let ahead = max(1, settings.markAhead)
         var connection: SMTPConnection?
         var nextMark: Task<Set<Int64>, Error>?
-        var prepared: PreparedMessage?
         var start = 0
         chunks: while start < batch.count {
             let end = min(start + ahead, batch.count)
@@ -387,43 +386,23 @@ public actor DeliveryEngine {
                     let ids = batch[end..<min(end + ahead, batch.count)].map(\.delivery.id)
                     nextMark = Task { try await marker.mark(ids) }
                 }
-                let message = prepared?.id == delivery.id ? prepared!.message : render(delivery)
-                // The next message renders while this one is on the wire.
-                let following = index(after: start + offset, in: batch)
-                prepared = await deliver(admitted, message: message, connection: &connection, pool: pool, site: site,
-                                         recorder: recorder, renderingNext: following)
+                await deliver(admitted, connection: &connection, pool: pool, site: site, recorder: recorder)
             }
         }
         if let connection { await pool.release(connection) }
     }
 
-    private struct PreparedMessage: Sendable {
-        var id: Int64
-        var message: Result<RenderedMessage, any Error>
-    }
-
-    private nonisolated func render(_ delivery: ClaimedDelivery) -> Result<RenderedMessage, any Error> {
-        Result { try renderer.render(delivery, smtpUTF8: false) }
-    }
-
-    private nonisolated func index(after position: Int, in batch: [Admitted]) -> ClaimedDelivery? {
-        position + 1 < batch.count ? batch[position + 1].delivery : nil
-    }
-
-    /// Sends one delivery already marked `sending` and records what happened; renders
-    /// `renderingNext` meanwhile, so the CPU works while the connection waits for replies.
-    private nonisolated func deliver(_ admitted: Admitted, message rendered: Result<RenderedMessage, any Error>,
-                                     connection: inout SMTPConnection?, pool: SitePool, site: SiteKey,
-                                     recorder: OutcomeRecorder, renderingNext next: ClaimedDelivery?) async -> PreparedMessage? {
+    /// Renders and sends one delivery already marked `sending`, and records what happened.
+    private nonisolated func deliver(_ admitted: Admitted, connection: inout SMTPConnection?, pool: SitePool,
+                                     site: SiteKey, recorder: OutcomeRecorder) async {
         let delivery = admitted.delivery
         let message: RenderedMessage
-        switch rendered {
-        case .success(let value):
-            message = value
-        case .failure(let error):
+        do {
+            message = try renderer.render(delivery, smtpUTF8: false)
+        } catch {
             await finish(delivery, .failed, code: nil, enhanced: nil, response: "could not compose the message: \(error)",
                          mxHost: nil, messageID: nil, suppress: false, recorder: recorder)
-            return nil
+            return
         }
         let open: SMTPConnection
         if let connection {
@@ -435,16 +414,13 @@ public actor DeliveryEngine {
             } catch {
                 await finish(delivery, .deferred, code: nil, enhanced: nil, response: "\(error)", mxHost: nil,
                              messageID: nil, suppress: false, recorder: recorder)
-                return nil
+                return
             }
         }
-        var prepared: PreparedMessage?
         do {
             let transaction = SMTPTransaction(mailFrom: message.envelopeFrom, recipients: [message.envelopeTo],
                                               message: message.bytes, smtpUTF8: false)
-            async let sent = open.send(transaction)
-            if let next { prepared = PreparedMessage(id: next.id, message: render(next)) }
-            let result = try await sent
+            let result = try await open.send(transaction)
             await handle(result, delivery: delivery, site: admitted.limitsSite, poolSite: site, server: open.server,
                          messageID: message.messageID, recorder: recorder)
         } catch let error as SMTPError {
@@ -457,7 +433,6 @@ public actor DeliveryEngine {
             await pool.release(open)
             connection = nil
         }
-        return prepared
     }
 
     private func failed(_ error: SMTPError, delivery: ClaimedDelivery, site: SiteKey, poolSite: SiteKey,
