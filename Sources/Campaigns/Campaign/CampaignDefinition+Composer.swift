@@ -6,7 +6,12 @@ extension CampaignDefinition {
     /// campaign file, the bodies from their files, partials from the folder of the first
     /// body template.
     public func messageTemplate(campaignFile: String) throws -> MessageTemplate {
-        let partials = (html ?? text).map { ($0 as NSString).deletingLastPathComponent }
+        // A template named without a folder lives in the working directory: "." — never
+        // "", which the partial loader would take for the root of the file system.
+        let partials = (html ?? text).map { path -> String in
+            let folder = (path as NSString).deletingLastPathComponent
+            return folder.isEmpty ? "." : folder
+        }
         return try MessageTemplate(
             subject: TemplateSource(name: "\(campaignFile) (subject)", text: subject),
             html: try html.map { path throws(TemplateError) in try TemplateSource.file(path) },

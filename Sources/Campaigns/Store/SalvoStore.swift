@@ -25,6 +25,9 @@ public final class SalvoStore: Sendable {
             // import writes a quarter of the pages, and the B-trees are a level shallower.
             try db.execute(sql: "PRAGMA page_size = 16384")
             try db.execute(sql: "PRAGMA foreign_keys = ON")
+            // Statement journals of the many small sending/outcome transactions stay in
+            // memory rather than in a temporary file created and deleted each time.
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
             SegmentFunctions.register(in: db)
             db.add(function: AttributeMerge.function)
         }

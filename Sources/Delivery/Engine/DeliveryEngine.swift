@@ -25,9 +25,12 @@ public actor DeliveryEngine {
         public var claimBatch = 500
         public var outcomeBatch = 500
         /// Deliveries of one connection marked `sending` in one commit, ahead of their
-        /// DATA: more means fewer commits, and more recipients left `unknown` by a crash
-        /// (at most this many per open connection).
-        public var markAhead = 8
+        /// DATA. At 1 (the default) a worker marks its next message only once the last
+        /// one's outcome is committed, so a crash leaves at most one recipient per open
+        /// connection `unknown`. More means fewer commits, a mark committed while the
+        /// previous message is on the wire, and up to twice this many in doubt per
+        /// connection.
+        public var markAhead = 1
         /// Longer waits than this (a suspended site) hand the delivery back for a later
         /// run instead of holding it.
         public var longestWait: Duration = .seconds(30)
@@ -116,8 +119,8 @@ public actor DeliveryEngine {
         let owner = settings.owner
         try await store.heartbeat(owner: owner, now: Date())
         summary.recovered = try await store.recoverAbandoned(campaign: campaign, owner: owner, now: Date())
-        let marker = SendingMarker(store: store, owner: owner)
         let recorder = OutcomeRecorder(store: store, owner: owner, batchSize: settings.outcomeBatch)
+        let marker = SendingMarker(store: store, owner: owner, recorder: recorder)
 
         let watcher = Task { [store] in
             // Pause, resume and cancel arrive through the store; the heartbeat keeps
@@ -382,7 +385,9 @@ public actor DeliveryEngine {
                 let delivery = admitted.delivery
                 // A missing id was taken back by the store (the campaign was cancelled).
                 guard marked.contains(delivery.id) else { continue }
-                if offset == chunk.count - 1, end < batch.count, connection != nil, !halted.withLockedValue({ $0 }) {
+                // Marking the next group while this message is on the wire saves a wait,
+                // but puts one more group in doubt at a crash: only when asked to.
+                if ahead > 1, offset == chunk.count - 1, end < batch.count, connection != nil, !halted.withLockedValue({ $0 }) {
                     let ids = batch[end..<min(end + ahead, batch.count)].map(\.delivery.id)
                     nextMark = Task { try await marker.mark(ids) }
                 }

@@ -4,15 +4,21 @@ import Foundation
 /// marked `sending` before its DATA goes out, and one transaction per message would cap
 /// the whole engine at the store's commit rate. Requests that arrive while a commit is
 /// running wait for the next one, which takes them all at once.
+///
+/// Each commit first writes the outcomes waiting in `recorder`: a worker marks its next
+/// message only after its last one's outcome is on disk, so after a crash at most the
+/// message on the wire of each connection is left in doubt (`unknown`).
 actor SendingMarker {
     private let store: any DeliveryStore
     private let owner: String
+    private let recorder: OutcomeRecorder?
     private var pending: [(ids: [Int64], continuation: CheckedContinuation<Set<Int64>, Error>)] = []
     private var committing = false
 
-    init(store: any DeliveryStore, owner: String) {
+    init(store: any DeliveryStore, owner: String, recorder: OutcomeRecorder? = nil) {
         self.store = store
         self.owner = owner
+        self.recorder = recorder
     }
 
     /// The ids of `ids` now marked `sending`; one missing was taken back by the store
@@ -33,6 +39,7 @@ actor SendingMarker {
             let batch = pending
             pending.removeAll()
             do {
+                try await recorder?.flush()
                 let marked = try await store.markSending(batch.flatMap(\.ids), owner: owner, now: Date())
                 for entry in batch { entry.continuation.resume(returning: marked.intersection(entry.ids)) }
             } catch {

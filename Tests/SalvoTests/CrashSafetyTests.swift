@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+import TestPeers
+
+/// `kill -9` at random moments of a send, then resume until done: every recipient reaches
+/// the server exactly once, except those reported `unknown` (at most once), and `unknown`
+/// never exceeds the connections that were open at each kill.
+@Suite struct CrashSafetyTests {
+    @Test func killedSendsResumeWithoutLosingOrDuplicatingAnyone() async throws {
+        let recipients = Int(ProcessInfo.processInfo.environment["SALVO_SOAK_RECIPIENTS"] ?? "") ?? 3000
+        let connections = 5
+        let dir = try SalvoBinary.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let sink = try await SMTPSinkPeer.start(backlog: 200)
+        defer { sink.stop() }
+        #expect(try SalvoBinary.run(["init"], in: dir).status == 0)
+        var config = try String(contentsOfFile: dir + "/salvo.yml", encoding: .utf8)
+        config = config.replacingOccurrences(of: "127.0.0.1:2525", with: "127.0.0.1:\(sink.port)")
+        config = config.replacingOccurrences(of: "default: { connections: 5,", with: "default: { connections: \(connections),")
+        try config.write(toFile: dir + "/salvo.yml", atomically: true, encoding: .utf8)
+        var csv = "email,first_name,last_name,country,tags\n"
+        for i in 0..<recipients { csv += "user\(i)@d\(i % 10).example,User,\(i),NG,new\n" }
+        try csv.write(toFile: dir + "/recipients.csv", atomically: true, encoding: .utf8)
+        #expect(try SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
+        #expect(try SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir).status == 0)
+        let environment = ProcessInfo.processInfo.environment.merging(["SALVO_UNSUBSCRIBE_SECRET": "soak", "SALVO_CONFIG": ""]) { $1 }
+
+        var generator = SeededGenerator(seed: 2026)
+        var kills = 0
+        var completed = false
+        for _ in 0..<40 where !completed {
+            let process = Process()
+            process.executableURL = SalvoBinary.url
+            process.arguments = ["send", "welcome"]
+            process.currentDirectoryURL = URL(fileURLWithPath: dir)
+            process.environment = environment
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let delay = 150 + Int(generator.next() % 650)
+            try await Task.sleep(for: .milliseconds(delay))
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                kills += 1
+            }
+            process.waitUntilExit()
+            completed = process.terminationReason == .exit && process.terminationStatus == 0
+        }
+        // Whatever a last kill left: one more, undisturbed run.
+        let last = try SalvoBinary.run(["send", "welcome"], in: dir, environment: ["SALVO_UNSUBSCRIBE_SECRET": "soak"], timeout: 300)
+        #expect(last.status == 0, "\(last.stderr)")
+        #expect(kills > 0)
+
+        let report = try SalvoBinary.run(["report", "welcome", "--csv", "-"], in: dir).stdout
+        var states: [String: String] = [:]
+        for line in report.split(separator: "\r\n").dropFirst() {
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+            states[String(fields[0])] = String(fields[1])
+        }
+        #expect(states.count == recipients)
+        var received: [String: Int] = [:]
+        for transaction in try sink.transactions() {
+            for rcpt in transaction.rcptArgs { received[String(rcpt.dropFirst().dropLast()), default: 0] += 1 }
+        }
+        let unknown = states.filter { $0.value == "unknown" }.map(\.key)
+        #expect(received.values.allSatisfy { $0 == 1 }, "a recipient received a message twice")
+        for (email, state) in states {
+            switch state {
+            case "sent": #expect(received[email] == 1, "\(email) is sent but the server has \(received[email] ?? 0)")
+            case "unknown": #expect((received[email] ?? 0) <= 1)
+            default: Issue.record("\(email) ended \(state)")
+            }
+        }
+        #expect(unknown.count <= kills * connections, "\(unknown.count) unknown after \(kills) kills")
+    }
+}
