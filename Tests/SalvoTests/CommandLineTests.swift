@@ -164,14 +164,10 @@ import Testing
     }
 
     @Test func sendDeliversToARealServerAndResumesWithNothingLeft() async throws {
-        let dir = try SalvoBinary.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
         let sink = try await SMTPSinkPeer.start()
         defer { sink.stop() }
-        #expect(try SalvoBinary.run(["init"], in: dir).status == 0)
-        var config = try String(contentsOfFile: dir + "/salvo.yml", encoding: .utf8)
-        config = config.replacingOccurrences(of: "127.0.0.1:2525", with: "127.0.0.1:\(sink.port)")
-        try config.write(toFile: dir + "/salvo.yml", atomically: true, encoding: .utf8)
+        let dir = try SalvoBinary.initProject(editing: [("127.0.0.1:2525", "127.0.0.1:\(sink.port)")])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         #expect(try SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
         #expect(try SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir).status == 0)
         let secret = ["SALVO_UNSUBSCRIBE_SECRET": "s3cret-for-tests"]
@@ -195,15 +191,13 @@ import Testing
 
 @Suite struct OperationsCommandTests {
     @Test func statusReportSuppressPauseAndCancel() async throws {
-        let dir = try SalvoBinary.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
         let ok = try await SMTPSinkPeer.start()
         let bad = try await SMTPSinkPeer.start(options: ["-f", "RCPT", "-B", "550 5.1.1 no such user"])
         defer { ok.stop(); bad.stop() }
-        #expect(try SalvoBinary.run(["init"], in: dir).status == 0)
-        var config = try String(contentsOfFile: dir + "/salvo.yml", encoding: .utf8)
-        config = config.replacingOccurrences(of: "    \"*\": 127.0.0.1:2525", with: "    example.com: 127.0.0.1:\(ok.port)\n    example.net: 127.0.0.1:\(bad.port)")
-        try config.write(toFile: dir + "/salvo.yml", atomically: true, encoding: .utf8)
+        let dir = try SalvoBinary.initProject(editing: [
+            ("    \"*\": 127.0.0.1:2525", "    example.com: 127.0.0.1:\(ok.port)\n    example.net: 127.0.0.1:\(bad.port)"),
+        ])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let secret = ["SALVO_UNSUBSCRIBE_SECRET": "s3cret-for-tests"]
         #expect(try SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
         #expect(try SalvoBinary.run(["suppress", "add", "ADA.okafor@example.com"], in: dir).stdout.contains("suppressed 1 new"))
@@ -256,16 +250,14 @@ import Testing
     /// retry interval and a site that is down at first: every recipient ends final and the
     /// servers see each one exactly once.
     @Test func overlappingRunsFinishAScheduledCampaignWithoutDuplicates() async throws {
-        let dir = try SalvoBinary.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
         let ok = try await SMTPSinkPeer.start()
         defer { ok.stop() }
         let laterPort = try TestPeers.freePort()  // example.net's server is down for now
-        #expect(try SalvoBinary.run(["init"], in: dir).status == 0)
-        var config = try String(contentsOfFile: dir + "/salvo.yml", encoding: .utf8)
-        config = config.replacingOccurrences(of: "    \"*\": 127.0.0.1:2525", with: "    example.com: 127.0.0.1:\(ok.port)\n    example.net: 127.0.0.1:\(laterPort)")
-        config = config.replacingOccurrences(of: "intervals: [15m]", with: "intervals: [1s]")
-        try config.write(toFile: dir + "/salvo.yml", atomically: true, encoding: .utf8)
+        let dir = try SalvoBinary.initProject(editing: [
+            ("    \"*\": 127.0.0.1:2525", "    example.com: 127.0.0.1:\(ok.port)\n    example.net: 127.0.0.1:\(laterPort)"),
+            ("intervals: [15m]", "intervals: [1s]"),
+        ])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let secret = ["SALVO_UNSUBSCRIBE_SECRET": "s3cret-for-tests"]
         #expect(try SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
         #expect(try SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir).status == 0)

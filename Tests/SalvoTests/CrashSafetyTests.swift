@@ -9,18 +9,15 @@ import TestPeers
     @Test func killedSendsResumeWithoutLosingOrDuplicatingAnyone() async throws {
         let recipients = Int(ProcessInfo.processInfo.environment["SALVO_SOAK_RECIPIENTS"] ?? "") ?? 3000
         let connections = 5
-        let dir = try SalvoBinary.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
         let sink = try await SMTPSinkPeer.start(backlog: 200)
         defer { sink.stop() }
-        #expect(try SalvoBinary.run(["init"], in: dir).status == 0)
-        var config = try String(contentsOfFile: dir + "/salvo.yml", encoding: .utf8)
-        config = config.replacingOccurrences(of: "127.0.0.1:2525", with: "127.0.0.1:\(sink.port)")
-        config = config.replacingOccurrences(of: "default: { connections: 5,", with: "default: { connections: \(connections),")
-        try config.write(toFile: dir + "/salvo.yml", atomically: true, encoding: .utf8)
         var csv = "email,first_name,last_name,country,tags\n"
         for i in 0..<recipients { csv += "user\(i)@d\(i % 10).example,User,\(i),NG,new\n" }
-        try csv.write(toFile: dir + "/recipients.csv", atomically: true, encoding: .utf8)
+        let dir = try SalvoBinary.initProject(editing: [
+            ("127.0.0.1:2525", "127.0.0.1:\(sink.port)"),
+            ("default: { connections: 5,", "default: { connections: \(connections),"),
+        ], recipients: csv)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         #expect(try SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
         #expect(try SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir).status == 0)
         let environment = ProcessInfo.processInfo.environment.merging(["SALVO_UNSUBSCRIBE_SECRET": "soak", "SALVO_CONFIG": ""]) { $1 }

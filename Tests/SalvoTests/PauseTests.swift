@@ -6,19 +6,16 @@ import TestPeers
 /// `resume` and another send deliver the rest, each recipient exactly once.
 @Suite struct PauseTests {
     @Test func pauseStopsARunningSendAndResumeFinishesIt() async throws {
-        let dir = try SalvoBinary.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
         let sink = try await SMTPSinkPeer.start()
         defer { sink.stop() }
-        #expect(try SalvoBinary.run(["init"], in: dir).status == 0)
-        var config = try String(contentsOfFile: dir + "/salvo.yml", encoding: .utf8)
-        config = config.replacingOccurrences(of: "127.0.0.1:2525", with: "127.0.0.1:\(sink.port)")
-        // 5 messages a second: 40 recipients take eight seconds, time enough to pause.
-        config = config.replacingOccurrences(of: "default: { connections: 5,", with: "default: { rate: 5/s, connections: 5,")
-        try config.write(toFile: dir + "/salvo.yml", atomically: true, encoding: .utf8)
         var csv = "email,first_name,last_name,country,tags\n"
         for i in 0..<40 { csv += "p\(i)@example.com,P,\(i),NG,new\n" }
-        try csv.write(toFile: dir + "/recipients.csv", atomically: true, encoding: .utf8)
+        // 5 messages a second: 40 recipients take eight seconds, time enough to pause.
+        let dir = try SalvoBinary.initProject(editing: [
+            ("127.0.0.1:2525", "127.0.0.1:\(sink.port)"),
+            ("default: { connections: 5,", "default: { rate: 5/s, connections: 5,"),
+        ], recipients: csv)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         #expect(try SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
         #expect(try SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir).status == 0)
         let secret = ["SALVO_UNSUBSCRIBE_SECRET": "pause-test"]

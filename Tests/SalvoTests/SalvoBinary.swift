@@ -58,3 +58,26 @@ struct SalvoBinary {
         return path
     }
 }
+
+extension SalvoBinary {
+    /// A new folder made by `salvo init`, with `edits` (text → replacement) applied to its
+    /// salvo.yml and, when given, `recipients` as its recipients.csv.
+    static func initProject(editing edits: [(String, String)] = [], recipients: String? = nil) throws -> String {
+        let dir = try temporaryDirectory()
+        let initialised = try run(["init"], in: dir)
+        guard initialised.status == 0 else { throw ProjectError(message: "salvo init failed: \(initialised.stderr)") }
+        var config = try String(contentsOfFile: dir + "/salvo.yml", encoding: .utf8)
+        for (text, replacement) in edits {
+            guard config.contains(text) else { throw ProjectError(message: "salvo.yml has no '\(text)' to replace") }
+            config = config.replacingOccurrences(of: text, with: replacement)
+        }
+        try config.write(toFile: dir + "/salvo.yml", atomically: true, encoding: .utf8)
+        if let recipients { try recipients.write(toFile: dir + "/recipients.csv", atomically: true, encoding: .utf8) }
+        return dir
+    }
+
+    struct ProjectError: Error, CustomStringConvertible {
+        var message: String
+        var description: String { message }
+    }
+}
