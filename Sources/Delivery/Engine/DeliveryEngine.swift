@@ -116,6 +116,9 @@ public actor DeliveryEngine {
     public func run(campaign: Int64, onProgress: (@Sendable (Summary) -> Void)? = nil) async throws -> Summary {
         progress = onProgress
         summary = Summary()
+        // One pass takes what is due when it starts: a recipient deferred during the pass
+        // waits for the next one (or for `waitForRetries`), however long this pass runs.
+        let passStart = Date()
         let owner = settings.owner
         try await store.heartbeat(owner: owner, now: Date())
         summary.recovered = try await store.recoverAbandoned(campaign: campaign, owner: owner, now: Date())
@@ -142,7 +145,7 @@ public actor DeliveryEngine {
                         try await Task.sleep(for: .milliseconds(5))
                         continue
                     }
-                    let claimed = try await store.claimDue(campaign: campaign, now: Date(), limit: settings.claimBatch,
+                    let claimed = try await store.claimDue(campaign: campaign, now: settings.waitForRetries ? Date() : passStart, limit: settings.claimBatch,
                                                            owner: owner, excludingDomains: excludedDomains)
                     if claimed.isEmpty {
                         if queued > 0 || workers.values.contains(where: { $0 > 0 }) {
