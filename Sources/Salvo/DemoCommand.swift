@@ -77,15 +77,10 @@ struct DemoCommand: AsyncParsableCommand {
         printNow("\n$ salvo send \(definition.name)      # every domain routed to salvo sink on 127.0.0.1:\(sink.port)")
         // A throwaway secret for the demo's unsubscribe tokens.
         let environment = [configuration.unsubscribe.secretEnv: UUID().uuidString + UUID().uuidString]
-        let composer = try definition.composer(campaignFile: campaignFile, configuration: configuration, environment: environment)
-        let start = try store.startCampaign(named: definition.name)
-        let engine = DeliveryEngine(
-            store: store, router: configuration.router(), renderer: CampaignRenderer(composer: composer),
-            policy: try configuration.deliveryPolicy(),
-            settings: .init(owner: "demo:\(getpid())", mx: configuration.mxSession(), retry: configuration.retryPolicy()))
         let began = Date()
-        let summary = try await engine.run(campaign: start.campaignID)
-        printNow("sent \(summary.sent), deferred \(summary.deferred), bounced \(summary.bounced) in \(String(format: "%.2f", Date().timeIntervalSince(began))) s")
+        let result = try await CampaignSender(campaign: definition.name, store: store, configuration: configuration,
+                                              environment: environment).run()
+        SendReport.print(campaign: definition.name, result: result, seconds: Date().timeIntervalSince(began))
 
         printNow("\nWhat each recipient got (first 10):")
         for row in try store.deliveryReport(campaign: definition.name).prefix(10) {

@@ -30,12 +30,13 @@ enum SendReport {
 final class InterruptHandler {
     private let sources: [DispatchSourceSignal]
 
-    init(_ stop: @escaping @Sendable () async -> Void) {
+    init(saying message: String = "stopping: finishing the transactions in flight (Ctrl-C again to quit at once)",
+         _ stop: @escaping @Sendable () async -> Void) {
         sources = [SIGINT, SIGTERM].map { signal in
             Foundation.signal(signal, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signal)
             source.setEventHandler {
-                printError("stopping: finishing the transactions in flight (Ctrl-C again to quit at once)")
+                printError(message)
                 Foundation.signal(SIGINT, SIG_DFL)
                 Task { await stop() }
             }

@@ -55,15 +55,9 @@ struct SinkCommand: AsyncParsableCommand {
             if let limit, sequence >= limit { done.continuation.yield() }
         }
         printNow("salvo sink listening on \(sink.host):\(sink.port)\(maildir.map { ", storing in \($0)" } ?? "")")
-        let signals = [SIGINT, SIGTERM].map { signal -> DispatchSourceSignal in
-            Foundation.signal(signal, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signal)
-            source.setEventHandler { done.continuation.yield() }
-            source.resume()
-            return source
-        }
+        let interrupt = InterruptHandler(saying: "salvo sink: stopping") { done.continuation.yield() }
         for await _ in done.stream { break }
-        signals.forEach { $0.cancel() }
+        interrupt.cancel()
         await sink.stop()
         printNow("salvo sink: \(received.withLockedValue { $0 }) messages received")
     }

@@ -1,5 +1,6 @@
 import Delivery
 import Foundation
+import SMTP
 
 /// Everything `salvo.yml` says. Every section is optional; the defaults are those of a
 /// careful sender (opportunistic TLS to MX hosts, retries every 15 minutes for 4 hours).
@@ -90,16 +91,9 @@ public struct SalvoConfiguration: Sendable {
             self.port = port
         }
 
+        /// `host`, `host:port` or `[IPv6]:port`, as `salvo check-smtp` reads its server.
         public init?(_ text: String, defaultPort: Int) {
-            var host = text
-            var port = defaultPort
-            if let colon = text.lastIndex(of: ":"), !text.hasSuffix("]") {
-                guard let parsed = Int(text[text.index(after: colon)...]), (1...65535).contains(parsed) else { return nil }
-                port = parsed
-                host = String(text[..<colon])
-            }
-            host = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-            guard !host.isEmpty else { return nil }
+            guard let (host, port) = SMTPProbe.parseAddress(text, defaultPort: defaultPort) else { return nil }
             self.host = host
             self.port = port
         }

@@ -4,10 +4,20 @@ import MailMessage
 /// it is rejected. Runs on the import's reading thread.
 struct RowEncoder: Sendable {
     let header: ImportHeader
-    /// For each file column, its index in the list's attribute array (nil for email).
-    let slots: [Int?]
-    /// The list's number of attribute columns.
-    let width: Int
+    /// For each of the list's attribute columns, the file column holding it (-1: the
+    /// file has no such column, written as null).
+    private let fieldForSlot: [Int]
+
+    /// - Parameters:
+    ///   - slots: for each file column, its index in the list's attribute array (nil for
+    ///     the email column).
+    ///   - width: the list's number of attribute columns.
+    init(header: ImportHeader, slots: [Int?], width: Int) {
+        self.header = header
+        var map = [Int](repeating: -1, count: width)
+        for (index, slot) in slots.enumerated() { if let slot { map[slot] = index } }
+        fieldForSlot = map
+    }
 
     enum Row: Sendable {
         /// Ranges into the batch's byte buffer.
@@ -40,11 +50,9 @@ struct RowEncoder: Sendable {
 
         // The attributes: a JSON array in the list's column order, null where this file
         // has no such column.
-        var fieldForSlot = [Int](repeating: -1, count: width)
-        for (index, slot) in slots.enumerated() { if let slot { fieldForSlot[slot] = index } }
         let attributesStart = bytes.count
         bytes.append(UInt8(ascii: "["))
-        for slot in 0..<width {
+        for slot in 0..<fieldForSlot.count {
             if slot > 0 { bytes.append(UInt8(ascii: ",")) }
             let index = fieldForSlot[slot]
             if index < 0 {
