@@ -7,7 +7,7 @@ import TestPeers
 /// never exceeds the connections that were open at each kill.
 @Suite struct CrashSafetyTests {
     @Test func killedSendsResumeWithoutLosingOrDuplicatingAnyone() async throws {
-        let recipients = Int(ProcessInfo.processInfo.environment["SALVO_SOAK_RECIPIENTS"] ?? "") ?? 3000
+        let recipients = Int(ProcessInfo.processInfo.environment["SALVO_SOAK_RECIPIENTS"] ?? "") ?? 20000
         let connections = 5
         let sink = try await SMTPSinkPeer.start(backlog: 200)
         defer { sink.stop() }
@@ -22,26 +22,41 @@ import TestPeers
         #expect(try SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir).status == 0)
         let environment = ProcessInfo.processInfo.environment.merging(["SALVO_UNSUBSCRIBE_SECRET": "soak", "SALVO_CONFIG": ""]) { $1 }
 
+        // Each kill lands after a random number of messages reached the server in that run
+        // (sometimes none: a kill during start-up), so the moments are spread over the
+        // send however fast this machine is, and every run but the last is cut short.
         var generator = SeededGenerator(seed: 2026)
         var kills = 0
         var completed = false
+        let stderrPath = dir + "/send.stderr"
         for _ in 0..<40 where !completed {
+            let before = try sink.transactionFileCount()
+            let remaining = recipients - before
+            let after = generator.next() % 8 == 0 ? 0 : 1 + Int(generator.next() % UInt64(max(1, min(600, remaining / 2))))
+            FileManager.default.createFile(atPath: stderrPath, contents: nil)
             let process = Process()
             process.executableURL = SalvoBinary.url
             process.arguments = ["send", "welcome"]
             process.currentDirectoryURL = URL(fileURLWithPath: dir)
             process.environment = environment
             process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
+            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
             try process.run()
-            let delay = 150 + Int(generator.next() % 650)
-            try await Task.sleep(for: .milliseconds(delay))
+            let deadline = ContinuousClock.now + .seconds(60)
+            while process.isRunning, ContinuousClock.now < deadline, try sink.transactionFileCount() - before < after {
+                try await Task.sleep(for: .milliseconds(after == 0 ? 20 : 2))
+            }
             if process.isRunning {
                 kill(process.processIdentifier, SIGKILL)
                 kills += 1
             }
             process.waitUntilExit()
             completed = process.terminationReason == .exit && process.terminationStatus == 0
+            if process.terminationReason == .exit && !completed {
+                let stderr = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
+                Issue.record("salvo send exited \(process.terminationStatus) without being killed: \(stderr)")
+                break
+            }
         }
         // Whatever a last kill left: one more, undisturbed run.
         let last = try SalvoBinary.run(["send", "welcome"], in: dir, environment: ["SALVO_UNSUBSCRIBE_SECRET": "soak"], timeout: 300)

@@ -48,6 +48,12 @@ public struct SMTPSinkPeer: Sendable {
         }
     }
 
+    /// How many transactions smtp-sink has started dumping: one file each, so this is a
+    /// cheap count to poll while a send runs (it may include one cut short).
+    public func transactionFileCount() throws -> Int {
+        try FileManager.default.contentsOfDirectory(atPath: dumpDirectory.path).count
+    }
+
     public func stop() { process.stopAndClean() }
 }
 
