@@ -23,6 +23,12 @@ public struct MessageTemplate: Sendable {
     private let text: MustacheTemplate?
     private let unsubscribeURL: MustacheTemplate?
     private let htmlLibrary: MustacheLibrary
+    /// The same templates compiled to literal and field pieces, where they have no more
+    /// than plain field tags (nil: render with mustache).
+    private let fastSubject: FieldTemplate?
+    private let fastHTML: FieldTemplate?
+    private let fastText: FieldTemplate?
+    private let fastUnsubscribeURL: FieldTemplate?
     private let textLibrary: MustacheLibrary
 
     /// Every field reference in the templates and the partials they include.
@@ -65,6 +71,10 @@ public struct MessageTemplate: Sendable {
         self.html = try html.map { source throws(TemplateError) in try Self.parse(source, asText: false) }
         self.text = try text.map { source throws(TemplateError) in try Self.parse(source, asText: true) }
         self.unsubscribeURL = try unsubscribeURL.map { source throws(TemplateError) in try Self.parse(source, asText: true) }
+        fastSubject = FieldTemplate(subject.text, html: false)
+        fastHTML = html.flatMap { FieldTemplate($0.text, html: true) }
+        fastText = text.flatMap { FieldTemplate($0.text, html: false) }
+        fastUnsubscribeURL = unsubscribeURL.flatMap { FieldTemplate($0.text, html: false) }
 
         // Field references, following partials (each partial scanned once).
         var references: [FieldReference] = []
@@ -104,6 +114,20 @@ public struct MessageTemplate: Sendable {
     /// render empty). The unsubscribe URL is rendered first and is then available to
     /// the other templates as `{{unsubscribe_url}}`.
     public func render(_ values: [String: String]) -> Rendered {
+        var values = values
+        let url = fastUnsubscribeURL?.render(values) ?? unsubscribeURL?.render(values, library: textLibrary)
+        if let url { values["unsubscribe_url"] = url }
+        return Rendered(
+            subject: fastSubject?.render(values) ?? subject.render(values, library: textLibrary),
+            html: fastHTML?.render(values) ?? html?.render(values, library: htmlLibrary),
+            text: fastText?.render(values) ?? text?.render(values, library: textLibrary),
+            unsubscribeURL: url
+        )
+    }
+
+    /// `render` through swift-mustache alone, never the compiled pieces: what the
+    /// compiled templates are checked against.
+    func renderWithMustache(_ values: [String: String]) -> Rendered {
         var values = values
         let url = unsubscribeURL?.render(values, library: textLibrary)
         if let url { values["unsubscribe_url"] = url }

@@ -1,6 +1,7 @@
 import Foundation
 import MailMessage
 import Testing
+import TestPeers
 @testable import Campaigns
 
 @Suite struct MessageTemplateTests {
@@ -101,5 +102,41 @@ import Testing
         #expect(values["campaign"] == "spring-sale")
         let token = try #require(values["unsubscribe_token"])
         #expect(UnsubscribeToken.verify(token, campaign: "spring-sale", recipient: "ann@example.org", secret: unsubscribeSecret))
+    }
+
+    /// Templates of text and plain field tags are rendered from compiled pieces; random
+    /// ones (tags of every plain form, braces in the text, values with the characters
+    /// HTML escapes, missing values) must come out exactly as swift-mustache renders
+    /// them, and so must templates the compiler leaves to mustache.
+    @Test func compiledTemplatesRenderAsMustacheDoes() throws {
+        var generator = SeededGenerator(seed: 7)
+        let names = ["first_name", "city", "x-y", "a_1", "missing"]
+        let texts = ["Hello ", "\t", " \t\n", ", ", "\n", "\r\n", " } ", "{ ", "é ü 🎉", "<b>", "&amp;", "a}}b", "{x}", "  "]
+        let tags = [{ "{{\($0)}}" }, { "{{ \($0) }}" }, { "{{{\($0)}}}" }, { "{{{ \($0) }}}" }, { "{{&\($0)}}" }, { "{{& \($0)}}" }] as [(String) -> String]
+        let specials = ["Ada", "<script>", "O'Brien & \"Sons\"", "", "Jürgen > 5", "1 < 2 && 3", "\u{1F600}"]
+        // And a few the compiler must leave to mustache.
+        var sources = ["{{#city}}in {{city}}{{/city}}", "{{! note }}\nHi {{first_name}}", "{{a.b}} {{city}}", "{{^city}}no city{{/city}}",
+                       "{{=<% %>=}}<% city %>", "{{uppercased(city)}}"]
+        for _ in 0..<300 {
+            var source = ""
+            for _ in 0..<Int(generator.next() % 8) {
+                source += texts[Int(generator.next() % UInt64(texts.count))]
+                source += tags[Int(generator.next() % UInt64(tags.count))](names[Int(generator.next() % UInt64(names.count))])
+            }
+            if generator.next() % 2 == 0 { source += texts[Int(generator.next() % UInt64(texts.count))] }
+            sources.append(source)
+        }
+        for source in sources {
+            let template = try MessageTemplate(subject: TemplateSource(name: "s", text: source),
+                                               html: TemplateSource(name: "h", text: source), text: TemplateSource(name: "t", text: source),
+                                               unsubscribeURL: TemplateSource(name: "u", text: source))
+            for _ in 0..<5 {
+                var values: [String: String] = [:]
+                for name in names.dropLast() where generator.next() % 5 != 0 {
+                    values[name] = specials[Int(generator.next() % UInt64(specials.count))]
+                }
+                #expect(template.render(values) == template.renderWithMustache(values), "\(source) with \(values)")
+            }
+        }
     }
 }
