@@ -26,7 +26,18 @@ import Testing
         var generator = SystemRandomNumberGenerator()
         let ids = (0..<10_000).map { _ in MessageID.generate(domain: "shop.example", using: &generator).value }
         #expect(Set(ids).count == ids.count)
-        #expect(ids.allSatisfy { $0.hasSuffix("@shop.example") && $0.count == 26 + 13 })
+        #expect(ids.allSatisfy { $0.hasSuffix("@shop.example") && $0.count == 27 + 13 })
+    }
+
+    @Test func messageIDsMadeLaterSortLater() {
+        var generator = SystemRandomNumberGenerator()
+        let start = Date(timeIntervalSince1970: 1_790_000_000)
+        let ids = (0..<1_000).map { step in
+            MessageID.generate(domain: "shop.example", at: start.addingTimeInterval(Double(step) * 0.002), using: &generator).value
+        }
+        let inOrder = ids == ids.sorted()
+        #expect(inOrder, "\(ids.prefix(5))")
+        #expect(MessageID.generate(domain: "x.example", at: Date(timeIntervalSince1970: 0), using: &generator).value.hasPrefix("2222222222."))
     }
 
     @Test func usesPunycodeUnlessSMTPUTF8() throws {
