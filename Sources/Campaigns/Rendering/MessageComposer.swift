@@ -137,7 +137,7 @@ public struct MessageComposer: Sendable {
             throw .recipient(recipient.email, error)
         }
         let domain = (try? Punycode.toASCII(domain: settings.from.domain)) ?? settings.from.domain
-        let url = rendered.unsubscribeURL.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
+        let url = rendered.unsubscribeURL.map(Self.trimmed).flatMap { $0.isEmpty ? nil : $0 }
         let unsubscribe = url != nil || settings.unsubscribeMailto != nil
             ? ListUnsubscribe(url: url, mailto: settings.unsubscribeMailto)
             : nil
@@ -146,9 +146,9 @@ public struct MessageComposer: Sendable {
             to: to,
             replyTo: settings.replyTo,
             // A subject template written as a YAML block ends in a newline.
-            subject: rendered.subject.trimmingCharacters(in: .whitespacesAndNewlines),
+            subject: Self.trimmed(rendered.subject),
             date: date,
-            messageID: MessageID.generate(domain: domain, using: &generator),
+            messageID: MessageID.generate(domain: domain, at: date, using: &generator),
             listID: ListID(list: settings.list, domain: domain),
             unsubscribe: unsubscribe,
             trace: CampaignTrace(campaign: settings.campaign, recipient: recipient.id ?? recipient.email),
@@ -190,6 +190,18 @@ public struct MessageComposer: Sendable {
     /// `wireBytes` with at most one signer.
     public static func wireBytes(_ message: Message, signer: DKIMSigner?, options: SerializationOptions = .init(), at time: Date) throws(CompositionError) -> [UInt8] {
         try wireBytes(message, signers: signer.map { [$0] } ?? [], options: options, at: time)
+    }
+
+    /// `text` without leading and trailing white space. Most subjects and URLs have
+    /// none, and finding that out from the first and last bytes saves Foundation's
+    /// trimming (a bridge through NSString) on every message.
+    private static func trimmed(_ text: String) -> String {
+        func plain(_ byte: UInt8?) -> Bool {
+            guard let byte else { return true }
+            return byte > 0x20 && byte < 0x7F
+        }
+        if plain(text.utf8.first), plain(text.utf8.last) { return text }
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     private static func displayName(of recipient: TemplateRecipient) -> String? {

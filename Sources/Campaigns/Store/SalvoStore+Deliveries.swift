@@ -80,19 +80,38 @@ extension SalvoStore: DeliveryStore {
 
     public func markSending(_ ids: [Int64], owner: String, now: Date) async throws -> Set<Int64> {
         guard !ids.isEmpty else { return [] }
-        let now = Self.seconds(now)
+        return try await writer.write { db in try Self.markSending(ids, owner: owner, now: now, in: db) }
+    }
+
+    public func recordAndMarkSending(_ outcomes: [DeliveryOutcome], hardBounces: Set<Int64>, marking ids: [Int64],
+                                     owner: String, now: Date) async throws -> Set<Int64> {
+        try Self.checkOutcomes(outcomes)
+        guard !outcomes.isEmpty || !ids.isEmpty else { return [] }
         return try await writer.write { db in
-            let statement = try db.cachedStatement(sql: """
-                UPDATE deliveries SET state = 'sending', claimed_at = ?
-                WHERE id IN (SELECT value FROM json_each(?)) AND state = 'claimed' AND claimed_by = ?
-                RETURNING id
-                """)
-            return Set(try Int64.fetchAll(statement, arguments: [now, Self.jsonIDs(ids), owner]))
+            try self.record(outcomes, hardBounces: hardBounces, owner: owner, in: db)
+            return try Self.markSending(ids, owner: owner, now: now, in: db)
         }
+    }
+
+    private static func markSending(_ ids: [Int64], owner: String, now: Date, in db: Database) throws -> Set<Int64> {
+        guard !ids.isEmpty else { return [] }
+        let statement = try db.cachedStatement(sql: """
+            UPDATE deliveries SET state = 'sending', claimed_at = ?
+            WHERE id IN (SELECT value FROM json_each(?)) AND state = 'claimed' AND claimed_by = ?
+            RETURNING id
+            """)
+        return Set(try Int64.fetchAll(statement, arguments: [seconds(now), jsonIDs(ids), owner]))
     }
 
     @discardableResult
     public func record(_ outcomes: [DeliveryOutcome], hardBounces: Set<Int64>, owner: String) async throws -> Int {
+        try Self.checkOutcomes(outcomes)
+        guard !outcomes.isEmpty else { return 0 }
+        return try await writer.write { db in try self.record(outcomes, hardBounces: hardBounces, owner: owner, in: db) }
+    }
+
+    /// Only final states, or `deferred` with its next attempt time, are outcomes.
+    private static func checkOutcomes(_ outcomes: [DeliveryOutcome]) throws {
         for outcome in outcomes {
             switch outcome.state {
             case .sent, .bounced, .failed, .unknown: break
@@ -101,54 +120,55 @@ extension SalvoStore: DeliveryStore {
             default: throw DeliveryStoreError.outcomeState(outcome.deliveryID, outcome.state)
             }
         }
+    }
+
+    private func record(_ outcomes: [DeliveryOutcome], hardBounces: Set<Int64>, owner: String, in db: Database) throws -> Int {
         guard !outcomes.isEmpty else { return 0 }
-        return try await writer.write { db in
-            let update = try db.cachedStatement(sql: """
-                UPDATE deliveries
-                SET state = ?, attempts = attempts + 1,
-                    last_code = ?, last_enhanced_code = ?, last_response = ?,
-                    mx_host = COALESCE(?, mx_host), message_id = COALESCE(?, message_id),
-                    first_attempt_at = COALESCE(first_attempt_at, ?), last_attempt_at = ?,
-                    next_attempt_at = COALESCE(?, next_attempt_at),
-                    claimed_by = NULL, claimed_at = NULL
-                WHERE id = ? AND claimed_by = ? AND state IN ('claimed', 'sending', 'unknown')
-                  AND (state <> 'claimed' OR ?1 <> 'sent')
-                """)
-            let attempt = try db.cachedStatement(sql: """
-                INSERT INTO attempts (delivery_id, attempted_at, outcome, code, enhanced_code, response, mx_host)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                """)
-            let suppress = try db.cachedStatement(sql: """
-                INSERT INTO suppressions (email, reason, detail, created_at)
-                SELECT email, 'hard-bounce', ?, ? FROM deliveries WHERE id = ?
-                ON CONFLICT (email) DO NOTHING
-                """)
-            var recorded = 0
-            for outcome in outcomes {
-                let at = Self.seconds(outcome.attemptedAt)
-                try update.execute(arguments: [
-                    outcome.state.rawValue, outcome.code, outcome.enhancedCode, outcome.response,
-                    outcome.mxHost, outcome.messageID, at, at, outcome.nextAttemptAt.map(Self.seconds),
-                    outcome.deliveryID, owner,
-                ])
-                guard db.changesCount == 1 else { continue }
-                recorded += 1
-                try attempt.execute(arguments: [
-                    outcome.deliveryID, at, outcome.state.rawValue, outcome.code, outcome.enhancedCode,
-                    outcome.response, outcome.mxHost,
-                ])
-                if hardBounces.contains(outcome.deliveryID) {
-                    let detail = [outcome.code.map(String.init), outcome.enhancedCode, outcome.response]
-                        .compactMap { $0 }.joined(separator: " ")
-                    try suppress.execute(arguments: [detail, at, outcome.deliveryID])
-                }
+        let update = try db.cachedStatement(sql: """
+            UPDATE deliveries
+            SET state = ?, attempts = attempts + 1,
+                last_code = ?, last_enhanced_code = ?, last_response = ?,
+                mx_host = COALESCE(?, mx_host), message_id = COALESCE(?, message_id),
+                first_attempt_at = COALESCE(first_attempt_at, ?), last_attempt_at = ?,
+                next_attempt_at = COALESCE(?, next_attempt_at),
+                claimed_by = NULL, claimed_at = NULL
+            WHERE id = ? AND claimed_by = ? AND state IN ('claimed', 'sending', 'unknown')
+              AND (state <> 'claimed' OR ?1 <> 'sent')
+            """)
+        let attempt = try db.cachedStatement(sql: """
+            INSERT INTO attempts (delivery_id, attempted_at, outcome, code, enhanced_code, response, mx_host)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """)
+        let suppress = try db.cachedStatement(sql: """
+            INSERT INTO suppressions (email, reason, detail, created_at)
+            SELECT email, 'hard-bounce', ?, ? FROM deliveries WHERE id = ?
+            ON CONFLICT (email) DO NOTHING
+            """)
+        var recorded = 0
+        for outcome in outcomes {
+            let at = Self.seconds(outcome.attemptedAt)
+            try update.execute(arguments: [
+                outcome.state.rawValue, outcome.code, outcome.enhancedCode, outcome.response,
+                outcome.mxHost, outcome.messageID, at, at, outcome.nextAttemptAt.map(Self.seconds),
+                outcome.deliveryID, owner,
+            ])
+            guard db.changesCount == 1 else { continue }
+            recorded += 1
+            try attempt.execute(arguments: [
+                outcome.deliveryID, at, outcome.state.rawValue, outcome.code, outcome.enhancedCode,
+                outcome.response, outcome.mxHost,
+            ])
+            if hardBounces.contains(outcome.deliveryID) {
+                let detail = [outcome.code.map(String.init), outcome.enhancedCode, outcome.response]
+                    .compactMap { $0 }.joined(separator: " ")
+                try suppress.execute(arguments: [detail, at, outcome.deliveryID])
             }
-            if let reputationGuard {
-                let bounced = outcomes.filter { $0.state == .bounced }.map(\.deliveryID)
-                try reputationGuard.check(deliveryIDs: bounced, in: db)
-            }
-            return recorded
         }
+        if let reputationGuard {
+            let bounced = outcomes.filter { $0.state == .bounced }.map(\.deliveryID)
+            try reputationGuard.check(deliveryIDs: bounced, in: db)
+        }
+        return recorded
     }
 
     @discardableResult

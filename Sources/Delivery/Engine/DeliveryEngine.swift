@@ -376,6 +376,10 @@ public actor DeliveryEngine {
                 let ids = chunk.map(\.delivery.id)
                 marking = Task { try await marker.mark(ids) }
             }
+            // Rendered while the mark commits: the commit is what the connection waits for.
+            let messages = chunk.map { admitted in
+                Result { try renderer.render(admitted.delivery, smtpUTF8: false) }
+            }
             let marked: Set<Int64>
             do {
                 marked = try await marking!.value
@@ -384,7 +388,7 @@ public actor DeliveryEngine {
                 logger.error("marking \(chunk.count) deliveries sending: \(error)")
                 continue chunks
             }
-            for (offset, admitted) in chunk.enumerated() {
+            for (offset, (admitted, message)) in zip(chunk, messages).enumerated() {
                 let delivery = admitted.delivery
                 // A missing id was taken back by the store (the campaign was cancelled).
                 guard marked.contains(delivery.id) else { continue }
@@ -394,19 +398,20 @@ public actor DeliveryEngine {
                     let ids = batch[end..<min(end + ahead, batch.count)].map(\.delivery.id)
                     nextMark = Task { try await marker.mark(ids) }
                 }
-                await deliver(admitted, connection: &connection, pool: pool, site: site, recorder: recorder)
+                await deliver(admitted, message: message, connection: &connection, pool: pool, site: site, recorder: recorder)
             }
         }
         if let connection { await pool.release(connection) }
     }
 
-    /// Renders and sends one delivery already marked `sending`, and records what happened.
-    private nonisolated func deliver(_ admitted: Admitted, connection: inout SMTPConnection?, pool: SitePool,
+    /// Sends one delivery already marked `sending`, and records what happened.
+    private nonisolated func deliver(_ admitted: Admitted, message rendered: Result<RenderedMessage, any Error>,
+                                     connection: inout SMTPConnection?, pool: SitePool,
                                      site: SiteKey, recorder: OutcomeRecorder) async {
         let delivery = admitted.delivery
         let message: RenderedMessage
         do {
-            message = try renderer.render(delivery, smtpUTF8: false)
+            message = try rendered.get()
         } catch {
             await finish(delivery, .failed, code: nil, enhanced: nil, response: "could not compose the message: \(error)",
                          mxHost: nil, messageID: nil, suppress: false, recorder: recorder)

@@ -39,8 +39,12 @@ actor SendingMarker {
             let batch = pending
             pending.removeAll()
             do {
-                try await recorder?.flush()
-                let marked = try await store.markSending(batch.flatMap(\.ids), owner: owner, now: Date())
+                let ids = batch.flatMap(\.ids)
+                let marked = if let recorder {
+                    try await recorder.flush(thenMark: ids, now: Date())
+                } else {
+                    try await store.markSending(ids, owner: owner, now: Date())
+                }
                 for entry in batch { entry.continuation.resume(returning: marked.intersection(entry.ids)) }
             } catch {
                 for entry in batch { entry.continuation.resume(throwing: error) }
@@ -59,7 +63,7 @@ actor OutcomeRecorder {
     private let batchSize: Int
     private var outcomes: [DeliveryOutcome] = []
     private var hardBounces: Set<Int64> = []
-    private var flushing: Task<Void, Error>?
+    private var flushing: Task<Set<Int64>, Error>?
 
     init(store: any DeliveryStore, owner: String, batchSize: Int) {
         self.store = store
@@ -74,15 +78,24 @@ actor OutcomeRecorder {
     }
 
     func flush() async throws {
+        _ = try await flush(thenMark: [], now: Date())
+    }
+
+    /// Writes what waits and marks `ids` `sending` in the same transaction (the sending
+    /// marker's commit): one commit where two would do the same.
+    func flush(thenMark ids: [Int64], now: Date) async throws -> Set<Int64> {
         // One flush at a time keeps outcomes in order per delivery.
-        while let running = flushing { try await running.value; if flushing == running { flushing = nil } }
-        guard !outcomes.isEmpty else { return }
+        while let running = flushing { _ = try await running.value; if flushing == running { flushing = nil } }
+        guard !outcomes.isEmpty || !ids.isEmpty else { return [] }
         let batch = outcomes, bounces = hardBounces
         outcomes.removeAll(keepingCapacity: true)
         hardBounces.removeAll()
-        let task = Task { [store, owner] in _ = try await store.record(batch, hardBounces: bounces, owner: owner) }
+        let task = Task { [store, owner] in
+            try await store.recordAndMarkSending(batch, hardBounces: bounces, marking: ids, owner: owner, now: now)
+        }
         flushing = task
         defer { if flushing == task { flushing = nil } }
-        try await task.value
+        return try await task.value
     }
 }
+

@@ -51,6 +51,13 @@ public protocol DeliveryStore: Sendable {
     @discardableResult
     func record(_ outcomes: [DeliveryOutcome], hardBounces: Set<Int64>, owner: String) async throws -> Int
 
+    /// `record(outcomes…)` and then `markSending(ids…)` in one transaction: what a
+    /// connection does between two messages (the last one's outcome is on disk before the
+    /// next one is marked, so a crash leaves at most one message of it in doubt), at the
+    /// cost of one commit rather than two. Returns the ids marked, as `markSending` does.
+    func recordAndMarkSending(_ outcomes: [DeliveryOutcome], hardBounces: Set<Int64>, marking ids: [Int64],
+                              owner: String, now: Date) async throws -> Set<Int64>
+
     /// Hands `claimed` deliveries back unsent (`pending`; `cancelled` if the campaign was
     /// cancelled meanwhile). Deliveries already `sending` are not touched.
     @discardableResult
@@ -198,5 +205,14 @@ extension DeliveryStore {
     @discardableResult
     public func record(_ outcomes: [DeliveryOutcome], owner: String) async throws -> Int {
         try await record(outcomes, hardBounces: [], owner: owner)
+    }
+}
+
+extension DeliveryStore {
+    /// Two transactions, for a store that has no cheaper way.
+    public func recordAndMarkSending(_ outcomes: [DeliveryOutcome], hardBounces: Set<Int64>, marking ids: [Int64],
+                                     owner: String, now: Date) async throws -> Set<Int64> {
+        try await record(outcomes, hardBounces: hardBounces, owner: owner)
+        return try await markSending(ids, owner: owner, now: now)
     }
 }
