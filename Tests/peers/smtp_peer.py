@@ -13,6 +13,9 @@ Recipients decide their fate by local part:
   perm-*   -> 550 5.1.1 no such user
   close-*  -> 421 4.3.2 service shutting down, then the connection is closed
 everything else is accepted.
+
+--busy-greetings N greets the first N sessions with 421 and closes them (a primary MX
+that is too busy, so the client must go on to the backup).
 """
 import argparse
 import asyncio
@@ -108,6 +111,14 @@ class Server(SMTP):
         # `open` counts the sessions open at once, so tests can check connection limits.
         record("connect", session=self.number, open=counter["open"])
 
+    async def _handle_client(self):
+        if self.number <= args.busy_greetings:
+            record("busy", session=self.number)
+            await self.push("421 4.3.2 too busy, try another MX")
+            self.transport.close()
+            return
+        await super()._handle_client()
+
     def connection_lost(self, exc):
         counter["open"] -= 1
         record("disconnect", session=self.number, open=counter["open"])
@@ -187,6 +198,7 @@ if __name__ == "__main__":
     parser.add_argument("--starttls-refuse", action="store_true")
     parser.add_argument("--inject-after-starttls", action="store_true")
     parser.add_argument("--starttls-break", action="store_true")
+    parser.add_argument("--busy-greetings", type=int, default=0)
     args = parser.parse_args()
     os.makedirs(args.dump_dir, exist_ok=True)
     try:

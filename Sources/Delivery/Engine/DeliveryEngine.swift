@@ -78,6 +78,10 @@ public actor DeliveryEngine {
     /// `stopping || control != .running`, readable by workers off the actor between two
     /// messages.
     private nonisolated let halted = NIOLockedValueBox(false)
+    /// When each paused site may be sent to again, readable by workers between two
+    /// messages: every worker of a site stops at its next message, not only the one whose
+    /// reply caused the pause.
+    private nonisolated let pausedUntil: NIOLockedValueBox<[SiteKey: ContinuousClock.Instant]>
     private var progress: (@Sendable (Summary) -> Void)?
 
     /// - Parameter connector: opens a session to a destination (tests and the relay use
@@ -91,6 +95,7 @@ public actor DeliveryEngine {
         self.policy = policy
         self.settings = settings
         self.logger = logger
+        pausedUntil = NIOLockedValueBox([:])
         if let connector {
             self.connector = { _ in connector }
         } else {
@@ -99,7 +104,8 @@ public actor DeliveryEngine {
                 { destination, address in
                     var configuration = via == .relay ? (relay ?? mx) : mx
                     if configuration.tlsServerName == nil, address != destination.host { configuration.tlsServerName = destination.host }
-                    return try await SMTPConnection.connect(host: address, port: destination.port, configuration: configuration)
+                    return try await SMTPConnection.connect(host: address, port: destination.port, hostName: destination.host,
+                                                            configuration: configuration)
                 }
             }
         }
@@ -347,6 +353,7 @@ public actor DeliveryEngine {
         let ahead = max(1, settings.markAhead)
         var connection: SMTPConnection?
         var nextMark: Task<Set<Int64>, Error>?
+        var sitePaused = false
         var start = 0
         chunks: while start < batch.count {
             let end = min(start + ahead, batch.count)
@@ -355,7 +362,11 @@ public actor DeliveryEngine {
             var marking = nextMark
             nextMark = nil
             if marking == nil {
-                if halted.withLockedValue({ $0 }) {
+                // Stopping, or the site asked us to slow down: what is not marked yet goes
+                // back to the site's line, where the policy holds it (or hands it back to
+                // the store) until the pause is over.
+                if isPaused(site) { sitePaused = true }
+                if halted.withLockedValue({ $0 }) || sitePaused {
                     await putBack(batch[start...].map(\.delivery), site: site)
                     break chunks
                 }
@@ -394,20 +405,24 @@ public actor DeliveryEngine {
                 guard marked.contains(delivery.id) else { continue }
                 // Marking the next group while this message is on the wire saves a wait,
                 // but puts one more group in doubt at a crash: only when asked to.
-                if ahead > 1, offset == chunk.count - 1, end < batch.count, connection != nil, !halted.withLockedValue({ $0 }) {
+                if ahead > 1, offset == chunk.count - 1, end < batch.count, connection != nil, !sitePaused, !halted.withLockedValue({ $0 }) {
                     let ids = batch[end..<min(end + ahead, batch.count)].map(\.delivery.id)
                     nextMark = Task { try await marker.mark(ids) }
                 }
-                await deliver(admitted, message: message, connection: &connection, pool: pool, site: site, recorder: recorder)
+                if await deliver(admitted, message: message, connection: &connection, pool: pool, site: site, recorder: recorder) {
+                    sitePaused = true
+                }
             }
         }
         if let connection { await pool.release(connection) }
     }
 
-    /// Sends one delivery already marked `sending`, and records what happened.
+    /// Sends one delivery already marked `sending`, and records what happened. Returns
+    /// true when the reply paused the site: the worker stops sending to it.
+    @discardableResult
     private nonisolated func deliver(_ admitted: Admitted, message rendered: Result<RenderedMessage, any Error>,
                                      connection: inout SMTPConnection?, pool: SitePool,
-                                     site: SiteKey, recorder: OutcomeRecorder) async {
+                                     site: SiteKey, recorder: OutcomeRecorder) async -> Bool {
         let delivery = admitted.delivery
         let message: RenderedMessage
         do {
@@ -415,7 +430,7 @@ public actor DeliveryEngine {
         } catch {
             await finish(delivery, .failed, code: nil, enhanced: nil, response: "could not compose the message: \(error)",
                          mxHost: nil, messageID: nil, suppress: false, recorder: recorder)
-            return
+            return false
         }
         let open: SMTPConnection
         if let connection {
@@ -427,18 +442,19 @@ public actor DeliveryEngine {
             } catch {
                 await finish(delivery, .deferred, code: nil, enhanced: nil, response: "\(error)", mxHost: nil,
                              messageID: nil, suppress: false, recorder: recorder)
-                return
+                return false
             }
         }
+        var paused = false
         do {
             let transaction = SMTPTransaction(mailFrom: message.envelopeFrom, recipients: [message.envelopeTo],
                                               message: message.bytes, smtpUTF8: false)
             let result = try await open.send(transaction)
-            await handle(result, delivery: delivery, site: admitted.limitsSite, poolSite: site, server: open.server,
-                         messageID: message.messageID, recorder: recorder)
+            paused = await handle(result, delivery: delivery, site: admitted.limitsSite, poolSite: site, server: open.server,
+                                  messageID: message.messageID, recorder: recorder)
         } catch let error as SMTPError {
-            await failed(error, delivery: delivery, site: admitted.limitsSite, poolSite: site,
-                         messageID: message.messageID, recorder: recorder)
+            paused = await failed(error, delivery: delivery, site: admitted.limitsSite, poolSite: site,
+                                  messageID: message.messageID, recorder: recorder)
         } catch {
             logger.error("delivery \(delivery.id) to \(delivery.email): \(error)")
         }
@@ -446,37 +462,54 @@ public actor DeliveryEngine {
             await pool.release(open)
             connection = nil
         }
+        return paused
     }
 
+    /// Records a failed transaction; true when the reply paused the site.
     private func failed(_ error: SMTPError, delivery: ClaimedDelivery, site: SiteKey, poolSite: SiteKey,
-                        messageID: String, recorder: OutcomeRecorder) async {
+                        messageID: String, recorder: OutcomeRecorder) async -> Bool {
         let reaction = policy.failed(error, site: site, now: .now, using: &generator)
-        await apply(reaction.site, site: poolSite)
+        let paused = await apply(reaction.site, site: poolSite)
         // A session lost after DATA leaves the message in doubt (`unknown`); any
         // other failure defers or bounces it by the reply.
         await finish(delivery, reaction.classification.disposition.state,
                      code: error.reply.map { Int($0.code) }, enhanced: error.reply?.enhancedCode?.description,
-                     response: "\(error)", mxHost: nil, messageID: messageID,
+                     response: "\(error)", mxHost: error.server, messageID: messageID,
                      suppress: reaction.classification.suppressesAddress, recorder: recorder)
+        return paused
     }
 
+    /// Records a transaction's outcome; true when the reply paused the site.
     private func handle(_ result: SMTPTransactionResult, delivery: ClaimedDelivery, site: SiteKey, poolSite: SiteKey,
-                        server: String, messageID: String, recorder: OutcomeRecorder) async {
-        guard let outcome = result.recipients.first else { return }
+                        server: String, messageID: String, recorder: OutcomeRecorder) async -> Bool {
+        guard let outcome = result.recipients.first else { return false }
         let stage: ReplyClassification.Stage = outcome.status == .accepted ? .data : .recipient
         let reaction = policy.replied(outcome.reply, stage: stage, site: site, now: .now, using: &generator)
-        await apply(reaction.site, site: poolSite)
+        let paused = await apply(reaction.site, site: poolSite)
         await finish(delivery, reaction.classification.disposition.state, code: Int(outcome.reply.code),
                      enhanced: outcome.reply.enhancedCode?.description, response: outcome.reply.text,
                      mxHost: server, messageID: messageID, suppress: reaction.classification.suppressesAddress,
                      recorder: recorder)
+        return paused
     }
 
-    private func apply(_ action: AdaptiveBackoff<ContinuousClock.Instant>.Action, site: SiteKey) async {
+    private nonisolated func isPaused(_ site: SiteKey) -> Bool {
+        let now = ContinuousClock.now
+        return pausedUntil.withLockedValue { paused in paused[site].map { $0 > now } ?? false }
+    }
+
+    /// Applies the policy's reaction to a reply; true when it paused the site.
+    private func apply(_ action: AdaptiveBackoff<ContinuousClock.Instant>.Action, site: SiteKey) async -> Bool {
         switch action {
-        case .none: break
-        case .pause(_, let concurrency), .setConcurrency(let concurrency):
+        case .none:
+            return false
+        case .setConcurrency(let concurrency):
             await pools[site]?.setMaxConnections(concurrency)
+            return false
+        case .pause(let until, let concurrency):
+            pausedUntil.withLockedValue { $0[site] = until }
+            await pools[site]?.setMaxConnections(concurrency)
+            return true
         }
     }
 

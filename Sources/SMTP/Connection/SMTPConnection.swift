@@ -89,19 +89,23 @@ public final class SMTPConnection: Sendable {
     /// common cipher) is followed by one more connection in clear text, as MTAs do; the
     /// failure is kept in `opportunisticTLSFailure`. Plaintext injected after the 220 to
     /// STARTTLS is an attack, never a reason to fall back.
+    ///
+    /// `hostName` is the name `host` (an address) was found under, such as an MX host: it
+    /// is shown in `server` as `mx.example[192.0.2.1]:25`, the way MTAs log a relay.
     public static func connect(
         host: String,
         port: Int,
+        hostName: String? = nil,
         configuration: SMTPConfiguration,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "salvo.smtp")
     ) async throws -> SMTPConnection {
         do {
-            return try await connectOnce(host: host, port: port, configuration: configuration, eventLoopGroup: eventLoopGroup, logger: logger)
+            return try await connectOnce(host: host, port: port, hostName: hostName, configuration: configuration, eventLoopGroup: eventLoopGroup, logger: logger)
         } catch let error as SMTPError where configuration.tls == .opportunistic && error.code == .tlsHandshakeFailed {
             var clearText = configuration
             clearText.tls = .none
-            let connection = try await connectOnce(host: host, port: port, configuration: clearText, eventLoopGroup: eventLoopGroup, logger: logger)
+            let connection = try await connectOnce(host: host, port: port, hostName: hostName, configuration: clearText, eventLoopGroup: eventLoopGroup, logger: logger)
             connection.logger.debug("smtp opportunistic TLS failed, went on in clear text", metadata: ["smtp_error": "\(error)"])
             connection.opportunisticTLSFailureBox.withLockedValue { $0 = error }
             return connection
@@ -111,11 +115,16 @@ public final class SMTPConnection: Sendable {
     private static func connectOnce(
         host: String,
         port: Int,
+        hostName: String?,
         configuration: SMTPConfiguration,
         eventLoopGroup: any EventLoopGroup,
         logger: Logger
     ) async throws -> SMTPConnection {
-        let server = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        let server = if let hostName, hostName != host {
+            "\(hostName)[\(host)]:\(port)"
+        } else {
+            host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        }
         var logger = logger
         logger[metadataKey: "smtp_server"] = "\(server)"
         logger[metadataKey: "smtp_connection_id"] = "\(nextConnectionID.withLockedValue { id in id += 1; return id })"
