@@ -62,6 +62,7 @@ import TestPeers
         // Bounces reached a server too: four of the day's hundred are used.
         let status = try SalvoBinary.run(["status", "welcome"], in: dir)
         #expect(status.stdout.contains("daily quota: 4 of 100 handed to servers today ("), "\(status.stdout)")
+        #expect(status.stdout.contains("notice: failure summary sent to ops@notify.test at "), "\(status.stdout)")
     }
 
     @Test func aNoticeThatCannotBeSentIsAWarningAndTheNextRunSendsIt() async throws {

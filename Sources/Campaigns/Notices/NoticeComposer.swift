@@ -65,9 +65,13 @@ struct NoticeComposer: Sendable {
 
               salvo report \(shellWord(summary.campaign)) --csv \(shellWord(summary.campaign + "-report.csv"))
 
-            Hard bounces are on the suppression list already (salvo suppress list).
-
             """
+        if summary.counts[.bounced] > 0 {
+            text += "\nHard bounces are on the suppression list already (salvo suppress list).\n"
+        }
+        if summary.counts[.unknown] > 0 {
+            text += "\nRecipients in doubt (unknown) may have received it; salvo send \(shellWord(summary.campaign)) --resend-unknown sends to them again.\n"
+        }
         return Content(subject: "Salvo: campaign \(summary.campaign) finished, \(summary.failures) of \(total) recipients not delivered",
                        text: wrapped(text + footer))
     }
