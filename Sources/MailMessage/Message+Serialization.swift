@@ -62,6 +62,7 @@ extension Message {
         headers.append(HeaderField(name: "Subject", value: subjectFolder.value))
         headers.append(HeaderField(name: "Date", value: " " + DateHeader.format(date)))
         headers.append(HeaderField(name: "Message-ID", value: " " + messageID.description))
+        if let autoSubmitted { headers.append(HeaderField(name: "Auto-Submitted", value: " " + autoSubmitted.rawValue)) }
         headers.append(HeaderField(name: "MIME-Version", value: " 1.0"))
 
         let root = bodyTree()

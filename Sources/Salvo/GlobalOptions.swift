@@ -24,7 +24,8 @@ struct GlobalOptions: ParsableArguments {
 
     func openStore() throws -> (SalvoConfiguration, SalvoStore) {
         let configuration = try configuration()
-        return (configuration, try SalvoStore(path: databasePath(configuration), reputationGuard: configuration.reputationGuard))
+        return (configuration, try SalvoStore(path: databasePath(configuration), reputationGuard: configuration.reputationGuard,
+                                           dailyQuota: configuration.quota))
     }
 }
 

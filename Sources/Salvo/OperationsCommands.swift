@@ -66,6 +66,8 @@ struct StatusCommand: ParsableCommand {
     func run() throws {
         let (_, store) = try global.openStore()
         let status = try store.status(campaign: campaign)
+        let quota = try store.quotaUse()
+        let notices = try store.notices(campaign: campaign)
         let counts = DeliveryState.allCases.map { ($0.rawValue, status.counts.byState[$0] ?? 0) }
         if json {
             let object: [String: Any] = [
@@ -74,6 +76,12 @@ struct StatusCommand: ParsableCommand {
                 "total": counts.reduce(0) { $0 + $1.1 },
                 "top_domains": status.topDomains.map { ["domain": $0.domain, "count": $0.count] },
                 "top_replies": status.topReplies.map { ["reply": $0.reply, "count": $0.count] },
+                "quota": ["day": quota.day, "used": quota.used, "per_day": quota.perDay as Any],
+                "notices": notices.map { notice -> [String: Any] in
+                    ["kind": notice.kind.rawValue, "state": notice.state.rawValue, "to": notice.rcptTo as Any,
+                     "attempts": notice.attempts, "sent_at": notice.sentAt?.formatted(.iso8601) as Any,
+                     "last_error": notice.lastError as Any]
+                },
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
             print(String(decoding: data, as: UTF8.self))
@@ -90,6 +98,19 @@ struct StatusCommand: ParsableCommand {
         if !status.topReplies.isEmpty {
             print("top replies:")
             for entry in status.topReplies { print("  \(entry.reply.padding(toLength: 30, withPad: " ", startingAt: 0)) \(entry.count)") }
+        }
+        if let perDay = quota.perDay {
+            print("daily quota: \(quota.used) of \(perDay) handed to servers today (\(quota.day) UTC)"
+                  + (quota.isSpent ? "; spent, sending resumes at 00:00 UTC" : ""))
+        }
+        for notice in notices {
+            let to = notice.rcptTo.map { " to \($0)" } ?? ""
+            switch notice.state {
+            case .sent: print("notice: \(notice.kind.label) sent\(to) at \(notice.sentAt?.formatted(.iso8601) ?? "?")")
+            case .failed: print("notice: \(notice.kind.label)\(to) given up: \(notice.lastError ?? "")")
+            case .pending, .sending:
+                print("notice: \(notice.kind.label)\(to) waiting (\(notice.attempts) attempts\(notice.lastError.map { "; last: \($0)" } ?? ""))")
+            }
         }
         if (status.counts.byState[.unknown] ?? 0) > 0 {
             print("in doubt: \(status.counts.byState[.unknown]!) (their message may have arrived; `salvo send \(campaign) --resend-unknown` sends them again)")

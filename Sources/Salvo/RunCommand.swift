@@ -26,7 +26,7 @@ struct ScheduleCommand: ParsableCommand {
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "For cron: start the campaigns whose time has come, send what is due (retries too), then exit.",
+        abstract: "For cron: start the campaigns whose time has come, send what is due (retries too) and the notices waiting, then exit.",
         discussion: """
             A lock beside the database makes a run that overlaps another exit at once with \
             status 0, so a crontab line can run every minute:
@@ -44,8 +44,10 @@ struct RunCommand: AsyncParsableCommand {
         }
         defer { lock.release() }
         let due = try store.campaignsToRun(now: Date())
+        // Notices left over from earlier sends go out even when no campaign is due.
         if due.isEmpty {
             printNow("nothing due")
+            SendReport.print(notices: await NoticeSender(store: store, configuration: configuration).sendPending())
             return
         }
         for campaign in due {
@@ -54,13 +56,16 @@ struct RunCommand: AsyncParsableCommand {
             defer { interrupt.cancel() }
             let started = Date()
             do {
-                let result = try await sender.run()
+                let result = try await sender.run(sendNotices: false)
                 SendReport.print(campaign: campaign, result: result, seconds: Date().timeIntervalSince(started))
             } catch {
                 // One campaign's problem (a template gone missing) must not stop the others.
                 printError("campaign '\(campaign)': \(error)")
             }
         }
+        // Once, after every campaign: the summaries of those that finished, the quota's
+        // warnings, and any notice an earlier run could not send.
+        SendReport.print(notices: await NoticeSender(store: store, configuration: configuration).sendPending())
     }
 }
 

@@ -5,6 +5,7 @@ import Foundation
 /// The lines `salvo send` and `salvo run` print after a campaign's pass.
 enum SendReport {
     static func print(campaign: String, result: CampaignSender.Result, seconds: Double) {
+        defer { print(notices: result.notices) }
         guard let summary = result.summary else {
             printNow("campaign '\(campaign)' is \(result.start.state): nothing sent (`salvo resume \(campaign)` first)")
             return
@@ -19,9 +20,16 @@ enum SendReport {
         }
         printNow("campaign '\(campaign)': \(states.joined(separator: ", "))")
         if let stopped = summary.stoppedBy { printNow("stopped: the campaign was \(stopped.rawValue)") }
+        if let held = summary.heldBy { printNow(held.reason) }
         if (result.counts.byState[.unknown] ?? 0) > 0 {
             printNow("recipients in doubt are not sent again unless you run: salvo send \(campaign) --resend-unknown")
         }
+    }
+
+    /// One line per notice sent; a notice not sent is a warning on stderr, never an error.
+    static func print(notices: NoticeSender.Report) {
+        for line in notices.sent { printNow("notice: \(line)") }
+        for line in notices.warnings { printError("warning: \(line)") }
     }
 }
 

@@ -1,6 +1,7 @@
 @testable import Campaigns
 import Delivery
 import Foundation
+import MailMessage
 import Testing
 
 @Suite struct ConfigurationTests {
@@ -91,6 +92,49 @@ import Testing
         #expect(custom?.maxBounceRate == 0.02 && custom?.minimumAttempts == 100)
         #expect(try load("reputation_guard: { enabled: false }\n").reputationGuard == nil)
         #expect(throws: ConfigurationError.self) { try load("reputation_guard: { bounce_rate: lots }\n") }
+    }
+
+    @Test func dailyQuota() throws {
+        #expect(try load("").quota == nil)
+        #expect(try load("quota: { per_day: 30 }\n").quota == DailyQuota(perDay: 30))
+        #expect(try load("quota:\n  per_day: 5000\n").quota?.perDay == 5000)
+    }
+
+    @Test(arguments: [
+        ("quota:\n  per_day: 0\n", "/etc/salvo/salvo.yml:2: quota.per_day: must be at least 1"),
+        ("quota:\n  per_day: lots\n", "/etc/salvo/salvo.yml:2: quota.per_day: expected a whole number, found 'lots'"),
+        ("quota:\n  per_hour: 5\n", "/etc/salvo/salvo.yml:2: quota.per_hour: unknown key (expected one of: per_day)"),
+        ("quota: {}\n", "/etc/salvo/salvo.yml:1: quota: needs per_day"),
+        ("quota: 30\n", "/etc/salvo/salvo.yml:1: quota: expected a mapping"),
+    ])
+    func quotaErrorsNameFileLineAndKey(text: String, expected: String) {
+        do {
+            _ = try load(text)
+            Issue.record("accepted: \(text)")
+        } catch {
+            #expect("\(error)".hasPrefix(expected), "\(error)")
+        }
+    }
+
+    /// `notify:` in a campaign file: an address, checked like `from`, the error naming the
+    /// file, the line and the key.
+    @Test func campaignNotifyAddress() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("salvo-notify-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try "Hello\n".write(toFile: folder + "/body.txt", atomically: true, encoding: .utf8)
+        let base = "name: c\nlist: l\nfrom: \"Shop <news@shop.example>\"\nsubject: hi\ntext: body.txt\n"
+        try (base + "notify: Ops <ops@shop.example>\n").write(toFile: folder + "/ok.yml", atomically: true, encoding: .utf8)
+        #expect(try CampaignDefinition.load(path: folder + "/ok.yml").notify == "Ops <ops@shop.example>")
+        #expect(try CampaignDefinition.load(path: folder + "/ok.yml").notify.map { try Mailbox(parsing: $0).address } == "ops@shop.example")
+        try (base + "notify: not an address\n").write(toFile: folder + "/bad.yml", atomically: true, encoding: .utf8)
+        #expect {
+            try CampaignDefinition.load(path: folder + "/bad.yml")
+        } throws: { "\($0)".hasPrefix("\(folder)/bad.yml:6: notify: not a valid address") }
+        try (base + "notify: \"\"\n").write(toFile: folder + "/empty.yml", atomically: true, encoding: .utf8)
+        #expect {
+            try CampaignDefinition.load(path: folder + "/empty.yml")
+        } throws: { "\($0)".hasPrefix("\(folder)/empty.yml:6: notify: must not be empty") }
     }
 
     @Test func ratesAndDurations() {

@@ -38,16 +38,20 @@ extension CampaignDefinition {
             replyTo: try replyTo.map { text throws(MailboxError) in try Mailbox(parsing: text) },
             unsubscribeMailto: try configuration.unsubscribe.mailto.map { text throws(MailboxError) in try Mailbox(parsing: text) },
             unsubscribeSecret: secret)
-        var signers: [DKIMSigner] = []
-        if let dkim = configuration.dkim {
-            let key: DKIMKey
-            do {
-                key = try DKIMKey(contentsOfFile: dkim.key)
-            } catch {
-                throw ConfigurationError(file: configuration.file ?? "salvo.yml", line: nil, key: "dkim.key", message: "\(dkim.key): \(error)")
-            }
-            signers.append(try DKIMSigner(domain: dkim.domain, selector: dkim.selector, key: key))
+        return try MessageComposer(template: template, settings: settings, signers: try configuration.dkimSigners())
+    }
+}
+
+extension SalvoConfiguration {
+    /// The signers of the `dkim` section (none without it), for campaign mail and notices.
+    public func dkimSigners() throws -> [DKIMSigner] {
+        guard let dkim else { return [] }
+        let key: DKIMKey
+        do {
+            key = try DKIMKey(contentsOfFile: dkim.key)
+        } catch {
+            throw ConfigurationError(file: file ?? "salvo.yml", line: nil, key: "dkim.key", message: "\(dkim.key): \(error)")
         }
-        return try MessageComposer(template: template, settings: settings, signers: signers)
+        return [try DKIMSigner(domain: dkim.domain, selector: dkim.selector, key: key)]
     }
 }

@@ -18,6 +18,8 @@ public struct SalvoConfiguration: Sendable {
     public var unsubscribe = UnsubscribeSettings()
     /// `reputation_guard`: nil when disabled.
     public var reputationGuard: ReputationGuard? = ReputationGuard()
+    /// `quota.per_day`: nil for no daily quota.
+    public var quota: DailyQuota?
 
     public init() {}
 
@@ -120,7 +122,7 @@ extension SalvoConfiguration {
     public init(yaml root: YAMLValue) throws {
         self.init()
         file = root.file
-        let top = try root.mapping(known: ["database", "helo", "delivery", "dns", "dkim", "limits", "retry", "unsubscribe", "reputation_guard"])
+        let top = try root.mapping(known: ["database", "helo", "delivery", "dns", "dkim", "limits", "retry", "unsubscribe", "reputation_guard", "quota"])
         if let value = top["database"] { database = try value.path() }
         else { database = YAMLValue(node: "salvo.db", key: "database", file: root.file).relativeToFile("salvo.db") }
         if let value = top["helo"] { helo = try value.nonEmptyString() }
@@ -156,6 +158,11 @@ extension SalvoConfiguration {
             }
             if let minimum = keys["minimum_attempts"] { settings.minimumAttempts = try minimum.int(min: 1) }
             reputationGuard = try keys["enabled"]?.bool() == false ? nil : settings
+        }
+        if let value = top["quota"] {
+            let keys = try value.mapping(known: ["per_day"])
+            guard let perDay = keys["per_day"] else { throw value.error("needs per_day (messages handed to servers per UTC day)") }
+            quota = DailyQuota(perDay: try perDay.int(min: 1))
         }
         if let value = top["unsubscribe"] {
             let keys = try value.mapping(known: ["secret_env", "mailto"])

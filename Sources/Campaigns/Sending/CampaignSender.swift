@@ -4,7 +4,8 @@ import Foundation
 /// Sends one campaign with everything `salvo.yml` says: what `salvo send` and `salvo run`
 /// both do. It starts the campaign (materialising deliveries for recipients not yet
 /// queued), builds the delivery engine, and makes one pass, or stays until every
-/// recipient is final.
+/// recipient is final; then it sends the notices waiting (a failure summary when the
+/// campaign finished, the daily quota's warnings).
 public actor CampaignSender {
     public let campaign: String
     private let store: SalvoStore
@@ -28,12 +29,16 @@ public actor CampaignSender {
         public var summary: DeliveryEngine.Summary?
         /// Deliveries per state after the run.
         public var counts: DeliveryCounts
+        /// The notices sent, and warnings for those that were not (never an error).
+        public var notices = NoticeSender.Report()
     }
 
     /// - Parameters:
     ///   - resendUnknown: queue the recipients left `unknown` by a crash again first.
     ///   - onStart: told how many recipients the start queued, before sending.
-    public func run(waitForRetries: Bool = false, resendUnknown: Bool = false,
+    ///   - sendNotices: send the waiting notices at the end (`salvo run` sends them once,
+    ///     after all its campaigns).
+    public func run(waitForRetries: Bool = false, resendUnknown: Bool = false, sendNotices: Bool = true,
                     onStart: (@Sendable (CampaignStart) -> Void)? = nil,
                     onProgress: (@Sendable (DeliveryEngine.Summary) -> Void)? = nil) async throws -> Result {
         let (definition, sourcePath) = try store.campaign(named: campaign)
@@ -43,7 +48,9 @@ public actor CampaignSender {
         let start = try store.startCampaign(named: campaign)
         onStart?(start)
         guard start.state == "running", !stopRequested else {
-            return Result(start: start, summary: nil, counts: try await store.stateCounts(campaign: campaignID))
+            var result = Result(start: start, summary: nil, counts: try await store.stateCounts(campaign: campaignID))
+            if sendNotices { result.notices = await NoticeSender(store: store, configuration: configuration, environment: environment).sendPending() }
+            return result
         }
         var settings = DeliveryEngine.Settings(
             owner: "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8))",
@@ -55,7 +62,9 @@ public actor CampaignSender {
         self.engine = engine
         let summary = try await engine.run(campaign: campaignID, onProgress: onProgress)
         self.engine = nil
-        return Result(start: start, summary: summary, counts: try await store.stateCounts(campaign: campaignID))
+        var result = Result(start: start, summary: summary, counts: try await store.stateCounts(campaign: campaignID))
+        if sendNotices { result.notices = await NoticeSender(store: store, configuration: configuration, environment: environment).sendPending() }
+        return result
     }
 
     /// Stops claiming; the run returns once the transactions in flight are recorded.

@@ -27,6 +27,8 @@ extension SalvoStore: DeliveryStore {
             guard try String.fetchOne(db, sql: "SELECT state FROM campaigns WHERE id = ?", arguments: [campaign]) == "running" else {
                 return ClaimBatch(columns: columns, rows: [])
             }
+            // The daily quota (DailyQuota.swift) caps what this claim may take.
+            let allowed = try dailyQuota?.allowance(limit, now: clock(), in: db) ?? limit
             // Retries that are due first (they have waited longest), then new recipients;
             // each in the order of the (campaign_id, state, next_attempt_at) index, so the
             // claim reads only what it takes.
@@ -45,9 +47,9 @@ extension SalvoStore: DeliveryStore {
             var taken: [ClaimRow] = []
             var suppressed: [Int64] = []
             for state in [DeliveryState.deferred, .pending] {
-                while taken.count < limit {
+                while taken.count < allowed {
                     let batch = try Row.fetchAll(statement, arguments: [
-                        owner, now, campaign, state.rawValue, now, excluded, limit - taken.count,
+                        owner, now, campaign, state.rawValue, now, excluded, allowed - taken.count,
                     ])
                     if batch.isEmpty { break }
                     for row in batch {
@@ -145,6 +147,7 @@ extension SalvoStore: DeliveryStore {
             ON CONFLICT (email) DO NOTHING
             """)
         var recorded = 0
+        var reachedServer: [Int64] = []
         for outcome in outcomes {
             let at = Self.seconds(outcome.attemptedAt)
             try update.execute(arguments: [
@@ -154,6 +157,7 @@ extension SalvoStore: DeliveryStore {
             ])
             guard db.changesCount == 1 else { continue }
             recorded += 1
+            if outcome.reachedServer { reachedServer.append(outcome.deliveryID) }
             try attempt.execute(arguments: [
                 outcome.deliveryID, at, outcome.state.rawValue, outcome.code, outcome.enhancedCode,
                 outcome.response, outcome.mxHost,
@@ -168,6 +172,7 @@ extension SalvoStore: DeliveryStore {
             let bounced = outcomes.filter { $0.state == .bounced }.map(\.deliveryID)
             try reputationGuard.check(deliveryIDs: bounced, in: db)
         }
+        try dailyQuota?.count(reachedServer, now: clock(), in: db)
         return recorded
     }
 
@@ -330,6 +335,8 @@ extension SalvoStore: DeliveryStore {
             try db.execute(sql: """
                 UPDATE campaigns SET state = 'finished', finished_at = ? WHERE id = ? AND state = 'running'
                 """, arguments: [now, campaign])
+            // The sender hears of the failures once, when the campaign finishes (Notices/).
+            if db.changesCount == 1 { try Self.queueFailureSummary(campaign: campaign, now: Self.date(now), in: db) }
             return true
         }
     }

@@ -111,6 +111,43 @@ extension SalvoStore {
                 );
                 """)
         }
+        // Self-contained: it reads and changes no table of another migration, so it
+        // applies in either order beside migrations added on other branches.
+        migrator.registerMigration("v4: notices and daily quota") { db in
+            try db.execute(sql: """
+                -- Mail Salvo writes to a campaign's sender on its own: a failure summary
+                -- when a campaign finishes, the daily quota at 80% and 100%. `key` makes
+                -- each one exist once (failure-summary:CAMPAIGN_ID, quota-80:DAY, …).
+                -- The message is rendered once, before its first attempt, so a retry sends
+                -- the same bytes (and Message-ID).
+                CREATE TABLE notices (
+                    id INTEGER PRIMARY KEY,
+                    key TEXT NOT NULL UNIQUE,
+                    kind TEXT NOT NULL,                    -- failure-summary | quota-80 | quota-100
+                    campaign_id INTEGER REFERENCES campaigns(id) ON DELETE CASCADE,
+                    detail TEXT NOT NULL DEFAULT '{}',     -- JSON facts for rendering (quota: day, used, per_day)
+                    state TEXT NOT NULL DEFAULT 'pending', -- pending | sending | sent | failed
+                    mail_from TEXT,
+                    rcpt_to TEXT,
+                    message_id TEXT,
+                    message BLOB,                          -- headers and body, CRLF; NULL until rendered
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    last_error TEXT,
+                    claimed_by TEXT,
+                    claimed_at INTEGER,
+                    created_at INTEGER NOT NULL,
+                    sent_at INTEGER
+                );
+                CREATE INDEX notices_open ON notices(state) WHERE state IN ('pending', 'sending');
+
+                -- What was handed to servers per UTC day ("2026-12-01"), counted in the
+                -- transaction that records the outcomes: the daily quota reads one row.
+                CREATE TABLE quota_days (
+                    day TEXT NOT NULL PRIMARY KEY,
+                    used INTEGER NOT NULL DEFAULT 0
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }

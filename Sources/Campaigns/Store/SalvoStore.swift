@@ -13,11 +13,18 @@ public final class SalvoStore: Sendable {
     public let path: String
     /// Pauses a campaign whose bounce rate passes its threshold (nil: never).
     public let reputationGuard: ReputationGuard?
+    /// `quota.per_day`: claims stop once this many messages went to servers today (nil: no quota).
+    public let dailyQuota: DailyQuota?
+    /// What "today" is for the quota; tests move it to the next day.
+    public let clock: @Sendable () -> Date
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
-    public init(path: String, reputationGuard: ReputationGuard? = ReputationGuard()) throws {
+    public init(path: String, reputationGuard: ReputationGuard? = ReputationGuard(), dailyQuota: DailyQuota? = nil,
+                clock: @escaping @Sendable () -> Date = { Date() }) throws {
         self.path = path
         self.reputationGuard = reputationGuard
+        self.dailyQuota = dailyQuota
+        self.clock = clock
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in

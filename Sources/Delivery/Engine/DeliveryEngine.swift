@@ -54,6 +54,8 @@ public actor DeliveryEngine {
         public var unknown = 0
         public var recovered = DeliveryRecovery()
         public var stoppedBy: CampaignControl?
+        /// Set when the pass ended because the store holds sending back (daily quota).
+        public var heldBy: SendingHold?
         public var attempts: Int { sent + deferred + bounced + failed + unknown }
     }
 
@@ -157,6 +159,11 @@ public actor DeliveryEngine {
                         if queued > 0 || workers.values.contains(where: { $0 > 0 }) {
                             try await Task.sleep(for: .milliseconds(20))
                             continue
+                        }
+                        // A spent quota ends the pass, even under waitForRetries.
+                        if let hold = try await store.sendingHold(now: Date()) {
+                            summary.heldBy = hold
+                            break
                         }
                         guard settings.waitForRetries, let next = try await store.nextDueAt(campaign: campaign) else { break }
                         try await recorder.flush()

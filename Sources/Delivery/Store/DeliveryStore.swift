@@ -94,6 +94,11 @@ public protocol DeliveryStore: Sendable {
 
     /// Marks `campaign` finished when every delivery is final; returns whether it is.
     func finishIfComplete(campaign: Int64, now: Date) async throws -> Bool
+
+    /// Why nothing more may be claimed for now whatever is due (a daily sending quota
+    /// spent), or nil. The engine asks when a claim comes back empty, and ends its pass
+    /// with the reason rather than waiting for retries it may not send.
+    func sendingHold(now: Date) async throws -> SendingHold?
 }
 
 /// A delivery the engine now holds, with what it needs to render and route the message.
@@ -196,6 +201,9 @@ public struct DeliveryStoreError: Error, CustomStringConvertible, Equatable {
 }
 
 extension DeliveryStore {
+    /// A store without limits of its own never holds sending back.
+    public func sendingHold(now: Date) async throws -> SendingHold? { nil }
+
     /// Claims due deliveries of every domain.
     public func claimDue(campaign: Int64, now: Date, limit: Int, owner: String) async throws -> [ClaimedDelivery] {
         try await claimDue(campaign: campaign, now: now, limit: limit, owner: owner, excludingDomains: [])

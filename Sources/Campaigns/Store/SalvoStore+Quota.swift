@@ -1,0 +1,33 @@
+import Delivery
+import Foundation
+import GRDB
+
+/// Today's use of the daily quota, as `salvo status` shows it.
+public struct QuotaUse: Sendable, Equatable {
+    /// The UTC day, "2026-12-01".
+    public var day: String
+    /// Messages handed to servers that day.
+    public var used: Int
+    /// Nil when no quota is configured.
+    public var perDay: Int?
+
+    public var isSpent: Bool { perDay.map { used >= $0 } ?? false }
+}
+
+extension SalvoStore {
+    /// The store's clock, not `now`, says which day it is: the engine passes the wall
+    /// clock, and tests move the store's clock to the next day.
+    public func sendingHold(now: Date) async throws -> SendingHold? {
+        guard let dailyQuota else { return nil }
+        let today = clock()
+        return try await writer.read { db in try dailyQuota.hold(now: today, in: db) }
+    }
+
+    /// What was handed to servers today (by the store's clock), against the quota.
+    public func quotaUse() throws -> QuotaUse {
+        let day = DailyQuota.day(of: clock())
+        return try writer.read { db in
+            QuotaUse(day: day, used: try DailyQuota.used(day: day, in: db), perDay: dailyQuota?.perDay)
+        }
+    }
+}
