@@ -56,6 +56,10 @@ let package = Package(
                 "Delivery",
                 "SMTP",
                 "MailMessage",
+                // NIO and NIOSSL for the POP3S bounce-mailbox reader (Bounces/POP3).
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Mustache", package: "swift-mustache"),
