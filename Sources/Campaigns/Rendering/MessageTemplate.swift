@@ -6,8 +6,8 @@ import Mustache
 ///
 /// Values are HTML-escaped in the HTML part and inserted as they are in the text part,
 /// the subject and the unsubscribe URL (whose header safety is `MailMessage`'s job).
-/// Partials (`{{> footer}}`) come from the templates folder: every `*.mustache` file
-/// in it, named by its path without the extension.
+/// Partials (`{{> footer}}`) come from the templates folder: `footer.mustache`, read
+/// only when a template includes it (a name may hold a sub-folder: `{{> emails/footer}}`).
 public struct MessageTemplate: Sendable {
     /// Fields every recipient has without a list column of that name. `name`,
     /// `first_name` and `last_name` come from the list's columns when it has them and
@@ -55,10 +55,23 @@ public struct MessageTemplate: Sendable {
         unsubscribeURL: TemplateSource? = nil,
         partialsDirectory: String? = nil
     ) throws(TemplateError) {
+        // The partials the templates include, and those they include in turn: each read
+        // and parsed once; nothing else in the folder is touched.
         var partialSources: [String: TemplateSource] = [:]
-        if let partialsDirectory {
-            partialSources = try Self.loadPartials(from: partialsDirectory)
+        var references: [FieldReference] = []
+        var queue = [subject, html, text, unsubscribeURL].compactMap { $0 }
+        while let source = queue.popLast() {
+            let scanner = MustacheTagScanner(source)
+            references += scanner.fields
+            for partial in scanner.partials where partialSources[partial.name] == nil {
+                guard let partialSource = try Self.partial(partial.name, in: partialsDirectory) else {
+                    throw TemplateError(file: source.name, line: partial.line, kind: .missingPartial(partial.name))
+                }
+                partialSources[partial.name] = partialSource
+                queue.append(partialSource)
+            }
         }
+        self.fieldReferences = references
         var htmlLibrary = MustacheLibrary()
         var textLibrary = MustacheLibrary()
         for (name, source) in partialSources {
@@ -75,22 +88,6 @@ public struct MessageTemplate: Sendable {
         fastHTML = html.flatMap { FieldTemplate($0.text, html: true) }
         fastText = text.flatMap { FieldTemplate($0.text, html: false) }
         fastUnsubscribeURL = unsubscribeURL.flatMap { FieldTemplate($0.text, html: false) }
-
-        // Field references, following partials (each partial scanned once).
-        var references: [FieldReference] = []
-        var scannedPartials: Set<String> = []
-        var queue = [subject, html, text, unsubscribeURL].compactMap { $0 }
-        while let source = queue.popLast() {
-            let scanner = MustacheTagScanner(source)
-            references += scanner.fields
-            for partial in scanner.partials {
-                guard let partialSource = partialSources[partial.name] else {
-                    throw TemplateError(file: source.name, line: partial.line, kind: .missingPartial(partial.name))
-                }
-                if scannedPartials.insert(partial.name).inserted { queue.append(partialSource) }
-            }
-        }
-        self.fieldReferences = references
     }
 
     /// Throws for the first field that is neither in `columns` nor built in, naming
@@ -167,14 +164,12 @@ public struct MessageTemplate: Sendable {
         }
     }
 
-    private static func loadPartials(from directory: String) throws(TemplateError) -> [String: TemplateSource] {
-        let root = directory.hasSuffix("/") ? directory : directory + "/"
-        guard let enumerator = FileManager.default.enumerator(atPath: root) else { return [:] }
-        var sources: [String: TemplateSource] = [:]
-        for case let path as String in enumerator where path.hasSuffix(".mustache") {
-            let source = try TemplateSource.file(root + path)
-            sources[String(path.dropLast(".mustache".count))] = source
-        }
-        return sources
+    /// `NAME.mustache` in `directory` (a name may hold slashes: `emails/footer`), or nil
+    /// when there is no such file. An unreadable one is a `TemplateError` of its own.
+    private static func partial(_ name: String, in directory: String?) throws(TemplateError) -> TemplateSource? {
+        guard let directory, !name.isEmpty, !name.split(separator: "/").contains("..") else { return nil }
+        let path = (directory.hasSuffix("/") ? directory : directory + "/") + name + ".mustache"
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        return try TemplateSource.file(path)
     }
 }

@@ -52,9 +52,9 @@ import TestPeers
                 if case .syntax = error.kind {} else { Issue.record("wrong kind \(error.kind)") }
             }
         }
-        // A broken partial is named too.
+        // A broken partial that a template includes is named too.
         let partials = try TemplateFolder(["bad.mustache": "{{/close}}"])
-        #expect { try MessageTemplate(subject: TemplateSource(name: "s", text: "x"), html: nil, text: TemplateSource(name: "t", text: "y"), partialsDirectory: partials.path) } throws: {
+        #expect { try MessageTemplate(subject: TemplateSource(name: "s", text: "x"), html: nil, text: TemplateSource(name: "t", text: "y {{> bad}}"), partialsDirectory: partials.path) } throws: {
             ($0 as? TemplateError)?.file == partials.file("bad.mustache")
         }
     }
@@ -63,6 +63,27 @@ import TestPeers
         #expect { try MessageTemplate(subject: TemplateSource(name: "s", text: "x"), html: nil, text: TemplateSource(name: "body.txt", text: "a\n{{> nowhere}}\n")) } throws: {
             guard let error = $0 as? TemplateError else { return false }
             return error.kind == .missingPartial("nowhere") && error.file == "body.txt" && error.line == 2
+        }
+    }
+
+    @Test func onlyIncludedPartialsAreRead() throws {
+        let folder = try FileManager.default.url(for: .itemReplacementDirectory, in: .userDomainMask,
+                                                 appropriateFor: URL(fileURLWithPath: NSTemporaryDirectory()), create: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("emails"), withIntermediateDirectories: true)
+        try "Bye {{first_name}}{{> emails/sign}}".write(to: folder.appendingPathComponent("emails/footer.mustache"), atomically: true, encoding: .utf8)
+        try " -- the shop".write(to: folder.appendingPathComponent("emails/sign.mustache"), atomically: true, encoding: .utf8)
+        // A draft in the same folder that does not even parse: not included, never read.
+        try "{{#broken}}".write(to: folder.appendingPathComponent("draft.mustache"), atomically: true, encoding: .utf8)
+        let template = try MessageTemplate(subject: TemplateSource(name: "s", text: "Hi"), html: nil,
+                                           text: TemplateSource(name: "body.txt", text: "Hello\n{{> emails/footer}}\n"),
+                                           partialsDirectory: folder.path)
+        // A partial tag alone on its line stands for the whole line (mustache's standalone rule).
+        #expect(template.render(["first_name": "Ann"]).text == "Hello\nBye Ann -- the shop")
+        #expect(template.referencedFields == ["first_name"])
+        #expect { try MessageTemplate(subject: TemplateSource(name: "s", text: "x"), html: nil,
+                                      text: TemplateSource(name: "t", text: "{{> ../etc/passwd}}"), partialsDirectory: folder.path) } throws: {
+            ($0 as? TemplateError)?.kind == .missingPartial("../etc/passwd")
         }
     }
 
