@@ -28,6 +28,7 @@ extension CampaignDefinition {
     public func composer(campaignFile: String, configuration: SalvoConfiguration,
                          environment: [String: String] = ProcessInfo.processInfo.environment) throws -> MessageComposer {
         let template = try messageTemplate(campaignFile: campaignFile)
+        if to != nil { try template.checkShared() }
         let secret = environment[configuration.unsubscribe.secretEnv].flatMap { $0.isEmpty ? nil : Array($0.utf8) }
         if template.usesUnsubscribeToken, secret == nil {
             throw CampaignError.missingUnsubscribeSecret(variable: configuration.unsubscribe.secretEnv, campaign: name)
@@ -37,7 +38,8 @@ extension CampaignDefinition {
             from: try Mailbox(parsing: from),
             replyTo: try replyTo.map { text throws(MailboxError) in try Mailbox(parsing: text) },
             unsubscribeMailto: try configuration.unsubscribe.mailto.map { text throws(MailboxError) in try Mailbox(parsing: text) },
-            unsubscribeSecret: secret)
+            unsubscribeSecret: secret,
+            sharedTo: try to.map { text throws(MailboxError) in try Mailbox(parsing: text) })
         return try MessageComposer(template: template, settings: settings, signers: try configuration.dkimSigners())
     }
 }

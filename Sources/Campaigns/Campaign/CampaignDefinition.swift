@@ -26,8 +26,12 @@ public struct CampaignDefinition: Codable, Sendable, Equatable {
     public var unsubscribe: String?
     /// Who is told of the campaign's failures; the From address when absent.
     public var notify: String?
+    /// A fixed To header (a list's own address, say). Every recipient then gets the same
+    /// message, so the templates may not use a recipient's fields, and the recipients of
+    /// one destination share SMTP transactions (RCPT batching).
+    public var to: String?
 
-    public static let knownKeys = ["name", "list", "segment", "from", "reply_to", "subject", "html", "text", "unsubscribe", "notify"]
+    public static let knownKeys = ["name", "list", "segment", "from", "reply_to", "subject", "html", "text", "unsubscribe", "notify", "to"]
 
     /// Reads a campaign file, checking what can be checked without the store: required
     /// keys, the segment's syntax, the addresses, and that the templates exist.
@@ -72,6 +76,10 @@ public struct CampaignDefinition: Codable, Sendable, Equatable {
         if let notify = keys["notify"] {
             definition.notify = try notify.nonEmptyString()
             do { _ = try checkMailbox(definition.notify!) } catch { throw notify.error("not a valid address: \(error)") }
+        }
+        if let to = keys["to"] {
+            definition.to = try to.nonEmptyString()
+            do { _ = try checkMailbox(definition.to!) } catch { throw to.error("not a valid address: \(error)") }
         }
         for key in ["html", "text"] {
             guard let value = keys[key] else { continue }

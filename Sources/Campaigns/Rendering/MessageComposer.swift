@@ -15,11 +15,16 @@ public struct CampaignMessageSettings: Sendable {
     /// The HMAC key for `{{unsubscribe_token}}` (from `unsubscribe.secret_env`).
     public var unsubscribeSecret: [UInt8]?
     public var attachments: [Attachment]
+    /// The campaign's fixed To header: one message for every recipient (nil: each
+    /// recipient's own address).
+    public var sharedTo: Mailbox?
 
     public init(
         campaign: String, list: String, from: Mailbox, replyTo: Mailbox? = nil,
-        unsubscribeMailto: Mailbox? = nil, unsubscribeSecret: [UInt8]? = nil, attachments: [Attachment] = []
+        unsubscribeMailto: Mailbox? = nil, unsubscribeSecret: [UInt8]? = nil, attachments: [Attachment] = [],
+        sharedTo: Mailbox? = nil
     ) {
+        self.sharedTo = sharedTo
         self.campaign = campaign
         self.list = list
         self.from = from
@@ -131,10 +136,14 @@ public struct MessageComposer: Sendable {
         let rendered = template.render(values(for: recipient))
 
         let to: Mailbox
-        do {
-            to = try Mailbox(displayName: Self.displayName(of: recipient), address: recipient.email)
-        } catch {
-            throw .recipient(recipient.email, error)
+        if let shared = settings.sharedTo {
+            to = shared
+        } else {
+            do {
+                to = try Mailbox(displayName: Self.displayName(of: recipient), address: recipient.email)
+            } catch {
+                throw .recipient(recipient.email, error)
+            }
         }
         let domain = (try? Punycode.toASCII(domain: settings.from.domain)) ?? settings.from.domain
         let url = rendered.unsubscribeURL.map(Self.trimmed).flatMap { $0.isEmpty ? nil : $0 }
@@ -151,7 +160,8 @@ public struct MessageComposer: Sendable {
             messageID: MessageID.generate(domain: domain, at: date, using: &generator),
             listID: ListID(list: settings.list, domain: domain),
             unsubscribe: unsubscribe,
-            trace: CampaignTrace(campaign: settings.campaign, recipient: recipient.id ?? recipient.email),
+            // A shared message names no recipient: it is the same for all of them.
+            trace: CampaignTrace(campaign: settings.campaign, recipient: settings.sharedTo == nil ? recipient.id ?? recipient.email : "all"),
             text: rendered.text,
             html: rendered.html,
             attachments: settings.attachments

@@ -99,6 +99,17 @@ public struct MessageTemplate: Sendable {
         }
     }
 
+    /// The fields a message shared by many recipients may use: the same for all of them.
+    public static let sharedFields: Set<String> = ["campaign", "list", "unsubscribe_url"]
+
+    /// Throws for the first field that differs from one recipient to the next, naming its
+    /// file and line: a campaign with a fixed `to:` sends one message to many.
+    public func checkShared() throws(TemplateError) {
+        for reference in fieldReferences where !Self.sharedFields.contains(reference.name) {
+            throw TemplateError(file: reference.file, line: reference.line, kind: .personalFieldInSharedMessage(reference.name))
+        }
+    }
+
     /// The rendered texts for one recipient's values.
     public struct Rendered: Hashable, Sendable {
         public var subject: String

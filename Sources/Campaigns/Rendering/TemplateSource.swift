@@ -36,6 +36,8 @@ public struct TemplateError: Error, Hashable, Sendable, CustomStringConvertible 
         case unknownField(String)
         /// `{{unsubscribe_token}}` is used but no secret is configured.
         case missingUnsubscribeSecret
+        /// A recipient's field in a campaign whose message is shared (`to:`).
+        case personalFieldInSharedMessage(String)
     }
 
     public let file: String
@@ -58,6 +60,8 @@ public struct TemplateError: Error, Hashable, Sendable, CustomStringConvertible 
         case .missingPartial(let name): return "\(place): partial '\(name)' not found (expected \(name).mustache in the templates folder)"
         case .unknownField(let name):
             return "\(place): unknown field '\(name)': not a column of the list nor a built-in (\(MessageTemplate.builtInFields.sorted().joined(separator: ", ")))"
+        case .personalFieldInSharedMessage(let name):
+            return "\(place): field '\(name)' differs from one recipient to the next, but the campaign's fixed `to:` sends one message to many (only \(MessageTemplate.sharedFields.sorted().joined(separator: ", ")) may be used)"
         case .missingUnsubscribeSecret:
             return "\(place): uses {{unsubscribe_token}} but no unsubscribe secret is available (set the variable named by unsubscribe.secret_env, default SALVO_UNSUBSCRIBE_SECRET)"
         }

@@ -23,6 +23,13 @@ public struct CampaignRenderer: MessageRenderer {
                                messageID: message.messageID.value, bytes: message.bytes)
     }
 
+    /// A campaign with a fixed `to:` has one message for everybody.
+    public var sharesMessages: Bool { composer.settings.sharedTo != nil }
+
+    public func envelopeRecipient(_ delivery: ClaimedDelivery, smtpUTF8: Bool) -> String {
+        Self.envelope(delivery.email, smtpUTF8: smtpUTF8)
+    }
+
     /// An address for MAIL FROM / RCPT TO: its domain in punycode unless the server takes
     /// UTF-8 (RFC 6531).
     static func envelope(_ address: String, smtpUTF8: Bool) -> String {

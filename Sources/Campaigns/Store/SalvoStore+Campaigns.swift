@@ -26,7 +26,9 @@ extension SalvoStore {
                 throw CampaignError.unknownField(unknown, in: "segment", campaign: sourcePath, known: columns.sorted())
             }
         }
-        try definition.messageTemplate(campaignFile: sourcePath).checkFields(available: columns)
+        let template = try definition.messageTemplate(campaignFile: sourcePath)
+        try template.checkFields(available: columns)
+        if definition.to != nil { try template.checkShared() }
         let json = String(decoding: try JSONEncoder().encode(definition), as: UTF8.self)
         return try writer.write { db in
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM campaigns WHERE name = ?", arguments: [definition.name]) == true {

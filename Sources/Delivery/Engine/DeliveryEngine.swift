@@ -61,12 +61,12 @@ public actor DeliveryEngine {
 
     private let store: any DeliveryStore
     private let router: Router
-    private let renderer: any MessageRenderer
-    private var policy: DeliveryPolicy<ContinuousClock.Instant>
+    let renderer: any MessageRenderer
+    var policy: DeliveryPolicy<ContinuousClock.Instant>
     private let settings: Settings
     /// Opens sessions; given the route's kind so a relay gets the relay's settings.
     private let connector: @Sendable (Route.Via) -> SMTPConnector
-    private let logger: Logger
+    let logger: Logger
     private var generator = SystemRandomNumberGenerator()
 
     private var pools: [SiteKey: SitePool] = [:]
@@ -79,7 +79,7 @@ public actor DeliveryEngine {
     private var control: CampaignControl = .running { didSet { updateHalted() } }
     /// `stopping || control != .running`, readable by workers off the actor between two
     /// messages.
-    private nonisolated let halted = NIOLockedValueBox(false)
+    nonisolated let halted = NIOLockedValueBox(false)
     /// When each paused site may be sent to again, readable by workers between two
     /// messages: every worker of a site stops at its next message, not only the one whose
     /// reply caused the pause.
@@ -255,7 +255,7 @@ public actor DeliveryEngine {
         case done
     }
 
-    private struct Admitted: Sendable {
+    struct Admitted: Sendable {
         var delivery: ClaimedDelivery
         /// The site the policy counts this message's reply against (`Effective.site`).
         var limitsSite: SiteKey
@@ -271,6 +271,11 @@ public actor DeliveryEngine {
         }
         var taken: [Admitted] = []
         var waiting: (ClaimedDelivery, ContinuousClock.Instant)?
+        // A shared message goes to a whole transaction's worth of recipients at once.
+        var limit = limit
+        if renderer.sharesMessages, let first = queue.first {
+            limit = max(limit, policy.limits.resolve(domain: first.domain, site: site).recipientsPerTransaction)
+        }
         while taken.count < limit, let delivery = queue.first {
             switch policy.admit(domain: delivery.domain, site: site, now: .now) {
             case .proceed(let effective):
@@ -293,7 +298,7 @@ public actor DeliveryEngine {
     }
 
     /// Puts deliveries a worker took but did not send back at the head of its site's line.
-    private func putBack(_ deliveries: [ClaimedDelivery], site: SiteKey) {
+    func putBack(_ deliveries: [ClaimedDelivery], site: SiteKey) {
         guard !deliveries.isEmpty else { return }
         queues[site, default: SiteQueue()].pushFront(deliveries)
         queued += deliveries.count
@@ -357,6 +362,10 @@ public actor DeliveryEngine {
     /// a connection marked but unsent (`unknown`).
     private nonisolated func send(_ batch: [Admitted], pool: SitePool, site: SiteKey,
                                   marker: SendingMarker, recorder: OutcomeRecorder) async {
+        if renderer.sharesMessages {
+            await sendShared(batch, pool: pool, site: site, marker: marker, recorder: recorder)
+            return
+        }
         let ahead = max(1, settings.markAhead)
         var connection: SMTPConnection?
         var nextMark: Task<Set<Int64>, Error>?
@@ -473,7 +482,7 @@ public actor DeliveryEngine {
     }
 
     /// Records a failed transaction; true when the reply paused the site.
-    private func failed(_ error: SMTPError, delivery: ClaimedDelivery, site: SiteKey, poolSite: SiteKey,
+    func failed(_ error: SMTPError, delivery: ClaimedDelivery, site: SiteKey, poolSite: SiteKey,
                         messageID: String, recorder: OutcomeRecorder) async -> Bool {
         let reaction = policy.failed(error, site: site, now: .now, using: &generator)
         let paused = await apply(reaction.site, site: poolSite)
@@ -490,6 +499,13 @@ public actor DeliveryEngine {
     private func handle(_ result: SMTPTransactionResult, delivery: ClaimedDelivery, site: SiteKey, poolSite: SiteKey,
                         server: String, messageID: String, recorder: OutcomeRecorder) async -> Bool {
         guard let outcome = result.recipients.first else { return false }
+        return await handle(outcome, delivery: delivery, site: site, poolSite: poolSite, server: server,
+                            messageID: messageID, recorder: recorder)
+    }
+
+    /// Records one recipient's outcome; true when the reply paused the site.
+    func handle(_ outcome: SMTPRecipientOutcome, delivery: ClaimedDelivery, site: SiteKey, poolSite: SiteKey,
+                server: String, messageID: String, recorder: OutcomeRecorder) async -> Bool {
         let stage: ReplyClassification.Stage = outcome.status == .accepted ? .data : .recipient
         let reaction = policy.replied(outcome.reply, stage: stage, site: site, now: .now, using: &generator)
         let paused = await apply(reaction.site, site: poolSite)
@@ -500,7 +516,7 @@ public actor DeliveryEngine {
         return paused
     }
 
-    private nonisolated func isPaused(_ site: SiteKey) -> Bool {
+    nonisolated func isPaused(_ site: SiteKey) -> Bool {
         let now = ContinuousClock.now
         return pausedUntil.withLockedValue { paused in paused[site].map { $0 > now } ?? false }
     }
@@ -522,7 +538,7 @@ public actor DeliveryEngine {
 
     /// Turns a disposition into the recorded outcome: a deferral gets its next attempt
     /// from the retry policy, or fails when the recipient has waited long enough.
-    private func finish(_ delivery: ClaimedDelivery, _ initial: DeliveryState, code: Int?, enhanced: String?,
+    func finish(_ delivery: ClaimedDelivery, _ initial: DeliveryState, code: Int?, enhanced: String?,
                         response: String, mxHost: String?, messageID: String?, suppress: Bool,
                         recorder: OutcomeRecorder) async {
         let now = Date()

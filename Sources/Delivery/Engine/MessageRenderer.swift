@@ -6,6 +6,21 @@ public protocol MessageRenderer: Sendable {
     /// addresses, so an internationalised domain can be written as it is rather than in
     /// punycode.
     func render(_ delivery: ClaimedDelivery, smtpUTF8: Bool) throws -> RenderedMessage
+
+    /// True when every delivery gets the same bytes from the same envelope sender
+    /// (nothing in the message is the recipient's own): the engine then renders one
+    /// message for up to `recipients_per_transaction` recipients of a site and sends it in
+    /// one transaction with a RCPT each.
+    var sharesMessages: Bool { get }
+
+    /// The address for `delivery`'s RCPT TO, as `render` would write it.
+    func envelopeRecipient(_ delivery: ClaimedDelivery, smtpUTF8: Bool) -> String
+}
+
+extension MessageRenderer {
+    public var sharesMessages: Bool { false }
+
+    public func envelopeRecipient(_ delivery: ClaimedDelivery, smtpUTF8: Bool) -> String { delivery.email }
 }
 
 /// One rendered message, ready for DATA.
