@@ -56,6 +56,7 @@ let package = Package(
                 "Delivery",
                 "SMTP",
                 "MailMessage",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Mustache", package: "swift-mustache"),
@@ -81,7 +82,8 @@ let package = Package(
         .testTarget(name: "SMTPTests", dependencies: ["SMTP", "TestPeers"]),
         .testTarget(name: "MailMessageTests", dependencies: ["MailMessage", "TestPeers"]),
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "TestPeers"]),
-        .testTarget(name: "CampaignsTests", dependencies: ["Campaigns", "TestPeers"]),
+        // Fixtures/ is read from the source tree (TestPeers.repositoryRoot), not bundled.
+        .testTarget(name: "CampaignsTests", dependencies: ["Campaigns", "TestPeers"], exclude: ["Fixtures"]),
         .testTarget(name: "SalvoTests", dependencies: ["Campaigns", "TestPeers"]),
     ]
 )
