@@ -32,8 +32,13 @@ public struct HeaderBlock: Sendable, Equatable {
         for line in Lines(bytes) {
             guard let first = line.first else { continue }
             if first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") {
-                // Unfolding removes the line break only; the white space stays.
-                if !fields.isEmpty { fields[fields.count - 1].value += Self.text(line) }
+                // RFC 5322 unfolding removes only the line break; the indentation MTAs fold
+                // with (a tab, four spaces) becomes one space, so a diagnostic reads as
+                // the server wrote it.
+                if !fields.isEmpty {
+                    let rest = line.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+                    fields[fields.count - 1].value += " " + Self.text(rest)
+                }
                 continue
             }
             guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }

@@ -1,7 +1,8 @@
 import Foundation
 
 /// An mbox file: messages each starting with a "From " line, as Postfix's local and
-/// virtual agents, Exim's appendfile and procmail write them.
+/// virtual agents, Exim's appendfile and procmail write them. A file without any
+/// "From " line is one message, as a mail client saves it (.eml).
 ///
 /// Both common variants are read the same way: a line starting with ">From " (mboxo)
 /// or ">>From " (mboxrd) loses one ">". For mboxrd that is exact; for mboxo it undoes
@@ -25,6 +26,7 @@ public struct MboxFile: BounceSource {
         let label = (path as NSString).lastPathComponent
         // First the byte ranges of the messages (after each "From " line), then one
         // message at a time copied out, unquoted, and handed on.
+        var single = false
         let ranges: [Range<Int>] = data.withUnsafeBytes { buffer in
             let bytes = buffer.bindMemory(to: UInt8.self)
             var ranges: [Range<Int>] = []
@@ -42,6 +44,11 @@ public struct MboxFile: BounceSource {
                 lineStart = next
             }
             if let start = messageStart { ranges.append(start..<bytes.count) }
+            // No "From " line at all: a single message saved as a file (.eml).
+            if messageStart == nil, bytes.contains(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }) {
+                single = true
+                ranges.append(0..<bytes.count)
+            }
             return ranges
         }
         for (index, range) in ranges.enumerated() {
@@ -58,11 +65,14 @@ public struct MboxFile: BounceSource {
                     lineStart = next
                 }
                 // The blank line before the next "From " separates messages; it is not theirs.
-                if message.last == UInt8(ascii: "\n") { message.removeLast() }
-                if message.last == UInt8(ascii: "\r") { message.removeLast() }
+                if message.count >= 2, message.suffix(2).elementsEqual([0x0A, 0x0A]) {
+                    message.removeLast()
+                } else if message.count >= 4, message.suffix(4).elementsEqual([0x0D, 0x0A, 0x0D, 0x0A]) {
+                    message.removeLast(2)
+                }
                 return message
             }
-            try await body(RawMailMessage(place: "\(label) message \(index + 1)", bytes: message))
+            try await body(RawMailMessage(place: single ? label : "\(label) message \(index + 1)", bytes: message))
         }
     }
 
