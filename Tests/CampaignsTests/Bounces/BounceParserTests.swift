@@ -123,6 +123,15 @@ import Testing
         #expect(original.contains("Final-Recipient"))
     }
 
+    /// The sender's own message may be broken (here a multipart without a boundary): the
+    /// report around it is still read, and its Message-ID found.
+    @Test func aBrokenReturnedMessageDoesNotSpoilTheReport() throws {
+        let text = "Content-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; x\n\nFinal-Recipient: rfc822; a@b.test\nAction: failed\nStatus: 5.1.1\n\n--b\nContent-Type: message/rfc822\n\nMessage-ID: <broken@shop.test>\nContent-Type: multipart/mixed\n\nno boundary here\n--b--\n"
+        let dsn = try #require(try BounceReport.parse(Array(text.utf8)).dsn)
+        #expect(dsn.originalMessageID == "<broken@shop.test>")
+        #expect(dsn.recipients.map(\.finalRecipient) == ["a@b.test"])
+    }
+
     @Test func anAutoReplyIsNotABounce() throws {
         let text = "From: ann@bad.test\nTo: news@shop.test\nSubject: Out of office\nAuto-Submitted: auto-replied\n\nBack on Monday.\n"
         #expect(try BounceReport.parse(Array(text.utf8)).kind == .notABounce)

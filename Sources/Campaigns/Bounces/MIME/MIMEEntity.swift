@@ -11,7 +11,8 @@ public struct MIMEEntity: Sendable {
     public var body: ArraySlice<UInt8>
     /// The parts of a multipart entity, in order; empty otherwise.
     public var parts: [MIMEEntity]
-    /// The message inside a message/rfc822 (or message/global) entity.
+    /// The message inside a message/rfc822 (or message/global) entity: its headers, its
+    /// body unparsed.
     public var enclosed: [MIMEEntity]
 
     /// How deep parts may nest: real reports are two or three levels deep; a limit
@@ -22,7 +23,10 @@ public struct MIMEEntity: Sendable {
         try self.init(parsing: bytes[...], depth: 0, defaultType: .plainText)
     }
 
-    init(parsing bytes: ArraySlice<UInt8>, depth: Int, defaultType: ContentType) throws(BounceParseError) {
+    /// `headersOnly`: read the headers and keep the body unparsed, as for a returned
+    /// message: only its Message-ID and Return-Path matter, and a broken MIME structure
+    /// in the sender's own message must not make the report around it unreadable.
+    init(parsing bytes: ArraySlice<UInt8>, depth: Int, defaultType: ContentType, headersOnly: Bool = false) throws(BounceParseError) {
         guard depth <= Self.maximumDepth else { throw .tooDeep }
         let (headerBytes, body) = Self.splitHeaders(bytes)
         headers = HeaderBlock(parsing: headerBytes)
@@ -35,6 +39,7 @@ public struct MIMEEntity: Sendable {
         }
         parts = []
         enclosed = []
+        if headersOnly { return }
         switch contentType.type {
         case "multipart":
             guard let boundary = contentType.parameters["boundary"], !boundary.isEmpty else {
@@ -51,7 +56,7 @@ public struct MIMEEntity: Sendable {
             // RFC 2046 §5.2.1: an enclosed message is never transfer-encoded, but some
             // software base64s it anyway; decode rather than lose the Message-ID.
             let decoded = TransferDecoding.decode(body, encoding: headers["Content-Transfer-Encoding"]) ?? Array(body)
-            enclosed = [try MIMEEntity(parsing: decoded[...], depth: depth + 1, defaultType: .plainText)]
+            enclosed = [try MIMEEntity(parsing: decoded[...], depth: depth + 1, defaultType: .plainText, headersOnly: true)]
         default:
             break
         }
