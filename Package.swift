@@ -60,6 +60,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Mustache", package: "swift-mustache"),
@@ -85,7 +86,8 @@ let package = Package(
         .testTarget(name: "SMTPTests", dependencies: ["SMTP", "TestPeers"]),
         .testTarget(name: "MailMessageTests", dependencies: ["MailMessage", "TestPeers"]),
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "TestPeers"]),
-        .testTarget(name: "CampaignsTests", dependencies: ["Campaigns", "TestPeers"]),
+        // Fixtures/ is read from the source tree (TestPeers.repositoryRoot), not bundled.
+        .testTarget(name: "CampaignsTests", dependencies: ["Campaigns", "TestPeers"], exclude: ["Fixtures"]),
         .testTarget(name: "SalvoTests", dependencies: ["Campaigns", "TestPeers"]),
     ]
 )

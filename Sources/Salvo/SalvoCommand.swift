@@ -24,6 +24,7 @@ struct SalvoCommand: AsyncParsableCommand {
             StatusCommand.self,
             ReportCommand.self,
             SuppressCommand.self,
+            BouncesCommand.self,
             DKIMCommand.self,
             CheckSMTPCommand.self,
             SinkCommand.self,

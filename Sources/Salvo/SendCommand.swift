@@ -65,7 +65,7 @@ struct SendCommand: AsyncParsableCommand {
     /// Renders every message and routes every domain, changing nothing.
     private func dryRun(store: SalvoStore, configuration: SalvoConfiguration, definition: CampaignDefinition,
                         composer: MessageComposer) async throws {
-        let renderer = CampaignRenderer(composer: composer)
+        let renderer = CampaignRenderer(composer: composer, verp: try configuration.verpAddress(from: composer.settings.from))
         let router = configuration.router()
         var domains: [String: Int] = [:]
         var rendered = 0

@@ -20,6 +20,8 @@ public struct SalvoConfiguration: Sendable {
     public var reputationGuard: ReputationGuard? = ReputationGuard()
     /// `quota.per_day`: nil for no daily quota.
     public var quota: DailyQuota?
+    /// `verp`: nil when messages go out with the campaign's From address as envelope sender.
+    public var verp: VERPSettings?
 
     public init() {}
 
@@ -78,6 +80,19 @@ public struct SalvoConfiguration: Sendable {
         public var maxAge = ConfiguredDuration(seconds: 4 * 3600)
     }
 
+    /// Variable envelope return paths (`verp: true`, or a mapping): each message's MAIL
+    /// FROM is `bounces+ID-TAG@bounce_domain`, so its bounce names its delivery.
+    public struct VERPSettings: Sendable, Equatable {
+        /// The domain bounces return to; nil means the campaign's From domain, whose MX
+        /// must then deliver `bounces+…` to the mailbox `salvo bounces import` reads.
+        public var bounceDomain: String?
+        /// The local part before the `+`.
+        public var localPart = "bounces"
+        /// The environment variable holding the HMAC key of the tokens; nil means the
+        /// unsubscribe secret's (`unsubscribe.secret_env`).
+        public var secretEnv: String?
+    }
+
     public struct UnsubscribeSettings: Sendable {
         public var secretEnv = "SALVO_UNSUBSCRIBE_SECRET"
         public var mailto: String?
@@ -122,7 +137,7 @@ extension SalvoConfiguration {
     public init(yaml root: YAMLValue) throws {
         self.init()
         file = root.file
-        let top = try root.mapping(known: ["database", "helo", "delivery", "dns", "dkim", "limits", "retry", "unsubscribe", "reputation_guard", "quota"])
+        let top = try root.mapping(known: ["database", "helo", "delivery", "dns", "dkim", "limits", "retry", "unsubscribe", "reputation_guard", "quota", "verp"])
         if let value = top["database"] { database = try value.path() }
         else { database = YAMLValue(node: "salvo.db", key: "database", file: root.file).relativeToFile("salvo.db") }
         if let value = top["helo"] { helo = try value.nonEmptyString() }
@@ -164,11 +179,31 @@ extension SalvoConfiguration {
             guard let perDay = keys["per_day"] else { throw value.error("needs per_day (messages handed to servers per UTC day)") }
             quota = DailyQuota(perDay: try perDay.int(min: 1))
         }
+        if let value = top["verp"] { verp = try Self.verp(value) }
         if let value = top["unsubscribe"] {
             let keys = try value.mapping(known: ["secret_env", "mailto"])
             if let secret = keys["secret_env"] { unsubscribe.secretEnv = try secret.nonEmptyString() }
             if let mailto = keys["mailto"] { unsubscribe.mailto = try mailto.nonEmptyString() }
         }
+    }
+
+    /// `verp: true | false`, or a mapping of `bounce_domain`, `local_part`, `secret_env`
+    /// and `enabled` (true when left out).
+    private static func verp(_ value: YAMLValue) throws -> VERPSettings? {
+        if value.isScalar { return try value.bool() ? VERPSettings() : nil }
+        let keys = try value.mapping(known: ["enabled", "bounce_domain", "local_part", "secret_env"])
+        if try keys["enabled"]?.bool() == false { return nil }
+        var settings = VERPSettings()
+        if let domain = keys["bounce_domain"] { settings.bounceDomain = try domain.nonEmptyString().lowercased() }
+        if let local = keys["local_part"] {
+            let text = try local.nonEmptyString()
+            guard text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }), !text.contains("+") else {
+                throw local.error("expected letters, digits, '-', '_' or '.', found '\(text)'")
+            }
+            settings.localPart = text
+        }
+        if let secret = keys["secret_env"] { settings.secretEnv = try secret.nonEmptyString() }
+        return settings
     }
 
     private static func delivery(_ value: YAMLValue) throws -> DeliverySettings {

@@ -31,6 +31,12 @@ public struct YAMLValue {
 
     public var line: Int? { node.mark?.line }
 
+    /// A single value (text, number, true/false), not a mapping or a list.
+    public var isScalar: Bool {
+        if case .scalar = node { return true }
+        return false
+    }
+
     public func error(_ message: String) -> ConfigurationError {
         ConfigurationError(file: file, line: line, key: key.isEmpty ? nil : key, message: message)
     }

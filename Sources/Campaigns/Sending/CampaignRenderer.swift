@@ -6,25 +6,31 @@ import MailMessage
 /// delivery engine calls, over the campaign's `MessageComposer` (templates parsed once).
 public struct CampaignRenderer: MessageRenderer {
     public let composer: MessageComposer
-    /// The envelope sender: the campaign's From address.
+    /// The envelope sender without VERP: the campaign's From address.
     public let envelopeFrom: String
+    /// When set, each message's envelope sender is its own VERP address, so a bounce
+    /// names its delivery; the From header stays the campaign's.
+    public let verp: VERPAddress?
 
-    public init(composer: MessageComposer) {
+    public init(composer: MessageComposer, verp: VERPAddress? = nil) {
         self.composer = composer
         self.envelopeFrom = composer.settings.from.address
+        self.verp = verp
     }
 
     public func render(_ delivery: ClaimedDelivery, smtpUTF8: Bool) throws -> RenderedMessage {
         var generator = SystemRandomNumberGenerator()
         let recipient = TemplateRecipient(email: delivery.email, attributes: delivery.attributes, id: String(delivery.id))
         let message = try composer.compose(for: recipient, date: Date(), options: SerializationOptions(smtputf8: smtpUTF8), using: &generator)
-        return RenderedMessage(envelopeFrom: Self.envelope(envelopeFrom, smtpUTF8: smtpUTF8),
+        let sender = verp?.address(for: delivery.id) ?? envelopeFrom
+        return RenderedMessage(envelopeFrom: Self.envelope(sender, smtpUTF8: smtpUTF8),
                                envelopeTo: Self.envelope(delivery.email, smtpUTF8: smtpUTF8),
                                messageID: message.messageID.value, bytes: message.bytes)
     }
 
-    /// A campaign with a fixed `to:` has one message for everybody.
-    public var sharesMessages: Bool { composer.settings.sharedTo != nil }
+    /// A campaign with a fixed `to:` has one message for everybody, unless VERP gives
+    /// every recipient an envelope sender of its own.
+    public var sharesMessages: Bool { composer.settings.sharedTo != nil && verp == nil }
 
     public func envelopeRecipient(_ delivery: ClaimedDelivery, smtpUTF8: Bool) -> String {
         Self.envelope(delivery.email, smtpUTF8: smtpUTF8)

@@ -43,6 +43,8 @@ public actor CampaignSender {
                     onProgress: (@Sendable (DeliveryEngine.Summary) -> Void)? = nil) async throws -> Result {
         let (definition, sourcePath) = try store.campaign(named: campaign)
         let composer = try definition.composer(campaignFile: sourcePath, configuration: configuration, environment: environment)
+        let renderer = CampaignRenderer(composer: composer,
+                                        verp: try configuration.verpAddress(from: composer.settings.from, environment: environment))
         let campaignID = try store.campaignID(named: campaign)
         if resendUnknown { _ = try await store.resendUnknown(campaign: campaignID) }
         let start = try store.startCampaign(named: campaign)
@@ -57,7 +59,7 @@ public actor CampaignSender {
             mx: configuration.mxSession(), relay: try configuration.relaySession(environment: environment),
             retry: configuration.retryPolicy())
         settings.waitForRetries = waitForRetries
-        let engine = DeliveryEngine(store: store, router: configuration.router(), renderer: CampaignRenderer(composer: composer),
+        let engine = DeliveryEngine(store: store, router: configuration.router(), renderer: renderer,
                                     policy: try configuration.deliveryPolicy(), settings: settings)
         self.engine = engine
         let summary = try await engine.run(campaign: campaignID, onProgress: onProgress)

@@ -111,8 +111,38 @@ extension SalvoStore {
                 );
                 """)
         }
-        // Self-contained: it reads and changes no table of another migration, so it
-        // applies in either order beside migrations added on other branches.
+        migrator.registerMigration("v3: bounce messages") { db in
+            try db.execute(sql: """
+                -- One row per message read by `salvo bounces import`, keyed by the SHA-256
+                -- of its bytes: importing a mailbox again finds every message here and
+                -- changes nothing. Malformed messages are not recorded, so a later Salvo
+                -- that reads them can still apply them.
+                CREATE TABLE bounce_messages (
+                    sha256 TEXT NOT NULL PRIMARY KEY,      -- lower-case hex
+                    place TEXT NOT NULL,                   -- where it was first read: file and message number
+                    kind TEXT NOT NULL,                    -- hard-bounce | soft-bounce | complaint | not-bounce
+                    reporter TEXT,                         -- Reporting-MTA, or the feedback report's reporter
+                    processed_at INTEGER NOT NULL
+                );
+
+                -- What a report said about each recipient, and the delivery it was matched
+                -- to (NULL: unmatched). A complaint leaves the delivery `sent`; this row is
+                -- where it is noted.
+                CREATE TABLE bounce_events (
+                    id INTEGER PRIMARY KEY,
+                    message_sha256 TEXT NOT NULL REFERENCES bounce_messages(sha256) ON DELETE CASCADE,
+                    delivery_id INTEGER REFERENCES deliveries(id) ON DELETE SET NULL,
+                    email TEXT NOT NULL,
+                    kind TEXT NOT NULL,                    -- hard-bounce | soft-bounce | delayed | delivered | complaint | feedback
+                    status TEXT,                           -- the DSN's Status, or the Feedback-Type
+                    diagnostic TEXT,                       -- the DSN's Diagnostic-Code
+                    remote_mta TEXT,
+                    matched_by TEXT,                       -- verp | message-id | recipient, NULL when unmatched
+                    created_at INTEGER NOT NULL
+                );
+                CREATE INDEX bounce_events_by_delivery ON bounce_events(delivery_id) WHERE delivery_id IS NOT NULL;
+                """)
+        }
         migrator.registerMigration("v4: notices and daily quota") { db in
             try db.execute(sql: """
                 -- Mail Salvo writes to a campaign's sender on its own: a failure summary

@@ -1,0 +1,85 @@
+import Crypto
+import Foundation
+
+/// `salvo bounces import`: reads every message of a source, parses it, and records it
+/// in the store, one message at a time. A message that cannot be read is reported with
+/// its place and skipped; only a source that cannot be read at all stops the import.
+public struct BounceImport: Sendable {
+    /// Reads VERP tokens back; nil when no secret is configured (matching then uses
+    /// Message-IDs and addresses only).
+    public var verp: VERPAddress?
+    public var recentWindow: TimeInterval = 30 * 86_400
+
+    public init(verp: VERPAddress?) { self.verp = verp }
+
+    public func run(_ source: any BounceSource, into store: SalvoStore, now: @Sendable () -> Date = { Date() },
+                    onMalformed: (MalformedBounce) -> Void = { _ in }) async throws -> BounceImportReport {
+        var report = BounceImportReport()
+        try await source.forEachMessage { message in
+            report.read += 1
+            let sha256 = Self.sha256(message.bytes)
+            let parsed: BounceReport
+            do {
+                parsed = try BounceReport.parse(message.bytes)
+            } catch {
+                // Unless it was recorded before (by an older Salvo that read it): then it is done.
+                let malformed = MalformedBounce(place: message.place, reason: "\(error)")
+                report.malformed.append(malformed)
+                onMalformed(malformed)
+                return
+            }
+            let outcome = try store.recordBounce(parsed, sha256: sha256, place: message.place, verp: verp,
+                                                 now: now(), recentWindow: recentWindow)
+            switch outcome {
+            case .alreadyProcessed:
+                report.alreadyProcessed += 1
+            case .recorded(let kind, let unmatched):
+                switch kind {
+                case .hardBounce: report.hardBounces += 1
+                case .softBounce: report.softBounces += 1
+                case .complaint: report.complaints += 1
+                case .notBounce: report.notBounces += 1
+                }
+                if unmatched { report.unmatched += 1 }
+            }
+            try await source.messageProcessed(message)
+        }
+        return report
+    }
+
+    /// The message's identity: the same bytes are the same message, wherever read.
+    static func sha256(_ bytes: [UInt8]) -> String {
+        SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// A message that claims to be a report and cannot be read.
+public struct MalformedBounce: Sendable, Equatable, CustomStringConvertible {
+    /// File and message number, or the Maildir file.
+    public var place: String
+    public var reason: String
+    public var description: String { "\(place): \(reason)" }
+}
+
+/// What an import did, counted in messages. Every message read is exactly one of hard,
+/// soft, complaint, not a bounce, malformed or already processed; `unmatched` counts
+/// the bounces and complaints among them with a recipient that matched no delivery.
+public struct BounceImportReport: Sendable, Equatable {
+    public var read = 0
+    public var hardBounces = 0
+    public var softBounces = 0
+    public var complaints = 0
+    public var notBounces = 0
+    public var alreadyProcessed = 0
+    public var unmatched = 0
+    public var malformed: [MalformedBounce] = []
+
+    public init() {}
+
+    public var summary: String {
+        var text = "read \(read) messages: \(hardBounces) hard bounces, \(softBounces) soft, \(complaints) \(complaints == 1 ? "complaint" : "complaints"), \(notBounces) not bounces"
+        if !malformed.isEmpty { text += ", \(malformed.count) malformed" }
+        text += "; \(alreadyProcessed) already processed; \(unmatched) unmatched"
+        return text
+    }
+}

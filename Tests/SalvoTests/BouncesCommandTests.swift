@@ -1,0 +1,38 @@
+import Foundation
+import TestPeers
+import Testing
+
+/// `salvo bounces import` through the built binary, over the Postfix fixtures.
+@Suite struct BouncesCommandTests {
+    static let fixtures = TestPeers.repositoryRoot.appendingPathComponent("Tests/CampaignsTests/Fixtures/bounces").path
+
+    @Test func importTwiceThenNamesMalformedMessagesAndRefusesAMissingPath() throws {
+        let dir = try SalvoBinary.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let environment = ["SALVO_UNSUBSCRIBE_SECRET": "fixture-verp-secret"]
+        let first = try SalvoBinary.run(["bounces", "import", Self.fixtures + "/postfix.mbox", "--db", "t.db"], in: dir, environment: environment)
+        #expect(first.status == 0, "\(first.stderr)")
+        // No deliveries in this database: every bounce is unmatched, and the hard ones
+        // suppress their addresses all the same.
+        #expect(first.stdout == "read 3 messages: 2 hard bounces, 1 soft, 0 complaints, 0 not bounces; 0 already processed; 3 unmatched\n")
+        let again = try SalvoBinary.run(["bounces", "import", Self.fixtures + "/postfix.mbox", "--db", "t.db"], in: dir, environment: environment)
+        #expect(again.stdout == "read 3 messages: 0 hard bounces, 0 soft, 0 complaints, 0 not bounces; 3 already processed; 0 unmatched\n")
+        let list = try SalvoBinary.run(["suppress", "list", "--db", "t.db"], in: dir)
+        #expect(list.stdout.split(separator: "\n").filter { $0.contains(",hard-bounce,") }.map { $0.split(separator: ",")[0] }
+                == ["ann@bad.test", "cat@bad.test", "zoe@bad.test"])
+
+        let maildir = try SalvoBinary.run(["bounces", "import", Self.fixtures + "/postfix-maildir", "--db", "t.db"], in: dir)
+        #expect(maildir.stdout.hasPrefix("read 2 messages: 2 hard bounces"), "\(maildir.stdout)\(maildir.stderr)")
+
+        try "From a@b Wed Nov 25 14:36:19 2026\nContent-Type: multipart/report; report-type=delivery-status\n\nno boundary\n\nFrom a@b Wed Nov 25 14:36:19 2026\nSubject: Out of office\n\nBack Monday.\n"
+            .write(toFile: dir + "/odd.mbox", atomically: true, encoding: .utf8)
+        let odd = try SalvoBinary.run(["bounces", "import", "odd.mbox", "--db", "t.db"], in: dir)
+        #expect(odd.status == 0)
+        #expect(odd.stdout == "read 2 messages: 0 hard bounces, 0 soft, 0 complaints, 1 not bounces, 1 malformed; 0 already processed; 0 unmatched\n")
+        #expect(odd.stderr == "malformed: odd.mbox message 1: multipart/report without a boundary parameter\n")
+
+        let missing = try SalvoBinary.run(["bounces", "import", "nowhere.mbox", "--db", "t.db"], in: dir)
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("cannot read nowhere.mbox"))
+    }
+}
