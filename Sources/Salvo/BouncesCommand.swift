@@ -12,7 +12,7 @@ struct BouncesCommand: AsyncParsableCommand {
 
     struct Import: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Read an mbox file or a Maildir folder of bounces and complaints and apply them.",
+            abstract: "Read bounces and complaints from an mbox file, a Maildir folder or a POP3S mailbox and apply them.",
             discussion: """
                 Hard bounces (Action: failed, Status 5.x.x) mark their delivery bounced and suppress \
                 the address; delays are noted; complaints suppress the address. Each message is \
@@ -20,17 +20,28 @@ struct BouncesCommand: AsyncParsableCommand {
                 recent delivery. Importing the same messages again changes nothing. A message that \
                 cannot be read is named on stderr and skipped.
 
+                A POP3S mailbox (pop3s://USER@HOST[:PORT], port 995 by default; write an @ in \
+                the user name as %40) is read with the password in SALVO_POP3_PASSWORD. \
+                --delete removes each message from the server once it is recorded.
+
                 Examples:
                   salvo bounces import /var/mail/bounces
                   salvo bounces import ~/Maildir/.Bounces
+                  SALVO_POP3_PASSWORD=… salvo bounces import pop3s://bounces%40shop.example@mail.shop.example --delete
                 """)
 
         @OptionGroup var global: GlobalOptions
-        @Argument(help: ArgumentHelp("An mbox file or a Maildir folder (pop3s://user@host is reserved for POP3S).", valueName: "PATH"))
+        @Argument(help: ArgumentHelp("An mbox file, a Maildir folder, or pop3s://USER@HOST[:PORT].", valueName: "PATH"))
         var path: String
 
+        @Option(name: .customLong("ca-file"), help: ArgumentHelp("Trust these CA certificates (PEM) for the POP3S server instead of the system store.", valueName: "FILE"))
+        var caFile: String?
+
+        @Flag(help: "Delete each POP3 message from the server once it is recorded.")
+        var delete = false
+
         func run() async throws {
-            let source = try BounceSourceLocation(path).source()
+            let source = try BounceSourceLocation(path).source(caFile: caFile, deleteProcessed: delete)
             let (configuration, store) = try global.openStore()
             let importer = BounceImport(verp: configuration.verpReader())
             let report = try await importer.run(source, into: store, onMalformed: { malformed in

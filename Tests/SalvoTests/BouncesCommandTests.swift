@@ -35,4 +35,35 @@ import Testing
         #expect(missing.status != 0)
         #expect(missing.stderr.contains("cannot read nowhere.mbox"))
     }
+
+    /// The same Maildir fixtures served by Dovecot over POP3S: read, recorded, deleted
+    /// from the server with --delete; a second run finds an empty mailbox.
+    @Test func importsFromAPOP3SMailboxAndDeletesWhatItRecorded() async throws {
+        let dir = try SalvoBinary.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let dovecot = try await DovecotPeer.start()
+        defer { dovecot.stop() }
+        let folder = Self.fixtures + "/postfix-maildir/new"
+        for name in try FileManager.default.contentsOfDirectory(atPath: folder).sorted() {
+            _ = try dovecot.deliver([UInt8](try Data(contentsOf: URL(fileURLWithPath: folder + "/" + name))))
+        }
+        let noPassword = try SalvoBinary.run(["bounces", "import", dovecot.url, "--ca-file", dovecot.caFile, "--db", "t.db"], in: dir)
+        #expect(noPassword.status != 0)
+        #expect(noPassword.stderr.contains("SALVO_POP3_PASSWORD"))
+
+        let environment = ["SALVO_UNSUBSCRIBE_SECRET": "fixture-verp-secret", "SALVO_POP3_PASSWORD": dovecot.password]
+        let first = try SalvoBinary.run(["bounces", "import", dovecot.url, "--ca-file", dovecot.caFile, "--delete", "--db", "t.db"],
+                                        in: dir, environment: environment)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.hasPrefix("read 2 messages: 2 hard bounces"), "\(first.stdout)")
+        #expect(try dovecot.messagesInMaildir().isEmpty)
+        let again = try SalvoBinary.run(["bounces", "import", dovecot.url, "--ca-file", dovecot.caFile, "--db", "t.db"],
+                                        in: dir, environment: environment)
+        #expect(again.stdout.hasPrefix("read 0 messages"), "\(again.stdout)\(again.stderr)")
+
+        let wrong = try SalvoBinary.run(["bounces", "import", dovecot.url, "--ca-file", dovecot.caFile, "--db", "t.db"],
+                                        in: dir, environment: ["SALVO_POP3_PASSWORD": "not-it"])
+        #expect(wrong.status != 0)
+        #expect(wrong.stderr.contains("login failed"), "\(wrong.stderr)")
+    }
 }

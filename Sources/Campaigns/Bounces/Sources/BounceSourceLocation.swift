@@ -33,16 +33,30 @@ public enum BounceSourceLocation: Sendable, Equatable {
         }
     }
 
-    /// The source that reads this location.
+    /// The source that reads this location. A POP3S mailbox's password comes from
+    /// `SALVO_POP3_PASSWORD` in `environment`, never from the URL or the command line.
     ///
-    /// - Throws: for `pop3s://` until `POP3Mailbox` is wired in here: the one place a
-    ///   POP3 source is made, with the password from the environment as every secret is.
-    public func source() throws -> any BounceSource {
+    /// - Parameters:
+    ///   - caFile: trusted CAs for the POP3S server instead of the system store.
+    ///   - deleteProcessed: delete each POP3 message once it is committed.
+    public func source(environment: [String: String] = ProcessInfo.processInfo.environment,
+                       caFile: String? = nil, deleteProcessed: Bool = false) throws -> any BounceSource {
         switch self {
         case .mbox(let path): return MboxFile(path: path)
         case .maildir(let path): return MaildirFolder(path: path)
         case .pop3s(let url):
-            throw BounceSourceError("\(url.absoluteString): reading bounces over POP3S is not available in this build yet; import an mbox file or a Maildir folder")
+            guard url.password == nil else {
+                throw BounceSourceError("\(url.scheme ?? "pop3s")://…@\(url.host ?? ""): put the password in SALVO_POP3_PASSWORD, not in the URL")
+            }
+            guard let password = environment["SALVO_POP3_PASSWORD"], !password.isEmpty else {
+                throw BounceSourceError("\(url.absoluteString): set SALVO_POP3_PASSWORD to the mailbox's password")
+            }
+            do {
+                return POP3BounceSource(mailbox: try POP3Mailbox(url: url.absoluteString, password: password, caFile: caFile),
+                                        deleteProcessed: deleteProcessed)
+            } catch {
+                throw BounceSourceError("\(error)")
+            }
         }
     }
 }
