@@ -9,9 +9,9 @@ extension DeliveryEngine {
     /// A transaction's recipients are marked `sending` together before its DATA, so a
     /// crash leaves at most one transaction's recipients of a connection `unknown`.
     nonisolated func sendShared(_ batch: [Admitted], pool: SitePool, site: SiteKey,
-                                marker: SendingMarker, recorder: OutcomeRecorder) async {
+                                committer: StoreCommitter) async {
         guard let first = batch.first else { return }
-        let perTransaction = await recipientsPerTransaction(domain: first.delivery.domain, site: site)
+        let perTransaction = max(1, policy.withLockedValue { $0.limits.resolve(domain: first.delivery.domain, site: site).recipientsPerTransaction })
         var connection: SMTPConnection?
         var start = 0
         while start < batch.count {
@@ -28,7 +28,7 @@ extension DeliveryEngine {
                 } catch {
                     for admitted in group {
                         await finish(admitted.delivery, .deferred, code: nil, enhanced: nil, response: "\(error)",
-                                     mxHost: nil, messageID: nil, suppress: false, recorder: recorder)
+                                     mxHost: nil, messageID: nil, suppress: false, committer: committer)
                     }
                     continue
                 }
@@ -36,7 +36,7 @@ extension DeliveryEngine {
             guard let open = connection else { continue }
             let members: [Admitted]
             do {
-                let marked = try await marker.mark(group.map(\.delivery.id))
+                let marked = try await committer.mark(group.map(\.delivery.id))
                 // One missing was taken back by the store (the campaign was cancelled).
                 members = group.filter { marked.contains($0.delivery.id) }
             } catch {
@@ -51,7 +51,7 @@ extension DeliveryEngine {
             } catch {
                 for admitted in members {
                     await finish(admitted.delivery, .failed, code: nil, enhanced: nil, response: "could not compose the message: \(error)",
-                                 mxHost: nil, messageID: nil, suppress: false, recorder: recorder)
+                                 mxHost: nil, messageID: nil, suppress: false, committer: committer)
                 }
                 continue
             }
@@ -64,14 +64,14 @@ extension DeliveryEngine {
                 let result = try await open.send(transaction)
                 for (admitted, outcome) in zip(members, result.recipients) {
                     if await handle(outcome, delivery: admitted.delivery, site: admitted.limitsSite, poolSite: site,
-                                    server: open.server, messageID: message.messageID, recorder: recorder) {
+                                    server: open.server, messageID: message.messageID, committer: committer) {
                         paused = true
                     }
                 }
             } catch let error as SMTPError {
                 for admitted in members {
                     if await failed(error, delivery: admitted.delivery, site: admitted.limitsSite, poolSite: site,
-                                    messageID: message.messageID, recorder: recorder) {
+                                    messageID: message.messageID, committer: committer) {
                         paused = true
                     }
                 }
@@ -88,9 +88,5 @@ extension DeliveryEngine {
             }
         }
         if let connection { await pool.release(connection) }
-    }
-
-    private func recipientsPerTransaction(domain: String, site: SiteKey) -> Int {
-        max(1, policy.limits.resolve(domain: domain, site: site).recipientsPerTransaction)
     }
 }

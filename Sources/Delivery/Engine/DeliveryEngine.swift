@@ -62,19 +62,20 @@ public actor DeliveryEngine {
     private let store: any DeliveryStore
     private let router: Router
     let renderer: any MessageRenderer
-    var policy: DeliveryPolicy<ContinuousClock.Instant>
+    /// Read and updated by the engine (admission) and by workers (replies), behind a lock
+    /// rather than the actor: a worker records a reply without a hop.
+    nonisolated let policy: NIOLockedValueBox<DeliveryPolicy<ContinuousClock.Instant>>
     private let settings: Settings
     /// Opens sessions; given the route's kind so a relay gets the relay's settings.
     private let connector: @Sendable (Route.Via) -> SMTPConnector
     let logger: Logger
-    private var generator = SystemRandomNumberGenerator()
 
     private var pools: [SiteKey: SitePool] = [:]
     private var queues: [SiteKey: SiteQueue] = [:]
     private var workers: [SiteKey: Int] = [:]
     private var queued = 0
     private var excludedDomains: Set<String> = []
-    private var summary = Summary()
+    private nonisolated let summary: NIOLockedValueBox<Summary>
     private var stopping = false { didSet { updateHalted() } }
     private var control: CampaignControl = .running { didSet { updateHalted() } }
     /// `stopping || control != .running`, readable by workers off the actor between two
@@ -84,7 +85,7 @@ public actor DeliveryEngine {
     /// messages: every worker of a site stops at its next message, not only the one whose
     /// reply caused the pause.
     private nonisolated let pausedUntil: NIOLockedValueBox<[SiteKey: ContinuousClock.Instant]>
-    private var progress: (@Sendable (Summary) -> Void)?
+    private nonisolated let progress: NIOLockedValueBox<(@Sendable (Summary) -> Void)?>
 
     /// - Parameter connector: opens a session to a destination (tests and the relay use
     ///   the default, `SMTPConnection.connect`).
@@ -94,7 +95,9 @@ public actor DeliveryEngine {
         self.store = store
         self.router = router
         self.renderer = renderer
-        self.policy = policy
+        self.policy = NIOLockedValueBox(policy)
+        summary = NIOLockedValueBox(Summary())
+        progress = NIOLockedValueBox(nil)
         self.settings = settings
         self.logger = logger
         pausedUntil = NIOLockedValueBox([:])
@@ -122,16 +125,16 @@ public actor DeliveryEngine {
     /// Sends what is due of `campaign`. `onProgress` is called now and then with the
     /// counts so far.
     public func run(campaign: Int64, onProgress: (@Sendable (Summary) -> Void)? = nil) async throws -> Summary {
-        progress = onProgress
-        summary = Summary()
+        progress.withLockedValue { $0 = onProgress }
+        summary.withLockedValue { $0 = Summary() }
         // One pass takes what is due when it starts: a recipient deferred during the pass
         // waits for the next one (or for `waitForRetries`), however long this pass runs.
         let passStart = Date()
         let owner = settings.owner
         try await store.heartbeat(owner: owner, now: Date())
-        summary.recovered = try await store.recoverAbandoned(campaign: campaign, owner: owner, now: Date())
-        let recorder = OutcomeRecorder(store: store, owner: owner, batchSize: settings.outcomeBatch)
-        let marker = SendingMarker(store: store, owner: owner, recorder: recorder)
+        let recovered = try await store.recoverAbandoned(campaign: campaign, owner: owner, now: Date())
+        summary.withLockedValue { $0.recovered = recovered }
+        let committer = StoreCommitter(store: store, owner: owner, batchSize: settings.outcomeBatch)
 
         let watcher = Task { [store] in
             // Pause, resume and cancel arrive through the store; the heartbeat keeps
@@ -140,7 +143,7 @@ public actor DeliveryEngine {
                 try? await Task.sleep(for: .seconds(1))
                 try? await store.heartbeat(owner: owner, now: Date())
                 if let control = try? await store.campaignControl(campaign: campaign) { await self.controlChanged(control) }
-                try? await recorder.flush()
+                try? await committer.flush()
             }
         }
         defer { watcher.cancel() }
@@ -162,11 +165,11 @@ public actor DeliveryEngine {
                         }
                         // A spent quota ends the pass, even under waitForRetries.
                         if let hold = try await store.sendingHold(now: Date()) {
-                            summary.heldBy = hold
+                            summary.withLockedValue { $0.heldBy = hold }
                             break
                         }
                         guard settings.waitForRetries, let next = try await store.nextDueAt(campaign: campaign) else { break }
-                        try await recorder.flush()
+                        try await committer.flush()
                         let wait = max(0.05, min(next.timeIntervalSinceNow, 5))
                         try await Task.sleep(for: .milliseconds(Int(wait * 1000)))
                         continue
@@ -181,7 +184,7 @@ public actor DeliveryEngine {
                             route = await router.route(delivery.domain)
                             routes[delivery.domain] = route
                         }
-                        await dispatch(delivery, route: route, group: &group, marker: marker, recorder: recorder)
+                        await dispatch(delivery, route: route, group: &group, committer: committer)
                     }
                 }
                 // Wait for the queues to drain (or, when stopping, for the transactions
@@ -193,17 +196,21 @@ public actor DeliveryEngine {
             }
         } catch {
             try? await releaseQueued()
-            try? await recorder.flush()
+            try? await committer.flush()
             await shutdownPools()
             throw error
         }
-        try await recorder.flush()
+        try await committer.flush()
         await shutdownPools()
         try await store.signOff(owner: owner)
         _ = try await store.finishIfComplete(campaign: campaign, now: Date())
-        if control != .running { summary.stoppedBy = control }
-        progress?(summary)
-        return summary
+        let finalControl = control
+        let result = summary.withLockedValue { summary in
+            if finalControl != .running { summary.stoppedBy = finalControl }
+            return summary
+        }
+        progress.withLockedValue { $0 }?(result)
+        return result
     }
 
     private func updateHalted() {
@@ -218,29 +225,29 @@ public actor DeliveryEngine {
     // MARK: - Routing and queues
 
     private func dispatch(_ delivery: ClaimedDelivery, route: Route, group: inout ThrowingDiscardingTaskGroup<Error>,
-                          marker: SendingMarker, recorder: OutcomeRecorder) async {
+                          committer: StoreCommitter) async {
         switch route {
         case .bounce(let reason):
             // No such domain, or a null MX: the address can never receive mail.
             await finish(delivery, .bounced, code: nil, enhanced: nil, response: reason,
-                         mxHost: nil, messageID: nil, suppress: true, recorder: recorder)
+                         mxHost: nil, messageID: nil, suppress: true, committer: committer)
         case .deferral(let reason):
             await finish(delivery, .deferred, code: nil, enhanced: nil, response: reason, mxHost: nil, messageID: nil,
-                         suppress: false, recorder: recorder)
+                         suppress: false, committer: committer)
         case .deliver(let siteName, let destinations, let via):
             let site = SiteKey(routerSite: siteName, mxPort: destinations.first?.port ?? 25)
                 ?? SiteKey(host: destinations.first?.host ?? siteName, port: destinations.first?.port ?? 25)
             if pools[site] == nil {
-                let effective = policy.limits.resolve(domain: delivery.domain, site: site)
+                let effective = policy.withLockedValue { $0.limits.resolve(domain: delivery.domain, site: site) }
                 pools[site] = SitePool(site: siteName, destinations: destinations, maxConnections: effective.connections,
                                        messagesPerConnection: effective.messagesPerConnection, connector: connector(via))
             }
             queues[site, default: SiteQueue()].append(delivery)
             queued += 1
-            let limit = policy.concurrency(for: site) ?? policy.limits.resolve(domain: delivery.domain, site: site).connections
+            let limit = policy.withLockedValue { $0.concurrency(for: site) ?? $0.limits.resolve(domain: delivery.domain, site: site).connections }
             if workers[site, default: 0] < limit {
                 workers[site, default: 0] += 1
-                group.addTask { await self.work(site: site, marker: marker, recorder: recorder) }
+                group.addTask { await self.work(site: site, committer: committer) }
             }
         }
     }
@@ -274,10 +281,10 @@ public actor DeliveryEngine {
         // A shared message goes to a whole transaction's worth of recipients at once.
         var limit = limit
         if renderer.sharesMessages, let first = queue.first {
-            limit = max(limit, policy.limits.resolve(domain: first.domain, site: site).recipientsPerTransaction)
+            limit = max(limit, policy.withLockedValue { $0.limits.resolve(domain: first.domain, site: site).recipientsPerTransaction })
         }
         while taken.count < limit, let delivery = queue.first {
-            switch policy.admit(domain: delivery.domain, site: site, now: .now) {
+            switch policy.withLockedValue({ $0.admit(domain: delivery.domain, site: site, now: .now) }) {
             case .proceed(let effective):
                 taken.append(Admitted(delivery: delivery, limitsSite: effective.site))
                 _ = queue.popFirst()
@@ -328,7 +335,7 @@ public actor DeliveryEngine {
     /// One worker of `site`: at most as many run as the site may have connections. It
     /// runs off the engine's actor, so messages render on every core while the actor only
     /// keeps the books.
-    private nonisolated func work(site: SiteKey, marker: SendingMarker, recorder: OutcomeRecorder) async {
+    private nonisolated func work(site: SiteKey, committer: StoreCommitter) async {
         while true {
             switch await next(for: site, limit: Self.takeAtOnce) {
             case .done:
@@ -347,7 +354,7 @@ public actor DeliveryEngine {
                     await putBack([delivery], site: site)
                 }
             case .send(let batch, let pool):
-                await send(batch, pool: pool, site: site, marker: marker, recorder: recorder)
+                await send(batch, pool: pool, site: site, committer: committer)
             }
         }
     }
@@ -361,9 +368,9 @@ public actor DeliveryEngine {
     /// commit with an idle connection, and a crash leaves at most `markAhead` messages of
     /// a connection marked but unsent (`unknown`).
     private nonisolated func send(_ batch: [Admitted], pool: SitePool, site: SiteKey,
-                                  marker: SendingMarker, recorder: OutcomeRecorder) async {
+                                  committer: StoreCommitter) async {
         if renderer.sharesMessages {
-            await sendShared(batch, pool: pool, site: site, marker: marker, recorder: recorder)
+            await sendShared(batch, pool: pool, site: site, committer: committer)
             return
         }
         let ahead = max(1, settings.markAhead)
@@ -395,13 +402,13 @@ public actor DeliveryEngine {
                         // No destination took a connection: unreachable or refusing for now.
                         for admitted in chunk {
                             await finish(admitted.delivery, .deferred, code: nil, enhanced: nil, response: "\(error)",
-                                         mxHost: nil, messageID: nil, suppress: false, recorder: recorder)
+                                         mxHost: nil, messageID: nil, suppress: false, committer: committer)
                         }
                         continue chunks
                     }
                 }
                 let ids = chunk.map(\.delivery.id)
-                marking = Task { try await marker.mark(ids) }
+                marking = Task { try await committer.mark(ids) }
             }
             // Rendered while the mark commits: the commit is what the connection waits for.
             let messages = chunk.map { admitted in
@@ -423,9 +430,9 @@ public actor DeliveryEngine {
                 // but puts one more group in doubt at a crash: only when asked to.
                 if ahead > 1, offset == chunk.count - 1, end < batch.count, connection != nil, !sitePaused, !halted.withLockedValue({ $0 }) {
                     let ids = batch[end..<min(end + ahead, batch.count)].map(\.delivery.id)
-                    nextMark = Task { try await marker.mark(ids) }
+                    nextMark = Task { try await committer.mark(ids) }
                 }
-                if await deliver(admitted, message: message, connection: &connection, pool: pool, site: site, recorder: recorder) {
+                if await deliver(admitted, message: message, connection: &connection, pool: pool, site: site, committer: committer) {
                     sitePaused = true
                 }
             }
@@ -438,14 +445,14 @@ public actor DeliveryEngine {
     @discardableResult
     private nonisolated func deliver(_ admitted: Admitted, message rendered: Result<RenderedMessage, any Error>,
                                      connection: inout SMTPConnection?, pool: SitePool,
-                                     site: SiteKey, recorder: OutcomeRecorder) async -> Bool {
+                                     site: SiteKey, committer: StoreCommitter) async -> Bool {
         let delivery = admitted.delivery
         let message: RenderedMessage
         do {
             message = try rendered.get()
         } catch {
             await finish(delivery, .failed, code: nil, enhanced: nil, response: "could not compose the message: \(error)",
-                         mxHost: nil, messageID: nil, suppress: false, recorder: recorder)
+                         mxHost: nil, messageID: nil, suppress: false, committer: committer)
             return false
         }
         let open: SMTPConnection
@@ -457,7 +464,7 @@ public actor DeliveryEngine {
                 connection = open
             } catch {
                 await finish(delivery, .deferred, code: nil, enhanced: nil, response: "\(error)", mxHost: nil,
-                             messageID: nil, suppress: false, recorder: recorder)
+                             messageID: nil, suppress: false, committer: committer)
                 return false
             }
         }
@@ -467,10 +474,10 @@ public actor DeliveryEngine {
                                               message: message.bytes, smtpUTF8: false)
             let result = try await open.send(transaction)
             paused = await handle(result, delivery: delivery, site: admitted.limitsSite, poolSite: site, server: open.server,
-                                  messageID: message.messageID, recorder: recorder)
+                                  messageID: message.messageID, committer: committer)
         } catch let error as SMTPError {
             paused = await failed(error, delivery: delivery, site: admitted.limitsSite, poolSite: site,
-                                  messageID: message.messageID, recorder: recorder)
+                                  messageID: message.messageID, committer: committer)
         } catch {
             logger.error("delivery \(delivery.id) to \(delivery.email): \(error)")
         }
@@ -482,37 +489,39 @@ public actor DeliveryEngine {
     }
 
     /// Records a failed transaction; true when the reply paused the site.
-    func failed(_ error: SMTPError, delivery: ClaimedDelivery, site: SiteKey, poolSite: SiteKey,
-                        messageID: String, recorder: OutcomeRecorder) async -> Bool {
-        let reaction = policy.failed(error, site: site, now: .now, using: &generator)
+    nonisolated func failed(_ error: SMTPError, delivery: ClaimedDelivery, site: SiteKey, poolSite: SiteKey,
+                            messageID: String, committer: StoreCommitter) async -> Bool {
+        var generator = SystemRandomNumberGenerator()
+        let reaction = policy.withLockedValue { $0.failed(error, site: site, now: .now, using: &generator) }
         let paused = await apply(reaction.site, site: poolSite)
         // A session lost after DATA leaves the message in doubt (`unknown`); any
         // other failure defers or bounces it by the reply.
         await finish(delivery, reaction.classification.disposition.state,
                      code: error.reply.map { Int($0.code) }, enhanced: error.reply?.enhancedCode?.description,
                      response: "\(error)", mxHost: error.server, messageID: messageID,
-                     suppress: reaction.classification.suppressesAddress, recorder: recorder)
+                     suppress: reaction.classification.suppressesAddress, committer: committer)
         return paused
     }
 
     /// Records a transaction's outcome; true when the reply paused the site.
-    private func handle(_ result: SMTPTransactionResult, delivery: ClaimedDelivery, site: SiteKey, poolSite: SiteKey,
-                        server: String, messageID: String, recorder: OutcomeRecorder) async -> Bool {
+    private nonisolated func handle(_ result: SMTPTransactionResult, delivery: ClaimedDelivery, site: SiteKey, poolSite: SiteKey,
+                                    server: String, messageID: String, committer: StoreCommitter) async -> Bool {
         guard let outcome = result.recipients.first else { return false }
         return await handle(outcome, delivery: delivery, site: site, poolSite: poolSite, server: server,
-                            messageID: messageID, recorder: recorder)
+                            messageID: messageID, committer: committer)
     }
 
     /// Records one recipient's outcome; true when the reply paused the site.
-    func handle(_ outcome: SMTPRecipientOutcome, delivery: ClaimedDelivery, site: SiteKey, poolSite: SiteKey,
-                server: String, messageID: String, recorder: OutcomeRecorder) async -> Bool {
+    nonisolated func handle(_ outcome: SMTPRecipientOutcome, delivery: ClaimedDelivery, site: SiteKey, poolSite: SiteKey,
+                            server: String, messageID: String, committer: StoreCommitter) async -> Bool {
         let stage: ReplyClassification.Stage = outcome.status == .accepted ? .data : .recipient
-        let reaction = policy.replied(outcome.reply, stage: stage, site: site, now: .now, using: &generator)
+        var generator = SystemRandomNumberGenerator()
+        let reaction = policy.withLockedValue { $0.replied(outcome.reply, stage: stage, site: site, now: .now, using: &generator) }
         let paused = await apply(reaction.site, site: poolSite)
         await finish(delivery, reaction.classification.disposition.state, code: Int(outcome.reply.code),
                      enhanced: outcome.reply.enhancedCode?.description, response: outcome.reply.text,
                      mxHost: server, messageID: messageID, suppress: reaction.classification.suppressesAddress,
-                     recorder: recorder)
+                     committer: committer)
         return paused
     }
 
@@ -522,25 +531,29 @@ public actor DeliveryEngine {
     }
 
     /// Applies the policy's reaction to a reply; true when it paused the site.
-    private func apply(_ action: AdaptiveBackoff<ContinuousClock.Instant>.Action, site: SiteKey) async -> Bool {
+    private nonisolated func apply(_ action: AdaptiveBackoff<ContinuousClock.Instant>.Action, site: SiteKey) async -> Bool {
         switch action {
         case .none:
             return false
         case .setConcurrency(let concurrency):
-            await pools[site]?.setMaxConnections(concurrency)
+            await setMaxConnections(concurrency, site: site)
             return false
         case .pause(let until, let concurrency):
             pausedUntil.withLockedValue { $0[site] = until }
-            await pools[site]?.setMaxConnections(concurrency)
+            await setMaxConnections(concurrency, site: site)
             return true
         }
     }
 
+    private func setMaxConnections(_ connections: Int, site: SiteKey) async {
+        await pools[site]?.setMaxConnections(connections)
+    }
+
     /// Turns a disposition into the recorded outcome: a deferral gets its next attempt
     /// from the retry policy, or fails when the recipient has waited long enough.
-    func finish(_ delivery: ClaimedDelivery, _ initial: DeliveryState, code: Int?, enhanced: String?,
-                        response: String, mxHost: String?, messageID: String?, suppress: Bool,
-                        recorder: OutcomeRecorder) async {
+    nonisolated func finish(_ delivery: ClaimedDelivery, _ initial: DeliveryState, code: Int?, enhanced: String?,
+                            response: String, mxHost: String?, messageID: String?, suppress: Bool,
+                            committer: StoreCommitter) async {
         let now = Date()
         var state = initial
         var next: Date?
@@ -553,21 +566,24 @@ public actor DeliveryEngine {
                 text = "given up after \(delivery.attempts + 1) attempts: \(response)"
             }
         }
-        switch state {
-        case .sent: summary.sent += 1
-        case .deferred: summary.deferred += 1
-        case .bounced: summary.bounced += 1
-        case .unknown: summary.unknown += 1
-        default: summary.failed += 1
+        let counts = summary.withLockedValue { summary in
+            switch state {
+            case .sent: summary.sent += 1
+            case .deferred: summary.deferred += 1
+            case .bounced: summary.bounced += 1
+            case .unknown: summary.unknown += 1
+            default: summary.failed += 1
+            }
+            return summary
         }
         let outcome = DeliveryOutcome(deliveryID: delivery.id, state: state, code: code, enhancedCode: enhanced,
                                       response: text, mxHost: mxHost, messageID: messageID, attemptedAt: now, nextAttemptAt: next)
         do {
-            try await recorder.add(outcome, suppress: suppress && state == .bounced)
+            if committer.record(outcome, suppress: suppress && state == .bounced) { try await committer.flush() }
         } catch {
             logger.error("recording the outcome of delivery \(delivery.id) failed: \(error)")
         }
-        if summary.attempts % 100 == 0 { progress?(summary) }
+        if counts.attempts % 100 == 0 { progress.withLockedValue { $0 }?(counts) }
     }
 }
 
