@@ -37,7 +37,7 @@ public final class DNSMasqPeer: @unchecked Sendable {
             let file = directory.appendingPathComponent("dnsmasq.conf")
             try (config.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
             let log = directory.appendingPathComponent("dnsmasq.out").path
-            let pid = try spawn(executable, ["--no-daemon", "--log-queries", "--conf-file=\(file.path)"], output: log)
+            let pid = try TestPeers.spawnDaemon(executable, ["--no-daemon", "--log-queries", "--conf-file=\(file.path)"], output: log)
             let peer = DNSMasqPeer(port: port, pid: pid, directory: directory)
             let start = Date()
             while Date().timeIntervalSince(start) < 10 {
@@ -53,21 +53,6 @@ public final class DNSMasqPeer: @unchecked Sendable {
             peer.stop()
         }
         throw lastError
-    }
-
-    private static func spawn(_ executable: String, _ arguments: [String], output: String) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, executable, &actions, nil, argv, environ)
-        guard rc == 0 else { throw PeerError("cannot start \(executable): \(String(cString: strerror(rc)))") }
-        return pid
     }
 
     /// Kills dnsmasq, reaps it and removes its folder.

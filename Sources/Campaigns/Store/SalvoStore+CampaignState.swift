@@ -58,11 +58,15 @@ extension SalvoStore {
             let segment = try (row["segment"] as String?).map { try SegmentParser.parse($0) }
             let selection = try ListSelection(list: row["list"], expression: segment, in: db)
             let before = try Self.counts(campaign: campaignID, in: db)
-            // Sorting a million new index entries wants more than the default 2 MB of
-            // page cache; it is given back at the end.
+            // Inserting a million new index entries wants more than the default 2 MB of
+            // page cache (a list of many domains inserts all over the domain index); it
+            // is given back at the end, memory included.
             let cacheSize = try Int.fetchOne(db, sql: "PRAGMA cache_size") ?? -2000
-            try db.execute(sql: "PRAGMA cache_size = -65536")
-            defer { try? db.execute(sql: "PRAGMA cache_size = \(cacheSize)") }
+            try db.execute(sql: "PRAGMA cache_size = -\(Self.startCacheKiB)")
+            defer {
+                try? db.execute(sql: "PRAGMA cache_size = \(cacheSize)")
+                try? db.execute(sql: "PRAGMA shrink_memory")
+            }
             try db.execute(literal: """
                 INSERT INTO deliveries (campaign_id, recipient_id, email, domain, state)
                 SELECT \(campaignID), r.id, r.email,
@@ -88,6 +92,10 @@ extension SalvoStore {
                                  suppressed: suppressed, total: after.total, state: newState)
         }
     }
+
+    /// The page cache a campaign start may use, in KiB. A million-recipient start took
+    /// as long with 16 MiB as with 64 MiB, and peaked at 151 MB of memory instead of 200.
+    static let startCacheKiB = 16384
 
     /// Pauses a running campaign: a sender watching it stops claiming within its poll
     /// interval and hands back what it holds.
