@@ -3,6 +3,7 @@ import Delivery
 import Foundation
 import MailMessage
 import Testing
+import TestPeers
 
 @Suite struct ConfigurationTests {
     func load(_ text: String) throws -> SalvoConfiguration {
@@ -76,6 +77,7 @@ import Testing
         ("delivery:\n  mode: relay\n", "/etc/salvo/salvo.yml:2: delivery: mode is relay but no relay is configured (delivery.relay.host)"),
         ("limits:\n  default: { connections: 0 }\n", "/etc/salvo/salvo.yml:2: limits.default.connections: must be at least 1"),
         ("helo: [a\n", "/etc/salvo/salvo.yml:2: not valid YAML"),
+        ("limits:\n  sites:\n    \"*.x.test\": { tls: always }\n", "/etc/salvo/salvo.yml:3: limits.sites.*.x.test.tls: expected one of required | opportunistic, found 'always'"),
     ])
     func errorsNameFileLineAndKey(text: String, expected: String) {
         do {
@@ -92,6 +94,17 @@ import Testing
         #expect(custom?.maxBounceRate == 0.02 && custom?.minimumAttempts == 100)
         #expect(try load("reputation_guard: { enabled: false }\n").reputationGuard == nil)
         #expect(throws: ConfigurationError.self) { try load("reputation_guard: { bounce_rate: lots }\n") }
+    }
+
+    @Test func limitsMayRequireTLS() throws {
+        let configuration = try load("limits:\n  sites:\n    \"*.google.com\": { tls: required }\n  domains:\n    shop.test: { tls: opportunistic }\n")
+        #expect(configuration.limits.sites["*.google.com"]?.requireTLS == true)
+        #expect(configuration.limits.domains["shop.test"]?.requireTLS == false)
+        #expect(try load("").limits.default.requireTLS == nil)
+        // The shipped sample writes the provider presets out, TLS included.
+        let sample = try SalvoConfiguration.load(path: TestPeers.repositoryRoot.appendingPathComponent("samples/salvo.yml").path)
+        #expect(sample.limits.sites["*.comcast.net"]?.requireTLS == true)
+        #expect(sample.limits.sites["*.comcast.net"]?.connections == 25)
     }
 
     @Test func dailyQuota() throws {

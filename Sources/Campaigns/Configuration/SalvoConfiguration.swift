@@ -63,6 +63,9 @@ public struct SalvoConfiguration: Sendable {
         public var rate: Rate?
         public var messagesPerConnection: Int?
         public var recipientsPerTransaction: Int?
+        /// `tls: required` (true) or `opportunistic` (false) for the sites or domains the
+        /// entry names; nil leaves `delivery.tls` in charge.
+        public var requireTLS: Bool? = nil
     }
 
     public struct LimitSettings: Sendable {
@@ -250,7 +253,7 @@ extension SalvoConfiguration {
 
     private static func limits(_ value: YAMLValue, over base: Limits) throws -> Limits {
         var limits = base
-        let keys = try value.mapping(known: ["connections", "rate", "messages_per_connection", "recipients_per_transaction"])
+        let keys = try value.mapping(known: ["connections", "rate", "messages_per_connection", "recipients_per_transaction", "tls"])
         if let v = keys["connections"] { limits.connections = try v.int(min: 1) }
         if let v = keys["rate"] {
             let text = try v.string()
@@ -259,6 +262,7 @@ extension SalvoConfiguration {
         }
         if let v = keys["messages_per_connection"] { limits.messagesPerConnection = try v.int(min: 1) }
         if let v = keys["recipients_per_transaction"] { limits.recipientsPerTransaction = try v.int(min: 1) }
+        if let v = keys["tls"] { limits.requireTLS = try v.oneOf(["required", "opportunistic"]) == "required" }
         return limits
     }
 

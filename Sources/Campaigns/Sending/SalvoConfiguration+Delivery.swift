@@ -16,7 +16,7 @@ extension SalvoConfiguration {
         func map(_ limits: Limits) -> DeliveryLimits {
             DeliveryLimits(connections: limits.connections, rate: limits.rate,
                            messagesPerConnection: limits.messagesPerConnection,
-                           recipientsPerTransaction: limits.recipientsPerTransaction)
+                           recipientsPerTransaction: limits.recipientsPerTransaction, requireTLS: limits.requireTLS)
         }
         let siteLimits: SiteLimits
         do {

@@ -55,6 +55,10 @@ public enum StarterProject {
         limits:
           default: { connections: 5, messages_per_connection: 100, recipients_per_transaction: 50 }
 
+        # quota:
+        #   per_day: 5000                 # messages handed to servers per UTC day
+        # verp: true                      # MAIL FROM bounces+ID-TAG@<From domain>, for `salvo bounces import`
+
         """
 
     static let campaign = """

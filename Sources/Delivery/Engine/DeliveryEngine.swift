@@ -67,7 +67,8 @@ public actor DeliveryEngine {
     nonisolated let policy: NIOLockedValueBox<DeliveryPolicy<ContinuousClock.Instant>>
     private let settings: Settings
     /// Opens sessions; given the route's kind so a relay gets the relay's settings.
-    private let connector: @Sendable (Route.Via) -> SMTPConnector
+    /// Opens sessions for a route of this kind; `true` when the site's limits require TLS.
+    private let connector: @Sendable (Route.Via, Bool) -> SMTPConnector
     let logger: Logger
 
     private var pools: [SiteKey: SitePool] = [:]
@@ -102,12 +103,16 @@ public actor DeliveryEngine {
         self.logger = logger
         pausedUntil = NIOLockedValueBox([:])
         if let connector {
-            self.connector = { _ in connector }
+            self.connector = { _, _ in connector }
         } else {
             let mx = settings.mx, relay = settings.relay
-            self.connector = { via in
+            self.connector = { via, requireTLS in
                 { destination, address in
                     var configuration = via == .relay ? (relay ?? mx) : mx
+                    // A site whose limits require TLS (a provider preset, or `tls: required`
+                    // in `limits`) gets no clear-text fallback; `delivery.tls: none` (for
+                    // tests against local servers) still turns TLS off everywhere.
+                    if requireTLS, configuration.tls == .opportunistic { configuration.tls = .required }
                     if configuration.tlsServerName == nil, address != destination.host { configuration.tlsServerName = destination.host }
                     return try await SMTPConnection.connect(host: address, port: destination.port, hostName: destination.host,
                                                             configuration: configuration)
@@ -235,16 +240,19 @@ public actor DeliveryEngine {
             await finish(delivery, .deferred, code: nil, enhanced: nil, response: reason, mxHost: nil, messageID: nil,
                          suppress: false, committer: committer)
         case .deliver(let siteName, let destinations, let via):
-            let site = SiteKey(routerSite: siteName, mxPort: destinations.first?.port ?? 25)
+            let shared = SiteKey(routerSite: siteName, mxPort: destinations.first?.port ?? 25)
                 ?? SiteKey(host: destinations.first?.host ?? siteName, port: destinations.first?.port ?? 25)
+            // A domain with pool settings of its own (`limits.domains`) is split out of the
+            // site it shares: its own line, pool and workers.
+            let effective = policy.withLockedValue { $0.limits.resolve(domain: delivery.domain, site: shared) }
+            let site = effective.site
             if pools[site] == nil {
-                let effective = policy.withLockedValue { $0.limits.resolve(domain: delivery.domain, site: site) }
                 pools[site] = SitePool(site: siteName, destinations: destinations, maxConnections: effective.connections,
-                                       messagesPerConnection: effective.messagesPerConnection, connector: connector(via))
+                                       messagesPerConnection: effective.messagesPerConnection, connector: connector(via, effective.requireTLS))
             }
             queues[site, default: SiteQueue()].append(delivery)
             queued += 1
-            let limit = policy.withLockedValue { $0.concurrency(for: site) ?? $0.limits.resolve(domain: delivery.domain, site: site).connections }
+            let limit = policy.withLockedValue { $0.concurrency(for: site) } ?? effective.connections
             if workers[site, default: 0] < limit {
                 workers[site, default: 0] += 1
                 group.addTask { await self.work(site: site, committer: committer) }

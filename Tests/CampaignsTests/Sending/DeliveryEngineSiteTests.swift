@@ -91,4 +91,34 @@ import TestPeers
         #expect(tried.allSatisfy { report[$0]?.status == "deferred" && report[$0]?.smtpCode == 421 })
         #expect(stormy.filter { report[$0]?.status == "pending" }.count == 60 - tried.count)
     }
+
+    /// `tls: required` in a domain's limits: that domain's messages never go in clear
+    /// text (deferred by a server without STARTTLS), while another domain on the same
+    /// server is sent as usual.
+    @Test func aDomainThatRequiresTLSIsNeverSentInClearText() async throws {
+        let fixture = try DeliveryEngineTests.Fixture(recipients: ["a@strict.test", "b@relaxed.test"])
+        defer { try? FileManager.default.removeItem(atPath: fixture.folder) }
+        let sink = try await SMTPSinkPeer.start()
+        defer { sink.stop() }
+        var configuration = SalvoConfiguration()
+        configuration.helo = "engine.test"
+        configuration.delivery.routes = ["strict.test": .init(host: "127.0.0.1", port: sink.port),
+                                         "relaxed.test": .init(host: "127.0.0.1", port: sink.port)]
+        configuration.limits.domains["strict.test"] = .init(requireTLS: true)
+        let (definition, source) = try fixture.store.campaign(named: fixture.campaign)
+        let composer = try definition.composer(campaignFile: source, configuration: configuration, environment: [:])
+        var settings = DeliveryEngine.Settings(owner: "test:tls", mx: configuration.mxSession(), retry: RetryPolicy())
+        settings.mx.timeouts = .uniform(.seconds(5))
+        let engine = DeliveryEngine(store: fixture.store, router: configuration.router(), renderer: CampaignRenderer(composer: composer),
+                                    policy: try configuration.deliveryPolicy(), settings: settings)
+        let start = try fixture.store.startCampaign(named: fixture.campaign)
+        let summary = try await engine.run(campaign: start.campaignID)
+
+        #expect(summary.sent == 1 && summary.deferred == 1, "\(summary)")
+        let report = try fixture.report()
+        #expect(report["b@relaxed.test"]?.status == "sent")
+        #expect(report["a@strict.test"]?.status == "deferred")
+        #expect(report["a@strict.test"]?.response?.contains("STARTTLS") == true, "\(report["a@strict.test"]?.response ?? "")")
+        #expect(try sink.transactions().flatMap(\.rcptArgs) == ["<b@relaxed.test>"])
+    }
 }
