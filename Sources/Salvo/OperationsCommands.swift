@@ -76,6 +76,7 @@ struct StatusCommand: ParsableCommand {
                 "total": counts.reduce(0) { $0 + $1.1 },
                 "top_domains": status.topDomains.map { ["domain": $0.domain, "count": $0.count] },
                 "top_replies": status.topReplies.map { ["reply": $0.reply, "count": $0.count] },
+                "complaints": status.complaints,
                 "quota": ["day": quota.day, "used": quota.used, "per_day": quota.perDay as Any],
                 "notices": notices.map { notice -> [String: Any] in
                     ["kind": notice.kind.rawValue, "state": notice.state.rawValue, "to": notice.rcptTo as Any,
@@ -99,6 +100,7 @@ struct StatusCommand: ParsableCommand {
             print("top replies:")
             for entry in status.topReplies { print("  \(entry.reply.padding(toLength: 30, withPad: " ", startingAt: 0)) \(entry.count)") }
         }
+        if status.complaints > 0 { print("complaints: \(status.complaints) (suppressed; see salvo bounces import)") }
         if let perDay = quota.perDay {
             print("daily quota: \(quota.used) of \(perDay) handed to servers today (\(quota.day) UTC)"
                   + (quota.isSpent ? "; spent, sending resumes at 00:00 UTC" : ""))

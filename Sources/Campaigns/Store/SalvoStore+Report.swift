@@ -48,9 +48,11 @@ public struct CampaignStatus: Sendable, Equatable {
     public var topDomains: [(domain: String, count: Int)]
     /// The most frequent last reply codes ("250", "451 4.7.0", …), with their count.
     public var topReplies: [(reply: String, count: Int)]
+    /// Recipients who complained about the campaign's message (`salvo bounces import`).
+    public var complaints = 0
 
     public static func == (a: CampaignStatus, b: CampaignStatus) -> Bool {
-        a.name == b.name && a.state == b.state && a.counts == b.counts
+        a.name == b.name && a.state == b.state && a.counts == b.counts && a.complaints == b.complaints
             && a.topDomains.map(\.domain) == b.topDomains.map(\.domain) && a.topReplies.map(\.reply) == b.topReplies.map(\.reply)
     }
 }
@@ -70,8 +72,14 @@ extension SalvoStore {
                 SELECT last_code || COALESCE(' ' || last_enhanced_code, '') AS reply, COUNT(*) AS n FROM deliveries
                 WHERE campaign_id = ? AND last_code IS NOT NULL GROUP BY reply ORDER BY n DESC, reply LIMIT ?
                 """, arguments: [id, top]).map { (reply: $0["reply"] as String, count: $0["n"] as Int) }
-            return CampaignStatus(name: name, state: row["state"], reason: row["state_reason"], counts: counts,
-                                  topDomains: domains, topReplies: replies)
+            let complaints = try Int.fetchOne(db, sql: """
+                SELECT COUNT(DISTINCT e.delivery_id) FROM bounce_events e JOIN deliveries d ON d.id = e.delivery_id
+                WHERE d.campaign_id = ? AND e.kind = 'complaint'
+                """, arguments: [id]) ?? 0
+            var status = CampaignStatus(name: name, state: row["state"], reason: row["state_reason"], counts: counts,
+                                        topDomains: domains, topReplies: replies)
+            status.complaints = complaints
+            return status
         }
     }
 }

@@ -77,6 +77,7 @@ import Testing
                             "gus@bad.test": "hard-bounce verp 1", "hal@bad.test": "hard-bounce message-id 1",
                             "ivy@example.net": "complaint message-id 0"])
         #expect(try store.bounceEvents(deliveryID: 8) == ["complaint"])
+        #expect(try store.status(campaign: fixture.campaign).complaints == 1)
 
         // Everything again: nothing changes, every message already processed.
         let before = try snapshot(store)
