@@ -122,27 +122,28 @@ public struct MessageTemplate: Sendable {
     /// render empty). The unsubscribe URL is rendered first and is then available to
     /// the other templates as `{{unsubscribe_url}}`.
     public func render(_ values: [String: String]) -> Rendered {
-        var values = values
-        let url = fastUnsubscribeURL?.render(values) ?? unsubscribeURL?.render(values, library: textLibrary)
-        if let url { values["unsubscribe_url"] = url }
-        return Rendered(
-            subject: fastSubject?.render(values) ?? subject.render(values, library: textLibrary),
-            html: fastHTML?.render(values) ?? html?.render(values, library: htmlLibrary),
-            text: fastText?.render(values) ?? text?.render(values, library: textLibrary),
-            unsubscribeURL: url
-        )
+        render(values, compiled: true)
     }
 
     /// `render` through swift-mustache alone, never the compiled pieces: what the
     /// compiled templates are checked against.
     func renderWithMustache(_ values: [String: String]) -> Rendered {
+        render(values, compiled: false)
+    }
+
+    private func render(_ values: [String: String], compiled: Bool) -> Rendered {
+        func text(_ fast: FieldTemplate?, _ template: MustacheTemplate?, _ library: MustacheLibrary,
+                  _ values: [String: String]) -> String? {
+            if compiled, let fast { return fast.render(values) }
+            return template?.render(values, library: library)
+        }
         var values = values
-        let url = unsubscribeURL?.render(values, library: textLibrary)
+        let url = text(fastUnsubscribeURL, unsubscribeURL, textLibrary, values)
         if let url { values["unsubscribe_url"] = url }
         return Rendered(
-            subject: subject.render(values, library: textLibrary),
-            html: html?.render(values, library: htmlLibrary),
-            text: text?.render(values, library: textLibrary),
+            subject: text(fastSubject, subject, textLibrary, values) ?? "",
+            html: text(fastHTML, html, htmlLibrary, values),
+            text: text(fastText, self.text, textLibrary, values),
             unsubscribeURL: url
         )
     }

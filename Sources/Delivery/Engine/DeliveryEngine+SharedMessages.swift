@@ -23,15 +23,7 @@ extension DeliveryEngine {
                 break
             }
             if connection == nil {
-                do {
-                    connection = try await pool.acquire()
-                } catch {
-                    for admitted in group {
-                        await finish(admitted.delivery, .deferred, code: nil, enhanced: nil, response: "\(error)",
-                                     mxHost: nil, messageID: nil, suppress: false, committer: committer)
-                    }
-                    continue
-                }
+                connection = await self.connection(from: pool, orDefer: group.map(\.delivery), committer: committer)
             }
             guard let open = connection else { continue }
             let members: [Admitted]

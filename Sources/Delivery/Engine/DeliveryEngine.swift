@@ -404,16 +404,8 @@ public actor DeliveryEngine {
                 // Marked `sending` only with a connection in hand: a crash before this
                 // point leaves the deliveries `claimed`, which is safe to send again.
                 if connection == nil {
-                    do {
-                        connection = try await pool.acquire()
-                    } catch {
-                        // No destination took a connection: unreachable or refusing for now.
-                        for admitted in chunk {
-                            await finish(admitted.delivery, .deferred, code: nil, enhanced: nil, response: "\(error)",
-                                         mxHost: nil, messageID: nil, suppress: false, committer: committer)
-                        }
-                        continue chunks
-                    }
+                    connection = await self.connection(from: pool, orDefer: chunk.map(\.delivery), committer: committer)
+                    if connection == nil { continue chunks }
                 }
                 let ids = chunk.map(\.delivery.id)
                 marking = Task { try await committer.mark(ids) }
@@ -448,6 +440,21 @@ public actor DeliveryEngine {
         if let connection { await pool.release(connection) }
     }
 
+    /// A session from `pool`, or nil when no destination took a connection (unreachable
+    /// or refusing for now): `deliveries` are then deferred.
+    nonisolated func connection(from pool: SitePool, orDefer deliveries: [ClaimedDelivery],
+                                committer: StoreCommitter) async -> SMTPConnection? {
+        do {
+            return try await pool.acquire()
+        } catch {
+            for delivery in deliveries {
+                await finish(delivery, .deferred, code: nil, enhanced: nil, response: "\(error)",
+                             mxHost: nil, messageID: nil, suppress: false, committer: committer)
+            }
+            return nil
+        }
+    }
+
     /// Sends one delivery already marked `sending`, and records what happened. Returns
     /// true when the reply paused the site: the worker stops sending to it.
     @discardableResult
@@ -463,19 +470,8 @@ public actor DeliveryEngine {
                          mxHost: nil, messageID: nil, suppress: false, committer: committer)
             return false
         }
-        let open: SMTPConnection
-        if let connection {
-            open = connection
-        } else {
-            do {
-                open = try await pool.acquire()
-                connection = open
-            } catch {
-                await finish(delivery, .deferred, code: nil, enhanced: nil, response: "\(error)", mxHost: nil,
-                             messageID: nil, suppress: false, committer: committer)
-                return false
-            }
-        }
+        if connection == nil { connection = await self.connection(from: pool, orDefer: [delivery], committer: committer) }
+        guard let open = connection else { return false }
         var paused = false
         do {
             let transaction = SMTPTransaction(mailFrom: message.envelopeFrom, recipients: [message.envelopeTo],
