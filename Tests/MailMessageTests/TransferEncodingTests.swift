@@ -85,6 +85,43 @@ func lines(_ bytes: [UInt8]) -> [ArraySlice<UInt8>] {
         #expect(decodeQuotedPrintable(encoded) == expected)
     }
 
+    /// Random text from the pieces that take the encoder's different paths (runs of
+    /// printable bytes, blanks before line breaks, "=", 8-bit bytes, a leading "." or
+    /// "From ", long lines): every line fits, no line ends in a blank, and it decodes
+    /// back to the input with CRLF line breaks.
+    @Test func roundTripsRandomText() {
+        var generator = SystemRandomNumberGenerator()
+        let pieces: [[UInt8]] = [
+            Array("word".utf8), Array(" ".utf8), Array("\t".utf8), Array("\n".utf8), Array("\r\n".utf8), Array("=".utf8),
+            Array(".".utf8), Array("From ".utf8), Array("ü".utf8), [0x00], [0x7F], [0xFF],
+            Array(String(repeating: "x", count: 70).utf8), Array("a, b; (c) <d> [e] ~!".utf8),
+        ]
+        for _ in 0..<500 {
+            var input: [UInt8] = []
+            for _ in 0..<Int.random(in: 0...60, using: &generator) { input += pieces.randomElement(using: &generator)! }
+            let encoded = QuotedPrintable.encode(input)
+            for line in lines(encoded) {
+                #expect(line.count <= 76)
+                #expect(line.allSatisfy { ($0 >= 32 && $0 < 127) || $0 == 9 })
+                #expect(line.last != 32 && line.last != 9)
+                #expect(line.first != UInt8(ascii: "."))
+                #expect(!line.starts(with: Array("From ".utf8)))
+            }
+            var expected: [UInt8] = []
+            var index = 0
+            while index < input.count {
+                if input[index] == 13 || input[index] == 10 {
+                    expected += [13, 10]
+                    index += input[index] == 13 && index + 1 < input.count && input[index + 1] == 10 ? 2 : 1
+                } else {
+                    expected.append(input[index])
+                    index += 1
+                }
+            }
+            #expect(decodeQuotedPrintable(encoded) == expected)
+        }
+    }
+
     @Test func normalisesBareLineBreaksToCRLF() {
         let encoded = String(decoding: QuotedPrintable.encode(Array("a\rb\nc\r\nd".utf8)), as: UTF8.self)
         #expect(encoded == "a\r\nb\r\nc\r\nd")

@@ -44,6 +44,8 @@ extension SalvoStore {
         let matcher = BounceMatcher(verp: verp, recentWindow: recentWindow, now: now)
         let at = Self.seconds(now)
         return try writer.write { db in
+            // A bounce may name a delivery whose outcome a running send has only logged.
+            try applySendLog(in: db)
             if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM bounce_messages WHERE sha256 = ?)", arguments: [sha256]) ?? false {
                 return .alreadyProcessed
             }

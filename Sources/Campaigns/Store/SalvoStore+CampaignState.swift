@@ -123,6 +123,8 @@ extension SalvoStore {
                 throw CampaignStateError.wrongState(name, state: state, action: "cancel")
             }
             let id: Int64 = row["id"]
+            // A delivery already on the wire must show as `sending`, not be cancelled.
+            try applySendLog(in: db)
             try db.execute(sql: """
                 UPDATE deliveries SET state = 'cancelled', claimed_by = NULL, claimed_at = NULL
                 WHERE campaign_id = ? AND state IN ('pending', 'deferred', 'claimed')

@@ -22,6 +22,7 @@ extension SalvoStore: DeliveryStore {
         let now = Self.seconds(now)
         let excluded = try JSONColumns.encode(excludingDomains.sorted())
         let batch: ClaimBatch = try await writer.write { db in
+            try self.applySendLog(in: db)
             let columns = try Self.columns(ofCampaign: campaign, in: db)
             // Paused or cancelled between the engine's last look and now: nothing to take.
             guard try String.fetchOne(db, sql: "SELECT state FROM campaigns WHERE id = ?", arguments: [campaign]) == "running" else {
@@ -90,8 +91,7 @@ extension SalvoStore: DeliveryStore {
         try Self.checkOutcomes(outcomes)
         guard !outcomes.isEmpty || !ids.isEmpty else { return [] }
         return try await writer.write { db in
-            try self.record(outcomes, hardBounces: hardBounces, owner: owner, in: db)
-            return try Self.markSending(ids, owner: owner, now: now, in: db)
+            try self.appendToSendLog(outcomes, hardBounces: hardBounces, marking: ids, owner: owner, now: now, in: db)
         }
     }
 
@@ -109,7 +109,10 @@ extension SalvoStore: DeliveryStore {
     public func record(_ outcomes: [DeliveryOutcome], hardBounces: Set<Int64>, owner: String) async throws -> Int {
         try Self.checkOutcomes(outcomes)
         guard !outcomes.isEmpty else { return 0 }
-        return try await writer.write { db in try self.record(outcomes, hardBounces: hardBounces, owner: owner, in: db) }
+        return try await writer.write { db in
+            try self.applySendLog(in: db)
+            return try self.record(outcomes, hardBounces: hardBounces, owner: owner, in: db)
+        }
     }
 
     /// Only final states, or `deferred` with its next attempt time, are outcomes.
@@ -124,7 +127,11 @@ extension SalvoStore: DeliveryStore {
         }
     }
 
-    private func record(_ outcomes: [DeliveryOutcome], hardBounces: Set<Int64>, owner: String, in db: Database) throws -> Int {
+    /// `markedInLog`: the outcomes come from the send log, whose `sending` marks are not
+    /// written to `deliveries` when the outcome follows in the same batch.
+    @discardableResult
+    func record(_ outcomes: [DeliveryOutcome], hardBounces: Set<Int64>, owner: String, markedInLog: Bool = false,
+                in db: Database) throws -> Int {
         guard !outcomes.isEmpty else { return 0 }
         let update = try db.cachedStatement(sql: """
             UPDATE deliveries
@@ -135,7 +142,7 @@ extension SalvoStore: DeliveryStore {
                 next_attempt_at = COALESCE(?, next_attempt_at),
                 claimed_by = NULL, claimed_at = NULL
             WHERE id = ? AND claimed_by = ? AND state IN ('claimed', 'sending', 'unknown')
-              AND (state <> 'claimed' OR ?1 <> 'sent')
+              AND (state <> 'claimed' OR ?1 <> 'sent' OR ?)
             """)
         let attempt = try db.cachedStatement(sql: """
             INSERT INTO attempts (delivery_id, attempted_at, outcome, code, enhanced_code, response, mx_host)
@@ -153,7 +160,7 @@ extension SalvoStore: DeliveryStore {
             try update.execute(arguments: [
                 outcome.state.rawValue, outcome.code, outcome.enhancedCode, outcome.response,
                 outcome.mxHost, outcome.messageID, at, at, outcome.nextAttemptAt.map(Self.seconds),
-                outcome.deliveryID, owner,
+                outcome.deliveryID, owner, markedInLog,
             ])
             guard db.changesCount == 1 else { continue }
             recorded += 1
@@ -180,6 +187,7 @@ extension SalvoStore: DeliveryStore {
     public func release(_ ids: [Int64], owner: String) async throws -> Int {
         guard !ids.isEmpty else { return 0 }
         return try await writer.write { db in
+            try self.applySendLog(in: db)
             let statement = try db.cachedStatement(sql: """
                 UPDATE deliveries
                 SET state = CASE WHEN (SELECT c.state FROM campaigns c WHERE c.id = deliveries.campaign_id) = 'cancelled'
@@ -205,6 +213,7 @@ extension SalvoStore: DeliveryStore {
 
     public func signOff(owner: String) async throws {
         try await writer.write { db in
+            try self.applySendLog(in: db)
             try db.execute(sql: """
                 UPDATE deliveries
                 SET state = CASE WHEN (SELECT c.state FROM campaigns c WHERE c.id = deliveries.campaign_id) = 'cancelled'
@@ -220,6 +229,7 @@ extension SalvoStore: DeliveryStore {
         let here = SenderProcess.current
         let now = Self.seconds(now)
         return try await writer.write { db in
+            try self.applySendLog(in: db)
             let holders = try String?.fetchAll(db, sql: """
                 SELECT DISTINCT claimed_by FROM deliveries
                 WHERE campaign_id = ? AND state IN ('claimed', 'sending')
@@ -289,6 +299,7 @@ extension SalvoStore: DeliveryStore {
     @discardableResult
     public func resendUnknown(campaign: Int64) async throws -> Int {
         try await writer.write { db in
+            try self.applySendLog(in: db)
             try db.execute(sql: """
                 UPDATE deliveries SET state = 'pending', claimed_by = NULL, claimed_at = NULL, next_attempt_at = 0
                 WHERE campaign_id = ? AND state = 'unknown'
@@ -327,6 +338,7 @@ extension SalvoStore: DeliveryStore {
     public func finishIfComplete(campaign: Int64, now: Date) async throws -> Bool {
         let now = Self.seconds(now)
         return try await writer.write { db in
+            try self.applySendLog(in: db)
             let open = try Bool.fetchOne(db, sql: """
                 SELECT EXISTS (SELECT 1 FROM deliveries
                                WHERE campaign_id = ? AND state IN ('pending', 'claimed', 'sending', 'deferred'))

@@ -178,6 +178,27 @@ extension SalvoStore {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v5: send log") { db in
+            try db.execute(sql: """
+                -- What a sending engine commits between two messages of a connection: a
+                -- delivery marked `sending` (state 'sending') or its outcome. Applied to
+                -- deliveries and attempts in bulk (SalvoStore+SendLog.swift).
+                CREATE TABLE send_log (
+                    seq INTEGER PRIMARY KEY,
+                    delivery_id INTEGER NOT NULL,
+                    owner TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    at INTEGER NOT NULL,
+                    code INTEGER,
+                    enhanced_code TEXT,
+                    response TEXT,
+                    mx_host TEXT,
+                    message_id TEXT,
+                    next_attempt_at INTEGER,
+                    suppress INTEGER NOT NULL DEFAULT 0
+                );
+                """)
+        }
         return migrator
     }
 }

@@ -1,0 +1,106 @@
+import Delivery
+import Foundation
+import GRDB
+
+/// The send log: what a sending engine commits between two messages of a connection.
+///
+/// Crash safety needs one commit per message and connection: the last message's outcome
+/// and the next one's `sending` mark must be on disk before the next DATA goes out. Made
+/// directly in `deliveries`, that commit moves entries in three indexes and appends to
+/// `attempts` and its index: about ten pages written to the WAL for a few rows. Appended
+/// to `send_log` instead, it writes the log's last page.
+///
+/// The log is applied to `deliveries` and `attempts` in bulk (`applySendLog`): when it
+/// holds `sendLogApplyRows` rows or its oldest row is a second old, and first thing in
+/// every transaction that reads or changes delivery states for a decision (claims,
+/// recovery after a crash, cancel, sign-off, finishing, bounces). A crash leaves the log
+/// as it was committed, and the next `recoverAbandoned` applies it before it looks for
+/// deliveries in doubt: the same `sending` rows as without the log.
+///
+/// `salvo status` in another process during a send may see a delivery as `claimed` for
+/// up to about a second after it went out.
+extension SalvoStore {
+    /// Log rows that make the next commit apply the log.
+    static let sendLogApplyRows = 1024
+
+    /// Appends `outcomes` (each with its owner's claim) and `marks` to the log; returns the
+    /// ids of `marks` still claimed by `owner` (a cancelled campaign's are not).
+    func appendToSendLog(_ outcomes: [DeliveryOutcome], hardBounces: Set<Int64>, marking ids: [Int64],
+                         owner: String, now: Date, in db: Database) throws -> Set<Int64> {
+        let insert = try db.cachedStatement(sql: """
+            INSERT INTO send_log (delivery_id, owner, state, at, code, enhanced_code, response, mx_host, message_id,
+                                  next_attempt_at, suppress)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        for outcome in outcomes {
+            try insert.execute(arguments: [
+                outcome.deliveryID, owner, outcome.state.rawValue, Self.seconds(outcome.attemptedAt), outcome.code,
+                outcome.enhancedCode, outcome.response, outcome.mxHost, outcome.messageID,
+                outcome.nextAttemptAt.map(Self.seconds), hardBounces.contains(outcome.deliveryID),
+            ])
+        }
+        var marked: Set<Int64> = []
+        if !ids.isEmpty {
+            // Read, not written: the mark is the log row.
+            let claimed = try db.cachedStatement(sql: """
+                SELECT id FROM deliveries WHERE id IN (SELECT value FROM json_each(?)) AND state = 'claimed' AND claimed_by = ?
+                """)
+            marked = Set(try Int64.fetchAll(claimed, arguments: [Self.jsonIDs(ids), owner]))
+            let at = Self.seconds(now)
+            for id in ids where marked.contains(id) {
+                try insert.execute(arguments: [id, owner, DeliveryState.sending.rawValue, at, nil, nil, nil, nil, nil, nil, false])
+            }
+        }
+        let pending = try db.cachedStatement(sql: """
+            SELECT (SELECT at FROM send_log ORDER BY seq LIMIT 1), (SELECT MAX(seq) - MIN(seq) + 1 FROM send_log)
+            """)
+        if let row = try Row.fetchOne(pending), let at = row[0] as Int64?, let rows = row[1] as Int?,
+           rows >= Self.sendLogApplyRows || at < Self.seconds(now) {
+            try applySendLog(in: db)
+        }
+        return marked
+    }
+
+    /// Moves everything in the log into `deliveries` and `attempts`, in the order it was
+    /// logged, and empties the log.
+    func applySendLog(in db: Database) throws {
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT seq, delivery_id, owner, state, at, code, enhanced_code, response, mx_host, message_id,
+                   next_attempt_at, suppress
+            FROM send_log ORDER BY seq
+            """)
+        guard let last = rows.last else { return }
+        var outcomes: [String: (outcomes: [DeliveryOutcome], hardBounces: Set<Int64>)] = [:]
+        var owners: [String] = []
+        var decided: Set<Int64> = []
+        for row in rows {
+            let state: String = row["state"]
+            guard state != DeliveryState.sending.rawValue, let state = DeliveryState(rawValue: state) else { continue }
+            let owner: String = row["owner"]
+            let id: Int64 = row["delivery_id"]
+            decided.insert(id)
+            if outcomes[owner] == nil { owners.append(owner) }
+            outcomes[owner, default: ([], [])].outcomes.append(DeliveryOutcome(
+                deliveryID: id, state: state, code: row["code"], enhancedCode: row["enhanced_code"],
+                response: row["response"] ?? "", mxHost: row["mx_host"], messageID: row["message_id"],
+                attemptedAt: Self.date(row["at"]), nextAttemptAt: (row["next_attempt_at"] as Int64?).map(Self.date)))
+            if row["suppress"] as Bool { outcomes[owner]?.hardBounces.insert(id) }
+        }
+        // A mark whose outcome is in the same batch never needs to show: the outcome
+        // replaces it. Only the deliveries still on the wire become `sending`.
+        let mark = try db.cachedStatement(sql: """
+            UPDATE deliveries SET state = 'sending', claimed_at = ?
+            WHERE id = ? AND state = 'claimed' AND claimed_by = ?
+            """)
+        for row in rows where row["state"] as String == DeliveryState.sending.rawValue {
+            let id: Int64 = row["delivery_id"]
+            if decided.contains(id) { continue }
+            try mark.execute(arguments: [row["at"] as Int64, id, row["owner"] as String])
+        }
+        for owner in owners {
+            guard let logged = outcomes[owner] else { continue }
+            try record(logged.outcomes, hardBounces: logged.hardBounces, owner: owner, markedInLog: true, in: db)
+        }
+        try db.execute(sql: "DELETE FROM send_log WHERE seq <= ?", arguments: [last["seq"] as Int64])
+    }
+}
