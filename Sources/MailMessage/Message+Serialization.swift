@@ -110,7 +110,7 @@ extension Message {
             headers.append(HeaderField(name: "X-Salvo-Campaign", value: folder.value))
             // Gmail's feedback loop format: up to four ":"-separated ids, sender last.
             let feedback = [campaign, listID.map(\.sanitisedID), CampaignTrace.token(trace.sender)]
-                .compactMap { $0?.replacingOccurrences(of: ":", with: "-") }
+                .compactMap { $0.map(Self.withoutColons) }
                 .joined(separator: ":")
             headers.append(HeaderField(name: "Feedback-ID", value: " " + feedback))
         }
@@ -137,8 +137,24 @@ extension Message {
     /// contain, and 7bit parts are only used for text without "=": no part content can
     /// ever match a boundary, whatever a recipient's data holds.
     private static func boundarySeed(_ messageID: String) -> String {
-        let left = messageID.prefix { $0 != "@" }
-        return String(left.filter { $0.isASCII && ($0.isLetter || $0.isNumber) }.prefix(40))
+        var seed: [UInt8] = []
+        seed.reserveCapacity(40)
+        for byte in messageID.utf8 {
+            if byte == UInt8(ascii: "@") || seed.count == 40 { break }
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                seed.append(byte)
+            default:
+                continue
+            }
+        }
+        return String(decoding: seed, as: UTF8.self)
+    }
+
+    /// ":" separates the Feedback-ID's parts, so none may hold one.
+    private static func withoutColons(_ part: String) -> String {
+        guard part.utf8.contains(UInt8(ascii: ":")) else { return part }
+        return String(decoding: part.utf8.map { $0 == UInt8(ascii: ":") ? UInt8(ascii: "-") : $0 }, as: UTF8.self)
     }
 
     static func domain(_ domain: String, _ options: SerializationOptions) throws(SerializationError) -> String {

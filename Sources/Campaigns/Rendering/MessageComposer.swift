@@ -91,6 +91,8 @@ public struct MessageComposer: Sendable {
     /// recommends while not every receiver verifies Ed25519; none sends unsigned mail
     /// (for a relay that signs).
     public let signers: [DKIMSigner]
+    /// Makes `{{unsubscribe_token}}` when the templates use it.
+    private let tokens: UnsubscribeToken.Maker?
 
     /// - Throws: `TemplateError` when the templates use `{{unsubscribe_token}}` and
     ///   `settings` has no secret.
@@ -106,6 +108,11 @@ public struct MessageComposer: Sendable {
         self.template = template
         self.settings = settings
         self.signers = signers
+        if template.usesUnsubscribeToken, let secret = settings.unsubscribeSecret, !secret.isEmpty {
+            tokens = UnsubscribeToken.Maker(campaign: settings.campaign, secret: secret)
+        } else {
+            tokens = nil
+        }
     }
 
     /// The merge values for `recipient`: the list's columns, then the built-ins.
@@ -124,9 +131,7 @@ public struct MessageComposer: Sendable {
         values["email"] = recipient.email
         values["campaign"] = settings.campaign
         values["list"] = settings.list
-        if template.usesUnsubscribeToken, let secret = settings.unsubscribeSecret, !secret.isEmpty {
-            values["unsubscribe_token"] = UnsubscribeToken.make(campaign: settings.campaign, recipient: recipient.email, secret: secret)
-        }
+        if let tokens { values["unsubscribe_token"] = tokens.make(recipient: recipient.email) }
         return values
     }
 

@@ -37,8 +37,9 @@ public struct MessageTemplate: Sendable {
     /// The distinct field names referenced.
     public var referencedFields: Set<String> { Set(fieldReferences.map(\.name)) }
 
-    /// Whether any template uses `{{unsubscribe_token}}` (which needs the secret).
-    public var usesUnsubscribeToken: Bool { referencedFields.contains("unsubscribe_token") }
+    /// Whether any template uses `{{unsubscribe_token}}` (which needs the secret). Asked
+    /// for every recipient, so worked out once.
+    public let usesUnsubscribeToken: Bool
 
     public var hasHTML: Bool { html != nil }
     public var hasText: Bool { text != nil }
@@ -72,6 +73,7 @@ public struct MessageTemplate: Sendable {
             }
         }
         self.fieldReferences = references
+        usesUnsubscribeToken = references.contains { $0.name == "unsubscribe_token" }
         var htmlLibrary = MustacheLibrary()
         var textLibrary = MustacheLibrary()
         for (name, source) in partialSources {

@@ -87,10 +87,10 @@ extension SalvoStore: DeliveryStore {
     }
 
     public func recordAndMarkSending(_ outcomes: [DeliveryOutcome], hardBounces: Set<Int64>, marking ids: [Int64],
-                                     owner: String, now: Date) async throws -> Set<Int64> {
+                                     owner: String, now: Date) throws -> Set<Int64> {
         try Self.checkOutcomes(outcomes)
         guard !outcomes.isEmpty || !ids.isEmpty else { return [] }
-        return try await writer.write { db in
+        return try writer.write { db in
             try self.appendToSendLog(outcomes, hardBounces: hardBounces, marking: ids, owner: owner, now: now, in: db)
         }
     }

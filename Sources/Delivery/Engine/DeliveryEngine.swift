@@ -147,7 +147,7 @@ public actor DeliveryEngine {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(1))
                 try? await store.heartbeat(owner: owner, now: Date())
-                if let control = try? await store.campaignControl(campaign: campaign) { await self.controlChanged(control) }
+                if let control = try? await store.campaignControl(campaign: campaign) { self.controlChanged(control) }
                 try? await committer.flush()
             }
         }
@@ -202,9 +202,11 @@ public actor DeliveryEngine {
         } catch {
             try? await releaseQueued()
             try? await committer.flush()
+            committer.close()
             await shutdownPools()
             throw error
         }
+        defer { committer.close() }
         try await committer.flush()
         await shutdownPools()
         try await store.signOff(owner: owner)

@@ -4,36 +4,52 @@ import NIOConcurrencyHelpers
 /// Every write the engine makes while it sends, group-committed: outcomes, and the
 /// `sending` marks that must be on disk before a message's DATA goes out.
 ///
-/// A connection's next message is marked in the same transaction that records the last
-/// one's outcome, so after a crash at most the message on the wire of each connection is
-/// in doubt (`unknown`). One transaction per message would cap the engine at the store's
-/// commit rate; instead, marks that arrive while a commit runs wait for the next one,
-/// which takes them all, with every outcome recorded meanwhile.
+/// A connection's next message is marked in the same commit that records the last one's
+/// outcome, so after a crash at most the message on the wire of each connection is in
+/// doubt (`unknown`). One commit per message would cap the engine at the store's commit
+/// rate; instead, marks that arrive while a commit runs wait for the next one, which
+/// takes them all, with every outcome recorded meanwhile.
+///
+/// The commits run one after another on a thread of the committer's own, calling the
+/// store synchronously: a mark costs the wake-up of that thread and the resumption of
+/// the waiting worker, where tasks, an actor and the store's own queue cost several
+/// thread hops more, on the critical path of every message.
 ///
 /// Recording an outcome is a lock and an append (the hot path of every message); only
-/// marking and flushing wait for a commit.
-actor StoreCommitter {
+/// marking and flushing wait for a commit. `close()` ends the thread.
+final class StoreCommitter: @unchecked Sendable {
     private let store: any DeliveryStore
     private let owner: String
     private let batchSize: Int
-    private nonisolated let waiting = NIOLockedValueBox(Waiting())
-    private var requests: [(ids: [Int64], continuation: CheckedContinuation<Set<Int64>, Error>)] = []
-    private var committing = false
+    private let waiting = NIOLockedValueBox(Waiting())
+    /// Guards `requests` and `closing`; its value is 1 while there are requests (or the
+    /// committer is closing), 0 otherwise, so the thread sleeps on `lock(whenValue: 1)`.
+    private let queue = ConditionLock(value: 0)
+    private var requests: [Request] = []
+    private var closing = false
 
     private struct Waiting {
         var outcomes: [DeliveryOutcome] = []
         var hardBounces: Set<Int64> = []
     }
 
+    private struct Request {
+        var ids: [Int64]
+        var continuation: CheckedContinuation<Set<Int64>, Error>
+    }
+
     init(store: any DeliveryStore, owner: String, batchSize: Int) {
         self.store = store
         self.owner = owner
         self.batchSize = max(1, batchSize)
+        let thread = Thread { [self] in commitLoop() }
+        thread.name = "salvo-store-commit"
+        thread.start()
     }
 
     /// Adds an outcome to the next commit; true when `batchSize` are waiting and the
     /// caller should `flush()`. `suppress` adds the address to the suppression list.
-    nonisolated func record(_ outcome: DeliveryOutcome, suppress: Bool) -> Bool {
+    func record(_ outcome: DeliveryOutcome, suppress: Bool) -> Bool {
         waiting.withLockedValue { waiting in
             waiting.outcomes.append(outcome)
             if suppress { waiting.hardBounces.insert(outcome.deliveryID) }
@@ -54,20 +70,35 @@ actor StoreCommitter {
         _ = try await commit([])
     }
 
+    /// Ends the commit thread once the requests made so far are committed; a mark or
+    /// flush after this fails.
+    func close() {
+        queue.lock()
+        closing = true
+        queue.unlock(withValue: 1)
+    }
+
     private func commit(_ ids: [Int64]) async throws -> Set<Int64> {
         try await withCheckedThrowingContinuation { continuation in
-            requests.append((ids, continuation))
-            if !committing {
-                committing = true
-                Task { await self.commitLoop() }
+            queue.lock()
+            if closing {
+                queue.unlock(withValue: 1)
+                continuation.resume(throwing: StoreCommitterClosed())
+                return
             }
+            requests.append(Request(ids: ids, continuation: continuation))
+            queue.unlock(withValue: 1)
         }
     }
 
-    private func commitLoop() async {
-        while !requests.isEmpty {
+    private func commitLoop() {
+        while true {
+            queue.lock(whenValue: 1)
             let batch = requests
             requests.removeAll()
+            let done = closing && batch.isEmpty
+            queue.unlock(withValue: closing ? 1 : 0)
+            if done { return }
             // Taken after the requests: an outcome recorded before a request was made is
             // in this commit or an earlier one.
             let taken = waiting.withLockedValue { waiting in
@@ -76,13 +107,17 @@ actor StoreCommitter {
             }
             do {
                 let ids = batch.flatMap(\.ids)
-                let marked = try await store.recordAndMarkSending(taken.outcomes, hardBounces: taken.hardBounces, marking: ids,
-                                                                  owner: owner, now: Date())
+                let marked = try store.recordAndMarkSending(taken.outcomes, hardBounces: taken.hardBounces, marking: ids,
+                                                            owner: owner, now: Date())
                 for request in batch { request.continuation.resume(returning: marked.intersection(request.ids)) }
             } catch {
                 for request in batch { request.continuation.resume(throwing: error) }
             }
         }
-        committing = false
     }
+}
+
+/// A mark or flush after the engine's run ended.
+struct StoreCommitterClosed: Error, CustomStringConvertible {
+    var description: String { "the store committer is closed: the send has ended" }
 }

@@ -51,12 +51,16 @@ public protocol DeliveryStore: Sendable {
     @discardableResult
     func record(_ outcomes: [DeliveryOutcome], hardBounces: Set<Int64>, owner: String) async throws -> Int
 
-    /// `record(outcomes…)` and then `markSending(ids…)` in one transaction: what a
-    /// connection does between two messages (the last one's outcome is on disk before the
-    /// next one is marked, so a crash leaves at most one message of it in doubt), at the
-    /// cost of one commit rather than two. Returns the ids marked, as `markSending` does.
+    /// `record(outcomes…)` and then `markSending(ids…)` in one commit: what a connection
+    /// does between two messages (the last one's outcome is on disk before the next one is
+    /// marked, so a crash leaves at most one message of it in doubt). Returns the ids
+    /// marked, as `markSending` does. What it writes shows in the other calls' results at
+    /// the latest when they are made; readers in other processes may see it a moment later.
+    ///
+    /// Synchronous: the engine calls it from a thread of its own that does nothing else,
+    /// one commit after another, so it never waits on, or blocks, the concurrency pool.
     func recordAndMarkSending(_ outcomes: [DeliveryOutcome], hardBounces: Set<Int64>, marking ids: [Int64],
-                              owner: String, now: Date) async throws -> Set<Int64>
+                              owner: String, now: Date) throws -> Set<Int64>
 
     /// Hands `claimed` deliveries back unsent (`pending`; `cancelled` if the campaign was
     /// cancelled meanwhile). Deliveries already `sending` are not touched.
@@ -213,14 +217,5 @@ extension DeliveryStore {
     @discardableResult
     public func record(_ outcomes: [DeliveryOutcome], owner: String) async throws -> Int {
         try await record(outcomes, hardBounces: [], owner: owner)
-    }
-}
-
-extension DeliveryStore {
-    /// Two transactions, for a store that has no cheaper way.
-    public func recordAndMarkSending(_ outcomes: [DeliveryOutcome], hardBounces: Set<Int64>, marking ids: [Int64],
-                                     owner: String, now: Date) async throws -> Set<Int64> {
-        try await record(outcomes, hardBounces: hardBounces, owner: owner)
-        return try await markSending(ids, owner: owner, now: now)
     }
 }

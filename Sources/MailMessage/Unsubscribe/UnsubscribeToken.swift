@@ -11,11 +11,33 @@ public enum UnsubscribeToken {
     static let macLength = 16
 
     public static func make(campaign: String, recipient: String, secret: some ContiguousBytes) -> String {
-        let key = SymmetricKey(data: secret)
-        let mac = Self.mac(campaign: campaign, recipient: recipient, key: key)
-        return Base64.encode(Array(campaign.utf8), urlSafe: true, padding: false) + "."
-            + Base64.encode(Array(recipient.utf8), urlSafe: true, padding: false) + "."
-            + Base64.encode(mac, urlSafe: true, padding: false)
+        Maker(campaign: campaign, secret: secret).make(recipient: recipient)
+    }
+
+    /// Makes the tokens of one campaign: the key and the campaign's part are prepared
+    /// once, not for every recipient.
+    public struct Maker: Sendable {
+        private let keyed: HMAC<SHA256>
+        private let campaign: [UInt8]
+        private let campaignPart: String
+
+        public init(campaign: String, secret: some ContiguousBytes) {
+            var keyed = HMAC<SHA256>(key: SymmetricKey(data: secret))
+            let campaign = Array(campaign.utf8)
+            keyed.update(data: UnsubscribeToken.lengthPrefixed(campaign))
+            self.keyed = keyed
+            self.campaign = campaign
+            campaignPart = Base64.encode(campaign, urlSafe: true, padding: false)
+        }
+
+        public func make(recipient: String) -> String {
+            let recipient = Array(recipient.utf8)
+            var hmac = keyed
+            hmac.update(data: UnsubscribeToken.lengthPrefixed(recipient))
+            let mac = Array(hmac.finalize()).prefix(macLength)
+            return campaignPart + "." + Base64.encode(recipient, urlSafe: true, padding: false) + "."
+                + Base64.encode(Array(mac), urlSafe: true, padding: false)
+        }
     }
 
     /// The campaign and recipient a token was made for, or nil when it was not made
@@ -44,15 +66,15 @@ public enum UnsubscribeToken {
 
     private static func mac(campaign: String, recipient: String, key: SymmetricKey) -> [UInt8] {
         var hmac = HMAC<SHA256>(key: key)
-        // Length-prefixed, so ("ab", "c") and ("a", "bc") never share a MAC.
-        var input: [UInt8] = []
-        for part in [campaign, recipient] {
-            let bytes = Array(part.utf8)
-            let count = UInt32(bytes.count)
-            input += [UInt8(count >> 24), UInt8(count >> 16 & 0xFF), UInt8(count >> 8 & 0xFF), UInt8(count & 0xFF)]
-            input += bytes
-        }
-        hmac.update(data: input)
+        hmac.update(data: lengthPrefixed(Array(campaign.utf8)))
+        hmac.update(data: lengthPrefixed(Array(recipient.utf8)))
         return Array(Array(hmac.finalize()).prefix(macLength))
+    }
+
+    /// Each part goes into the MAC after its length, so ("ab", "c") and ("a", "bc")
+    /// never share one.
+    static func lengthPrefixed(_ bytes: [UInt8]) -> [UInt8] {
+        let count = UInt32(bytes.count)
+        return [UInt8(count >> 24), UInt8(count >> 16 & 0xFF), UInt8(count >> 8 & 0xFF), UInt8(count & 0xFF)] + bytes
     }
 }

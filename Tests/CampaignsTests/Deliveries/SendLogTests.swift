@@ -19,10 +19,10 @@ import Testing
         let dead = try await store.claimDue(campaign: campaign, now: at(0), limit: 4, owner: "dead")
         // One connection: mark the first; record it and mark the second; then a bounce
         // of the third (never marked), and the process dies with the second on the wire.
-        #expect(try await store.recordAndMarkSending([], hardBounces: [], marking: [dead[0].id], owner: "dead", now: at(0)) == [dead[0].id])
-        #expect(try await store.recordAndMarkSending([fixture.outcome(dead[0].id, .sent, at: 0)], hardBounces: [],
+        #expect(try store.recordAndMarkSending([], hardBounces: [], marking: [dead[0].id], owner: "dead", now: at(0)) == [dead[0].id])
+        #expect(try store.recordAndMarkSending([fixture.outcome(dead[0].id, .sent, at: 0)], hardBounces: [],
                                                      marking: [dead[1].id], owner: "dead", now: at(0)) == [dead[1].id])
-        _ = try await store.recordAndMarkSending([fixture.outcome(dead[2].id, .bounced, at: 0)], hardBounces: [dead[2].id],
+        _ = try store.recordAndMarkSending([fixture.outcome(dead[2].id, .bounced, at: 0)], hardBounces: [dead[2].id],
                                                  marking: [], owner: "dead", now: at(0))
         #expect(try logRows(store) == 4)
         // Nothing is applied yet: the deliveries table still shows the claims.
@@ -47,10 +47,10 @@ import Testing
         let store = fixture.store
         let campaign = try store.startCampaign(named: fixture.campaign, now: at(0)).campaignID
         let claimed = try await store.claimDue(campaign: campaign, now: at(0), limit: 3, owner: "e")
-        _ = try await store.recordAndMarkSending([], hardBounces: [], marking: [claimed[0].id], owner: "e", now: at(0))
+        _ = try store.recordAndMarkSending([], hardBounces: [], marking: [claimed[0].id], owner: "e", now: at(0))
         #expect(try store.cancelCampaign(named: fixture.campaign, now: at(1)) == 2)
         // The cancelled ones can no longer be marked; the one on the wire is recorded.
-        #expect(try await store.recordAndMarkSending([fixture.outcome(claimed[0].id, .sent, at: 2)], hardBounces: [],
+        #expect(try store.recordAndMarkSending([fixture.outcome(claimed[0].id, .sent, at: 2)], hardBounces: [],
                                                      marking: [claimed[1].id], owner: "e", now: at(2)).isEmpty)
         try await store.signOff(owner: "e")
         let counts = try await store.stateCounts(campaign: campaign)
@@ -65,19 +65,19 @@ import Testing
         let campaign = try store.startCampaign(named: fixture.campaign, now: at(0)).campaignID
         let claimed = try await store.claimDue(campaign: campaign, now: at(0), limit: 1_100, owner: "e")
         let now = Date()
-        _ = try await store.recordAndMarkSending([], hardBounces: [], marking: claimed.prefix(10).map(\.id), owner: "e", now: now)
+        _ = try store.recordAndMarkSending([], hardBounces: [], marking: claimed.prefix(10).map(\.id), owner: "e", now: now)
         #expect(try logRows(store) == 10)
         // A second later, the next commit applies what is there.
-        _ = try await store.recordAndMarkSending([], hardBounces: [], marking: [claimed[10].id], owner: "e", now: now + 1)
+        _ = try store.recordAndMarkSending([], hardBounces: [], marking: [claimed[10].id], owner: "e", now: now + 1)
         #expect(try logRows(store) == 0)
         #expect(try await store.stateCounts(campaign: campaign)[.sending] == 11)
         // Within the same second, SalvoStore.sendLogApplyRows rows do too.
         let outcomes = claimed.prefix(11).map { fixture.outcome($0.id, .sent, at: (now + 1).timeIntervalSince1970) }
         let rest = claimed.dropFirst(11).map(\.id)
-        _ = try await store.recordAndMarkSending(outcomes, hardBounces: [], marking: Array(rest.prefix(SalvoStore.sendLogApplyRows - 12)),
+        _ = try store.recordAndMarkSending(outcomes, hardBounces: [], marking: Array(rest.prefix(SalvoStore.sendLogApplyRows - 12)),
                                                  owner: "e", now: now + 1)
         #expect(try logRows(store) == SalvoStore.sendLogApplyRows - 1)
-        _ = try await store.recordAndMarkSending([], hardBounces: [], marking: [rest[SalvoStore.sendLogApplyRows - 12]], owner: "e", now: now + 1)
+        _ = try store.recordAndMarkSending([], hardBounces: [], marking: [rest[SalvoStore.sendLogApplyRows - 12]], owner: "e", now: now + 1)
         #expect(try logRows(store) == 0)
         let counts = try await store.stateCounts(campaign: campaign)
         #expect(counts[.sent] == 11 && counts[.sending] == SalvoStore.sendLogApplyRows - 11)
