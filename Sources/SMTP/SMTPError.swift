@@ -9,7 +9,7 @@ public struct SMTPError: Error, Sendable, Hashable, CustomStringConvertible {
             case tlsRequiredButNotOffered, startTLSRefused, unencryptedDataAfterStartTLS, tlsHandshakeFailed
             case plaintextAuthRefused, authNotOffered, noSupportedAuthMechanism, authenticationFailed
             case unexpectedReply, malformedReply, replyTimeout, connectionClosed, connectionClosedAfterData
-            case invalidAddress, noRecipients, connectionNotUsable, busy
+            case invalidAddress, noRecipients, connectionNotUsable, busy, contentWithheld
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -53,6 +53,9 @@ public struct SMTPError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let connectionNotUsable = Code(.connectionNotUsable)
         /// `send` while another operation is running on the same connection.
         public static let busy = Code(.busy)
+        /// The caller withdrew a transaction's held content after the 354; the
+        /// connection was dropped and nothing of the message was sent.
+        public static let contentWithheld = Code(.contentWithheld)
     }
 
     public var code: Code

@@ -51,6 +51,30 @@ import Testing
         try await sendThree(options: ["-p"], expectPipelining: false)
     }
 
+    /// The content waits for the caller's release; withheld, the server gets nothing.
+    @Test func heldContentGoesOnlyWhenReleased() async throws {
+        let sink = try await SMTPSinkPeer.start(options: [])
+        defer { sink.stop() }
+        let connection = try await SMTPConnection.connect(host: "127.0.0.1", port: sink.port, configuration: Self.configuration())
+        let release = connection.eventLoop.makePromise(of: Bool.self)
+        let sending = Task { try await connection.send(Self.transaction(["held@x.test"]), release: release.futureResult) }
+        // Bounded: the 354 arrives within a moment, and the content must not have gone.
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try sink.transactions().isEmpty)
+        release.succeed(true)
+        #expect(try await sending.value.recipients.map(\.status) == [.accepted])
+        // Released before the 354 arrives: it goes as soon as the server asks for it.
+        let early = connection.eventLoop.makeSucceededFuture(true)
+        #expect(try await connection.send(Self.transaction(["early@x.test"]), release: early).recipients.map(\.status) == [.accepted])
+
+        let withheld = connection.eventLoop.makeSucceededFuture(false)
+        await #expect(throws: SMTPError.self) { try await connection.send(Self.transaction(["withheld@x.test"]), release: withheld) }
+        #expect(!connection.isUsable)
+        let received = try sink.transactions()
+        #expect(received.map(\.rcptArgs) == [["<held@x.test>"], ["<early@x.test>"]])
+        #expect(received.allSatisfy { String(decoding: $0.message, as: UTF8.self) == Self.dumped })
+    }
+
     @Test func softRejectedRecipientsAreTemporaryAndTheConnectionStaysUsable() async throws {
         let sink = try await SMTPSinkPeer.start(options: ["-r", "RCPT", "-b", "451 4.7.650 try again later"])
         defer { sink.stop() }

@@ -160,6 +160,51 @@ import Testing
         #expect(machine.startTransaction(transaction()) == .rejectTransaction(SMTPError(.connectionNotUsable)))
     }
 
+    @Test func heldContentWaitsForTheCallerAfterThe354() {
+        var machine = readyMachine(ehlo: ehloPipelining)
+        let message = transaction(["a@x.test"])
+        _ = machine.startTransaction(message, holdingContent: true)
+        #expect(machine.contentReleased() == .none)  // nothing is held before the 354
+        _ = machine.replyReceived(ok)
+        _ = machine.replyReceived(ok)
+        #expect(machine.replyReceived(Self.reply("354 go")) == .awaitContentRelease)
+        #expect(machine.isHoldingContent && machine.wait == .data)
+        #expect(machine.contentReleased() == .sendMessage(message.message))
+        #expect(!machine.isHoldingContent && machine.wait == .endOfData)
+        guard case .transactionCompleted(let result, false) = machine.replyReceived(ok) else { Issue.record("not completed"); return }
+        #expect(result.recipients.map(\.status) == [.accepted])
+    }
+
+    @Test func withheldContentEndsTheSessionWithNothingSent() {
+        var machine = readyMachine(ehlo: ehloPipelining)
+        _ = machine.startTransaction(transaction(["a@x.test"]), holdingContent: true)
+        _ = machine.replyReceived(ok)
+        _ = machine.replyReceived(ok)
+        _ = machine.replyReceived(Self.reply("354 go"))
+        guard case .fail(let error) = machine.contentWithheld("cancelled") else { Issue.record("no failure"); return }
+        #expect(error.code == .contentWithheld && machine.isClosed)
+    }
+
+    @Test func aConnectionLostWhileContentIsHeldIsNotInDoubt() {
+        var machine = readyMachine(ehlo: ehloPipelining)
+        _ = machine.startTransaction(transaction(["a@x.test"]), holdingContent: true)
+        _ = machine.replyReceived(ok)
+        _ = machine.replyReceived(ok)
+        _ = machine.replyReceived(Self.reply("354 go"))
+        guard case .fail(let error) = machine.connectionClosed() else { Issue.record("no failure"); return }
+        #expect(error.code == .connectionClosed)
+    }
+
+    @Test func aReplyWhileContentIsHeldIsAProtocolError() {
+        var machine = readyMachine(ehlo: ehloPipelining)
+        _ = machine.startTransaction(transaction(["a@x.test"]), holdingContent: true)
+        _ = machine.replyReceived(ok)
+        _ = machine.replyReceived(ok)
+        _ = machine.replyReceived(Self.reply("354 go"))
+        guard case .fail(let error) = machine.replyReceived(ok) else { Issue.record("no failure"); return }
+        #expect(error.code == .unexpectedReply)
+    }
+
     @Test func a421BetweenTransactionsFailsTheSession() {
         var machine = readyMachine(ehlo: ehloPlain)
         guard case .fail(let error) = machine.replyReceived(Self.reply("421 4.4.2 idle too long")) else { Issue.record("no failure"); return }

@@ -24,13 +24,6 @@ public actor DeliveryEngine {
         public var retry: RetryPolicy
         public var claimBatch = 500
         public var outcomeBatch = 500
-        /// Deliveries of one connection marked `sending` in one commit, ahead of their
-        /// DATA. At 1 (the default) a worker marks its next message only once the last
-        /// one's outcome is committed, so a crash leaves at most one recipient per open
-        /// connection `unknown`. More means fewer commits, a mark committed while the
-        /// previous message is on the wire, and up to twice this many in doubt per
-        /// connection.
-        public var markAhead = 1
         /// Longer waits than this (a suspended site) hand the delivery back for a later
         /// run instead of holding it.
         public var longestWait: Duration = .seconds(30)
@@ -370,74 +363,30 @@ public actor DeliveryEngine {
     }
 
     /// Sends `batch` in order over one pooled connection at a time (a spent or broken one
-    /// is swapped for another). Stopping hands back what has not been marked `sending`.
+    /// is swapped for another). Stopping, or a pause of the site, hands the rest back.
     ///
-    /// Deliveries are marked `sending` `markAhead` at a time, each group committed before
-    /// the first of its DATA goes out, and the next group's mark is committed while the
-    /// last message of the current one is on the wire: a worker does not wait for a
-    /// commit with an idle connection, and a crash leaves at most `markAhead` messages of
-    /// a connection marked but unsent (`unknown`).
+    /// Each message is marked `sending` while its envelope is on the wire: after the
+    /// server's 354 its content waits until the mark is committed, in the same commit as
+    /// the outcome of the connection's previous message. A crash leaves at most the one
+    /// message of each connection in doubt (`unknown`), and the commit costs the
+    /// connection no round trip of its own.
     private nonisolated func send(_ batch: [Admitted], pool: SitePool, site: SiteKey,
                                   committer: StoreCommitter) async {
         if renderer.sharesMessages {
             await sendShared(batch, pool: pool, site: site, committer: committer)
             return
         }
-        let ahead = max(1, settings.markAhead)
         var connection: SMTPConnection?
-        var nextMark: Task<Set<Int64>, Error>?
-        var sitePaused = false
-        var start = 0
-        chunks: while start < batch.count {
-            let end = min(start + ahead, batch.count)
-            let chunk = batch[start..<end]
-            defer { start = end }
-            var marking = nextMark
-            nextMark = nil
-            if marking == nil {
-                // Stopping, or the site asked us to slow down: what is not marked yet goes
-                // back to the site's line, where the policy holds it (or hands it back to
-                // the store) until the pause is over.
-                if isPaused(site) { sitePaused = true }
-                if halted.withLockedValue({ $0 }) || sitePaused {
-                    await putBack(batch[start...].map(\.delivery), site: site)
-                    break chunks
-                }
-                // Marked `sending` only with a connection in hand: a crash before this
-                // point leaves the deliveries `claimed`, which is safe to send again.
-                if connection == nil {
-                    connection = await self.connection(from: pool, orDefer: chunk.map(\.delivery), committer: committer)
-                    if connection == nil { continue chunks }
-                }
-                let ids = chunk.map(\.delivery.id)
-                marking = Task { try await committer.mark(ids) }
+        for (index, admitted) in batch.enumerated() {
+            // Stopping, or the site asked us to slow down: the rest goes back to the
+            // site's line, where the policy holds it (or hands it back to the store)
+            // until the pause is over.
+            if halted.withLockedValue({ $0 }) || isPaused(site) {
+                await putBack(batch[index...].map(\.delivery), site: site)
+                break
             }
-            // Rendered while the mark commits: the commit is what the connection waits for.
-            let messages = chunk.map { admitted in
-                Result { try renderer.render(admitted.delivery, smtpUTF8: false) }
-            }
-            let marked: Set<Int64>
-            do {
-                marked = try await marking!.value
-            } catch {
-                // Not marked: they stay `claimed` and are handed back at sign-off.
-                logger.error("marking \(chunk.count) deliveries sending: \(error)")
-                continue chunks
-            }
-            for (offset, (admitted, message)) in zip(chunk, messages).enumerated() {
-                let delivery = admitted.delivery
-                // A missing id was taken back by the store (the campaign was cancelled).
-                guard marked.contains(delivery.id) else { continue }
-                // Marking the next group while this message is on the wire saves a wait,
-                // but puts one more group in doubt at a crash: only when asked to.
-                if ahead > 1, offset == chunk.count - 1, end < batch.count, connection != nil, !sitePaused, !halted.withLockedValue({ $0 }) {
-                    let ids = batch[end..<min(end + ahead, batch.count)].map(\.delivery.id)
-                    nextMark = Task { try await committer.mark(ids) }
-                }
-                if await deliver(admitted, message: message, connection: &connection, pool: pool, site: site, committer: committer) {
-                    sitePaused = true
-                }
-            }
+            let message = Result { try renderer.render(admitted.delivery, smtpUTF8: false) }
+            await deliver(admitted, message: message, connection: &connection, pool: pool, site: site, committer: committer)
         }
         if let connection { await pool.release(connection) }
     }
@@ -457,8 +406,9 @@ public actor DeliveryEngine {
         }
     }
 
-    /// Sends one delivery already marked `sending`, and records what happened. Returns
-    /// true when the reply paused the site: the worker stops sending to it.
+    /// Sends one claimed delivery, marking it `sending` on the way (see `send`), and
+    /// records what happened. Returns true when the reply paused the site: the worker
+    /// stops sending to it.
     @discardableResult
     private nonisolated func deliver(_ admitted: Admitted, message rendered: Result<RenderedMessage, any Error>,
                                      connection: inout SMTPConnection?, pool: SitePool,
@@ -475,12 +425,22 @@ public actor DeliveryEngine {
         if connection == nil { connection = await self.connection(from: pool, orDefer: [delivery], committer: committer) }
         guard let open = connection else { return false }
         var paused = false
+        let marking = committer.mark([delivery.id], on: open.eventLoop)
         do {
             let transaction = SMTPTransaction(mailFrom: message.envelopeFrom, recipients: [message.envelopeTo],
                                               message: message.bytes, smtpUTF8: false)
-            let result = try await open.send(transaction)
+            let result = try await open.send(transaction, release: marking.map { $0.contains(delivery.id) })
             paused = await handle(result, delivery: delivery, site: admitted.limitsSite, poolSite: site, server: open.server,
                                   messageID: message.messageID, committer: committer)
+        } catch let error as SMTPError where error.code == .contentWithheld {
+            // Not marked, so nothing was sent: the store took it back (the campaign was
+            // cancelled), or the commit failed and it stays `claimed`, to be handed back
+            // at sign-off.
+            do {
+                _ = try await marking.get()
+            } catch {
+                logger.error("marking delivery \(delivery.id) sending: \(error)")
+            }
         } catch let error as SMTPError {
             paused = await failed(error, delivery: delivery, site: admitted.limitsSite, poolSite: site,
                                   messageID: message.messageID, committer: committer)

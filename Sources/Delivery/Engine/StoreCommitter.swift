@@ -1,5 +1,6 @@
 import Foundation
 import NIOConcurrencyHelpers
+import NIOCore
 
 /// Every write the engine makes while it sends, group-committed: outcomes, and the
 /// `sending` marks that must be on disk before a message's DATA goes out.
@@ -35,7 +36,8 @@ final class StoreCommitter: @unchecked Sendable {
 
     private struct Request {
         var ids: [Int64]
-        var continuation: CheckedContinuation<Set<Int64>, Error>
+        /// Called on the commit thread with the ids marked, or the store's error.
+        var done: @Sendable (Result<Set<Int64>, Error>) -> Void
     }
 
     init(store: any DeliveryStore, owner: String, batchSize: Int) {
@@ -65,6 +67,15 @@ final class StoreCommitter: @unchecked Sendable {
         return try await commit(ids)
     }
 
+    /// `mark(_:)` for a connection's event loop: the future completes there, without a
+    /// task to resume, so held content goes out as soon as the commit is done
+    /// (`SMTPConnection.send(_:release:)`).
+    func mark(_ ids: [Int64], on eventLoop: any EventLoop) -> EventLoopFuture<Set<Int64>> {
+        let promise = eventLoop.makePromise(of: Set<Int64>.self)
+        enqueue(Request(ids: ids) { promise.completeWith($0) })
+        return promise.futureResult
+    }
+
     /// Returns once every outcome recorded before the call is committed.
     func flush() async throws {
         _ = try await commit([])
@@ -80,15 +91,18 @@ final class StoreCommitter: @unchecked Sendable {
 
     private func commit(_ ids: [Int64]) async throws -> Set<Int64> {
         try await withCheckedThrowingContinuation { continuation in
-            queue.lock()
-            if closing {
-                queue.unlock(withValue: 1)
-                continuation.resume(throwing: StoreCommitterClosed())
-                return
-            }
-            requests.append(Request(ids: ids, continuation: continuation))
-            queue.unlock(withValue: 1)
+            enqueue(Request(ids: ids) { continuation.resume(with: $0) })
         }
+    }
+
+    private func enqueue(_ request: Request) {
+        queue.lock()
+        guard !closing else {
+            queue.unlock(withValue: 1)
+            return request.done(.failure(StoreCommitterClosed()))
+        }
+        requests.append(request)
+        queue.unlock(withValue: 1)
     }
 
     private func commitLoop() {
@@ -109,9 +123,9 @@ final class StoreCommitter: @unchecked Sendable {
                 let ids = batch.flatMap(\.ids)
                 let marked = try store.recordAndMarkSending(taken.outcomes, hardBounces: taken.hardBounces, marking: ids,
                                                             owner: owner, now: Date())
-                for request in batch { request.continuation.resume(returning: marked.intersection(request.ids)) }
+                for request in batch { request.done(.success(marked.intersection(request.ids))) }
             } catch {
-                for request in batch { request.continuation.resume(throwing: error) }
+                for request in batch { request.done(.failure(error)) }
             }
         }
     }

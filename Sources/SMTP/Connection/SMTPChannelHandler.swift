@@ -49,6 +49,11 @@ final class SMTPChannelHandler: ChannelInboundHandler {
     private var tlsHandlers: (observer: ServerHelloObserver, tls: NIOSSLClientHandler, recorder: VerificationRecorder)?
     private var tlsInfo: SMTPTLSInfo?
 
+    /// Counts transactions, so an answer to an earlier one's content release is ignored.
+    private var transactionNumber = 0
+    /// The caller's answer for the current transaction's held content, once it came.
+    private var contentRelease: Bool?
+
     init(
         configuration: SMTPConfiguration,
         server: String,
@@ -72,15 +77,34 @@ final class SMTPChannelHandler: ChannelInboundHandler {
 
     // MARK: Requests from SMTPConnection (on the event loop)
 
-    func startTransaction(_ transaction: SMTPTransaction, promise: EventLoopPromise<SMTPTransactionResult>) {
+    /// `release`, when given, holds the content after the 354 until it succeeds with
+    /// true; false or a failure withholds it (`SMTPError.contentWithheld`).
+    func startTransaction(_ transaction: SMTPTransaction, release: EventLoopFuture<Bool>?,
+                          promise: EventLoopPromise<SMTPTransactionResult>) {
         guard let context else { return promise.fail(error(.connectionNotUsable)) }
-        let action = stateMachine.startTransaction(transaction)
+        let action = stateMachine.startTransaction(transaction, holdingContent: release != nil)
         if case .rejectTransaction(var error) = action {
             error.server = server
             return promise.fail(error)
         }
+        transactionNumber += 1
+        contentRelease = nil
         pending = .transaction(promise)
+        if let release {
+            let number = transactionNumber
+            release.hop(to: context.eventLoop).assumeIsolated().whenComplete { [self] result in
+                guard number == transactionNumber, let context = self.context else { return }
+                let go = (try? result.get()) ?? false
+                contentRelease = go
+                if stateMachine.isHoldingContent { releaseOrWithhold(go, context: context) }
+            }
+        }
         run(action, context: context)
+        armTimer(context: context)
+    }
+
+    private func releaseOrWithhold(_ go: Bool, context: ChannelHandlerContext) {
+        run(go ? stateMachine.contentReleased() : stateMachine.contentWithheld("the sender withdrew the message"), context: context)
         armTimer(context: context)
     }
 
@@ -190,6 +214,10 @@ final class SMTPChannelHandler: ChannelInboundHandler {
                 if stateMachine.wait == .endOfData { deadline = .now() + timeouts.endOfData }
             }
             context.writeAndFlush(wrapOutboundOut(buffer), promise: written)
+
+        case .awaitContentRelease:
+            // The answer may have come before the 354.
+            if let go = contentRelease { releaseOrWithhold(go, context: context) }
 
         case .startTLS:
             do {

@@ -204,16 +204,21 @@ public final class SMTPConnection: Sendable {
     /// Sends one transaction and returns one outcome per recipient. The connection is
     /// ready for the next transaction afterwards unless the server closed it (421), in
     /// which case `isUsable` turns false.
-    public func send(_ transaction: SMTPTransaction) async throws -> SMTPTransactionResult {
+    ///
+    /// With `release`, the envelope and DATA go out at once and the content only when
+    /// `release` has succeeded with true: the caller can commit a note that the message
+    /// is about to go while its envelope is on the wire. False, or a failure, drops the
+    /// connection before any content is sent (`SMTPError.contentWithheld`).
+    public func send(_ transaction: SMTPTransaction, release: EventLoopFuture<Bool>? = nil) async throws -> SMTPTransactionResult {
         let promise = channel.eventLoop.makePromise(of: SMTPTransactionResult.self)
         let handler = self.handler
         if channel.eventLoop.inEventLoop {
             // The caller runs on this connection's event loop (an actor whose executor
             // is `eventLoop`): no hop needed.
-            handler.value.startTransaction(transaction, promise: promise)
+            handler.value.startTransaction(transaction, release: release, promise: promise)
         } else {
             channel.eventLoop.execute {
-                handler.value.startTransaction(transaction, promise: promise)
+                handler.value.startTransaction(transaction, release: release, promise: promise)
             }
         }
         do {

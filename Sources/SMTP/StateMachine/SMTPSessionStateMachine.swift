@@ -33,6 +33,9 @@ public struct SMTPSessionStateMachine: Sendable {
         /// The server answered DATA with 354: write this message, dot-stuffed and
         /// terminated (`SMTPDataEncoder`), then wait for the reply.
         case sendMessage(ByteBuffer)
+        /// The server answered DATA with 354 and the transaction holds its content:
+        /// report `contentReleased()` or `contentWithheld(_:)` once the caller decides.
+        case awaitContentRelease
         /// The server agreed to STARTTLS and nothing else is buffered: put TLS in front of
         /// the session now, then report `tlsHandshakeCompleted()`.
         case startTLS
@@ -56,9 +59,11 @@ public struct SMTPSessionStateMachine: Sendable {
     }
 
     private struct Transaction: Sendable {
-        enum Phase: Sendable { case mail, rcpt, data, message, emptyMessage, reset }
+        /// `held`: 354 arrived, the content waits for the caller's release.
+        enum Phase: Sendable { case mail, rcpt, data, held, message, emptyMessage, reset }
         var transaction: SMTPTransaction
         var pipelined: Bool
+        var holdsContent = false
         var phase: Phase = .mail
         var mailReply: SMTPReply?
         var rcptReplies: [SMTPReply] = []
@@ -123,7 +128,9 @@ public struct SMTPSessionStateMachine: Sendable {
             switch transaction.phase {
             case .mail: .mail
             case .rcpt: .rcpt
-            case .data: .data
+            // Held content waits for the caller, not the server, and no longer than
+            // the server waited for DATA.
+            case .data, .held: .data
             case .message, .emptyMessage: .endOfData
             case .reset: .command
             }
@@ -219,8 +226,18 @@ public struct SMTPSessionStateMachine: Sendable {
         return send(.ehlo(configuration.heloName), then: .ehloSent)
     }
 
-    /// The caller wants to send a transaction.
-    public mutating func startTransaction(_ transaction: SMTPTransaction) -> Action {
+    /// True while the content of a transaction started `holdingContent` waits for
+    /// `contentReleased()` or `contentWithheld(_:)`.
+    public var isHoldingContent: Bool {
+        if case .transaction(let transaction) = state, transaction.phase == .held { true } else { false }
+    }
+
+    /// The caller wants to send a transaction. With `holdingContent`, the envelope and
+    /// DATA go out as usual, but after the 354 the content waits for the caller
+    /// (`awaitContentRelease`): a caller that must make a durable note before the
+    /// point where the message may be delivered makes it while the envelope is on the
+    /// wire, not before.
+    public mutating func startTransaction(_ transaction: SMTPTransaction, holdingContent: Bool = false) -> Action {
         switch state {
         case .ready: break
         case .closed: return .rejectTransaction(SMTPError(.connectionNotUsable))
@@ -238,7 +255,8 @@ public struct SMTPSessionStateMachine: Sendable {
             eightBitMIME: transaction.eightBitMIME && capabilities.eightBitMIME,
             smtpUTF8: transaction.smtpUTF8 && capabilities.smtpUTF8
         )
-        let progress = Transaction(transaction: transaction, pipelined: capabilities.pipelining)
+        var progress = Transaction(transaction: transaction, pipelined: capabilities.pipelining)
+        progress.holdsContent = holdingContent
         if progress.pipelined {
             // RFC 2920 §3.1: MAIL, every RCPT and DATA as one group; DATA ends the group.
             let commands = [mail] + transaction.recipients.map { SMTPCommand.rcpt(to: $0) } + [.data]
@@ -247,6 +265,22 @@ public struct SMTPSessionStateMachine: Sendable {
             return .send(commands)
         }
         return send(mail, then: .transaction(progress))
+    }
+
+    /// The caller released held content: it goes out now.
+    public mutating func contentReleased() -> Action {
+        guard case .transaction(var transaction) = state, transaction.phase == .held else { return .none }
+        transaction.phase = .message
+        state = .transaction(transaction)
+        return .sendMessage(transaction.transaction.message)
+    }
+
+    /// The caller withdrew held content. After a 354 there is no way back but to drop
+    /// the connection (RFC 5321 §4.1.1.4: the server then discards what it received), so
+    /// the session fails with `contentWithheld`; nothing of the message was sent.
+    public mutating func contentWithheld(_ reason: String) -> Action {
+        guard isHoldingContent else { return .none }
+        return fail(.contentWithheld, detail: reason)
     }
 
     /// The caller wants to end the session politely.
@@ -361,15 +395,19 @@ public struct SMTPSessionStateMachine: Sendable {
             transaction.dataReply = reply
             guard reply.code == 354 else { return reset(&transaction) }
             if transaction.mailAccepted && transaction.anyRecipientAccepted {
-                transaction.phase = .message
+                transaction.phase = transaction.holdsContent ? .held : .message
                 state = .transaction(transaction)
-                return .sendMessage(transaction.transaction.message)
+                return transaction.holdsContent ? .awaitContentRelease : .sendMessage(transaction.transaction.message)
             }
             // RFC 2920 §3.1: a pipelining server said 354 although no recipient was
             // accepted; end the data at once with an empty message.
             transaction.phase = .emptyMessage
             state = .transaction(transaction)
             return .sendMessage(ByteBuffer())
+
+        case .held:
+            // After its 354 the server waits for the content; it has nothing to say.
+            return fail(.unexpectedReply, reply: reply, detail: "a reply while the message content was held")
 
         case .message:
             transaction.messageReply = reply

@@ -6,11 +6,12 @@ import Testing
 import TestPeers
 
 /// The engine's batched path against a real smtp-sink: workers that take several
-/// deliveries per turn, mark them `sending` a group at a time, and swap connections when
-/// one is spent, still send every recipient exactly once and record every outcome.
+/// deliveries per turn, mark each `sending` while its envelope is on the wire, and swap
+/// connections when one is spent, still send every recipient exactly once and record
+/// every outcome.
 @Suite(.serialized) struct DeliveryEngineBatchTests {
-    private func engine(_ fixture: DeliveryEngineTests.Fixture, port: Int, connections: Int, messagesPerConnection: Int,
-                        markAhead: Int) throws -> DeliveryEngine {
+    private func engine(_ fixture: DeliveryEngineTests.Fixture, port: Int, connections: Int,
+                        messagesPerConnection: Int) throws -> DeliveryEngine {
         var configuration = SalvoConfiguration()
         configuration.helo = "engine.test"
         configuration.delivery.routes = ["*": .init(host: "127.0.0.1", port: port)]
@@ -18,23 +19,23 @@ import TestPeers
         let composer = try definition.composer(campaignFile: source, configuration: configuration, environment: [:])
         var settings = DeliveryEngine.Settings(owner: "test:\(UUID().uuidString.prefix(6))", mx: configuration.mxSession())
         settings.mx.timeouts = .uniform(.seconds(5))
-        settings.markAhead = markAhead
         settings.claimBatch = 40
         let limits = try SiteLimits(default: DeliveryLimits(connections: connections, messagesPerConnection: messagesPerConnection))
         return DeliveryEngine(store: fixture.store, router: configuration.router(), renderer: CampaignRenderer(composer: composer),
                               policy: DeliveryPolicy(limits: limits), settings: settings)
     }
 
-    @Test(arguments: [1, 3, 8])
-    func everyRecipientOnceOverSpentAndReplacedConnections(markAhead: Int) async throws {
+    /// One message per connection swaps connections after every message; 7 makes a
+    /// worker's batch of 16 outlive two connections; 1,000 never spends one.
+    @Test(arguments: [1, 7, 1_000])
+    func everyRecipientOnceOverSpentAndReplacedConnections(messagesPerConnection: Int) async throws {
         let emails = (0..<230).map { "r\($0)@d\($0 % 7).test" }
         let fixture = try DeliveryEngineTests.Fixture(recipients: emails)
         defer { try? FileManager.default.removeItem(atPath: fixture.folder) }
         let sink = try await SMTPSinkPeer.start()
         defer { sink.stop() }
         let start = try fixture.store.startCampaign(named: fixture.campaign)
-        // 7 messages per connection: a worker's batch of 16 outlives two connections.
-        let summary = try await engine(fixture, port: sink.port, connections: 3, messagesPerConnection: 7, markAhead: markAhead)
+        let summary = try await engine(fixture, port: sink.port, connections: 3, messagesPerConnection: messagesPerConnection)
             .run(campaign: start.campaignID)
         #expect(summary.sent == emails.count && summary.attempts == emails.count, "\(summary)")
 
@@ -55,7 +56,7 @@ import TestPeers
         let sink = try await SMTPSinkPeer.start(options: ["-w", "1"])
         defer { sink.stop() }
         let start = try fixture.store.startCampaign(named: fixture.campaign)
-        let engine = try engine(fixture, port: sink.port, connections: 2, messagesPerConnection: 100, markAhead: 2)
+        let engine = try engine(fixture, port: sink.port, connections: 2, messagesPerConnection: 100)
         let stopper = Task {
             try await Task.sleep(for: .milliseconds(300))
             await engine.stop()
