@@ -51,8 +51,11 @@ extension SalvoStore {
                 try insert.execute(arguments: [id, owner, DeliveryState.sending.rawValue, at, nil, nil, nil, nil, nil, nil, false])
             }
         }
+        // Each of MIN and MAX alone is one look at an end of the rowid B-tree; together in
+        // one SELECT they would scan the whole log.
         let pending = try db.cachedStatement(sql: """
-            SELECT (SELECT at FROM send_log ORDER BY seq LIMIT 1), (SELECT MAX(seq) - MIN(seq) + 1 FROM send_log)
+            SELECT (SELECT at FROM send_log ORDER BY seq LIMIT 1),
+                   (SELECT MAX(seq) FROM send_log) - (SELECT MIN(seq) FROM send_log) + 1
             """)
         if let row = try Row.fetchOne(pending), let at = row[0] as Int64?, let rows = row[1] as Int?,
            rows >= Self.sendLogApplyRows || at < Self.seconds(now) {
