@@ -71,10 +71,11 @@ extension Message {
         for field in root.headers { headers.append(HeaderField(name: field.0, value: " " + field.1)) }
         root.writeBody(into: &body)
 
-        if let listID {
+        let sanitisedListID = listID?.sanitisedID
+        if let listID, let sanitisedListID {
             var folder = HeaderFolder(name: "List-Id")
             if let name = listID.name, !name.isEmpty { folder.appendPhrase(name) }
-            folder.append("<\(listID.sanitisedID)>")
+            folder.append("<\(sanitisedListID)>")
             headers.append(HeaderField(name: "List-Id", value: folder.value))
         }
         if let unsubscribe {
@@ -83,7 +84,7 @@ extension Message {
             if let url = unsubscribe.url, !url.isEmpty {
                 let uri = ListUnsubscribe.sanitisedURI(HeaderFolder.sanitised(url))
                 guard uri.utf8.count <= 900 else { throw .unsubscribeURLTooLong(uri.utf8.count) }
-                hasHTTPS = uri.lowercased().hasPrefix("https:")
+                hasHTTPS = uri.utf8.prefix(6).map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }.elementsEqual("https:".utf8)
                 targets.append("<\(uri)>")
             }
             if let mailto = unsubscribe.mailto {
@@ -109,7 +110,7 @@ extension Message {
             folder.append("recipient=\(recipient)")
             headers.append(HeaderField(name: "X-Salvo-Campaign", value: folder.value))
             // Gmail's feedback loop format: up to four ":"-separated ids, sender last.
-            let feedback = [campaign, listID.map(\.sanitisedID), CampaignTrace.token(trace.sender)]
+            let feedback = [campaign, sanitisedListID, CampaignTrace.token(trace.sender)]
                 .compactMap { $0.map(Self.withoutColons) }
                 .joined(separator: ":")
             headers.append(HeaderField(name: "Feedback-ID", value: " " + feedback))

@@ -109,7 +109,8 @@ public enum Punycode {
     /// stops that IDNA treats as dots separate labels too.
     public static func toASCII(domain: String) throws(PunycodeError) -> String {
         if domain.utf8.allSatisfy({ $0 < 0x80 }) {
-            return domain.lowercased()
+            // Most domains are already lower-case ASCII: no new string for them.
+            return domain.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) ? domain.lowercased() : domain
         }
         let normalised = domain.precomposedStringWithCanonicalMapping.lowercased()
         let labels = normalised.split(omittingEmptySubsequences: false) { $0 == "." || $0 == "\u{3002}" || $0 == "\u{FF0E}" || $0 == "\u{FF61}" }
