@@ -407,12 +407,11 @@ public actor DeliveryEngine {
     }
 
     /// Sends one claimed delivery, marking it `sending` on the way (see `send`), and
-    /// records what happened. Returns true when the reply paused the site: the worker
-    /// stops sending to it.
-    @discardableResult
+    /// records what happened. A reply that pauses the site is seen by every worker of it
+    /// before its next message (`isPaused`).
     private nonisolated func deliver(_ admitted: Admitted, message rendered: Result<RenderedMessage, any Error>,
                                      connection: inout SMTPConnection?, pool: SitePool,
-                                     site: SiteKey, committer: StoreCommitter) async -> Bool {
+                                     site: SiteKey, committer: StoreCommitter) async {
         let delivery = admitted.delivery
         let message: RenderedMessage
         do {
@@ -420,18 +419,17 @@ public actor DeliveryEngine {
         } catch {
             await finish(delivery, .failed, code: nil, enhanced: nil, response: "could not compose the message: \(error)",
                          mxHost: nil, messageID: nil, suppress: false, committer: committer)
-            return false
+            return
         }
         if connection == nil { connection = await self.connection(from: pool, orDefer: [delivery], committer: committer) }
-        guard let open = connection else { return false }
-        var paused = false
+        guard let open = connection else { return }
         let marking = committer.mark([delivery.id], on: open.eventLoop)
         do {
             let transaction = SMTPTransaction(mailFrom: message.envelopeFrom, recipients: [message.envelopeTo],
                                               message: message.bytes, smtpUTF8: false)
             let result = try await open.send(transaction, release: marking.map { $0.contains(delivery.id) })
-            paused = await handle(result, delivery: delivery, site: admitted.limitsSite, poolSite: site, server: open.server,
-                                  messageID: message.messageID, committer: committer)
+            _ = await handle(result, delivery: delivery, site: admitted.limitsSite, poolSite: site, server: open.server,
+                             messageID: message.messageID, committer: committer)
         } catch let error as SMTPError where error.code == .contentWithheld {
             // Not marked, so nothing was sent: the store took it back (the campaign was
             // cancelled), or the commit failed and it stays `claimed`, to be handed back
@@ -442,8 +440,8 @@ public actor DeliveryEngine {
                 logger.error("marking delivery \(delivery.id) sending: \(error)")
             }
         } catch let error as SMTPError {
-            paused = await failed(error, delivery: delivery, site: admitted.limitsSite, poolSite: site,
-                                  messageID: message.messageID, committer: committer)
+            _ = await failed(error, delivery: delivery, site: admitted.limitsSite, poolSite: site,
+                             messageID: message.messageID, committer: committer)
         } catch {
             logger.error("delivery \(delivery.id) to \(delivery.email): \(error)")
         }
@@ -451,7 +449,6 @@ public actor DeliveryEngine {
             await pool.release(open)
             connection = nil
         }
-        return paused
     }
 
     /// Records a failed transaction; true when the reply paused the site.
