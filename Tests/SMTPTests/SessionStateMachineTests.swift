@@ -30,6 +30,16 @@ import Testing
         return machine
     }
 
+    /// A pipelined one-recipient transaction whose DATA was just answered with 354.
+    func machineAfter354(holdingContent: Bool) -> Machine {
+        var machine = readyMachine(ehlo: ehloPipelining)
+        _ = machine.startTransaction(transaction(["a@x.test"]), holdingContent: holdingContent)
+        _ = machine.replyReceived(ok)
+        _ = machine.replyReceived(ok)
+        _ = machine.replyReceived(Self.reply("354 go"))
+        return machine
+    }
+
     func transaction(_ recipients: [String] = ["a@x.test", "b@x.test"]) -> SMTPTransaction {
         SMTPTransaction(mailFrom: "news@shop.test", recipients: recipients, message: ByteBuffer(string: "Subject: hi\r\n\r\nbody\r\n"))
     }
@@ -176,31 +186,19 @@ import Testing
     }
 
     @Test func withheldContentEndsTheSessionWithNothingSent() {
-        var machine = readyMachine(ehlo: ehloPipelining)
-        _ = machine.startTransaction(transaction(["a@x.test"]), holdingContent: true)
-        _ = machine.replyReceived(ok)
-        _ = machine.replyReceived(ok)
-        _ = machine.replyReceived(Self.reply("354 go"))
+        var machine = machineAfter354(holdingContent: true)
         guard case .fail(let error) = machine.contentWithheld("cancelled") else { Issue.record("no failure"); return }
         #expect(error.code == .contentWithheld && machine.isClosed)
     }
 
     @Test func aConnectionLostWhileContentIsHeldIsNotInDoubt() {
-        var machine = readyMachine(ehlo: ehloPipelining)
-        _ = machine.startTransaction(transaction(["a@x.test"]), holdingContent: true)
-        _ = machine.replyReceived(ok)
-        _ = machine.replyReceived(ok)
-        _ = machine.replyReceived(Self.reply("354 go"))
+        var machine = machineAfter354(holdingContent: true)
         guard case .fail(let error) = machine.connectionClosed() else { Issue.record("no failure"); return }
         #expect(error.code == .connectionClosed)
     }
 
     @Test func aReplyWhileContentIsHeldIsAProtocolError() {
-        var machine = readyMachine(ehlo: ehloPipelining)
-        _ = machine.startTransaction(transaction(["a@x.test"]), holdingContent: true)
-        _ = machine.replyReceived(ok)
-        _ = machine.replyReceived(ok)
-        _ = machine.replyReceived(Self.reply("354 go"))
+        var machine = machineAfter354(holdingContent: true)
         guard case .fail(let error) = machine.replyReceived(ok) else { Issue.record("no failure"); return }
         #expect(error.code == .unexpectedReply)
     }
@@ -212,11 +210,7 @@ import Testing
     }
 
     @Test func connectionLostAfterTheMessageIsUnknownDelivery() {
-        var machine = readyMachine(ehlo: ehloPipelining)
-        _ = machine.startTransaction(transaction(["a@x.test"]))
-        _ = machine.replyReceived(ok)
-        _ = machine.replyReceived(ok)
-        _ = machine.replyReceived(Self.reply("354 go"))
+        var machine = machineAfter354(holdingContent: false)
         guard case .fail(let error) = machine.connectionClosed() else { Issue.record("no failure"); return }
         #expect(error.code == .connectionClosedAfterData)
     }

@@ -7,23 +7,29 @@ import Testing
 /// The send log (`recordAndMarkSending`) must leave the store as the direct writes did:
 /// after a crash, after a cancel, and once applied.
 @Suite struct SendLogTests {
+    /// A started campaign of `recipients`, `claiming` of them claimed by `owner`.
+    private func startClaimed(_ recipients: Int, claiming: Int, owner: String) async throws
+        -> (fixture: DeliveryFixture, campaign: Int64, claimed: [ClaimedDelivery]) {
+        let fixture = try DeliveryFixture(csv: DeliveryFixture.csv(count: recipients))
+        let campaign = try fixture.store.startCampaign(named: fixture.campaign, now: at(0)).campaignID
+        return (fixture, campaign, try await fixture.store.claimDue(campaign: campaign, now: at(0), limit: claiming, owner: owner))
+    }
+
     private func logRows(_ store: SalvoStore) throws -> Int {
         try store.writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM send_log") ?? 0 }
     }
 
     @Test func aCrashWithTheLogUnappliedLeavesOnlyTheMessageOnTheWireUnknown() async throws {
-        let fixture = try DeliveryFixture(csv: DeliveryFixture.csv(count: 6))
+        let (fixture, campaign, dead) = try await startClaimed(6, claiming: 4, owner: "dead")
         defer { fixture.remove() }
         let store = fixture.store
-        let campaign = try store.startCampaign(named: fixture.campaign, now: at(0)).campaignID
-        let dead = try await store.claimDue(campaign: campaign, now: at(0), limit: 4, owner: "dead")
         // One connection: mark the first; record it and mark the second; then a bounce
         // of the third (never marked), and the process dies with the second on the wire.
         #expect(try store.recordAndMarkSending([], hardBounces: [], marking: [dead[0].id], owner: "dead", now: at(0)) == [dead[0].id])
         #expect(try store.recordAndMarkSending([fixture.outcome(dead[0].id, .sent, at: 0)], hardBounces: [],
-                                                     marking: [dead[1].id], owner: "dead", now: at(0)) == [dead[1].id])
+                                               marking: [dead[1].id], owner: "dead", now: at(0)) == [dead[1].id])
         _ = try store.recordAndMarkSending([fixture.outcome(dead[2].id, .bounced, at: 0)], hardBounces: [dead[2].id],
-                                                 marking: [], owner: "dead", now: at(0))
+                                       marking: [], owner: "dead", now: at(0))
         #expect(try logRows(store) == 4)
         // Nothing is applied yet: the deliveries table still shows the claims.
         #expect(try await store.stateCounts(campaign: campaign)[.claimed] == 4)
@@ -42,16 +48,14 @@ import Testing
     }
 
     @Test func cancelKeepsALoggedMarkSendingAndItsOutcomeIsRecorded() async throws {
-        let fixture = try DeliveryFixture(csv: DeliveryFixture.csv(count: 3))
+        let (fixture, campaign, claimed) = try await startClaimed(3, claiming: 3, owner: "e")
         defer { fixture.remove() }
         let store = fixture.store
-        let campaign = try store.startCampaign(named: fixture.campaign, now: at(0)).campaignID
-        let claimed = try await store.claimDue(campaign: campaign, now: at(0), limit: 3, owner: "e")
         _ = try store.recordAndMarkSending([], hardBounces: [], marking: [claimed[0].id], owner: "e", now: at(0))
         #expect(try store.cancelCampaign(named: fixture.campaign, now: at(1)) == 2)
         // The cancelled ones can no longer be marked; the one on the wire is recorded.
         #expect(try store.recordAndMarkSending([fixture.outcome(claimed[0].id, .sent, at: 2)], hardBounces: [],
-                                                     marking: [claimed[1].id], owner: "e", now: at(2)).isEmpty)
+                                               marking: [claimed[1].id], owner: "e", now: at(2)).isEmpty)
         try await store.signOff(owner: "e")
         let counts = try await store.stateCounts(campaign: campaign)
         #expect(counts[.sent] == 1 && counts[.cancelled] == 2)
@@ -59,11 +63,9 @@ import Testing
     }
 
     @Test func theLogIsAppliedOnceItIsASecondOldOrLong() async throws {
-        let fixture = try DeliveryFixture(csv: DeliveryFixture.csv(count: 1_100))
+        let (fixture, campaign, claimed) = try await startClaimed(1_100, claiming: 1_100, owner: "e")
         defer { fixture.remove() }
         let store = fixture.store
-        let campaign = try store.startCampaign(named: fixture.campaign, now: at(0)).campaignID
-        let claimed = try await store.claimDue(campaign: campaign, now: at(0), limit: 1_100, owner: "e")
         let now = Date()
         _ = try store.recordAndMarkSending([], hardBounces: [], marking: claimed.prefix(10).map(\.id), owner: "e", now: now)
         #expect(try logRows(store) == 10)
@@ -75,7 +77,7 @@ import Testing
         let outcomes = claimed.prefix(11).map { fixture.outcome($0.id, .sent, at: (now + 1).timeIntervalSince1970) }
         let rest = claimed.dropFirst(11).map(\.id)
         _ = try store.recordAndMarkSending(outcomes, hardBounces: [], marking: Array(rest.prefix(SalvoStore.sendLogApplyRows - 12)),
-                                                 owner: "e", now: now + 1)
+                                           owner: "e", now: now + 1)
         #expect(try logRows(store) == SalvoStore.sendLogApplyRows - 1)
         _ = try store.recordAndMarkSending([], hardBounces: [], marking: [rest[SalvoStore.sendLogApplyRows - 12]], owner: "e", now: now + 1)
         #expect(try logRows(store) == 0)
