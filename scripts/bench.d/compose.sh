@@ -7,9 +7,10 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 count=${1:-20000}
 baseline_count=$(( count / 20 > 500 ? count / 20 : 500 ))
+source "$root/scripts/lib/bench.sh"
+salvo_binary compose
+bin=$salvo
 cd "$root"
-swift build -c release --product salvo >/dev/null 2>&1 || swift build -c release --product salvo
-bin=$(swift build -c release --show-bin-path 2>/dev/null)/salvo
 pin=()
 command -v taskset >/dev/null && pin=(taskset -c 0)
 echo "compose: ~4 KB campaign message (subject, text, HTML, unsubscribe token, trace headers), one core${pin:+ (taskset -c 0)}"

@@ -9,9 +9,8 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/salvo-bench-import.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 command -v sqlite3 >/dev/null || { echo "bench import needs sqlite3 (apt-get install sqlite3)" >&2; exit 1; }
-echo "building salvo (release)..." >&2
-(cd "$root" && swift build -c release --product salvo >&2)
-salvo="$root/.build/release/salvo"
+source "$root/scripts/lib/bench.sh"
+salvo_binary import
 
 echo "generating $rows rows..." >&2
 python3 - "$work/list.csv" "$rows" <<'PY'

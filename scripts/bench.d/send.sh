@@ -30,31 +30,13 @@ ROUNDS=${ROUNDS:-1}
 DKIM=${DKIM:-0}
 K=10
 
-sink_bin=$(command -v smtp-sink || echo /usr/sbin/smtp-sink)
-source_bin=$(command -v smtp-source || echo /usr/sbin/smtp-source)
-for bin in "$sink_bin" "$source_bin"; do
-  [ -x "$bin" ] || { echo "bench send: $bin is missing (Debian package postfix)" >&2; exit 1; }
-done
+source "$root/scripts/lib/bench.sh"
+postfix_tools send
 command -v sqlite3 >/dev/null || { echo "bench send needs sqlite3 (apt-get install sqlite3)" >&2; exit 1; }
-
-if [ -n "${SALVO_BIN:-}" ]; then
-  salvo=$SALVO_BIN
-else
-  echo "building salvo (release)..." >&2
-  (cd "$root" && swift build -c release --product salvo >&2)
-  salvo="$root/.build/release/salvo"
-fi
+salvo_binary send
 work=$(mktemp -d "${TMPDIR:-/tmp}/salvo-bench-send.XXXXXX")
-
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$sink_bin" -u "$(id -un)" 127.0.0.1:"$port" 1000 &
-sink_pid=$!
-# smtp-sink ends by the signal (status 143), which under `set -e` would become the script's own status.
-trap 'kill "$sink_pid" 2>/dev/null; wait "$sink_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 1 100); do
-  (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break
-  sleep 0.05
-done
+trap 'stop_sink; rm -rf "$work"' EXIT
+start_sink
 
 measure() { python3 "$root/scripts/lib/measure.py" "$@"; }
 export SALVO_UNSUBSCRIBE_SECRET=bench-secret

@@ -13,26 +13,11 @@ K=${2:-${K:-10}}
 ROUNDS=${ROUNDS:-3}
 LENGTH=4096
 
-sink_bin=$(command -v smtp-sink || echo /usr/sbin/smtp-sink)
-source_bin=$(command -v smtp-source || echo /usr/sbin/smtp-source)
-for bin in "$sink_bin" "$source_bin"; do
-  [ -x "$bin" ] || { echo "bench smtp: $bin is missing (Debian package postfix)" >&2; exit 1; }
-done
-
-cd "$root"
-echo "building salvo (release)…" >&2
-swift build -c release --product salvo >&2
-salvo="$(swift build -c release --show-bin-path)/salvo"
-
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-user=$(id -un)
-"$sink_bin" -u "$user" 127.0.0.1:"$port" 1000 &
-sink_pid=$!
-trap 'kill -9 "$sink_pid" 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-  (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break
-  sleep 0.05
-done
+source "$root/scripts/lib/bench.sh"
+postfix_tools smtp
+salvo_binary smtp
+trap stop_sink EXIT
+start_sink
 
 now() { date +%s.%N; }
 rate() { python3 -c "import sys; print('%.0f' % ($N / (float(sys.argv[2]) - float(sys.argv[1]))))" "$1" "$2"; }
