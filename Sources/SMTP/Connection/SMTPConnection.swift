@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -171,7 +166,7 @@ public final class SMTPConnection: Sendable {
             if case ChannelError.connectTimeout = error {
                 throw SMTPError(.connectTimeout, detail: "no connection within \(configuration.timeouts.connect)", server: server)
             }
-            throw SMTPError(.connectFailed, detail: Self.describeConnectError(error), server: server)
+            throw SMTPError(.connectFailed, detail: ConnectFailure.describe(error), server: server)
         }
         let info: SMTPSessionInfo
         do {
@@ -186,19 +181,6 @@ public final class SMTPConnection: Sendable {
             "smtp_pipelining": "\(info.capabilities.pipelining)",
         ])
         return SMTPConnection(server: server, info: info, channel: channel, status: status, logger: logger)
-    }
-
-    /// NIO's connect errors list every address tried at length; say what failed.
-    private static func describeConnectError(_ error: any Error) -> String {
-        if let error = error as? NIOConnectionError {
-            let reasons = error.connectionErrors.map { failure -> String in
-                if let io = failure.error as? IOError { return "\(failure.target.ipAddress ?? "?"): \(String(cString: strerror(io.errnoCode)))" }
-                return "\(failure.target.ipAddress ?? "?"): \(failure.error)"
-            }
-            if !reasons.isEmpty { return reasons.joined(separator: "; ") }
-            if let dns = error.dnsAAAAError ?? error.dnsAError { return "cannot resolve host: \(dns)" }
-        }
-        return "\(error)"
     }
 
     /// Sends one transaction and returns one outcome per recipient. The connection is

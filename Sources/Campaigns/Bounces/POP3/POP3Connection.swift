@@ -1,11 +1,7 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import NIOCore
 import NIOPosix
 import NIOSSL
+import SMTP
 
 /// One logged-in POP3 session over implicit TLS: connect returns once the greeting,
 /// CAPA, USER and PASS are done; then one request at a time, then QUIT.
@@ -79,7 +75,7 @@ final class POP3Connection: Sendable {
             if case ChannelError.connectTimeout = error {
                 throw POP3Error(.connectTimeout, detail: "no connection within \(timeouts.connect)", server: server)
             }
-            throw POP3Error(.connectFailed, detail: describeConnectError(error), server: server)
+            throw POP3Error(.connectFailed, detail: ConnectFailure.describe(error), server: server)
         }
         let capabilities: POP3Capabilities
         do {
@@ -133,18 +129,5 @@ final class POP3Connection: Sendable {
             return "the server's certificate does not name \(host) (checked against \(trust))"
         }
         return "\(detail) (certificate checked against \(trust))"
-    }
-
-    /// NIO's connect errors list every address tried at length; say what failed.
-    private static func describeConnectError(_ error: any Error) -> String {
-        if let error = error as? NIOConnectionError {
-            let reasons = error.connectionErrors.map { failure -> String in
-                if let io = failure.error as? IOError { return "\(failure.target.ipAddress ?? "?"): \(String(cString: strerror(io.errnoCode)))" }
-                return "\(failure.target.ipAddress ?? "?"): \(failure.error)"
-            }
-            if !reasons.isEmpty { return reasons.joined(separator: "; ") }
-            if let dns = error.dnsAAAAError ?? error.dnsAError { return "cannot resolve host: \(dns)" }
-        }
-        return "\(error)"
     }
 }
