@@ -137,7 +137,8 @@ extension SalvoStore {
 
     /// Deliveries per state, for `salvo status`.
     public func deliveryCounts(campaign name: String) throws -> DeliveryCounts {
-        try writer.read { db in
+        settleSendLog()
+        return try writer.read { db in
             guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM campaigns WHERE name = ?", arguments: [name]) else {
                 throw StoreError.campaignNotFound(name)
             }

@@ -19,7 +19,8 @@ public struct DeliveryReportRow: Sendable, Equatable {
 extension SalvoStore {
     /// Every delivery of a campaign, in delivery order.
     public func deliveryReport(campaign name: String) throws -> [DeliveryReportRow] {
-        try writer.read { db in
+        settleSendLog()
+        return try writer.read { db in
             guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM campaigns WHERE name = ?", arguments: [name]) else {
                 throw StoreError.campaignNotFound(name)
             }

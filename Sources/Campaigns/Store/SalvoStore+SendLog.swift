@@ -17,11 +17,19 @@ import GRDB
 /// as it was committed, and the next `recoverAbandoned` applies it before it looks for
 /// deliveries in doubt: the same `sending` rows as without the log.
 ///
-/// `salvo status` in another process during a send may see a delivery as `claimed` for
-/// up to about a second after it went out.
+/// `salvo status` and `salvo report` fold the log themselves before they read
+/// (`settleSendLog`).
 extension SalvoStore {
     /// Log rows that make the next commit apply the log.
     static let sendLogApplyRows = 1024
+
+    /// Folds what a running or stopped send has logged, so a report reads final states
+    /// (`salvo status`, `salvo report`). Nothing is written when the log is empty; a
+    /// database that cannot be written (a read-only copy) is read as it is.
+    public func settleSendLog() {
+        guard (try? writer.read({ db in try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM send_log)") })) == true else { return }
+        try? writer.write { db in try applySendLog(in: db) }
+    }
 
     /// Appends `outcomes` (each with its owner's claim) and `marks` to the log; returns the
     /// ids of `marks` still claimed by `owner` (a cancelled campaign's are not).

@@ -47,6 +47,21 @@ import Testing
         #expect(suppressed == [dead[2].email])
     }
 
+    @Test func statusAndReportFoldTheLogFirst() async throws {
+        let (fixture, _, claimed) = try await startClaimed(2, claiming: 2, owner: "e")
+        defer { fixture.remove() }
+        let store = fixture.store
+        _ = try store.recordAndMarkSending([], hardBounces: [], marking: [claimed[0].id], owner: "e", now: at(0))
+        _ = try store.recordAndMarkSending([fixture.outcome(claimed[0].id, .sent, at: 0)], hardBounces: [],
+                                           marking: [claimed[1].id], owner: "e", now: at(0))
+        #expect(try logRows(store) == 3)
+        let counts = try store.deliveryCounts(campaign: fixture.campaign)
+        #expect(counts[.sent] == 1 && counts[.sending] == 1, "\(counts)")
+        #expect(try logRows(store) == 0)
+        let report = try store.deliveryReport(campaign: fixture.campaign)
+        #expect(report.first { $0.email == claimed[0].email }?.status == "sent")
+    }
+
     @Test func cancelKeepsALoggedMarkSendingAndItsOutcomeIsRecorded() async throws {
         let (fixture, campaign, claimed) = try await startClaimed(3, claiming: 3, owner: "e")
         defer { fixture.remove() }
