@@ -15,6 +15,16 @@ import Testing
         return try parseAll(text, parser: &parser)
     }
 
+    /// RFC 3463 §2: class 2, 4 or 5, then one to three digits twice, dot-separated.
+    @Test(arguments: [
+        ("2.0.0", "2.0.0"), ("5.1.1", "5.1.1"), ("4.7.650", "4.7.650"), ("5.01.001", "5.1.1"),
+        ("3.1.1", nil), ("22.1.1", nil), ("2.1", nil), ("2.1.1.1", nil), ("2..1", nil), ("2.1.1234", nil),
+        ("2.1234.1", nil), ("", nil), ("a.b.c", nil), ("2.1.x", nil), (".1.1", nil), ("2.1.", nil),
+    ] as [(String, String?)])
+    func enhancedStatusCodes(text: String, parsed: String?) {
+        #expect(EnhancedStatusCode(Substring(text))?.description == parsed)
+    }
+
     @Test func singleLineReplyWithEnhancedCode() throws {
         let replies = try parseAll("550 5.1.1 <x@y.test>: user unknown\r\n")
         #expect(replies == [SMTPReply(code: 550, enhancedCode: EnhancedStatusCode(statusClass: 5, subject: 1, detail: 1),

@@ -52,20 +52,33 @@ public struct EnhancedStatusCode: Sendable, Hashable, CustomStringConvertible {
         self.detail = detail
     }
 
-    /// Parses `2.1.5`; subject and detail have one to three digits (RFC 3463 §2).
+    /// Parses `2.1.5`; subject and detail have one to three digits (RFC 3463 §2). Read
+    /// byte by byte: every reply of every transaction goes through here.
     public init?(_ text: Substring) {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3,
-              parts[0].count == 1, let statusClass = Int(parts[0]), [2, 4, 5].contains(statusClass),
-              (1...3).contains(parts[1].count), parts[1].allSatisfy(\.isASCIIDigit), let subject = Int(parts[1]),
-              (1...3).contains(parts[2].count), parts[2].allSatisfy(\.isASCIIDigit), let detail = Int(parts[2])
-        else { return nil }
-        self.init(statusClass: statusClass, subject: subject, detail: detail)
+        var parts = (statusClass: 0, subject: 0, detail: 0)
+        var field = 0
+        var digits = 0
+        for byte in text.utf8 {
+            if byte == UInt8(ascii: ".") {
+                guard digits > 0, field < 2 else { return nil }
+                field += 1
+                digits = 0
+                continue
+            }
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            digits += 1
+            guard digits <= (field == 0 ? 1 : 3) else { return nil }
+            let digit = Int(byte - UInt8(ascii: "0"))
+            switch field {
+            case 0: parts.statusClass = digit
+            case 1: parts.subject = parts.subject * 10 + digit
+            default: parts.detail = parts.detail * 10 + digit
+            }
+        }
+        guard field == 2, digits > 0, [2, 4, 5].contains(parts.statusClass) else { return nil }
+        self.init(statusClass: parts.statusClass, subject: parts.subject, detail: parts.detail)
     }
 
     public var description: String { "\(statusClass).\(subject).\(detail)" }
 }
 
-extension Character {
-    var isASCIIDigit: Bool { isASCII && isNumber }
-}

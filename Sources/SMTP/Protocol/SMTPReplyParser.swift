@@ -45,20 +45,20 @@ public struct SMTPReplyParser: Sendable {
 
     private mutating func consume(line: ByteBufferView) throws(SMTPReplyParserError) -> SMTPReply? {
         guard line.count >= 3 else { throw .malformedLine(Self.printable(line)) }
-        let bytes = Array(line)
+        let start = line.startIndex
         func digit(_ byte: UInt8) -> Int? {
             (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) ? Int(byte - UInt8(ascii: "0")) : nil
         }
-        guard let d1 = digit(bytes[0]), let d2 = digit(bytes[1]), let d3 = digit(bytes[2]),
+        guard let d1 = digit(line[start]), let d2 = digit(line[start + 1]), let d3 = digit(line[start + 2]),
               (2...5).contains(d1)
         else { throw .malformedLine(Self.printable(line)) }
         let code = d1 * 100 + d2 * 10 + d3
         let isLast: Bool
-        if bytes.count == 3 {
+        if line.count == 3 {
             isLast = true
-        } else if bytes[3] == UInt8(ascii: " ") {
+        } else if line[start + 3] == UInt8(ascii: " ") {
             isLast = true
-        } else if bytes[3] == UInt8(ascii: "-") {
+        } else if line[start + 3] == UInt8(ascii: "-") {
             isLast = false
         } else {
             throw .malformedLine(Self.printable(line))
@@ -67,7 +67,7 @@ public struct SMTPReplyParser: Sendable {
             throw .inconsistentCode(expected: pendingCode, found: code)
         }
         // Server text is meant to be ASCII; decode leniently so odd bytes never fail a reply.
-        let text = bytes.count > 4 ? String(decoding: bytes[4...], as: UTF8.self) : ""
+        let text = line.count > 4 ? String(decoding: line[(start + 4)...], as: UTF8.self) : ""
         pendingCode = code
         pendingLines.append(Substring(text))
         if pendingLines.count > maximumLines { throw .tooManyLines(maximumLines) }
