@@ -42,9 +42,7 @@ final class SMTPChannelHandler: ChannelInboundHandler {
     private let status: NIOLockedValueBox<SMTPConnectionStatus>
     private var context: ChannelHandlerContext?
 
-    private var deadline: NIODeadline?
-    private var timer: Scheduled<Void>?
-    private var timerFiresAt: NIODeadline?
+    private let replyTimer = ReplyTimer()
 
     private var tlsHandlers: (observer: ServerHelloObserver, tls: NIOSSLClientHandler, recorder: VerificationRecorder)?
     private var tlsInfo: SMTPTLSInfo?
@@ -138,7 +136,7 @@ final class SMTPChannelHandler: ChannelInboundHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        timer?.cancel()
+        replyTimer.cancel()
         self.context = nil
     }
 
@@ -149,8 +147,7 @@ final class SMTPChannelHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         run(stateMachine.connectionClosed(), context: context)
-        timer?.cancel()
-        timer = nil
+        replyTimer.cancel()
         context.fireChannelInactive()
     }
 
@@ -208,10 +205,11 @@ final class SMTPChannelHandler: ChannelInboundHandler {
             var buffer = context.channel.allocator.buffer(capacity: message.readableBytes + message.readableBytes / 32 + 16)
             SMTPDataEncoder.encode(message, into: &buffer)
             // The data block limit runs while the bytes go out; the end-of-data limit after.
-            deadline = .now() + timeouts.dataBlock
+            awaitReply(until: .now() + timeouts.dataBlock, context: context)
             let written = context.eventLoop.makePromise(of: Void.self)
             written.futureResult.assumeIsolated().whenSuccess { [self] in
-                if stateMachine.wait == .endOfData { deadline = .now() + timeouts.endOfData }
+                guard stateMachine.wait == .endOfData, let context = self.context else { return }
+                awaitReply(until: .now() + timeouts.endOfData, context: context)
             }
             context.writeAndFlush(wrapOutboundOut(buffer), promise: written)
 
@@ -280,37 +278,19 @@ final class SMTPChannelHandler: ChannelInboundHandler {
 
     // MARK: Time limits
 
-    /// Moves the deadline for the awaited reply; the timer itself is re-scheduled only
-    /// when it fires early, so a busy connection does not churn timers.
+    /// Moves the deadline for the awaited reply to the limit of what the session waits
+    /// for. At the end of the data, the limit set when the message was written stands.
     private func armTimer(context: ChannelHandlerContext) {
-        guard let wait = stateMachine.wait else {
-            deadline = nil
-            return
-        }
-        if wait != .endOfData || deadline == nil {
-            deadline = .now() + limit(for: wait)
-        }
-        scheduleTimer(context: context)
+        guard let wait = stateMachine.wait else { return replyTimer.clear() }
+        let deadline = wait == .endOfData ? replyTimer.deadline : nil
+        awaitReply(until: deadline ?? .now() + limit(for: wait), context: context)
     }
 
-    private func scheduleTimer(context: ChannelHandlerContext) {
-        guard let deadline else { return }
-        if let timer, let timerFiresAt {
-            // A timer that fires no later than the deadline will re-check it then.
-            if timerFiresAt <= deadline { return }
-            timer.cancel()
-        }
-        timerFiresAt = deadline
-        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
-            timer = nil
-            timerFiresAt = nil
-            guard let context = self.context, let deadline = self.deadline else { return }
-            if deadline <= .now() {
-                let wait = stateMachine.wait.map { "\($0)" } ?? "reply"
-                run(stateMachine.errorCaught(error(.replyTimeout, detail: "no \(wait) reply in time")), context: context)
-            } else {
-                scheduleTimer(context: context)
-            }
+    private func awaitReply(until deadline: NIODeadline, context: ChannelHandlerContext) {
+        replyTimer.set(deadline, on: context.eventLoop) { [weak self] in
+            guard let self, let context = self.context else { return }
+            let wait = stateMachine.wait.map { "\($0)" } ?? "reply"
+            run(stateMachine.errorCaught(error(.replyTimeout, detail: "no \(wait) reply in time")), context: context)
         }
     }
 

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOSSL
+import SMTP
 
 /// The thin I/O layer: feeds the bytes read to `POP3SessionStateMachine`, runs its
 /// actions (write a command, complete the caller's promise, close) and keeps the time
@@ -22,8 +23,7 @@ final class POP3ChannelHandler: ChannelInboundHandler {
     private let server: String
     private let timeouts: POP3Timeouts
     private var greeted = false
-    private var deadline: NIODeadline?
-    private var timer: Scheduled<Void>?
+    private let replyTimer = ReplyTimer()
 
     init(stateMachine: POP3SessionStateMachine, server: String, timeouts: POP3Timeouts,
          setupPromise: EventLoopPromise<POP3Capabilities>) {
@@ -74,7 +74,7 @@ final class POP3ChannelHandler: ChannelInboundHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        timer?.cancel()
+        replyTimer.cancel()
         self.context = nil
     }
 
@@ -85,8 +85,7 @@ final class POP3ChannelHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         run(stateMachine.connectionClosed(), context: context)
-        timer?.cancel()
-        timer = nil
+        replyTimer.cancel()
         context.fireChannelInactive()
     }
 
@@ -173,26 +172,11 @@ final class POP3ChannelHandler: ChannelInboundHandler {
     /// Moves the deadline while a response is awaited. Bytes arriving move it too, so a
     /// large message that keeps coming is never cut, while a stalled one is.
     private func armTimer(context: ChannelHandlerContext) {
-        guard stateMachine.isAwaitingResponse else {
-            deadline = nil
-            return
-        }
-        deadline = .now() + (greeted ? timeouts.response : timeouts.greeting)
-        guard timer == nil else { return }
-        scheduleTimer(context: context)
-    }
-
-    private func scheduleTimer(context: ChannelHandlerContext) {
-        guard let deadline else { return }
-        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
-            timer = nil
-            guard let context = self.context, let deadline = self.deadline else { return }
-            if deadline <= .now() {
-                let what = greeted ? "no response within \(timeouts.response)" : "no TLS handshake and greeting within \(timeouts.greeting)"
-                run(stateMachine.errorCaught(POP3Error(.responseTimeout, detail: what, server: server)), context: context)
-            } else {
-                scheduleTimer(context: context)
-            }
+        guard stateMachine.isAwaitingResponse else { return replyTimer.clear() }
+        replyTimer.set(.now() + (greeted ? timeouts.response : timeouts.greeting), on: context.eventLoop) { [weak self] in
+            guard let self, let context = self.context else { return }
+            let what = greeted ? "no response within \(timeouts.response)" : "no TLS handshake and greeting within \(timeouts.greeting)"
+            run(stateMachine.errorCaught(POP3Error(.responseTimeout, detail: what, server: server)), context: context)
         }
     }
 }
