@@ -226,7 +226,7 @@ import Testing
         check.standardOutput = out
         try check.run()
         check.waitUntilExit()
-        #expect(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(String(decoding: try out.fileHandleForReading.readAllData(), as: UTF8.self)
                 == "[('bounced', 2), ('sent', 1), ('suppressed', 1)] ['Z']\n")
 
         let asJSON = try SalvoBinary.run(["report", "welcome", "--json"], in: dir)

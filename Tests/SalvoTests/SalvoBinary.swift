@@ -1,4 +1,5 @@
 import Foundation
+import TestPeers
 
 /// Runs the `salvo` executable that `swift build` put beside the test bundle, the way a
 /// user runs it.
@@ -39,9 +40,9 @@ struct SalvoBinary {
         nonisolated(unsafe) var outData = Data(), errData = Data()
         let group = DispatchGroup()
         group.enter()
-        DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        DispatchQueue.global().async { outData = (try? out.fileHandleForReading.readAllData()) ?? Data(); group.leave() }
         group.enter()
-        DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        DispatchQueue.global().async { errData = (try? err.fileHandleForReading.readAllData()) ?? Data(); group.leave() }
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning, Date() < deadline { usleep(10_000) }
         if process.isRunning { process.terminate() }

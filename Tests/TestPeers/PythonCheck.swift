@@ -42,7 +42,7 @@ public enum PythonCheck {
         // block on a full pipe.
         let collected = OutputCollector()
         let reader = Thread {
-            collected.set(stdout.fileHandleForReading.readDataToEndOfFile())
+            collected.set((try? stdout.fileHandleForReading.readAllData()) ?? Data())
         }
         reader.start()
         stdin.fileHandleForWriting.write(Data(input))

@@ -428,8 +428,10 @@ public actor DeliveryEngine {
             let transaction = SMTPTransaction(mailFrom: message.envelopeFrom, recipients: [message.envelopeTo],
                                               message: message.bytes, smtpUTF8: false)
             let result = try await open.send(transaction, release: marking.map { $0.contains(delivery.id) })
-            _ = await handle(result, delivery: delivery, site: admitted.limitsSite, poolSite: site, server: open.server,
+            if let outcome = result.recipients.first {
+                await handle(outcome, delivery: delivery, site: admitted.limitsSite, poolSite: site, server: open.server,
                              messageID: message.messageID, committer: committer)
+            }
         } catch let error as SMTPError where error.code == .contentWithheld {
             // Not marked, so nothing was sent: the store took it back (the campaign was
             // cancelled), or the commit failed and it stays `claimed`, to be handed back
@@ -440,8 +442,8 @@ public actor DeliveryEngine {
                 logger.error("marking delivery \(delivery.id) sending: \(error)")
             }
         } catch let error as SMTPError {
-            _ = await failed(error, delivery: delivery, site: admitted.limitsSite, poolSite: site,
-                             messageID: message.messageID, committer: committer)
+            await failed(error, delivery: delivery, site: admitted.limitsSite, poolSite: site,
+                         messageID: message.messageID, committer: committer)
         } catch {
             logger.error("delivery \(delivery.id) to \(delivery.email): \(error)")
         }
@@ -452,6 +454,7 @@ public actor DeliveryEngine {
     }
 
     /// Records a failed transaction; true when the reply paused the site.
+    @discardableResult
     nonisolated func failed(_ error: SMTPError, delivery: ClaimedDelivery, site: SiteKey, poolSite: SiteKey,
                             messageID: String, committer: StoreCommitter) async -> Bool {
         var generator = SystemRandomNumberGenerator()
@@ -466,15 +469,8 @@ public actor DeliveryEngine {
         return paused
     }
 
-    /// Records a transaction's outcome; true when the reply paused the site.
-    private nonisolated func handle(_ result: SMTPTransactionResult, delivery: ClaimedDelivery, site: SiteKey, poolSite: SiteKey,
-                                    server: String, messageID: String, committer: StoreCommitter) async -> Bool {
-        guard let outcome = result.recipients.first else { return false }
-        return await handle(outcome, delivery: delivery, site: site, poolSite: poolSite, server: server,
-                            messageID: messageID, committer: committer)
-    }
-
     /// Records one recipient's outcome; true when the reply paused the site.
+    @discardableResult
     nonisolated func handle(_ outcome: SMTPRecipientOutcome, delivery: ClaimedDelivery, site: SiteKey, poolSite: SiteKey,
                             server: String, messageID: String, committer: StoreCommitter) async -> Bool {
         let stage: ReplyClassification.Stage = outcome.status == .accepted ? .data : .recipient

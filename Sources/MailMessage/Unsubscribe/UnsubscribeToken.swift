@@ -18,7 +18,6 @@ public enum UnsubscribeToken {
     /// once, not for every recipient.
     public struct Maker: Sendable {
         private let keyed: HMAC<SHA256>
-        private let campaign: [UInt8]
         private let campaignPart: String
 
         public init(campaign: String, secret: some ContiguousBytes) {
@@ -26,17 +25,20 @@ public enum UnsubscribeToken {
             let campaign = Array(campaign.utf8)
             keyed.update(data: UnsubscribeToken.lengthPrefixed(campaign))
             self.keyed = keyed
-            self.campaign = campaign
             campaignPart = Base64.encode(campaign, urlSafe: true, padding: false)
         }
 
         public func make(recipient: String) -> String {
             let recipient = Array(recipient.utf8)
+            return campaignPart + "." + Base64.encode(recipient, urlSafe: true, padding: false) + "."
+                + Base64.encode(mac(recipient: recipient), urlSafe: true, padding: false)
+        }
+
+        /// The MAC of this campaign and `recipient`, cut to `macLength` bytes.
+        func mac(recipient: [UInt8]) -> [UInt8] {
             var hmac = keyed
             hmac.update(data: UnsubscribeToken.lengthPrefixed(recipient))
-            let mac = Array(hmac.finalize()).prefix(macLength)
-            return campaignPart + "." + Base64.encode(recipient, urlSafe: true, padding: false) + "."
-                + Base64.encode(Array(mac), urlSafe: true, padding: false)
+            return Array(Array(hmac.finalize()).prefix(macLength))
         }
     }
 
@@ -51,7 +53,7 @@ public enum UnsubscribeToken {
               let campaign = String(validating: campaignBytes, as: UTF8.self),
               let recipient = String(validating: recipientBytes, as: UTF8.self)
         else { return nil }
-        let expected = Self.mac(campaign: campaign, recipient: recipient, key: SymmetricKey(data: secret))
+        let expected = Maker(campaign: campaign, secret: secret).mac(recipient: recipientBytes)
         // Constant time: every byte is compared whatever the first difference.
         var difference: UInt8 = 0
         for (a, b) in zip(mac, expected) { difference |= a ^ b }
@@ -62,13 +64,6 @@ public enum UnsubscribeToken {
     public static func verify(_ token: String, campaign: String, recipient: String, secret: some ContiguousBytes) -> Bool {
         guard let found = verify(token, secret: secret) else { return false }
         return found.campaign == campaign && found.recipient == recipient
-    }
-
-    private static func mac(campaign: String, recipient: String, key: SymmetricKey) -> [UInt8] {
-        var hmac = HMAC<SHA256>(key: key)
-        hmac.update(data: lengthPrefixed(Array(campaign.utf8)))
-        hmac.update(data: lengthPrefixed(Array(recipient.utf8)))
-        return Array(Array(hmac.finalize()).prefix(macLength))
     }
 
     /// Each part goes into the MAC after its length, so ("ab", "c") and ("a", "bc")

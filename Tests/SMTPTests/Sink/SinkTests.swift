@@ -86,7 +86,7 @@ import TestPeers
         python.standardOutput = out
         try python.run()
         python.waitUntilExit()
-        let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let printed = String(decoding: try out.fileHandleForReading.readAllData(), as: UTF8.self)
         #expect(printed == "250 2.1.0 sender ok 250 2.1.5 recipient ok 354 end with <CRLF>.<CRLF>\n250 2.0.0 queued in the sink 221 2.0.0 bye\n")
         let files = try FileManager.default.contentsOfDirectory(atPath: folder.path + "/new")
         #expect(files.count == 1)
