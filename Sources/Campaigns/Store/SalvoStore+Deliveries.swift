@@ -401,3 +401,15 @@ extension SalvoStore: DeliveryStore {
     static func seconds(_ date: Date) -> Int64 { Int64(date.timeIntervalSince1970.rounded(.down)) }
     static func date(_ seconds: Int64) -> Date { Date(timeIntervalSince1970: TimeInterval(seconds)) }
 }
+
+// SCAFFOLD (to be replaced by the SQLite implementation of SharedLimits before landing):
+// grants everything, so limits stay per process as before.
+extension SalvoStore {
+    public func takeSends(_ key: String, count: Int, rate: Rate, now: Date) async throws -> SendGrant {
+        SendGrant(granted: count)
+    }
+
+    public func leaseConnection(_ key: String, limit: Int, owner: String, now: Date) async throws -> Bool { true }
+
+    public func returnConnection(_ key: String, owner: String) async throws {}
+}

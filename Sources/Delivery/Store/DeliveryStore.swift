@@ -19,7 +19,7 @@ import Foundation
 /// The shape is meant for a PostgreSQL store too, for several hosts sending one campaign:
 /// `claimDue` maps to `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT n)`,
 /// every other call is one transaction over a batch of ids.
-public protocol DeliveryStore: Sendable {
+public protocol DeliveryStore: SharedLimits {
     /// Atomically takes up to `limit` due deliveries of `campaign` (`pending`, or
     /// `deferred` whose `next_attempt_at` ≤ `now`), marks them `claimed` by `owner`, and
     /// returns them ordered by domain, then id, so one destination's recipients come
