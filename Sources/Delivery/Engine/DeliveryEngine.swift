@@ -49,6 +49,12 @@ public actor DeliveryEngine {
         public var stoppedBy: CampaignControl?
         /// Set when the pass ended because the store holds sending back (daily quota).
         public var heldBy: SendingHold?
+        /// Set when a route stopped because the sender's own setup failed there (the
+        /// first such failure; the command exits non-zero with it).
+        public var senderFailure: SenderFailure?
+        /// Outcomes known from a server that the store could not record (after its
+        /// retries): the command says so and exits non-zero.
+        public var lostOutcomes = 0
         public var attempts: Int { sent + deferred + bounced + failed + unknown }
     }
 
