@@ -1,0 +1,71 @@
+import Foundation
+
+/// `Tests/peers/hostile_smtp.py`: an SMTP server with one misbehaviour per run (a 421
+/// greeting, a greeting dripped byte by byte, DATA answered 250, one reply too many, AUTH
+/// refused, a non-FQDN HELO refused, …; the script's header lists the modes), recording
+/// every line it received and every reply it sent, so a fault test asserts what the peer
+/// saw as well as how every recipient ended.
+public struct HostileSMTPPeer: Sendable {
+    public let process: PeerProcess
+    public let mode: String
+    public var port: Int { process.port }
+    var eventsURL: URL { process.directory.appendingPathComponent("events.jsonl") }
+
+    /// Starts the script in `mode` (`--drip-interval S`, `--session-limit S` may follow).
+    public static func start(mode: String, _ arguments: [String] = []) async throws -> HostileSMTPPeer {
+        let python = try TestPeers.executable("python3")
+        let script = TestPeers.repositoryRoot.appendingPathComponent("Tests/peers/hostile_smtp.py").path
+        let directory = try TestPeers.makeTemporaryDirectory("hostile-\(mode)")
+        let process = try await TestPeers.launch(
+            "hostile-smtp", executable: python,
+            arguments: ["-u", script, "--mode", mode, "--events", directory.appendingPathComponent("events.jsonl").path] + arguments,
+            directory: directory)
+        return HostileSMTPPeer(process: process, mode: mode)
+    }
+
+    /// Every event so far, in order.
+    public func events() throws -> [HostileEvent] {
+        guard let data = try? Data(contentsOf: eventsURL) else { return [] }
+        return try data.split(separator: UInt8(ascii: "\n")).map { try JSONDecoder().decode(HostileEvent.self, from: Data($0)) }
+    }
+
+    /// Connections accepted so far.
+    public func connections() throws -> Int { try events().filter { $0.event == "connect" }.count }
+    /// Lines received that start with `verb` (`EHLO`, `AUTH`, `MAIL`, `RCPT`, `DATA`, …).
+    public func commands(_ verb: String) throws -> [String] {
+        try events().compactMap { $0.event == "line" ? $0.text : nil }.filter { $0.uppercased().hasPrefix(verb) }
+    }
+    /// Login attempts (each refused in `auth-535`).
+    public func logins() throws -> Int { try events().filter { $0.event == "auth" }.count }
+    /// Messages whose content the peer took (a 250 after the final dot).
+    public func messages() throws -> [HostileEvent] { try events().filter { $0.event == "message" } }
+    /// Sessions open now (from the last connect or disconnect event).
+    public func openSessions() throws -> Int {
+        try events().last(where: { $0.event == "connect" || $0.event == "disconnect" })?.open ?? 0
+    }
+
+    /// Waits until `condition` holds on the events, checking every 50 ms; `deadline` is a
+    /// hang guard, never a measurement.
+    public func waitFor(deadline: Duration = .seconds(60), _ what: String,
+                        _ condition: ([HostileEvent]) -> Bool) async throws {
+        let clock = ContinuousClock()
+        let end = clock.now.advanced(by: deadline)
+        while clock.now < end {
+            if condition(try events()) { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw PeerError("hostile peer (\(mode)): \(what) did not happen before the hang guard")
+    }
+
+    public func stop() { process.stopAndClean() }
+}
+
+public struct HostileEvent: Decodable, Sendable, Hashable {
+    public var event: String
+    public var session: Int
+    public var text: String?
+    public var open: Int?
+    public var success: Bool?
+    public var rcpts: [String]?
+    public var bytes: Int?
+}
