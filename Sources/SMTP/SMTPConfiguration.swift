@@ -94,19 +94,25 @@ public struct SMTPCredentials: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "SMTPCredentials(username: \(username), password: ****)" }
 }
 
-/// How long to wait for each reply. The defaults are RFC 5321 §4.5.3.2's minimums.
+/// How long to wait for each reply. The defaults are RFC 5321 §4.5.3.2's minimums. Each
+/// is a deadline for the whole reply, multi-line replies included, counted from the
+/// moment the wait begins: a server that trickles its answer a byte at a time is cut off
+/// at the deadline all the same.
 public struct SMTPTimeouts: Sendable, Hashable {
+    /// The TCP connect.
     public var connect: TimeAmount = .seconds(30)
     /// The 220 greeting.
     public var greeting: TimeAmount = .minutes(5)
-    /// EHLO, HELO, STARTTLS, AUTH, RSET, QUIT, NOOP.
+    /// The reply to EHLO, and to HELO after a refused EHLO.
+    public var ehlo: TimeAmount = .minutes(5)
+    /// STARTTLS, each AUTH step, RSET, QUIT.
     public var command: TimeAmount = .minutes(5)
     public var tlsHandshake: TimeAmount = .seconds(60)
     public var mail: TimeAmount = .minutes(5)
     public var rcpt: TimeAmount = .minutes(5)
     /// The 354 after DATA.
     public var data: TimeAmount = .minutes(2)
-    /// Sending the message bytes.
+    /// Writing the message bytes.
     public var dataBlock: TimeAmount = .minutes(3)
     /// The reply after the final ".".
     public var endOfData: TimeAmount = .minutes(10)
@@ -118,6 +124,7 @@ public struct SMTPTimeouts: Sendable, Hashable {
         var timeouts = SMTPTimeouts()
         timeouts.connect = limit
         timeouts.greeting = limit
+        timeouts.ehlo = limit
         timeouts.command = limit
         timeouts.tlsHandshake = limit
         timeouts.mail = limit
@@ -126,5 +133,52 @@ public struct SMTPTimeouts: Sendable, Hashable {
         timeouts.dataBlock = limit
         timeouts.endOfData = limit
         return timeouts
+    }
+
+    /// The names of the limits as `salvo.yml` writes them (`smtp.timeouts.end_of_data`).
+    public static let names = ["connect", "greeting", "ehlo", "command", "tls_handshake", "mail", "rcpt", "data",
+                               "data_block", "end_of_data"]
+
+    private static func path(_ name: String) -> WritableKeyPath<SMTPTimeouts, TimeAmount>? {
+        switch name {
+        case "connect": \.connect
+        case "greeting": \.greeting
+        case "ehlo": \.ehlo
+        case "command": \.command
+        case "tls_handshake": \.tlsHandshake
+        case "mail": \.mail
+        case "rcpt": \.rcpt
+        case "data": \.data
+        case "data_block": \.dataBlock
+        case "end_of_data": \.endOfData
+        default: nil
+        }
+    }
+
+    /// Sets the limit `name` (one of `names`); other names change nothing.
+    public mutating func set(_ name: String, to limit: Duration) {
+        guard let path = Self.path(name) else { return }
+        let (seconds, attoseconds) = limit.components
+        self[keyPath: path] = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+
+    /// The limit `name` (one of `names`).
+    public func limit(named name: String) -> Duration? {
+        Self.path(name).map { .nanoseconds(self[keyPath: $0].nanoseconds) }
+    }
+
+    /// The limit for one awaited reply.
+    public func limit(for wait: SMTPSessionStateMachine.Wait) -> TimeAmount {
+        switch wait {
+        case .greeting: greeting
+        case .ehlo: ehlo
+        case .command: command
+        case .tlsHandshake: tlsHandshake
+        case .mail: mail
+        case .rcpt: rcpt
+        case .data: data
+        case .dataBlock: dataBlock
+        case .endOfData: endOfData
+        }
     }
 }

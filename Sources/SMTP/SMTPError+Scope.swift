@@ -17,12 +17,18 @@ extension SMTPError {
         case message
     }
 
-    /// Where this failure belongs. A route to a relay may raise a `.site` TLS failure to
-    /// `.sender`: the relay is the sender's own choice, so its certificate is too.
-    public var scope: Scope {
+    /// Where this failure belongs towards a destination the sender does not choose (an
+    /// MX host). Towards a relay, use `scope(towardsRelay: true)`.
+    public var scope: Scope { scope(towardsRelay: false) }
+
+    /// Where this failure belongs. Towards a relay the TLS failures are the sender's: the
+    /// relay is the sender's own choice, so are its certificate and its TLS, and no
+    /// amount of waiting for the site mends them.
+    public func scope(towardsRelay: Bool) -> Scope {
         switch code {
-        case .connectFailed, .connectTimeout, .greetingRejected, .tlsHandshakeFailed,
-             .tlsRequiredButNotOffered, .startTLSRefused:
+        case .tlsHandshakeFailed, .certificateNotTrusted, .tlsRequiredButNotOffered, .startTLSRefused:
+            towardsRelay ? .sender : .site
+        case .connectFailed, .connectTimeout, .greetingRejected:
             .site
         case .serviceNotAvailable:
             // 421 at the greeting or in answer to EHLO: the site is closing its doors.
@@ -32,6 +38,11 @@ extension SMTPError {
             .sender
         case .invalidAddress, .noRecipients:
             .message
+        case .protocolViolation, .connectionClosedAfterData, .unexpectedReply, .malformedReply,
+             .replyTimeout, .connectionClosed:
+            // Drop the connection: content in doubt is `unknown` (`contentMayHaveReachedServer`),
+            // the rest goes again.
+            .connection
         default:
             .connection
         }

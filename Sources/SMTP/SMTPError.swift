@@ -10,6 +10,7 @@ public struct SMTPError: Error, Sendable, Hashable, CustomStringConvertible {
             case plaintextAuthRefused, authNotOffered, noSupportedAuthMechanism, authenticationFailed
             case unexpectedReply, malformedReply, replyTimeout, connectionClosed, connectionClosedAfterData
             case invalidAddress, noRecipients, connectionNotUsable, busy, contentWithheld
+            case protocolViolation, certificateNotTrusted
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -43,9 +44,19 @@ public struct SMTPError: Error, Sendable, Hashable, CustomStringConvertible {
         /// The server did not answer within the RFC 5321 §4.5.3.2 time limit.
         public static let replyTimeout = Code(.replyTimeout)
         public static let connectionClosed = Code(.connectionClosed)
-        /// The connection dropped after the message was sent and before its reply: the
-        /// message may or may not have been delivered (RFC 1047). Do not resend silently.
+        /// The connection dropped after the message was sent and before its reply, or a
+        /// reply after the content was out could not be matched to it: the message may or
+        /// may not have been delivered (RFC 1047). Do not resend silently.
         public static let connectionClosedAfterData = Code(.connectionClosedAfterData)
+        /// A reply that cannot answer the command it would be matched to (one too many,
+        /// one missing, out of order, a 2xx to DATA), before any of the message's content
+        /// was sent: the connection was dropped, no reply was attributed to a recipient,
+        /// and nothing was delivered. Content that may have left turns the same fault
+        /// into `connectionClosedAfterData`.
+        public static let protocolViolation = Code(.protocolViolation)
+        /// The server's certificate did not verify (chain or name) where verification is
+        /// required: a relay, or `tls: verify`.
+        public static let certificateNotTrusted = Code(.certificateNotTrusted)
         /// An envelope address contains CR, LF, `<`, `>` or control characters.
         public static let invalidAddress = Code(.invalidAddress)
         public static let noRecipients = Code(.noRecipients)
@@ -76,6 +87,11 @@ public struct SMTPError: Error, Sendable, Hashable, CustomStringConvertible {
         self.server = server
     }
 
+    /// True when the message's content may have reached the server before the failure:
+    /// its delivery is in doubt (record it `unknown`, never resend it silently). False for
+    /// every failure before content, which leaves the message undelivered.
+    public var contentMayHaveReachedServer: Bool { code == .connectionClosedAfterData }
+
     public var description: String {
         var parts = ["smtp \(server ?? "?")"]
         parts.append(Self.summaries[code] ?? code.description)
@@ -103,7 +119,10 @@ public struct SMTPError: Error, Sendable, Hashable, CustomStringConvertible {
         .malformedReply: "malformed reply",
         .replyTimeout: "server stopped answering",
         .connectionClosed: "connection closed by the server",
-        .connectionClosedAfterData: "connection lost after the message was sent, before the server's reply: delivery unknown",
+        .connectionClosedAfterData: "connection dropped after the message was sent, before its reply was known: delivery unknown",
+        .protocolViolation: "server's reply does not match the command sent (connection dropped before the message was sent)",
+        .certificateNotTrusted: "server certificate not trusted",
+        .contentWithheld: "message withheld after the 354 (connection dropped, nothing of the message sent)",
         .invalidAddress: "invalid envelope address",
         .noRecipients: "transaction has no recipients",
         .connectionNotUsable: "connection is no longer usable",

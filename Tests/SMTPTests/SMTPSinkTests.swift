@@ -71,7 +71,9 @@ import Testing
         await #expect(throws: SMTPError.self) { try await connection.send(Self.transaction(["withheld@x.test"]), release: withheld) }
         #expect(!connection.isUsable)
         let received = try sink.transactions()
-        #expect(received.map(\.rcptArgs) == [["<held@x.test>"], ["<early@x.test>"]])
+        // Two dumps written within one clock tick list in either order.
+        #expect(Set(received.map(\.rcptArgs)) == [["<held@x.test>"], ["<early@x.test>"]])
+        #expect(received.count == 2)
         #expect(received.allSatisfy { String(decoding: $0.message, as: UTF8.self) == Self.dumped })
     }
 

@@ -48,6 +48,7 @@ import Testing
         var machine = machine()
         #expect(machine.wait == .greeting)
         #expect(machine.replyReceived(greeting) == .send([.ehlo("client.test")]))
+        #expect(machine.wait == .ehlo)
         guard case .sessionReady(let capabilities) = machine.replyReceived(ehloPipelining) else {
             Issue.record("not ready")
             return
@@ -95,6 +96,8 @@ import Testing
         #expect(machine.replyReceived(Self.reply("550 5.1.1 unknown")) == .none)
         #expect(machine.wait == .data)
         #expect(machine.replyReceived(Self.reply("354 go ahead")) == .sendMessage(transaction.message))
+        #expect(machine.wait == .dataBlock)
+        #expect(machine.messageWritten() == .none)
         #expect(machine.wait == .endOfData)
         guard case .transactionCompleted(let result, closeConnection: false) = machine.replyReceived(Self.reply("250 2.0.0 queued as 1")) else {
             Issue.record("not completed"); return
@@ -128,6 +131,7 @@ import Testing
         _ = machine.replyReceived(Self.reply("250 Ok"))
         _ = machine.replyReceived(Self.reply("450 4.2.0 later"))
         #expect(machine.replyReceived(Self.reply("354 go")) == .sendMessage(ByteBuffer()))
+        _ = machine.messageWritten()
         guard case .transactionCompleted(let result, closeConnection: false) = machine.replyReceived(Self.reply("554 no rcpt")) else {
             Issue.record("not completed"); return
         }
@@ -143,6 +147,7 @@ import Testing
         #expect(machine.replyReceived(Self.reply("550 5.1.1 unknown")) == .send([.rcpt(to: "b@x.test")]))
         #expect(machine.replyReceived(ok) == .send([.data]))
         #expect(machine.replyReceived(Self.reply("354 go")) == .sendMessage(transaction.message))
+        _ = machine.messageWritten()
         guard case .transactionCompleted(let result, false) = machine.replyReceived(ok) else { Issue.record("not completed"); return }
         #expect(result.recipients.map(\.status) == [.permanentFailure, .accepted])
     }
@@ -180,7 +185,9 @@ import Testing
         #expect(machine.replyReceived(Self.reply("354 go")) == .awaitContentRelease)
         #expect(machine.isHoldingContent && machine.wait == .data)
         #expect(machine.contentReleased() == .sendMessage(message.message))
-        #expect(!machine.isHoldingContent && machine.wait == .endOfData)
+        #expect(!machine.isHoldingContent && machine.wait == .dataBlock)
+        _ = machine.messageWritten()
+        #expect(machine.wait == .endOfData)
         guard case .transactionCompleted(let result, false) = machine.replyReceived(ok) else { Issue.record("not completed"); return }
         #expect(result.recipients.map(\.status) == [.accepted])
     }
@@ -197,10 +204,12 @@ import Testing
         #expect(error.code == .connectionClosed)
     }
 
-    @Test func aReplyWhileContentIsHeldIsAProtocolError() {
+    @Test func aReplyWhileContentIsHeldIsAProtocolViolationBeforeContent() {
         var machine = machineAfter354(holdingContent: true)
         guard case .fail(let error) = machine.replyReceived(ok) else { Issue.record("no failure"); return }
-        #expect(error.code == .unexpectedReply)
+        #expect(error.code == .protocolViolation)
+        #expect(!error.contentMayHaveReachedServer)
+        #expect(error.scope == .connection)
     }
 
     @Test func a421BetweenTransactionsFailsTheSession() {

@@ -22,8 +22,16 @@ public struct SalvoConfiguration: Sendable {
     public var quota: DailyQuota?
     /// `verp`: nil when messages go out with the campaign's From address as envelope sender.
     public var verp: VERPSettings?
+    /// `smtp`: how the SMTP client behaves towards every server (MX hosts, routes, relay).
+    public var smtp = SMTPSettings()
 
     public init() {}
+
+    public struct SMTPSettings: Sendable {
+        /// `smtp.timeouts`: RFC 5321 §4.5.3.2's values unless set.
+        public var timeouts = SMTPTimeouts()
+    }
+
 
     public struct DeliverySettings: Sendable {
         public enum Mode: String, Sendable { case mx, relay }
@@ -140,7 +148,7 @@ extension SalvoConfiguration {
     public init(yaml root: YAMLValue) throws {
         self.init()
         file = root.file
-        let top = try root.mapping(known: ["database", "helo", "delivery", "dns", "dkim", "limits", "retry", "unsubscribe", "reputation_guard", "quota", "verp"])
+        let top = try root.mapping(known: ["database", "helo", "delivery", "dns", "dkim", "limits", "retry", "unsubscribe", "reputation_guard", "quota", "verp", "smtp"])
         if let value = top["database"] { database = try value.path() }
         else { database = YAMLValue(node: "salvo.db", key: "database", file: root.file).relativeToFile("salvo.db") }
         if let value = top["helo"] { helo = try value.nonEmptyString() }
@@ -183,6 +191,7 @@ extension SalvoConfiguration {
             quota = DailyQuota(perDay: try perDay.int(min: 1))
         }
         if let value = top["verp"] { verp = try Self.verp(value) }
+        if let value = top["smtp"] { smtp = try Self.smtp(value) }
         if let value = top["unsubscribe"] {
             let keys = try value.mapping(known: ["secret_env", "mailto"])
             if let secret = keys["secret_env"] { unsubscribe.secretEnv = try secret.nonEmptyString() }
@@ -206,6 +215,22 @@ extension SalvoConfiguration {
             settings.localPart = text
         }
         if let secret = keys["secret_env"] { settings.secretEnv = try secret.nonEmptyString() }
+        return settings
+    }
+
+    /// `smtp: { timeouts: { connect: 30s, greeting: 5m, … } }`: each a deadline for one
+    /// whole reply, at least one second.
+    private static func smtp(_ value: YAMLValue) throws -> SMTPSettings {
+        var settings = SMTPSettings()
+        let keys = try value.mapping(known: ["timeouts"])
+        guard let timeouts = keys["timeouts"] else { return settings }
+        let entries = try timeouts.mapping(known: SMTPTimeouts.names)
+        for name in SMTPTimeouts.names {
+            guard let entry = entries[name] else { continue }
+            let limit = try duration(entry)
+            guard limit.seconds >= 1 else { throw entry.error("a time limit must be at least 1s, found '\(limit)'") }
+            settings.timeouts.set(name, to: limit.duration)
+        }
         return settings
     }
 

@@ -44,7 +44,9 @@ extension SalvoConfiguration {
         case "none": .none
         default: .opportunistic
         }
-        return .mx(heloName: heloName, tls: policy)
+        var configuration = SMTPConfiguration.mx(heloName: heloName, tls: policy)
+        configuration.timeouts = smtp.timeouts
+        return configuration
     }
 
     /// SMTP session settings towards the relay, with its password read from the
@@ -62,6 +64,7 @@ extension SalvoConfiguration {
         let tls: SMTPConfiguration.TLSPolicy = SMTPConfiguration.TLSPolicy(configValue: relay.tls) ?? .required
         var configuration = SMTPConfiguration.relay(heloName: heloName, tls: tls, credentials: credentials, caFile: relay.caFile)
         configuration.allowPlaintextAuth = relay.allowPlaintextAuth
+        configuration.timeouts = smtp.timeouts
         return configuration
     }
 }

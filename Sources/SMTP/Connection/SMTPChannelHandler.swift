@@ -154,19 +154,26 @@ final class SMTPChannelHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
         inbound!.writeBuffer(&bytes)
+        var replies = 0
         do {
             while !stateMachine.isClosed, let reply = try parser.parse(&inbound!) {
+                replies += 1
                 run(stateMachine.replyReceived(reply, unprocessedBytes: inbound!.readableBytes), context: context)
             }
         } catch {
             run(stateMachine.errorCaught(self.error(.malformedReply, detail: error.description)), context: context)
+        }
+        if replies == 0, inbound!.readableBytes > 0 {
+            run(stateMachine.unsolicitedBytesReceived(inbound!.readableBytes), context: context)
         }
         if inbound!.readableBytes == 0 {
             inbound!.clear()
         } else if inbound!.readerIndex > 4096 {
             inbound!.discardReadBytes()
         }
-        armTimer(context: context)
+        // Only a complete reply starts the wait for the next one: bytes of a reply still
+        // arriving leave its deadline where it was.
+        if replies > 0 { armTimer(context: context) }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -185,8 +192,20 @@ final class SMTPChannelHandler: ChannelInboundHandler {
         // certificate, name, protocol version or a peer that is not speaking TLS.
         let handshaking = stateMachine.wait == .tlsHandshake || (tlsHandlers != nil && tlsInfo == nil)
         let isTLSError = error is NIOSSLError || error is NIOSSLExtraError || error is BoringSSLError
-        let code: SMTPError.Code = handshaking || isTLSError ? .tlsHandshakeFailed : .connectionClosed
-        run(stateMachine.errorCaught(self.error(code, detail: "\(error)")), context: context)
+        var code: SMTPError.Code = handshaking || isTLSError ? .tlsHandshakeFailed : .connectionClosed
+        var detail = "\(error)"
+        if code == .tlsHandshakeFailed, tlsSetup?.verification == .verify, Self.isCertificateFailure(error) {
+            code = .certificateNotTrusted
+            detail = "the certificate does not verify for \(tlsSetup?.expectedName ?? server) against "
+                + (tlsSetup?.caFile.map { "ca_file \($0)" } ?? "the system trust store") + " (\(error))"
+        }
+        run(stateMachine.errorCaught(self.error(code, detail: detail)), context: context)
+    }
+
+    /// A handshake that failed on the certificate (chain or name), not on the protocol.
+    private static func isCertificateFailure(_ error: any Error) -> Bool {
+        if let extra = error as? NIOSSLExtraError, extra == .failedToValidateHostname { return true }
+        return "\(error)".contains("CERTIFICATE_VERIFY_FAILED")
     }
 
     // MARK: Actions
@@ -204,12 +223,13 @@ final class SMTPChannelHandler: ChannelInboundHandler {
         case .sendMessage(let message):
             var buffer = context.channel.allocator.buffer(capacity: message.readableBytes + message.readableBytes / 32 + 16)
             SMTPDataEncoder.encode(message, into: &buffer)
-            // The data block limit runs while the bytes go out; the end-of-data limit after.
-            awaitReply(until: .now() + timeouts.dataBlock, context: context)
+            // The data block limit runs while the bytes go out (the wait is `.dataBlock`
+            // until the write completes); the end-of-data limit after.
             let written = context.eventLoop.makePromise(of: Void.self)
             written.futureResult.assumeIsolated().whenSuccess { [self] in
-                guard stateMachine.wait == .endOfData, let context = self.context else { return }
-                awaitReply(until: .now() + timeouts.endOfData, context: context)
+                guard let context = self.context, stateMachine.wait == .dataBlock else { return }
+                run(stateMachine.messageWritten(), context: context)
+                armTimer(context: context)
             }
             context.writeAndFlush(wrapOutboundOut(buffer), promise: written)
 
@@ -278,31 +298,16 @@ final class SMTPChannelHandler: ChannelInboundHandler {
 
     // MARK: Time limits
 
-    /// Moves the deadline for the awaited reply to the limit of what the session waits
-    /// for. At the end of the data, the limit set when the message was written stands.
+    /// Starts the wait for the next reply: a deadline for the whole of it, from now.
+    /// Called only where a wait begins (a command or the content written, a complete
+    /// reply read, TLS up), never for bytes of a reply still arriving.
     private func armTimer(context: ChannelHandlerContext) {
         guard let wait = stateMachine.wait else { return replyTimer.clear() }
-        let deadline = wait == .endOfData ? replyTimer.deadline : nil
-        awaitReply(until: deadline ?? .now() + limit(for: wait), context: context)
-    }
-
-    private func awaitReply(until deadline: NIODeadline, context: ChannelHandlerContext) {
-        replyTimer.set(deadline, on: context.eventLoop) { [weak self] in
+        let limit = timeouts.limit(for: wait)
+        replyTimer.set(.now() + limit, on: context.eventLoop) { [weak self] in
             guard let self, let context = self.context else { return }
-            let wait = stateMachine.wait.map { "\($0)" } ?? "reply"
-            run(stateMachine.errorCaught(error(.replyTimeout, detail: "no \(wait) reply in time")), context: context)
-        }
-    }
-
-    private func limit(for wait: SMTPSessionStateMachine.Wait) -> TimeAmount {
-        switch wait {
-        case .greeting: timeouts.greeting
-        case .command: timeouts.command
-        case .tlsHandshake: timeouts.tlsHandshake
-        case .mail: timeouts.mail
-        case .rcpt: timeouts.rcpt
-        case .data: timeouts.data
-        case .endOfData: timeouts.endOfData
+            let what = wait == .dataBlock ? "message not written" : "no complete \(wait) reply"
+            run(stateMachine.errorCaught(error(.replyTimeout, detail: "\(what) within \(limit)")), context: context)
         }
     }
 

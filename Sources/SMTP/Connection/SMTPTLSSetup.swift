@@ -10,6 +10,8 @@ struct SMTPTLSSetup: Sendable {
     let expectedName: String
     let verification: SMTPConfiguration.CertificateVerification
     let implicit: Bool
+    /// The CA file trusted instead of the system store, for error messages.
+    let caFile: String?
 
     init(configuration: SMTPConfiguration, host: String) throws {
         var tls = TLSConfiguration.makeClientConfiguration()
@@ -24,6 +26,7 @@ struct SMTPTLSSetup: Sendable {
         expectedName = name
         verification = configuration.certificateVerification
         implicit = configuration.tls == .implicit
+        caFile = configuration.caFile
     }
 
     /// The handlers to put in front of the session, outermost first, and what they learn.

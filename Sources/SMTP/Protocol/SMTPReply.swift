@@ -26,6 +26,8 @@ public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
     public var isTransientFailure: Bool { (400..<500).contains(code) }
     /// 5xx: a permanent failure.
     public var isPermanentFailure: Bool { (500..<600).contains(code) }
+    /// 4xx or 5xx: the command was refused, for now or for good.
+    public var isFailure: Bool { (400..<600).contains(code) }
     /// 421: the server is closing the transmission channel.
     public var isServiceClosing: Bool { code == 421 }
 

@@ -53,9 +53,13 @@ public struct SMTPSessionStateMachine: Sendable {
         case quitCompleted
     }
 
-    /// Which RFC 5321 §4.5.3.2 limit applies to the reply being awaited.
+    /// Which RFC 5321 §4.5.3.2 limit applies to the reply being awaited. Each limit is a
+    /// deadline for the whole reply (every line of it), set when the wait begins: bytes
+    /// that trickle in do not move it.
     public enum Wait: Sendable, Hashable {
-        case greeting, command, tlsHandshake, mail, rcpt, data, endOfData
+        /// `ehlo` covers HELO too; `command` is STARTTLS, AUTH, RSET and QUIT.
+        /// `dataBlock` runs while the content is being written, `endOfData` once it is out.
+        case greeting, ehlo, command, tlsHandshake, mail, rcpt, data, dataBlock, endOfData
     }
 
     private struct Transaction: Sendable {
@@ -64,6 +68,8 @@ public struct SMTPSessionStateMachine: Sendable {
         var transaction: SMTPTransaction
         var pipelined: Bool
         var holdsContent = false
+        /// The content (or the empty message) has been written out in full.
+        var contentWritten = false
         var phase: Phase = .mail
         var mailReply: SMTPReply?
         var rcptReplies: [SMTPReply] = []
@@ -120,8 +126,8 @@ public struct SMTPSessionStateMachine: Sendable {
     public var wait: Wait? {
         switch state {
         case .awaitingGreeting: .greeting
-        case .ehloSent, .heloSent, .startTLSSent, .authPlainSent, .authLoginSent, .authUsernameSent,
-             .authPasswordSent, .quitSent: .command
+        case .ehloSent, .heloSent: .ehlo
+        case .startTLSSent, .authPlainSent, .authLoginSent, .authUsernameSent, .authPasswordSent, .quitSent: .command
         case .tlsHandshaking: .tlsHandshake
         case .ready, .closed: nil
         case .transaction(let transaction):
@@ -131,7 +137,7 @@ public struct SMTPSessionStateMachine: Sendable {
             // Held content waits for the caller, not the server, and no longer than
             // the server waited for DATA.
             case .data, .held: .data
-            case .message, .emptyMessage: .endOfData
+            case .message, .emptyMessage: transaction.contentWritten ? .endOfData : .dataBlock
             case .reset: .command
             }
         }
@@ -140,8 +146,32 @@ public struct SMTPSessionStateMachine: Sendable {
     // MARK: Events
 
     /// A complete reply arrived. `unprocessedBytes` is how much input is already
-    /// buffered after it: after a 220 to STARTTLS it must be zero.
+    /// buffered after it: after a 220 to STARTTLS it must be zero, and once every command
+    /// written has its reply, anything more is a reply to nothing — one reply too many,
+    /// which would otherwise be read as the answer to the next command and shift every
+    /// reply after it onto the wrong recipient.
     public mutating func replyReceived(_ reply: SMTPReply, unprocessedBytes: Int = 0) -> Action {
+        let contentSent = contentMayHaveBeenSent
+        let action = matchReply(reply, unprocessedBytes: unprocessedBytes)
+        guard unprocessedBytes > 0 else { return action }
+        switch action {
+        case .send, .sendMessage, .awaitContentRelease, .sessionReady, .transactionCompleted(_, closeConnection: false):
+            // A transaction that ends this way did not complete: its result is dropped.
+            if case .transactionCompleted = action { completedTransactions -= 1 }
+            return violation(reply: reply, contentSent: contentSent,
+                             detail: "\(unprocessedBytes) more bytes followed the last reply owed")
+        case .none, .startTLS, .transactionCompleted, .rejectTransaction, .fail, .quitCompleted:
+            return action
+        }
+    }
+
+    /// True once any of the current transaction's content may have left: from the moment
+    /// it is written until the transaction ends.
+    private var contentMayHaveBeenSent: Bool {
+        if case .transaction(let transaction) = state, transaction.phase == .message { true } else { false }
+    }
+
+    private mutating func matchReply(_ reply: SMTPReply, unprocessedBytes: Int) -> Action {
         switch state {
         case .awaitingGreeting:
             greeting = reply
@@ -164,6 +194,7 @@ public struct SMTPSessionStateMachine: Sendable {
 
         switch state {
         case .ehloSent:
+            if !reply.isFailure && reply.code != 250 { return violation(reply: reply, contentSent: false, detail: "not a reply to EHLO") }
             if reply.code == 250 {
                 capabilities = SMTPCapabilities(ehloReply: reply)
                 return afterHello()
@@ -172,6 +203,7 @@ public struct SMTPSessionStateMachine: Sendable {
             return fail(.heloRejected, reply: reply)
 
         case .heloSent:
+            if !reply.isFailure && reply.code != 250 { return violation(reply: reply, contentSent: false, detail: "not a reply to HELO") }
             guard reply.code == 250 else { return fail(.heloRejected, reply: reply) }
             capabilities = .helo(serverName: String(reply.lines[0].prefix { $0 != " " }))
             return afterHello()
@@ -187,6 +219,7 @@ public struct SMTPSessionStateMachine: Sendable {
                 state = .tlsHandshaking
                 return .startTLS
             }
+            if !reply.isFailure { return violation(reply: reply, contentSent: false, detail: "not a reply to STARTTLS") }
             if configuration.tls == .required { return fail(.startTLSRefused, reply: reply) }
             startTLSWasRefused = true
             return authenticateOrReady()
@@ -208,7 +241,7 @@ public struct SMTPSessionStateMachine: Sendable {
             return send(.authResponse(Base64.encode(Array(credentials.password.utf8))), then: .authPasswordSent)
 
         case .ready, .tlsHandshaking:
-            return fail(.unexpectedReply, reply: reply, detail: "no command was pending")
+            return violation(reply: reply, contentSent: false, detail: "a reply when no command was outstanding")
 
         case .awaitingGreeting, .transaction, .quitSent, .closed:
             preconditionFailure("handled above")
@@ -283,6 +316,23 @@ public struct SMTPSessionStateMachine: Sendable {
         return fail(.contentWithheld, detail: reason)
     }
 
+    /// The content that `.sendMessage` asked for has been written in full: the data block
+    /// limit gives way to the end-of-data limit, and a reply may now come.
+    public mutating func messageWritten() -> Action {
+        guard case .transaction(var transaction) = state,
+              transaction.phase == .message || transaction.phase == .emptyMessage else { return .none }
+        transaction.contentWritten = true
+        state = .transaction(transaction)
+        return .none
+    }
+
+    /// Bytes arrived that are not (yet) a reply while no reply is awaited: the server
+    /// talks out of turn.
+    public mutating func unsolicitedBytesReceived(_ count: Int) -> Action {
+        guard wait == nil, !isClosed else { return .none }
+        return violation(reply: nil, contentSent: false, detail: "\(count) bytes when no command was outstanding")
+    }
+
     /// The caller wants to end the session politely.
     public mutating func quit() -> Action {
         switch state {
@@ -334,14 +384,17 @@ public struct SMTPSessionStateMachine: Sendable {
             guard capabilities?.startTLS == true else { return authenticateOrReady() }
             return send(.startTLS, then: .startTLSSent)
         case .required:
-            guard capabilities?.startTLS == true else { return fail(.tlsRequiredButNotOffered) }
+            guard capabilities?.startTLS == true else { return fail(.tlsRequiredButNotOffered, detail: "the EHLO reply lists no STARTTLS") }
             return send(.startTLS, then: .startTLSSent)
         }
     }
 
     private mutating func authenticateOrReady() -> Action {
         guard let credentials = configuration.credentials else { return ready() }
-        guard isTLSActive || configuration.allowPlaintextAuth else { return fail(.plaintextAuthRefused) }
+        guard isTLSActive || configuration.allowPlaintextAuth else {
+            let why = configuration.tls == .none ? "TLS is off (tls: none)" : "the server offers no STARTTLS"
+            return fail(.plaintextAuthRefused, detail: "AUTH not sent: \(why)")
+        }
         let mechanisms = capabilities?.authMechanisms ?? []
         if mechanisms.isEmpty { return fail(.authNotOffered) }
         if mechanisms.contains("PLAIN") {
@@ -366,6 +419,8 @@ public struct SMTPSessionStateMachine: Sendable {
         let recipients = transaction.transaction.recipients
         switch transaction.phase {
         case .mail:
+            // RFC 5321 §4.3.2: MAIL and RCPT answer 2xx, 4xx or 5xx, never 3xx.
+            if reply.isIntermediate { return violation(reply: reply, contentSent: false, detail: "not a reply to MAIL") }
             transaction.mailReply = reply
             if transaction.pipelined {
                 transaction.phase = .rcpt
@@ -377,6 +432,7 @@ public struct SMTPSessionStateMachine: Sendable {
             return send(.rcpt(to: recipients[0]), then: .transaction(transaction))
 
         case .rcpt:
+            if reply.isIntermediate { return violation(reply: reply, contentSent: false, detail: "not a reply to RCPT") }
             transaction.rcptReplies.append(reply)
             let answered = transaction.rcptReplies.count
             if transaction.pipelined {
@@ -392,6 +448,11 @@ public struct SMTPSessionStateMachine: Sendable {
             return send(.data, then: .transaction(transaction))
 
         case .data:
+            // 354 or a refusal. A 2xx here claims the message was taken before any of
+            // it was sent: believing it would record every recipient sent.
+            if !reply.isFailure && reply.code != 354 {
+                return violation(reply: reply, contentSent: false, detail: "DATA must be answered 354 or refused")
+            }
             transaction.dataReply = reply
             guard reply.code == 354 else { return reset(&transaction) }
             if transaction.mailAccepted && transaction.anyRecipientAccepted {
@@ -407,16 +468,23 @@ public struct SMTPSessionStateMachine: Sendable {
 
         case .held:
             // After its 354 the server waits for the content; it has nothing to say.
-            return fail(.unexpectedReply, reply: reply, detail: "a reply while the message content was held")
+            return violation(reply: reply, contentSent: false, detail: "a reply while the message content was held")
 
-        case .message:
-            transaction.messageReply = reply
-            return completeTransaction(transaction, closingReply: nil)
-
-        case .emptyMessage:
+        case .message, .emptyMessage:
+            // A reply before the final "." was written answers something else; a 3xx is
+            // no answer to the end of data at all.
+            if !transaction.contentWritten {
+                return violation(reply: reply, contentSent: transaction.phase == .message,
+                                 detail: "a reply before the message was written out")
+            }
+            if reply.isIntermediate {
+                return violation(reply: reply, contentSent: transaction.phase == .message, detail: "not a reply to the end of data")
+            }
+            if transaction.phase == .message { transaction.messageReply = reply }
             return completeTransaction(transaction, closingReply: nil)
 
         case .reset:
+            if reply.isIntermediate { return violation(reply: reply, contentSent: false, detail: "not a reply to RSET") }
             return completeTransaction(transaction, closingReply: reply.isPositiveCompletion ? nil : reply)
         }
     }
@@ -457,6 +525,17 @@ public struct SMTPSessionStateMachine: Sendable {
         state = next
         lastCommand = command
         return .send([command])
+    }
+
+    /// A reply that cannot belong to the command it would answer: one too many, one
+    /// missing, or out of order. The session is dropped and no reply is attributed to
+    /// anyone. After content may have left, the message is in doubt
+    /// (`connectionClosedAfterData`); before, nothing of it was delivered (`protocolViolation`).
+    private mutating func violation(reply: SMTPReply?, contentSent: Bool, detail: String) -> Action {
+        if contentSent {
+            return fail(.connectionClosedAfterData, reply: reply, detail: "protocol violation: \(detail)")
+        }
+        return fail(.protocolViolation, reply: reply, detail: detail)
     }
 
     private mutating func fail(_ code: SMTPError.Code, reply: SMTPReply? = nil, detail: String? = nil) -> Action {
