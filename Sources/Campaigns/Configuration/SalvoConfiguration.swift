@@ -32,15 +32,27 @@ public struct SalvoConfiguration: Sendable {
         public var timeouts = SMTPTimeouts()
     }
 
-
     public struct DeliverySettings: Sendable {
         public enum Mode: String, Sendable { case mx, relay }
         public var mode: Mode = .mx
         public var relay: RelaySettings?
         /// Domain (or "*") to host:port, like Postfix's transport map.
         public var routes: [String: Endpoint] = [:]
-        /// TLS towards MX hosts: opportunistic | required | none.
+        /// What the mapping form of a route (`domain: { to: host:port, tls: …, ca_file: … }`)
+        /// says about TLS, by the same domain keys as `routes`.
+        public var routeTLS: [String: RouteTLS] = [:]
+        /// TLS towards MX hosts and routes: opportunistic | required | verify | none.
+        /// `required` encrypts and records the certificate without trusting it; `verify`
+        /// also checks it (against `caFile`, else the system store).
         public var tls = "opportunistic"
+        /// `delivery.ca_file`: the CA certificates `verify` trusts instead of the system store.
+        public var caFile: String?
+    }
+
+    /// A route's own TLS settings, over `delivery.tls` and `delivery.ca_file`.
+    public struct RouteTLS: Sendable, Equatable {
+        public var tls: String?
+        public var caFile: String?
     }
 
     public struct RelaySettings: Sendable {
@@ -236,12 +248,23 @@ extension SalvoConfiguration {
 
     private static func delivery(_ value: YAMLValue) throws -> DeliverySettings {
         var settings = DeliverySettings()
-        let keys = try value.mapping(known: ["mode", "relay", "routes", "tls"])
+        let keys = try value.mapping(known: ["mode", "relay", "routes", "tls", "ca_file"])
         if let mode = keys["mode"] { settings.mode = DeliverySettings.Mode(rawValue: try mode.oneOf(["mx", "relay"]))! }
-        if let tls = keys["tls"] { settings.tls = try tls.oneOf(["opportunistic", "required", "none"]) }
+        let levels = ["opportunistic", "required", "verify", "none"]
+        if let tls = keys["tls"] { settings.tls = try tls.oneOf(levels) }
+        settings.caFile = try keys["ca_file"]?.path()
         if let routes = keys["routes"] {
             for (domain, target) in try routes.entries() {
-                settings.routes[domain.lowercased()] = try endpoint(target, defaultPort: 25)
+                let domain = domain.lowercased()
+                guard !target.isScalar else {
+                    settings.routes[domain] = try endpoint(target, defaultPort: 25)
+                    continue
+                }
+                let route = try target.mapping(known: ["to", "tls", "ca_file"])
+                guard let to = route["to"] else { throw target.error("needs to: host:port") }
+                settings.routes[domain] = try endpoint(to, defaultPort: 25)
+                let tls = RouteTLS(tls: try route["tls"]?.oneOf(levels), caFile: try route["ca_file"]?.path())
+                if tls != RouteTLS() { settings.routeTLS[domain] = tls }
             }
         }
         if let relay = keys["relay"] {

@@ -37,14 +37,32 @@ extension SalvoConfiguration {
         return Router(routes: routes, relay: relay, resolver: resolver, port: mxPort)
     }
 
-    /// SMTP session settings towards MX hosts and routes.
+    /// SMTP session settings towards MX hosts and routes: `delivery.tls` and `delivery.ca_file`.
     public func mxSession() -> SMTPConfiguration {
-        let policy: SMTPConfiguration.TLSPolicy = switch delivery.tls {
-        case "required": .required
+        session(tls: delivery.tls, caFile: delivery.caFile)
+    }
+
+    /// SMTP session settings towards the route for `domain` (a key of `delivery.routes`,
+    /// `*` included): its own `tls` and `ca_file` over `delivery.tls` and `delivery.ca_file`.
+    public func routeSession(domain: String) -> SMTPConfiguration {
+        let route = delivery.routeTLS[domain.lowercased()]
+        return session(tls: route?.tls ?? delivery.tls, caFile: route?.caFile ?? delivery.caFile)
+    }
+
+    /// `none` and `opportunistic` as they say; `required` encrypts or fails but accepts any
+    /// certificate (recorded in `SMTPTLSInfo`, as RFC 7435 has it for MX hosts); `verify`
+    /// encrypts or fails and fails the handshake unless the certificate verifies.
+    private func session(tls: String, caFile: String?) -> SMTPConfiguration {
+        let policy: SMTPConfiguration.TLSPolicy = switch tls {
+        case "required", "verify": .required
         case "none": .none
         default: .opportunistic
         }
         var configuration = SMTPConfiguration.mx(heloName: heloName, tls: policy)
+        if tls == "verify" {
+            configuration.certificateVerification = .verify
+            configuration.caFile = caFile
+        }
         configuration.timeouts = smtp.timeouts
         return configuration
     }
