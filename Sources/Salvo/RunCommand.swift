@@ -43,6 +43,7 @@ struct RunCommand: AsyncParsableCommand {
             return
         }
         defer { lock.release() }
+        if let warning = configuration.heloWarning { printError("warning: \(warning)") }
         let due = try store.campaignsToRun(now: Date())
         // Notices left over from earlier sends go out even when no campaign is due.
         if due.isEmpty {

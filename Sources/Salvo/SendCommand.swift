@@ -41,6 +41,7 @@ struct SendCommand: AsyncParsableCommand {
         if configuration.dkim == nil {
             printError("warning: no dkim section in the configuration: messages go unsigned")
         }
+        if let warning = configuration.heloWarning { printError("warning: \(warning)") }
         if dryRun {
             try await dryRun(store: store, configuration: configuration, definition: definition, composer: composer)
             return

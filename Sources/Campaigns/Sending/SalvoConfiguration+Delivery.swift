@@ -4,8 +4,21 @@ import SMTP
 
 /// The delivery engine's parts, built from `salvo.yml`.
 extension SalvoConfiguration {
-    /// The EHLO name: `helo`, else this host's name.
-    public var heloName: String { helo ?? ProcessInfo.processInfo.hostName }
+    /// The EHLO name: `helo`, else this host's fully-qualified name (`HostName`).
+    public var heloName: String { helo ?? Self.localHostName }
+
+    /// Looked up once per process: the resolver is asked for the canonical name.
+    private static let localHostName = HostName.fullyQualified()
+
+    /// A warning for `send` and `run` when the EHLO name is not fully qualified, nil when
+    /// it is: receivers that require one refuse every session, a failure of the sender's.
+    public var heloWarning: String? {
+        let name = heloName
+        guard !HostName.isFullyQualified(name) else { return nil }
+        let origin = helo == nil ? "this host's name" : "helo"
+        return "the EHLO name '\(name)' (\(origin)) is not a fully-qualified domain name; "
+            + "servers that require one refuse it (504 5.5.2): set helo: in the configuration"
+    }
 
     public func retryPolicy() -> RetryPolicy {
         RetryPolicy(intervals: retry.intervals, maxAge: retry.maxAge)
