@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "salvo", targets: ["Salvo"]),
         .library(name: "SMTP", targets: ["SMTP"]),
+        .library(name: "SMTPServer", targets: ["SMTPServer"]),
         .library(name: "MailMessage", targets: ["MailMessage"]),
         .library(name: "Delivery", targets: ["Delivery"]),
         .library(name: "Campaigns", targets: ["Campaigns"]),
@@ -22,15 +23,35 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
+        // What the mail protocol clients share (SMTP here, the POP3 bounce reader):
+        // the reply deadline and the description of a failed connect.
+        .target(
+            name: "MailClientSupport",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        // The client side of RFC 5321 only.
         .target(
             name: "SMTP",
             dependencies: [
+                "MailClientSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The capture server behind `salvo sink` and `salvo demo`.
+        .target(
+            name: "SMTPServer",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         .target(
@@ -56,6 +77,7 @@ let package = Package(
                 "Delivery",
                 "SMTP",
                 "MailMessage",
+                "MailClientSupport",
                 // NIO and NIOSSL for the POP3S bounce-mailbox reader (Bounces/POP3).
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -72,6 +94,7 @@ let package = Package(
             name: "Salvo",
             dependencies: [
                 "SMTP",
+                "SMTPServer",
                 "MailMessage",
                 "Delivery",
                 "Campaigns",
@@ -85,6 +108,7 @@ let package = Package(
         // loopback and stops them; shared by every test target that needs a peer.
         .target(name: "TestPeers", path: "Tests/TestPeers"),
         .testTarget(name: "SMTPTests", dependencies: ["SMTP", "TestPeers"]),
+        .testTarget(name: "SMTPServerTests", dependencies: ["SMTPServer", "TestPeers"]),
         .testTarget(name: "MailMessageTests", dependencies: ["MailMessage", "TestPeers"]),
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "TestPeers"]),
         // Fixtures/ is read from the source tree (TestPeers.repositoryRoot), not bundled.

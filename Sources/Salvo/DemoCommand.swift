@@ -3,7 +3,7 @@ import Campaigns
 import Delivery
 import Foundation
 import NIOConcurrencyHelpers
-import SMTP
+import SMTPServer
 
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NIOConcurrencyHelpers
 import SMTP
+import SMTPServer
 
 struct SinkCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

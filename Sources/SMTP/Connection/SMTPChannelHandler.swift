@@ -1,3 +1,4 @@
+import MailClientSupport
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOSSL

@@ -1,4 +1,5 @@
 import Logging
+import MailClientSupport
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix

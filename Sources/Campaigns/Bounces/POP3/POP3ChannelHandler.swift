@@ -1,6 +1,6 @@
 import NIOCore
 import NIOSSL
-import SMTP
+import MailClientSupport
 
 /// The thin I/O layer: feeds the bytes read to `POP3SessionStateMachine`, runs its
 /// actions (write a command, complete the caller's promise, close) and keeps the time

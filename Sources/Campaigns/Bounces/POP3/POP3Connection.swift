@@ -1,7 +1,7 @@
 import NIOCore
 import NIOPosix
 import NIOSSL
-import SMTP
+import MailClientSupport
 
 /// One logged-in POP3 session over implicit TLS: connect returns once the greeting,
 /// CAPA, USER and PASS are done; then one request at a time, then QUIT.

@@ -1,5 +1,5 @@
 import Foundation
-@testable import SMTP
+@testable import SMTPServer
 import Testing
 import TestPeers
 

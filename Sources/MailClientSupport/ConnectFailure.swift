@@ -7,8 +7,8 @@ import NIOCore
 import NIOPosix
 
 /// Why a TCP connect failed, in a line: NIO's connect errors list every address tried at
-/// length. Shared by every client that connects with NIO (SMTP here, the POP3 bounce
-/// reader in `Campaigns`).
+/// length. Shared by every client that connects with NIO (the SMTP client, the POP3 bounce
+/// reader).
 public enum ConnectFailure {
     public static func describe(_ error: any Error) -> String {
         if let error = error as? NIOConnectionError {
