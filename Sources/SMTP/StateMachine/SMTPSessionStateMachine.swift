@@ -531,11 +531,17 @@ public struct SMTPSessionStateMachine: Sendable {
     /// missing, or out of order. The session is dropped and no reply is attributed to
     /// anyone. After content may have left, the message is in doubt
     /// (`connectionClosedAfterData`); before, nothing of it was delivered (`protocolViolation`).
+    ///
+    /// The offending reply is named in the detail, not carried as the error's `reply`: it
+    /// answers no command, so nothing downstream may classify it as if it did (a 354 taken
+    /// as a reply would read as accepted).
     private mutating func violation(reply: SMTPReply?, contentSent: Bool, detail: String) -> Action {
+        var detail = detail
+        if let reply { detail += ": server sent \"\(reply.description.split(separator: "\n").joined(separator: " / "))\"" }
         if contentSent {
-            return fail(.connectionClosedAfterData, reply: reply, detail: "protocol violation: \(detail)")
+            return fail(.connectionClosedAfterData, detail: "protocol violation: \(detail)")
         }
-        return fail(.protocolViolation, reply: reply, detail: detail)
+        return fail(.protocolViolation, detail: detail)
     }
 
     private mutating func fail(_ code: SMTPError.Code, reply: SMTPReply? = nil, detail: String? = nil) -> Action {
