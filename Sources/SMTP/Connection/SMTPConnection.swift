@@ -33,8 +33,16 @@ public final class SMTPConnection: Sendable {
     public let greeting: SMTPReply
     /// The capabilities of the last EHLO (after STARTTLS when TLS was started).
     public let capabilities: SMTPCapabilities
-    /// TLS in use, nil for a clear-text session.
+    /// TLS in use, nil for a clear-text session: the version, the cipher, the certificate
+    /// and whether it verified, for the caller to record with each attempt.
     public let tls: SMTPTLSInfo?
+    /// The negotiated TLS version (`TLSv1.3`), nil in clear text.
+    public var tlsVersion: String? { tls?.version }
+    /// Whether the server's certificate verified (chain and name), nil in clear text.
+    /// Always true when verification was required (`CertificateVerification.verify`);
+    /// under `.recordOnly` (opportunistic or `required` towards an MX) it says what
+    /// verification would have found.
+    public var certificateVerified: Bool? { tls?.verified }
     /// True when opportunistic TLS was refused by the server (454) and the session went
     /// on in clear text.
     public let startTLSWasRefused: Bool
