@@ -29,7 +29,7 @@ public enum StarterProject {
     static let configuration = """
         # Salvo's configuration. Every section is optional; see README.md for all keys.
         database: salvo.db
-        # helo: mail.example.com          # EHLO name; defaults to the host name
+        # helo: mail.example.com          # EHLO name; defaults to this host's fully-qualified name
 
         delivery:
           mode: mx                        # mx: straight to each domain's MX | relay: through delivery.relay
