@@ -6,32 +6,32 @@ import Testing
 @Suite struct BouncesCommandTests {
     static let fixtures = TestPeers.repositoryRoot.appendingPathComponent("Tests/CampaignsTests/Fixtures/bounces").path
 
-    @Test func importTwiceThenNamesMalformedMessagesAndRefusesAMissingPath() throws {
+    @Test func importTwiceThenNamesMalformedMessagesAndRefusesAMissingPath() async throws {
         let dir = try SalvoBinary.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let environment = ["SALVO_UNSUBSCRIBE_SECRET": "fixture-verp-secret"]
-        let first = try SalvoBinary.run(["bounces", "import", Self.fixtures + "/postfix.mbox", "--db", "t.db"], in: dir, environment: environment)
+        let first = try await SalvoBinary.run(["bounces", "import", Self.fixtures + "/postfix.mbox", "--db", "t.db"], in: dir, environment: environment)
         #expect(first.status == 0, "\(first.stderr)")
         // No deliveries in this database: every bounce is unmatched, and the hard ones
         // suppress their addresses all the same.
         #expect(first.stdout == "read 3 messages: 2 hard bounces, 1 soft, 0 complaints, 0 not bounces; 0 already processed; 3 unmatched\n")
-        let again = try SalvoBinary.run(["bounces", "import", Self.fixtures + "/postfix.mbox", "--db", "t.db"], in: dir, environment: environment)
+        let again = try await SalvoBinary.run(["bounces", "import", Self.fixtures + "/postfix.mbox", "--db", "t.db"], in: dir, environment: environment)
         #expect(again.stdout == "read 3 messages: 0 hard bounces, 0 soft, 0 complaints, 0 not bounces; 3 already processed; 0 unmatched\n")
-        let list = try SalvoBinary.run(["suppress", "list", "--db", "t.db"], in: dir)
+        let list = try await SalvoBinary.run(["suppress", "list", "--db", "t.db"], in: dir)
         #expect(list.stdout.split(separator: "\n").filter { $0.contains(",hard-bounce,") }.map { $0.split(separator: ",")[0] }
                 == ["ann@bad.test", "cat@bad.test", "zoe@bad.test"])
 
-        let maildir = try SalvoBinary.run(["bounces", "import", Self.fixtures + "/postfix-maildir", "--db", "t.db"], in: dir)
+        let maildir = try await SalvoBinary.run(["bounces", "import", Self.fixtures + "/postfix-maildir", "--db", "t.db"], in: dir)
         #expect(maildir.stdout.hasPrefix("read 2 messages: 2 hard bounces"), "\(maildir.stdout)\(maildir.stderr)")
 
         try "From a@b Wed Nov 25 14:36:19 2026\nContent-Type: multipart/report; report-type=delivery-status\n\nno boundary\n\nFrom a@b Wed Nov 25 14:36:19 2026\nSubject: Out of office\n\nBack Monday.\n"
             .write(toFile: dir + "/odd.mbox", atomically: true, encoding: .utf8)
-        let odd = try SalvoBinary.run(["bounces", "import", "odd.mbox", "--db", "t.db"], in: dir)
+        let odd = try await SalvoBinary.run(["bounces", "import", "odd.mbox", "--db", "t.db"], in: dir)
         #expect(odd.status == 0)
         #expect(odd.stdout == "read 2 messages: 0 hard bounces, 0 soft, 0 complaints, 1 not bounces, 1 malformed; 0 already processed; 0 unmatched\n")
         #expect(odd.stderr == "malformed: odd.mbox message 1: multipart/report without a boundary parameter\n")
 
-        let missing = try SalvoBinary.run(["bounces", "import", "nowhere.mbox", "--db", "t.db"], in: dir)
+        let missing = try await SalvoBinary.run(["bounces", "import", "nowhere.mbox", "--db", "t.db"], in: dir)
         #expect(missing.status != 0)
         #expect(missing.stderr.contains("cannot read nowhere.mbox"))
     }
@@ -47,21 +47,21 @@ import Testing
         for name in try FileManager.default.contentsOfDirectory(atPath: folder).sorted() {
             _ = try dovecot.deliver([UInt8](try Data(contentsOf: URL(fileURLWithPath: folder + "/" + name))))
         }
-        let noPassword = try SalvoBinary.run(["bounces", "import", dovecot.url, "--ca-file", dovecot.caFile, "--db", "t.db"], in: dir)
+        let noPassword = try await SalvoBinary.run(["bounces", "import", dovecot.url, "--ca-file", dovecot.caFile, "--db", "t.db"], in: dir)
         #expect(noPassword.status != 0)
         #expect(noPassword.stderr.contains("SALVO_POP3_PASSWORD"))
 
         let environment = ["SALVO_UNSUBSCRIBE_SECRET": "fixture-verp-secret", "SALVO_POP3_PASSWORD": dovecot.password]
-        let first = try SalvoBinary.run(["bounces", "import", dovecot.url, "--ca-file", dovecot.caFile, "--delete", "--db", "t.db"],
+        let first = try await SalvoBinary.run(["bounces", "import", dovecot.url, "--ca-file", dovecot.caFile, "--delete", "--db", "t.db"],
                                         in: dir, environment: environment)
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stdout.hasPrefix("read 2 messages: 2 hard bounces"), "\(first.stdout)")
         #expect(try dovecot.messagesInMaildir().isEmpty)
-        let again = try SalvoBinary.run(["bounces", "import", dovecot.url, "--ca-file", dovecot.caFile, "--db", "t.db"],
+        let again = try await SalvoBinary.run(["bounces", "import", dovecot.url, "--ca-file", dovecot.caFile, "--db", "t.db"],
                                         in: dir, environment: environment)
         #expect(again.stdout.hasPrefix("read 0 messages"), "\(again.stdout)\(again.stderr)")
 
-        let wrong = try SalvoBinary.run(["bounces", "import", dovecot.url, "--ca-file", dovecot.caFile, "--db", "t.db"],
+        let wrong = try await SalvoBinary.run(["bounces", "import", dovecot.url, "--ca-file", dovecot.caFile, "--db", "t.db"],
                                         in: dir, environment: ["SALVO_POP3_PASSWORD": "not-it"])
         #expect(wrong.status != 0)
         #expect(wrong.stderr.contains("login failed"), "\(wrong.stderr)")

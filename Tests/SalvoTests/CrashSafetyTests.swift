@@ -13,13 +13,13 @@ import TestPeers
         defer { sink.stop() }
         var csv = "email,first_name,last_name,country,tags\n"
         for i in 0..<recipients { csv += "user\(i)@d\(i % 10).example,User,\(i),NG,new\n" }
-        let dir = try SalvoBinary.initProject(editing: [
+        let dir = try await SalvoBinary.initProject(editing: [
             ("127.0.0.1:2525", "127.0.0.1:\(sink.port)"),
             ("default: { connections: 5,", "default: { connections: \(connections),"),
         ], recipients: csv)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        #expect(try SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
-        #expect(try SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir).status == 0)
+        #expect(try await SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
+        #expect(try await SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir).status == 0)
         let environment = ProcessInfo.processInfo.environment.merging(["SALVO_UNSUBSCRIBE_SECRET": "soak", "SALVO_CONFIG": ""]) { $1 }
 
         // Each kill lands after a random number of messages reached the server in that run
@@ -59,11 +59,11 @@ import TestPeers
             }
         }
         // Whatever a last kill left: one more, undisturbed run.
-        let last = try SalvoBinary.run(["send", "welcome"], in: dir, environment: ["SALVO_UNSUBSCRIBE_SECRET": "soak"], timeout: 300)
+        let last = try await SalvoBinary.run(["send", "welcome"], in: dir, environment: ["SALVO_UNSUBSCRIBE_SECRET": "soak"], timeout: 300)
         #expect(last.status == 0, "\(last.stderr)")
         #expect(kills > 0)
 
-        let report = try SalvoBinary.run(["report", "welcome", "--csv", "-"], in: dir).stdout
+        let report = try await SalvoBinary.run(["report", "welcome", "--csv", "-"], in: dir).stdout
         var states: [String: String] = [:]
         for line in report.split(separator: "\r\n").dropFirst() {
             let fields = line.split(separator: ",", omittingEmptySubsequences: false)

@@ -10,8 +10,8 @@ import TestPeers
 
     /// A `salvo init` project whose example.com and notify.test mail goes to `accepting`,
     /// example.net mail to `refusing`, with a daily quota and `notify: ops@notify.test`.
-    private func project(accepting: Int, refusing: Int, notify: Int) throws -> String {
-        let dir = try SalvoBinary.initProject(editing: [
+    private func project(accepting: Int, refusing: Int, notify: Int) async throws -> String {
+        let dir = try await SalvoBinary.initProject(editing: [
             ("    \"*\": 127.0.0.1:2525", """
                     example.com: 127.0.0.1:\(accepting)
                     example.net: 127.0.0.1:\(refusing)
@@ -22,8 +22,8 @@ import TestPeers
             .write(toFile: dir + "/salvo.yml", atomically: true, encoding: .utf8)
         try (String(contentsOfFile: dir + "/welcome.yml", encoding: .utf8) + "\nnotify: ops@notify.test\n")
             .write(toFile: dir + "/welcome.yml", atomically: true, encoding: .utf8)
-        #expect(try SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
-        let created = try SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir)
+        #expect(try await SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
+        let created = try await SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir)
         #expect(created.status == 0, "\(created.stderr)")
         return dir
     }
@@ -32,10 +32,10 @@ import TestPeers
         let ok = try await SMTPSinkPeer.start()
         let bad = try await SMTPSinkPeer.start(options: ["-f", "RCPT", "-B", "550 5.1.1 no such user"])
         defer { ok.stop(); bad.stop() }
-        let dir = try project(accepting: ok.port, refusing: bad.port, notify: ok.port)
+        let dir = try await project(accepting: ok.port, refusing: bad.port, notify: ok.port)
         defer { try? FileManager.default.removeItem(atPath: dir) }
 
-        let sent = try SalvoBinary.run(["send", "welcome", "--wait"], in: dir, environment: secret)
+        let sent = try await SalvoBinary.run(["send", "welcome", "--wait"], in: dir, environment: secret)
         #expect(sent.status == 0, "\(sent.stderr)")
         #expect(sent.stdout.contains("sent 2, deferred 0, bounced 2"), "\(sent.stdout)")
         #expect(sent.stdout.contains("notice: failure summary of 'welcome' sent to ops@notify.test"), "\(sent.stdout) \(sent.stderr)")
@@ -53,14 +53,14 @@ import TestPeers
         }
 
         // A second send, and salvo run, find the campaign finished and the summary sent.
-        let again = try SalvoBinary.run(["send", "welcome"], in: dir, environment: secret)
+        let again = try await SalvoBinary.run(["send", "welcome"], in: dir, environment: secret)
         #expect(again.status == 0 && !again.stdout.contains("notice:"), "\(again.stdout)")
-        let cron = try SalvoBinary.run(["run"], in: dir, environment: secret)
+        let cron = try await SalvoBinary.run(["run"], in: dir, environment: secret)
         #expect(cron.stdout == "nothing due\n", "\(cron.stdout) \(cron.stderr)")
         #expect(try summaries().count == 1)
 
         // Bounces reached a server too: four of the day's hundred are used.
-        let status = try SalvoBinary.run(["status", "welcome"], in: dir)
+        let status = try await SalvoBinary.run(["status", "welcome"], in: dir)
         #expect(status.stdout.contains("daily quota: 4 of 100 handed to servers today ("), "\(status.stdout)")
         #expect(status.stdout.contains("notice: failure summary sent to ops@notify.test at "), "\(status.stdout)")
     }
@@ -70,21 +70,21 @@ import TestPeers
         let bad = try await SMTPSinkPeer.start(options: ["-f", "RCPT", "-B", "550 5.1.1 no such user"])
         defer { ok.stop(); bad.stop() }
         let notifyPort = try TestPeers.freePort()  // the notify address's server is down for now
-        let dir = try project(accepting: ok.port, refusing: bad.port, notify: notifyPort)
+        let dir = try await project(accepting: ok.port, refusing: bad.port, notify: notifyPort)
         defer { try? FileManager.default.removeItem(atPath: dir) }
 
-        let sent = try SalvoBinary.run(["send", "welcome"], in: dir, environment: secret)
+        let sent = try await SalvoBinary.run(["send", "welcome"], in: dir, environment: secret)
         #expect(sent.status == 0, "\(sent.stderr)")
         #expect(sent.stderr.contains("warning: failure summary of 'welcome' to ops@notify.test not sent: "), "\(sent.stderr)")
         #expect(sent.stderr.contains("the next salvo send or salvo run tries again"), "\(sent.stderr)")
 
         let notify = try await SMTPSinkPeer.start(port: notifyPort)
         defer { notify.stop() }
-        let cron = try SalvoBinary.run(["run"], in: dir, environment: secret)
+        let cron = try await SalvoBinary.run(["run"], in: dir, environment: secret)
         #expect(cron.status == 0, "\(cron.stderr)")
         #expect(cron.stdout.contains("notice: failure summary of 'welcome' sent to ops@notify.test"), "\(cron.stdout) \(cron.stderr)")
         #expect(try notify.transactions().count == 1)
-        let again = try SalvoBinary.run(["run"], in: dir, environment: secret)
+        let again = try await SalvoBinary.run(["run"], in: dir, environment: secret)
         #expect(again.stdout == "nothing due\n", "\(again.stdout)")
         #expect(try notify.transactions().count == 1)
     }

@@ -19,10 +19,22 @@ struct SalvoBinary {
         var status: Int32
         var stdout: String
         var stderr: String
+        /// The process ended by a signal (`status` is then the signal's number).
+        var signalled = false
+        /// It was still running at the hang guard and was killed there.
+        var timedOut = false
     }
 
-    /// Runs salvo with `arguments` in `directory` and waits (at most `timeout` seconds).
-    static func run(_ arguments: [String], in directory: String, environment: [String: String] = [:], timeout: Double = 120) throws -> Result {
+    /// Runs salvo with `arguments` in `directory` and waits for it to end, without holding
+    /// a thread of the test's concurrency pool. `timeout` is a hang guard: a process still
+    /// running then is killed, and the result says so.
+    static func run(_ arguments: [String], in directory: String, environment: [String: String] = [:],
+                    timeout: Double = 120) async throws -> Result {
+        try await start(arguments, in: directory, environment: environment).finished(timeout: timeout)
+    }
+
+    /// Starts salvo and returns at once, for a test that signals it while it works.
+    static func start(_ arguments: [String], in directory: String, environment: [String: String] = [:]) throws -> Running {
         let process = Process()
         process.executableURL = url
         process.arguments = arguments
@@ -32,25 +44,69 @@ struct SalvoBinary {
         env["SALVO_DB"] = nil
         for (key, value) in environment { env[key] = value }
         process.environment = env
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Read both pipes while the process runs so a full pipe never blocks it.
-        nonisolated(unsafe) var outData = Data(), errData = Data()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async { outData = (try? out.fileHandleForReading.readAllData()) ?? Data(); group.leave() }
-        group.enter()
-        DispatchQueue.global().async { errData = (try? err.fileHandleForReading.readAllData()) ?? Data(); group.leave() }
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning, Date() < deadline { usleep(10_000) }
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
-        group.wait()
-        return Result(status: process.terminationStatus,
-                      stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self))
+        return try Running(process)
+    }
+
+    /// A salvo process under way. Its output is read while it runs, so a full pipe never
+    /// blocks it; its end and both pipes' ends are one dispatch group.
+    final class Running: @unchecked Sendable {
+        let process: Process
+        private let done = DispatchGroup()
+        private let lock = NSLock()
+        private var outData = Data(), errData = Data()
+        private var killedAtGuard = false
+
+        fileprivate init(_ process: Process) throws {
+            self.process = process
+            let out = Pipe(), err = Pipe()
+            process.standardOutput = out
+            process.standardError = err
+            done.enter()
+            process.terminationHandler = { [done] _ in done.leave() }
+            do {
+                try process.run()
+            } catch {
+                done.leave()
+                throw error
+            }
+            done.enter()
+            DispatchQueue.global().async { [self] in
+                let data = (try? out.fileHandleForReading.readAllData()) ?? Data()
+                lock.withLock { outData = data }
+                done.leave()
+            }
+            done.enter()
+            DispatchQueue.global().async { [self] in
+                let data = (try? err.fileHandleForReading.readAllData()) ?? Data()
+                lock.withLock { errData = data }
+                done.leave()
+            }
+        }
+
+        var pid: Int32 { process.processIdentifier }
+
+        func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+
+        /// Waits for the end (at most `timeout` seconds, then kills it) and collects what it
+        /// printed.
+        func finished(timeout: Double = 120) async -> Result {
+            let hangGuard = DispatchWorkItem { [self] in
+                lock.withLock { killedAtGuard = true }
+                kill(process.processIdentifier, SIGKILL)
+            }
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: hangGuard)
+            await withCheckedContinuation { continuation in
+                done.notify(queue: .global()) { continuation.resume() }
+            }
+            hangGuard.cancel()
+            return lock.withLock {
+                Result(status: process.terminationStatus,
+                       stdout: String(decoding: outData, as: UTF8.self),
+                       stderr: String(decoding: errData, as: UTF8.self),
+                       signalled: process.terminationReason == .uncaughtSignal,
+                       timedOut: killedAtGuard)
+            }
+        }
     }
 
     static func temporaryDirectory() throws -> String {
@@ -63,9 +119,9 @@ struct SalvoBinary {
 extension SalvoBinary {
     /// A new folder made by `salvo init`, with `edits` (text → replacement) applied to its
     /// salvo.yml and, when given, `recipients` as its recipients.csv.
-    static func initProject(editing edits: [(String, String)] = [], recipients: String? = nil) throws -> String {
+    static func initProject(editing edits: [(String, String)] = [], recipients: String? = nil) async throws -> String {
         let dir = try temporaryDirectory()
-        let initialised = try run(["init"], in: dir)
+        let initialised = try await run(["init"], in: dir)
         guard initialised.status == 0 else { throw ProjectError(message: "salvo init failed: \(initialised.stderr)") }
         var config = try String(contentsOfFile: dir + "/salvo.yml", encoding: .utf8)
         for (text, replacement) in edits {

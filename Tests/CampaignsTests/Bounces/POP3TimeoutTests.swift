@@ -24,17 +24,16 @@ import Testing
             .bind(host: "127.0.0.1", port: 0).get()
         let port = try #require(server.localAddress?.port)
         let mailbox = try POP3Mailbox(url: "pop3s://bounces@127.0.0.1:\(port)", password: "secret",
-                                      timeouts: POP3Timeouts(connect: .seconds(5), greeting: .milliseconds(300), response: .seconds(5)))
-        let started = ContinuousClock.now
+                                      timeouts: POP3Timeouts(connect: .seconds(120), greeting: .milliseconds(300), response: .seconds(120)))
         do {
             _ = try await mailbox.forEachMessage { _ in .keep }
             Issue.record("a silent server was read")
         } catch let error as POP3Error {
+            // The greeting limit ended it: the other limits are longer than the server's
+            // 20 s, whose hang-up would be another error.
             #expect(error.code == .responseTimeout, "\(error)")
             #expect("\(error)".contains("no TLS handshake and greeting within"), "\(error)")
         }
-        // The limit ended it, not the server's hang-up.
-        #expect(ContinuousClock.now - started < .seconds(15))
         try? await server.close().get()
         try? await group.shutdownGracefully()
     }

@@ -57,12 +57,14 @@ import TestPeers
         defer { sink.stop() }
         let start = try fixture.store.startCampaign(named: fixture.campaign)
         let engine = try engine(fixture, port: sink.port, connections: 2, messagesPerConnection: 100)
+        // Stopped once the server has begun its first transaction: the send is under way.
         let stopper = Task {
-            try await Task.sleep(for: .milliseconds(300))
+            let underWay = try await TestPeers.eventually { try sink.transactionFileCount() > 0 }
             await engine.stop()
+            return underWay
         }
         let summary = try await engine.run(campaign: start.campaignID)
-        _ = try await stopper.value
+        #expect(try await stopper.value)
         let counts = try await fixture.store.stateCounts(campaign: start.campaignID)
         // Everything marked `sending` went out and was recorded; the rest is pending again.
         #expect(counts[.sending] == 0 && counts[.claimed] == 0 && counts[.unknown] == 0, "\(counts)")

@@ -43,6 +43,19 @@ import TestPeers
                                   policy: try configuration.deliveryPolicy(), settings: settings)
         }
 
+        /// Moves every delivery's times `seconds` into the past, as though that long had
+        /// passed since its attempts: a retry falls due, or a delivery grows old enough to
+        /// give up, without the test waiting for the wall clock.
+        func age(by seconds: Int64) throws {
+            store.settleSendLog()
+            try store.writer.write { db in
+                try db.execute(sql: """
+                    UPDATE deliveries SET next_attempt_at = next_attempt_at - ?1, first_attempt_at = first_attempt_at - ?1,
+                                          last_attempt_at = last_attempt_at - ?1
+                    """, arguments: [seconds])
+            }
+        }
+
         func report() throws -> [String: DeliveryReportRow] {
             Dictionary(uniqueKeysWithValues: try store.deliveryReport(campaign: campaign).map { ($0.email, $0) })
         }
@@ -56,7 +69,7 @@ import TestPeers
         let bad = try await SMTPSinkPeer.start(options: ["-f", "RCPT", "-B", "550 5.1.1 no such user"])
         defer { ok.stop(); bad.stop() }
         let routes = ["ok.test": ok.port, "slow.test": slow.port, "bad.test": bad.port]
-        let retry = RetryPolicy(intervals: [.seconds(1)], maxAge: .seconds(60))
+        let retry = RetryPolicy(intervals: [.seconds(900)], maxAge: .seconds(4 * 3600))
         let start = try fixture.store.startCampaign(named: fixture.campaign)
         #expect(start.queued == 4)
 
@@ -74,7 +87,7 @@ import TestPeers
         slow.stop()
         let recovered = try await SMTPSinkPeer.start(port: slow.port)
         defer { recovered.stop() }
-        try await Task.sleep(for: .milliseconds(1100))
+        try fixture.age(by: 900)
         let second = try await fixture.engine(routes: routes, retry: retry).run(campaign: start.campaignID)
         #expect(second.sent == 1 && second.attempts == 1, "\(second)")
         report = try fixture.report()
@@ -97,11 +110,12 @@ import TestPeers
         defer { try? FileManager.default.removeItem(atPath: fixture.folder) }
         let dead = try TestPeers.freePort()
         let start = try fixture.store.startCampaign(named: fixture.campaign)
-        let retry = RetryPolicy(intervals: [.seconds(1)], maxAge: .seconds(1))
+        let retry = RetryPolicy(intervals: [.seconds(900)], maxAge: .seconds(1800))
         let first = try await fixture.engine(routes: ["down.test": dead], retry: retry).run(campaign: start.campaignID)
         #expect(first.deferred == 1, "\(first)")
         #expect(try fixture.report()["x@down.test"]?.response?.contains("no destination") == true)
-        try await Task.sleep(for: .milliseconds(1100))
+        // Due again, and older than the maximum age once this attempt fails too.
+        try fixture.age(by: 1801)
         let second = try await fixture.engine(routes: ["down.test": dead], retry: retry).run(campaign: start.campaignID)
         #expect(second.failed == 1, "\(second)")
         let row = try fixture.report()["x@down.test"]
