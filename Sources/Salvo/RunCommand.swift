@@ -32,11 +32,16 @@ struct RunCommand: AsyncParsableCommand {
             status 0, so a crontab line can run every minute:
 
               * * * * * cd /srv/mail && salvo run >> salvo.log 2>&1
+
+            SIGINT or SIGTERM stops the campaign being sent as `salvo send` stops, starts no \
+            other, and exits with status 75; a second signal ends it at once. Exit codes: \
+            README, "Exit codes".
             """)
 
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
+        StopSignals.install()
         let (configuration, store) = try global.openStore()
         guard let lock = try RunLock(path: store.path + ".run-lock") else {
             printNow("another salvo run is working on \(store.path); this one exits")
@@ -51,7 +56,10 @@ struct RunCommand: AsyncParsableCommand {
             SendReport.print(notices: await NoticeSender(store: store, configuration: configuration).sendPending())
             return
         }
+        var tally = ExitStatus.Tally()
         for campaign in due {
+            // A signal between two campaigns: the next is not started.
+            if StopSignals.received { break }
             let sender = CampaignSender(campaign: campaign, store: store, configuration: configuration)
             let interrupt = InterruptHandler { await sender.stop() }
             defer { interrupt.cancel() }
@@ -59,14 +67,20 @@ struct RunCommand: AsyncParsableCommand {
             do {
                 let result = try await sender.run(sendNotices: false)
                 SendReport.print(campaign: campaign, result: result, seconds: Date().timeIntervalSince(started))
+                tally.add(result.summary)
             } catch {
                 // One campaign's problem (a template gone missing) must not stop the others.
                 printError("campaign '\(campaign)': \(error)")
+                tally.errors += 1
             }
         }
         // Once, after every campaign: the summaries of those that finished, the quota's
-        // warnings, and any notice an earlier run could not send.
-        SendReport.print(notices: await NoticeSender(store: store, configuration: configuration).sendPending())
+        // warnings, and any notice an earlier run could not send (an interrupted run
+        // leaves them to the next).
+        if !StopSignals.received {
+            SendReport.print(notices: await NoticeSender(store: store, configuration: configuration).sendPending())
+        }
+        try ExitStatus.exit(tally.finish(database: store.path, interrupted: StopSignals.received))
     }
 }
 

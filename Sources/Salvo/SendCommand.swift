@@ -12,8 +12,9 @@ struct SendCommand: AsyncParsableCommand {
             Starts the campaign if needed (one delivery per recipient of its segment; \
             suppressed addresses are skipped), then sends what is due. A deferred recipient \
             waits for its retry time: `salvo run` from cron, a later `salvo send`, or --wait \
-            sends it. Ctrl-C stops claiming, finishes the transactions in flight, records \
-            them and exits; running the command again resumes.
+            sends it. Ctrl-C or SIGTERM stops claiming, finishes the transactions in flight, \
+            records them, hands the rest back and exits with status 75; running the command \
+            again resumes. A second signal ends it at once. Exit codes: README, "Exit codes".
 
             Examples:
               salvo send spring-sale --dry-run
@@ -35,6 +36,7 @@ struct SendCommand: AsyncParsableCommand {
     var wait = false
 
     func run() async throws {
+        StopSignals.install()
         let (configuration, store) = try global.openStore()
         let (definition, sourcePath) = try store.campaign(named: campaign)
         let composer = try definition.composer(campaignFile: sourcePath, configuration: configuration)
@@ -61,6 +63,9 @@ struct SendCommand: AsyncParsableCommand {
         })
         progress.finish()
         SendReport.print(campaign: campaign, result: result, seconds: Date().timeIntervalSince(started))
+        var tally = ExitStatus.Tally()
+        tally.add(result.summary)
+        try ExitStatus.exit(tally.finish(database: store.path, interrupted: StopSignals.received))
     }
 
     /// Renders every message and routes every domain, changing nothing.

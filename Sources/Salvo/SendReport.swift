@@ -32,28 +32,3 @@ enum SendReport {
         for line in notices.warnings { printError("warning: \(line)") }
     }
 }
-
-/// Ctrl-C (SIGINT) and SIGTERM: the first asks the work to stop gracefully, a second
-/// Ctrl-C ends the process at once.
-final class InterruptHandler {
-    private let sources: [DispatchSourceSignal]
-
-    init(saying message: String = "stopping: finishing the transactions in flight (Ctrl-C again to quit at once)",
-         _ stop: @escaping @Sendable () async -> Void) {
-        sources = [SIGINT, SIGTERM].map { signal in
-            Foundation.signal(signal, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signal)
-            source.setEventHandler {
-                printError(message)
-                Foundation.signal(SIGINT, SIG_DFL)
-                Task { await stop() }
-            }
-            source.resume()
-            return source
-        }
-    }
-
-    func cancel() {
-        sources.forEach { $0.cancel() }
-    }
-}
