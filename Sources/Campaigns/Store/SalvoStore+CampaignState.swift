@@ -45,7 +45,7 @@ extension SalvoStore {
     @discardableResult
     public func startCampaign(named name: String, now: Date = Date()) throws -> CampaignStart {
         let now = Self.seconds(now)
-        return try writer.write { db in
+        return try writeNow { db in
             guard let row = try Row.fetchOne(db, sql: """
                 SELECT c.id, c.segment, c.state, l.name AS list
                 FROM campaigns c JOIN lists l ON l.id = c.list_id WHERE c.name = ?
@@ -114,7 +114,7 @@ extension SalvoStore {
     @discardableResult
     public func cancelCampaign(named name: String, now: Date = Date()) throws -> Int {
         let now = Self.seconds(now)
-        return try writer.write { db in
+        return try writeNow { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT id, state FROM campaigns WHERE name = ?", arguments: [name]) else {
                 throw StoreError.campaignNotFound(name)
             }
@@ -166,7 +166,7 @@ extension SalvoStore {
     }
 
     private func changeState(of name: String, from: Set<String>, to newState: String, reason: String?) throws {
-        try writer.write { db in
+        try writeNow { db in
             guard let state = try String.fetchOne(db, sql: "SELECT state FROM campaigns WHERE name = ?", arguments: [name]) else {
                 throw StoreError.campaignNotFound(name)
             }

@@ -30,7 +30,7 @@ extension SalvoStore {
         try template.checkFields(available: columns)
         if definition.to != nil { try template.checkShared() }
         let json = String(decoding: try JSONEncoder().encode(definition), as: UTF8.self)
-        return try writer.write { db in
+        return try writeNow { db in
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM campaigns WHERE name = ?", arguments: [definition.name]) == true {
                 throw StoreError.campaignExists(definition.name)
             }

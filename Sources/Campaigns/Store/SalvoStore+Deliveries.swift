@@ -21,7 +21,7 @@ extension SalvoStore: DeliveryStore {
         guard limit > 0 else { return [] }
         let now = Self.seconds(now)
         let excluded = try JSONColumns.encode(excludingDomains.sorted())
-        let batch: ClaimBatch = try await writer.write { db in
+        let batch: ClaimBatch = try await write { db in
             try self.applySendLog(in: db)
             let columns = try Self.columns(ofCampaign: campaign, in: db)
             // Paused or cancelled between the engine's last look and now: nothing to take.
@@ -83,7 +83,7 @@ extension SalvoStore: DeliveryStore {
 
     public func markSending(_ ids: [Int64], owner: String, now: Date) async throws -> Set<Int64> {
         guard !ids.isEmpty else { return [] }
-        return try await writer.write { db in try Self.markSending(ids, owner: owner, now: now, in: db) }
+        return try await write { db in try Self.markSending(ids, owner: owner, now: now, in: db) }
     }
 
     public func recordAndMarkSending(_ outcomes: [DeliveryOutcome], hardBounces: Set<Int64>, marking ids: [Int64],
@@ -92,7 +92,7 @@ extension SalvoStore: DeliveryStore {
         guard !outcomes.isEmpty || !ids.isEmpty else { return [] }
         // The engine's hottest transaction: BEGIN and COMMIT as cached statements, not
         // parsed anew each time as `write` does.
-        return try writer.writeWithoutTransaction { db in
+        return try writeWithoutTransactionNow { db in
             try db.cachedStatement(sql: "BEGIN IMMEDIATE TRANSACTION").execute()
             do {
                 let marked = try self.appendToSendLog(outcomes, hardBounces: hardBounces, marking: ids, owner: owner, now: now, in: db)
@@ -119,7 +119,7 @@ extension SalvoStore: DeliveryStore {
     public func record(_ outcomes: [DeliveryOutcome], hardBounces: Set<Int64>, owner: String) async throws -> Int {
         try Self.checkOutcomes(outcomes)
         guard !outcomes.isEmpty else { return 0 }
-        return try await writer.write { db in
+        return try await write { db in
             try self.applySendLog(in: db)
             return try self.record(outcomes, hardBounces: hardBounces, owner: owner, in: db)
         }
@@ -196,7 +196,7 @@ extension SalvoStore: DeliveryStore {
     @discardableResult
     public func release(_ ids: [Int64], owner: String) async throws -> Int {
         guard !ids.isEmpty else { return 0 }
-        return try await writer.write { db in
+        return try await write { db in
             try self.applySendLog(in: db)
             let statement = try db.cachedStatement(sql: """
                 UPDATE deliveries
@@ -213,7 +213,7 @@ extension SalvoStore: DeliveryStore {
     public func heartbeat(owner: String, now: Date) async throws {
         let process = SenderProcess.current
         let now = Self.seconds(now)
-        try await writer.write { db in
+        try await write { db in
             try db.execute(sql: """
                 INSERT INTO senders (owner, host, process, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT (owner) DO UPDATE SET heartbeat_at = excluded.heartbeat_at
@@ -222,7 +222,7 @@ extension SalvoStore: DeliveryStore {
     }
 
     public func signOff(owner: String) async throws {
-        try await writer.write { db in
+        try await write { db in
             try self.applySendLog(in: db)
             try db.execute(sql: """
                 UPDATE deliveries
@@ -238,7 +238,7 @@ extension SalvoStore: DeliveryStore {
     public func recoverAbandoned(campaign: Int64, owner: String, now: Date) async throws -> DeliveryRecovery {
         let here = SenderProcess.current
         let now = Self.seconds(now)
-        return try await writer.write { db in
+        return try await write { db in
             try self.applySendLog(in: db)
             let holders = try String?.fetchAll(db, sql: """
                 SELECT DISTINCT claimed_by FROM deliveries
@@ -308,7 +308,7 @@ extension SalvoStore: DeliveryStore {
 
     @discardableResult
     public func resendUnknown(campaign: Int64) async throws -> Int {
-        try await writer.write { db in
+        try await write { db in
             try self.applySendLog(in: db)
             try db.execute(sql: """
                 UPDATE deliveries SET state = 'pending', claimed_by = NULL, claimed_at = NULL, next_attempt_at = 0
@@ -347,7 +347,7 @@ extension SalvoStore: DeliveryStore {
 
     public func finishIfComplete(campaign: Int64, now: Date) async throws -> Bool {
         let now = Self.seconds(now)
-        return try await writer.write { db in
+        return try await write { db in
             try self.applySendLog(in: db)
             let open = try Bool.fetchOne(db, sql: """
                 SELECT EXISTS (SELECT 1 FROM deliveries

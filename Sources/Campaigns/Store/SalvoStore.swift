@@ -17,16 +17,25 @@ public final class SalvoStore: Sendable {
     public let dailyQuota: DailyQuota?
     /// What "today" is for the quota; tests move it to the next day.
     public let clock: @Sendable () -> Date
+    /// How long a write waits, in all, for another process's lock on the database before
+    /// it fails (SalvoStore+LockWait.swift).
+    public let lockWait: TimeInterval
+
+    /// How long a write waits for another process's lock unless told otherwise: longer
+    /// than an import, a backup or a `VACUUM` of a large list hold it here.
+    public static let defaultLockWait: TimeInterval = 90
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     public init(path: String, reputationGuard: ReputationGuard? = ReputationGuard(), dailyQuota: DailyQuota? = nil,
+                lockWait: TimeInterval = SalvoStore.defaultLockWait,
                 clock: @escaping @Sendable () -> Date = { Date() }) throws {
         self.path = path
         self.reputationGuard = reputationGuard
         self.dailyQuota = dailyQuota
+        self.lockWait = lockWait
         self.clock = clock
         var configuration = Configuration()
-        configuration.busyMode = .timeout(10)
+        configuration.busyMode = .timeout(Self.busyTimeout(lockWait: lockWait))
         configuration.prepareDatabase { db in
             // 16 KiB pages for a new database (an existing one keeps its own): a million-row
             // import writes a quarter of the pages, and the B-trees are a level shallower.
@@ -57,10 +66,14 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
     case listNotFound(String)
     case campaignNotFound(String)
     case campaignExists(String)
+    /// Another process held the database's write lock for longer than the store waits.
+    case locked(path: String, seconds: TimeInterval, reason: String)
 
     public var description: String {
         switch self {
         case .cannotOpen(let path, let reason): "cannot open database \(path): \(reason)"
+        case .locked(let path, let seconds, let reason):
+            "database \(path) is locked by another process: gave up writing after waiting \(Int(seconds.rounded())) s (\(reason))"
         case .listNotFound(let name): "no list named '\(name)' (see `salvo lists`)"
         case .campaignNotFound(let name): "no campaign named '\(name)' (see `salvo campaign list`)"
         case .campaignExists(let name): "a campaign named '\(name)' exists already"

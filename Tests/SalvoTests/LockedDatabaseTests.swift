@@ -1,0 +1,35 @@
+import Foundation
+import Testing
+import TestPeers
+
+/// Another process holds the database's write lock for twelve seconds in the middle of a
+/// send (longer than SQLite's own wait of old): the send waits it out, every recipient
+/// ends `sent` exactly once, and the exit status says so.
+@Suite struct LockedDatabaseSendTests {
+    @Test func aSendOutlastsALockHeldByAnotherProcess() async throws {
+        let sink = try await SMTPSinkPeer.start()
+        defer { sink.stop() }
+        var csv = "email,first_name,last_name,country,tags\n"
+        for i in 0..<10 { csv += "l\(i)@example.com,L,\(i),NG,new\n" }
+        // 2 messages a second: the send would be over in five seconds without the lock.
+        let dir = try await SalvoBinary.initProject(editing: [
+            ("127.0.0.1:2525", "127.0.0.1:\(sink.port)"),
+            ("default: { connections: 5,", "default: { rate: 2/s, connections: 5,"),
+        ], recipients: csv)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(try await SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
+        #expect(try await SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir).status == 0)
+
+        let sending = try SalvoBinary.start(["send", "welcome"], in: dir, environment: ["SALVO_UNSUBSCRIBE_SECRET": "lock"])
+        #expect(try await TestPeers.eventually { try sink.transactions().count > 0 })
+        let holder = try await SQLiteLockHolder.hold(dir + "/salvo.db", for: 12)
+        defer { holder.stop() }
+        #expect(try await TestPeers.eventually(within: .seconds(120)) { holder.said("releasing") })
+        #expect(sending.process.isRunning, "the send did not wait for the lock")
+        let result = await sending.finished()
+        #expect(result.status == 0, "status \(result.status): \(result.stderr)")
+        #expect(result.stdout.contains("campaign 'welcome': sent 10"), "\(result.stdout)")
+        let rcpts = try sink.transactions().flatMap(\.rcptArgs)
+        #expect(rcpts.count == 10 && Set(rcpts).count == 10, "\(rcpts)")
+    }
+}
