@@ -232,6 +232,7 @@ extension SalvoStore: DeliveryStore {
                 WHERE claimed_by = ? AND state = 'claimed'
                 """, arguments: [owner])
             try db.execute(sql: "DELETE FROM senders WHERE owner = ?", arguments: [owner])
+            try db.execute(sql: "DELETE FROM shared_leases WHERE owner = ?", arguments: [owner])
         }
     }
 
@@ -251,15 +252,10 @@ extension SalvoStore: DeliveryStore {
                 if holder == owner { continue }
                 let sender = try Row.fetchOne(db, sql: "SELECT host, process, heartbeat_at FROM senders WHERE owner = ?",
                                               arguments: [holder])
-                let alive: Bool
-                if let sender {
-                    let fresh = (sender["heartbeat_at"] as Int64) >= now - Int64(Self.senderLease)
-                    let local = sender["host"] as String == here.host
-                    alive = fresh && (!local || SenderProcess.isAlive(sender["process"]))
-                } else {
-                    alive = false
+                if !Self.isAlive(host: sender?["host"], process: sender?["process"], heartbeatAt: sender?["heartbeat_at"],
+                                 now: now, here: here) {
+                    gone.append(holder)
                 }
-                if !alive { gone.append(holder) }
             }
             guard !gone.isEmpty || orphans else { return DeliveryRecovery() }
             let goneJSON = try JSONColumns.encode(gone)
@@ -285,6 +281,7 @@ extension SalvoStore: DeliveryStore {
                 """, arguments: [Self.unknownResponse, now, now, campaign, goneJSON])
             let unknown = db.changesCount
             try db.execute(sql: "DELETE FROM senders WHERE owner IN (SELECT value FROM json_each(?))", arguments: [goneJSON])
+            try db.execute(sql: "DELETE FROM shared_leases WHERE owner IN (SELECT value FROM json_each(?))", arguments: [goneJSON])
             return DeliveryRecovery(released: released, unknown: unknown)
         }
     }
@@ -400,16 +397,4 @@ extension SalvoStore: DeliveryStore {
 
     static func seconds(_ date: Date) -> Int64 { Int64(date.timeIntervalSince1970.rounded(.down)) }
     static func date(_ seconds: Int64) -> Date { Date(timeIntervalSince1970: TimeInterval(seconds)) }
-}
-
-// SCAFFOLD (to be replaced by the SQLite implementation of SharedLimits before landing):
-// grants everything, so limits stay per process as before.
-extension SalvoStore {
-    public func takeSends(_ key: String, count: Int, rate: Rate, now: Date) async throws -> SendGrant {
-        SendGrant(granted: count)
-    }
-
-    public func leaseConnection(_ key: String, limit: Int, owner: String, now: Date) async throws -> Bool { true }
-
-    public func returnConnection(_ key: String, owner: String) async throws {}
 }

@@ -199,6 +199,28 @@ extension SalvoStore {
                 );
                 """)
         }
+        migrator.registerMigration("v6-limits: shared send budgets and connection leases") { db in
+            try db.execute(sql: """
+                -- One send budget per limit key (`global`, `site:…`, `domain:…`) for every
+                -- sender of this database: GCRA's theoretical arrival time of the next send
+                -- (`due`, Unix seconds) at the spacing it was computed with (`interval`).
+                CREATE TABLE shared_budgets (
+                    key TEXT NOT NULL PRIMARY KEY,
+                    due REAL NOT NULL,
+                    interval REAL NOT NULL
+                ) WITHOUT ROWID;
+
+                -- Connections open per limit key and owner (a row of `senders`); an
+                -- owner presumed dead holds none, whatever its rows say.
+                CREATE TABLE shared_leases (
+                    key TEXT NOT NULL,
+                    owner TEXT NOT NULL,
+                    count INTEGER NOT NULL,
+                    PRIMARY KEY (key, owner)
+                ) WITHOUT ROWID;
+                CREATE INDEX shared_leases_by_owner ON shared_leases(owner);
+                """)
+        }
         return migrator
     }
 }
