@@ -107,12 +107,17 @@ let package = Package(
         // Starts the real servers the tests talk to (smtp-sink, aiosmtpd, dnsmasq) on
         // loopback and stops them; shared by every test target that needs a peer.
         .target(name: "TestPeers", path: "Tests/TestPeers"),
+        // The rules every DeliveryStore keeps, as one suite a store's tests run
+        // (DeliveryStoreContract), and InMemoryDeliveryStore, which keeps them without a
+        // database, for the engine's tests.
+        .target(name: "StoreContract", dependencies: ["Delivery"], path: "Tests/StoreContract"),
+        .testTarget(name: "StoreContractTests", dependencies: ["StoreContract", "Delivery"]),
         .testTarget(name: "SMTPTests", dependencies: ["SMTP", "TestPeers"]),
         .testTarget(name: "SMTPServerTests", dependencies: ["SMTPServer", "TestPeers"]),
         .testTarget(name: "MailMessageTests", dependencies: ["MailMessage", "TestPeers"]),
-        .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "TestPeers"]),
+        .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "TestPeers", "StoreContract"]),
         // Fixtures/ is read from the source tree (TestPeers.repositoryRoot), not bundled.
-        .testTarget(name: "CampaignsTests", dependencies: ["Campaigns", "TestPeers"], exclude: ["Fixtures"]),
+        .testTarget(name: "CampaignsTests", dependencies: ["Campaigns", "TestPeers", "StoreContract"], exclude: ["Fixtures"]),
         .testTarget(name: "SalvoTests", dependencies: ["Campaigns", "TestPeers"]),
     ]
 )

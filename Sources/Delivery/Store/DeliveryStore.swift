@@ -19,6 +19,45 @@ import Foundation
 /// The shape is meant for a PostgreSQL store too, for several hosts sending one campaign:
 /// `claimDue` maps to `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT n)`,
 /// every other call is one transaction over a batch of ids.
+///
+/// ## The rules every store keeps
+///
+/// Whoever sends (one engine, two processes on one file, several hosts), the store alone
+/// makes these true, inside its own transactions; `DeliveryStoreContract`
+/// (Tests/StoreContract) checks each of them through this protocol, and a store is done
+/// when it passes that suite.
+///
+/// - **One holder.** A delivery is held by at most one owner; only its holder may mark,
+///   record or release it, and a call naming another owner changes nothing.
+/// - **Claim what is due, in order.** Only a running campaign's `pending` deliveries and
+///   `deferred` ones whose time has come; retries first, then new ones, the oldest first;
+///   at most `limit`; none of `excludingDomains`; returned by domain, then id.
+/// - **Suppression at claim.** An address on the suppression list when it is claimed
+///   becomes `suppressed` and is not returned, however late it was added.
+/// - **Sent only when marked.** `sent` is recorded only for a delivery marked `sending`
+///   before its DATA; an outcome is recorded once per attempt (attempts + 1, the first
+///   attempt's time kept); `deferred` needs its next attempt time; any state that is not
+///   an outcome is refused with `DeliveryStoreError`.
+/// - **Hard bounces suppress.** A recorded delivery in `hardBounces` puts its address on
+///   the suppression list for every later campaign.
+/// - **The daily quota** (when the store has one): messages handed to servers in a UTC
+///   day — outcomes with a server's reply, and `unknown` ones — plus deliveries held by
+///   any claim never pass it; a claim takes at most what is left, and `sendingHold` says
+///   why nothing more may be claimed and until when.
+/// - **The reputation guard** (when the store has one): a campaign whose bounced share of
+///   its attempted deliveries passes the threshold is paused, in the transaction that
+///   recorded the bounce, so every sender of it stops.
+/// - **Cancel and pause.** A cancelled campaign's deliveries not on a connection become
+///   `cancelled` (a claim is then never marked); a paused or cancelled campaign gives no
+///   claims.
+/// - **Hand back, recover, resend.** `release` and `signOff` give `claimed` back to
+///   `pending`, never `sending`; `recoverAbandoned` takes back what owners presumed dead
+///   held (`claimed` → `pending`, `sending` → `unknown`, an attempt); `unknown` goes again
+///   only through `resendUnknown`.
+/// - **Finish when complete.** A campaign is finished once every delivery is final, and
+///   only then.
+/// - **Shared limits** (`SharedLimits`): the send budget and connection leases hold for
+///   every handle on the store together; an owner presumed dead holds no lease.
 public protocol DeliveryStore: SharedLimits {
     /// Atomically takes up to `limit` due deliveries of `campaign` (`pending`, or
     /// `deferred` whose `next_attempt_at` ≤ `now`), marks them `claimed` by `owner`, and
@@ -96,7 +135,9 @@ public protocol DeliveryStore: SharedLimits {
     /// How many deliveries of `campaign` are in each state (absent states are 0).
     func stateCounts(campaign: Int64) async throws -> DeliveryCounts
 
-    /// Marks `campaign` finished when every delivery is final; returns whether it is.
+    /// Marks `campaign` finished when every delivery is final (none `pending`, `claimed`,
+    /// `sending` or `deferred`); returns whether it is. A finished campaign's failures are
+    /// told to its sender once, by whatever the store queues for that.
     func finishIfComplete(campaign: Int64, now: Date) async throws -> Bool
 
     /// Why nothing more may be claimed for now whatever is due (a daily sending quota
