@@ -76,6 +76,13 @@ enum StopSignals {
         let thread = Thread { readSignals(from: reading) }
         thread.name = "salvo-stop-signals"
         thread.start()
+        // A supervisor may start us with these blocked (a mask is inherited): unblocked
+        // here, the signals land at least on this thread.
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        sigaddset(&unblock, SIGINT)
+        sigaddset(&unblock, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
         for signal in [SIGINT, SIGTERM] {
             var action = sigaction()
             #if canImport(Glibc)

@@ -9,16 +9,9 @@ import TestPeers
     @Test func aSendOutlastsALockHeldByAnotherProcess() async throws {
         let sink = try await SMTPSinkPeer.start()
         defer { sink.stop() }
-        var csv = "email,first_name,last_name,country,tags\n"
-        for i in 0..<40 { csv += "l\(i)@example.com,L,\(i),NG,new\n" }
         // 2 messages a second: the send would be over in twenty seconds without the lock.
-        let dir = try await SalvoBinary.initProject(editing: [
-            ("127.0.0.1:2525", "127.0.0.1:\(sink.port)"),
-            ("default: { connections: 5,", "default: { rate: 2/s, connections: 5,"),
-        ], recipients: csv)
+        let dir = try await SalvoBinary.slowProject(recipients: 40, prefix: "l", port: sink.port)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        #expect(try await SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
-        #expect(try await SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir).status == 0)
 
         let sending = try SalvoBinary.start(["send", "welcome"], in: dir, environment: ["SALVO_UNSUBSCRIBE_SECRET": "lock"])
         #expect(try await TestPeers.eventually { try sink.transactions().count > 0 })

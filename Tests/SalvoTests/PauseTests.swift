@@ -8,17 +8,10 @@ import TestPeers
     @Test func pauseStopsARunningSendAndResumeFinishesIt() async throws {
         let sink = try await SMTPSinkPeer.start()
         defer { sink.stop() }
-        var csv = "email,first_name,last_name,country,tags\n"
-        for i in 0..<40 { csv += "p\(i)@example.com,P,\(i),NG,new\n" }
         // 2 messages a second: 40 recipients take twenty seconds, far longer than a pause
         // takes to reach the send (it looks at the campaign's state every two seconds).
-        let dir = try await SalvoBinary.initProject(editing: [
-            ("127.0.0.1:2525", "127.0.0.1:\(sink.port)"),
-            ("default: { connections: 5,", "default: { rate: 2/s, connections: 5,"),
-        ], recipients: csv)
+        let dir = try await SalvoBinary.slowProject(recipients: 40, prefix: "p", port: sink.port)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        #expect(try await SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
-        #expect(try await SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir).status == 0)
         let secret = ["SALVO_UNSUBSCRIBE_SECRET": "pause-test"]
 
         async let sending = SalvoBinary.run(["send", "welcome"], in: dir, environment: secret, timeout: 120)
@@ -35,7 +28,12 @@ import TestPeers
         #expect(try await SalvoBinary.run(["resume", "welcome"], in: dir).status == 0)
         let second = try await SalvoBinary.run(["send", "welcome"], in: dir, environment: secret, timeout: 60)
         #expect(second.status == 0, "\(second.stderr)")
+        let status = try await SalvoBinary.run(["status", "welcome"], in: dir).stdout
+        #expect(status.contains("sent        40"), "\(second.stdout)\n\(status)")
+        // The server writes its last dump as it answers; each recipient arrives once.
+        let allThere = try await TestPeers.eventually { try sink.transactions().count >= 40 }
+        #expect(allThere, "\((try? sink.transactions().count) ?? 0) at the server")
         let rcpts = try sink.transactions().flatMap(\.rcptArgs)
-        #expect(rcpts.count == 40 && Set(rcpts).count == 40)
+        #expect(rcpts.count == 40 && Set(rcpts).count == 40, "\(rcpts.count) recipients, \(Set(rcpts).count) different")
     }
 }

@@ -133,6 +133,23 @@ extension SalvoBinary {
         return dir
     }
 
+    /// A project whose `count` recipients (`prefix0@example.com` …) all go to `port` at 2
+    /// messages a second, imported, with the welcome campaign created: a send long enough
+    /// for a test to act on it while it runs.
+    static func slowProject(recipients count: Int, prefix: String, port: Int) async throws -> String {
+        var csv = "email,first_name,last_name,country,tags\n"
+        for i in 0..<count { csv += "\(prefix)\(i)@example.com,P,\(i),NG,new\n" }
+        let dir = try await initProject(editing: [
+            ("127.0.0.1:2525", "127.0.0.1:\(port)"),
+            ("default: { connections: 5,", "default: { rate: 2/s, connections: 5,"),
+        ], recipients: csv)
+        let imported = try await run(["import", "customers", "recipients.csv"], in: dir)
+        guard imported.status == 0 else { throw ProjectError(message: "salvo import failed: \(imported.stderr)") }
+        let created = try await run(["campaign", "create", "welcome.yml"], in: dir)
+        guard created.status == 0 else { throw ProjectError(message: "salvo campaign create failed: \(created.stderr)") }
+        return dir
+    }
+
     struct ProjectError: Error, CustomStringConvertible {
         var message: String
         var description: String { message }

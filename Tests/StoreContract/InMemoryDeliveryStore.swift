@@ -181,27 +181,16 @@ public final class InMemoryDeliveryStore: DeliveryStore, @unchecked Sendable {
 
     @discardableResult
     public func record(_ outcomes: [DeliveryOutcome], hardBounces: Set<Int64>, owner: String) async throws -> Int {
-        try Self.check(outcomes)
+        try DeliveryOutcome.checkOutcomes(outcomes)
         return locked { data in record(outcomes, hardBounces: hardBounces, owner: owner, in: data) }
     }
 
     public func recordAndMarkSending(_ outcomes: [DeliveryOutcome], hardBounces: Set<Int64>, marking ids: [Int64],
                                      owner: String, now: Date) throws -> Set<Int64> {
-        try Self.check(outcomes)
+        try DeliveryOutcome.checkOutcomes(outcomes)
         return locked { data in
             record(outcomes, hardBounces: hardBounces, owner: owner, in: data)
             return mark(ids, owner: owner, in: data)
-        }
-    }
-
-    private static func check(_ outcomes: [DeliveryOutcome]) throws {
-        for outcome in outcomes {
-            switch outcome.state {
-            case .sent, .bounced, .failed, .unknown: break
-            case .deferred where outcome.nextAttemptAt != nil: break
-            case .deferred: throw DeliveryStoreError.deferredWithoutTime(outcome.deliveryID)
-            default: throw DeliveryStoreError.outcomeState(outcome.deliveryID, outcome.state)
-            }
         }
     }
 

@@ -40,10 +40,10 @@ public struct SMTPSinkPeer: Sendable {
             (url, (try? url.resourceValues(forKeys: [.contentModificationDateKey]).contentModificationDate) ?? .distantPast)
         }
         return try dated.sorted { ($0.1, $0.0.path) < ($1.1, $1.0.path) }.compactMap { file, _ in
-            let dump = try Data(contentsOf: file)
             // smtp-sink opens the file when a transaction starts; one cut short by a
-            // disconnect never gets its headers and was not delivered.
-            guard dump.count > 0, String(decoding: dump, as: UTF8.self).contains("\nReceived: ") else { return nil }
+            // disconnect never gets its headers and was not delivered, and one it has
+            // let go between the listing and the read was not either.
+            guard let dump = try? Data(contentsOf: file), dump.count > 0, String(decoding: dump, as: UTF8.self).contains("\nReceived: ") else { return nil }
             return try SinkTransaction(dump: dump)
         }
     }

@@ -88,7 +88,7 @@ extension SalvoStore: DeliveryStore {
 
     public func recordAndMarkSending(_ outcomes: [DeliveryOutcome], hardBounces: Set<Int64>, marking ids: [Int64],
                                      owner: String, now: Date) throws -> Set<Int64> {
-        try Self.checkOutcomes(outcomes)
+        try DeliveryOutcome.checkOutcomes(outcomes)
         guard !outcomes.isEmpty || !ids.isEmpty else { return [] }
         // The engine's hottest transaction: BEGIN and COMMIT as cached statements, not
         // parsed anew each time as `write` does.
@@ -117,23 +117,11 @@ extension SalvoStore: DeliveryStore {
 
     @discardableResult
     public func record(_ outcomes: [DeliveryOutcome], hardBounces: Set<Int64>, owner: String) async throws -> Int {
-        try Self.checkOutcomes(outcomes)
+        try DeliveryOutcome.checkOutcomes(outcomes)
         guard !outcomes.isEmpty else { return 0 }
         return try await write { db in
             try self.applySendLog(in: db)
             return try self.record(outcomes, hardBounces: hardBounces, owner: owner, in: db)
-        }
-    }
-
-    /// Only final states, or `deferred` with its next attempt time, are outcomes.
-    private static func checkOutcomes(_ outcomes: [DeliveryOutcome]) throws {
-        for outcome in outcomes {
-            switch outcome.state {
-            case .sent, .bounced, .failed, .unknown: break
-            case .deferred where outcome.nextAttemptAt != nil: break
-            case .deferred: throw DeliveryStoreError.deferredWithoutTime(outcome.deliveryID)
-            default: throw DeliveryStoreError.outcomeState(outcome.deliveryID, outcome.state)
-            }
         }
     }
 

@@ -8,14 +8,20 @@ import TestPeers
 /// store waits and writes once it is let go, and a lock held past the store's wait is a
 /// clear error naming the database, with nothing half-written.
 @Suite struct LockWaitTests {
-    @Test func anOutcomeIsWrittenOnceTheLockIsLetGo() async throws {
-        let fixture = try DeliveryFixture(csv: DeliveryFixture.csv(count: 3))
-        defer { fixture.remove() }
-        let store = try SalvoStore(path: fixture.store.path, lockWait: 60)
+    /// A campaign of `count` recipients on a store that waits `lockWait` for a lock, all
+    /// claimed and marked `sending` by "t".
+    private func sending(_ count: Int, lockWait: TimeInterval) async throws -> (DeliveryFixture, SalvoStore, [Int64]) {
+        let fixture = try DeliveryFixture(csv: DeliveryFixture.csv(count: count))
+        let store = try SalvoStore(path: fixture.store.path, lockWait: lockWait)
         let campaign = try store.startCampaign(named: fixture.campaign, now: at(0)).campaignID
-        let claimed = try await store.claimDue(campaign: campaign, now: at(1), limit: 10, owner: "t")
-        let ids = claimed.map(\.id)
+        let ids = try await store.claimDue(campaign: campaign, now: at(1), limit: 10, owner: "t").map(\.id)
         #expect(try await store.markSending(ids, owner: "t", now: at(1)) == Set(ids))
+        return (fixture, store, ids)
+    }
+
+    @Test func anOutcomeIsWrittenOnceTheLockIsLetGo() async throws {
+        let (fixture, store, ids) = try await sending(3, lockWait: 60)
+        defer { fixture.remove() }
 
         let holder = try await SQLiteLockHolder.hold(store.path, for: 3)
         defer { holder.stop() }
@@ -31,13 +37,8 @@ import TestPeers
     }
 
     @Test func aLockHeldPastTheWaitIsAnErrorNamingTheDatabase() async throws {
-        let fixture = try DeliveryFixture(csv: DeliveryFixture.csv(count: 2))
+        let (fixture, store, ids) = try await sending(2, lockWait: 1.5)
         defer { fixture.remove() }
-        let store = try SalvoStore(path: fixture.store.path, lockWait: 1.5)
-        let campaign = try store.startCampaign(named: fixture.campaign, now: at(0)).campaignID
-        let claimed = try await store.claimDue(campaign: campaign, now: at(1), limit: 10, owner: "t")
-        let ids = claimed.map(\.id)
-        _ = try await store.markSending(ids, owner: "t", now: at(1))
 
         let holder = try await SQLiteLockHolder.hold(store.path, for: 120)
         defer { holder.stop() }
