@@ -6,7 +6,7 @@ import TestPeers
 /// example.net recipients are refused tells its `notify:` address once, and a notice that
 /// could not be sent is a warning, tried again by the next run.
 @Suite struct NoticeTests {
-    private let secret = ["SALVO_UNSUBSCRIBE_SECRET": "s3cret-for-tests"]
+    private let secret = ["SALVO_UNSUBSCRIBE_SECRET": "s3cret-for-tests-s3cret-for-tests-s3cret"]
 
     /// A `salvo init` project whose example.com and notify.test mail goes to `accepting`,
     /// example.net mail to `refusing`, with a daily quota and `notify: ops@notify.test`.

@@ -18,7 +18,7 @@ import TestPeers
         defer { try? FileManager.default.removeItem(atPath: dir) }
         #expect(try SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
         #expect(try SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir).status == 0)
-        let secret = ["SALVO_UNSUBSCRIBE_SECRET": "pause-test"]
+        let secret = ["SALVO_UNSUBSCRIBE_SECRET": "pause-test-pause-test-pause-test-pause-test"]
 
         async let sending = SalvoBinary.run(["send", "welcome"], in: dir, environment: secret, timeout: 60)
         try await Task.sleep(for: .milliseconds(1500))
