@@ -108,15 +108,18 @@ import Testing
         let created = try SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir)
         #expect(created.status == 0, "\(created.stderr)")
         #expect(created.stdout.contains("created campaign 'welcome': 4 recipients"))
-        #expect(created.stderr.contains("set SALVO_UNSUBSCRIBE_SECRET"))
+        // salvo init wrote the unsubscribe secret into a file of the owner's alone.
+        #expect(!created.stderr.contains("SALVO_UNSUBSCRIBE_SECRET"), "\(created.stderr)")
+        let secret = try FileManager.default.attributesOfItem(atPath: dir + "/unsubscribe.secret")
+        #expect((secret[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        #expect(try String(contentsOfFile: dir + "/unsubscribe.secret", encoding: .utf8).utf8.count == 65)
         #expect(try SalvoBinary.run(["campaign", "list"], in: dir).stdout.contains("welcome  [draft]  list customers"))
 
-        let refused = try SalvoBinary.run(["preview", "welcome"], in: dir)
+        let refused = try SalvoBinary.run(["preview", "welcome"], in: dir, environment: ["SALVO_UNSUBSCRIBE_SECRET": "a"])
         #expect(refused.status != 0)
-        #expect(refused.stderr.contains("SALVO_UNSUBSCRIBE_SECRET is not set"))
+        #expect(refused.stderr.contains("the unsubscribe secret in $SALVO_UNSUBSCRIBE_SECRET is 1 bytes; it must be at least 32"), "\(refused.stderr)")
 
-        let preview = try SalvoBinary.run(["preview", "welcome", "--recipient", "yuki.tanaka@EXAMPLE.net"], in: dir,
-                                          environment: ["SALVO_UNSUBSCRIBE_SECRET": "a-long-random-secret"])
+        let preview = try SalvoBinary.run(["preview", "welcome", "--recipient", "yuki.tanaka@EXAMPLE.net"], in: dir)
         #expect(preview.status == 0, "\(preview.stderr)")
         #expect(preview.stdout.contains("To: \"Yuki Tanaka\" <yuki.tanaka@example.net>\r\n"))
         #expect(preview.stdout.contains("Subject: Welcome, Yuki\r\n"))
@@ -140,7 +143,7 @@ import Testing
         #expect(unknown.status != 0)
         #expect(unknown.stderr.contains("templates/welcome.txt.mustache:7: unknown field 'plan'"), "\(unknown.stderr)")
 
-        try "name: x\nlist: customers\nsegment: contry == \"NG\"\nfrom: a@example.com\nsubject: hi\ntext: templates/welcome.txt.mustache\n"
+        try "name: x\nlist: customers\nsegment: contry == \"NG\"\nfrom: a@example.com\nsubject: hi\ntext: templates/welcome.txt.mustache\ntransactional: true\n"
             .write(toFile: dir + "/x.yml", atomically: true, encoding: .utf8)
         let badSegment = try SalvoBinary.run(["campaign", "create", "x.yml"], in: dir)
         #expect(badSegment.stderr.contains("x.yml: the segment uses 'contry'"), "\(badSegment.stderr)")
@@ -170,7 +173,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         #expect(try SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
         #expect(try SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir).status == 0)
-        let secret = ["SALVO_UNSUBSCRIBE_SECRET": "s3cret-for-tests"]
+        let secret = ["SALVO_UNSUBSCRIBE_SECRET": "s3cret-for-tests-s3cret-for-tests-s3cret"]
 
         let dry = try SalvoBinary.run(["send", "welcome", "--dry-run"], in: dir, environment: secret)
         #expect(dry.stdout.contains("dry run: 4 messages rendered"), "\(dry.stdout) \(dry.stderr)")
@@ -198,7 +201,7 @@ import Testing
             ("    \"*\": 127.0.0.1:2525", "    example.com: 127.0.0.1:\(ok.port)\n    example.net: 127.0.0.1:\(bad.port)"),
         ])
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let secret = ["SALVO_UNSUBSCRIBE_SECRET": "s3cret-for-tests"]
+        let secret = ["SALVO_UNSUBSCRIBE_SECRET": "s3cret-for-tests-s3cret-for-tests-s3cret"]
         #expect(try SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
         #expect(try SalvoBinary.run(["suppress", "add", "ADA.okafor@example.com"], in: dir).stdout.contains("suppressed 1 new"))
         #expect(try SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir).status == 0)
@@ -258,11 +261,13 @@ import Testing
             ("intervals: [15m]", "intervals: [1s]"),
         ])
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let secret = ["SALVO_UNSUBSCRIBE_SECRET": "s3cret-for-tests"]
+        let secret = ["SALVO_UNSUBSCRIBE_SECRET": "s3cret-for-tests-s3cret-for-tests-s3cret"]
         #expect(try SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
         #expect(try SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir).status == 0)
         #expect(try SalvoBinary.run(["run"], in: dir, environment: secret).stdout == "nothing due\n")
-        let scheduled = try SalvoBinary.run(["schedule", "welcome", "--at", "2020-01-01T00:00:00Z"], in: dir)
+        let past = try SalvoBinary.run(["schedule", "welcome", "--at", "2020-01-01T00:00:00Z"], in: dir)
+        #expect(past.status != 0 && past.stderr.contains("2020-01-01T00:00:00Z is in the past"), "\(past.stderr)")
+        let scheduled = try SalvoBinary.run(["schedule", "welcome", "--at", "now"], in: dir)
         #expect(scheduled.status == 0, "\(scheduled.stderr)")
 
         var later: SMTPSinkPeer?
