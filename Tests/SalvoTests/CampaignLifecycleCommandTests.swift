@@ -174,6 +174,32 @@ import Testing
         #expect(try sink.transactions().count == 2)
     }
 
+    /// Off a terminal (stderr is a pipe here) a send prints a timestamped progress line
+    /// every five seconds: 30 recipients at 5 a second take six.
+    @Test func offATerminalASendPrintsTimestampedProgressLines() async throws {
+        let sink = try await SMTPSinkPeer.start()
+        defer { sink.stop() }
+        var csv = "email,first_name,country,tags\n"
+        for i in 0..<30 { csv += "p\(i)@example.com,P\(i),NG,new\n" }
+        let dir = try SalvoBinary.initProject(editing: [
+            ("127.0.0.1:2525", "127.0.0.1:\(sink.port)"),
+            ("default: { connections: 5,", "default: { rate: 5/s, connections: 5,"),
+        ], recipients: csv)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(try SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
+        #expect(try SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir).status == 0)
+        let sent = try SalvoBinary.run(["send", "welcome"], in: dir, timeout: 60)
+        #expect(sent.status == 0 && sent.stdout.contains("sent 30, deferred 0"), "\(sent.stdout)\(sent.stderr)")
+        let lines = sent.stderr.split(separator: "\n").filter { $0.contains("/30 (") }
+        #expect(!lines.isEmpty, "\(sent.stderr)")
+        for line in lines {
+            let fields = line.split(separator: " ")
+            #expect(fields.count > 2 && fields[0].hasSuffix("Z") && (try? Date(String(fields[0]), strategy: .iso8601)) != nil, "\(line)")
+            #expect(line.contains(" sent ") && line.contains(" deferred 0 bounced 0 failed 0 unknown 0, ") && line.contains("/s  ETA "), "\(line)")
+        }
+        #expect(try sink.transactions().count == 30)
+    }
+
     @Test func aBulkCampaignWithoutUnsubscribeIsRefusedAndTwoKeysSignEveryMessage() async throws {
         let sink = try await SMTPSinkPeer.start()
         defer { sink.stop() }
