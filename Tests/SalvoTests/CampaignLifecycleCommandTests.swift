@@ -179,15 +179,8 @@ import Testing
     @Test func offATerminalASendPrintsTimestampedProgressLines() async throws {
         let sink = try await SMTPSinkPeer.start()
         defer { sink.stop() }
-        var csv = "email,first_name,country,tags\n"
-        for i in 0..<30 { csv += "p\(i)@example.com,P\(i),NG,new\n" }
-        let dir = try SalvoBinary.initProject(editing: [
-            ("127.0.0.1:2525", "127.0.0.1:\(sink.port)"),
-            ("default: { connections: 5,", "default: { rate: 5/s, connections: 5,"),
-        ], recipients: csv)
+        let dir = try SalvoBinary.slowCampaignProject(port: sink.port, recipients: 30, rate: 5)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        #expect(try SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
-        #expect(try SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir).status == 0)
         let sent = try SalvoBinary.run(["send", "welcome"], in: dir, timeout: 60)
         #expect(sent.status == 0 && sent.stdout.contains("sent 30, deferred 0"), "\(sent.stdout)\(sent.stderr)")
         let lines = sent.stderr.split(separator: "\n").filter { $0.contains("/30 (") }

@@ -8,16 +8,9 @@ import TestPeers
     @Test func pauseStopsARunningSendAndResumeFinishesIt() async throws {
         let sink = try await SMTPSinkPeer.start()
         defer { sink.stop() }
-        var csv = "email,first_name,last_name,country,tags\n"
-        for i in 0..<40 { csv += "p\(i)@example.com,P,\(i),NG,new\n" }
         // 5 messages a second: 40 recipients take eight seconds, time enough to pause.
-        let dir = try SalvoBinary.initProject(editing: [
-            ("127.0.0.1:2525", "127.0.0.1:\(sink.port)"),
-            ("default: { connections: 5,", "default: { rate: 5/s, connections: 5,"),
-        ], recipients: csv)
+        let dir = try SalvoBinary.slowCampaignProject(port: sink.port, recipients: 40, rate: 5)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        #expect(try SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
-        #expect(try SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir).status == 0)
         let secret = ["SALVO_UNSUBSCRIBE_SECRET": "pause-test-pause-test-pause-test-pause-test"]
 
         async let sending = SalvoBinary.run(["send", "welcome"], in: dir, environment: secret, timeout: 60)
