@@ -61,7 +61,7 @@ extension SalvoStore {
             let decided = (row["started_at"] as Int64?) != nil && definition.audienceMode == .start
             let before = try Self.counts(campaign: campaignID, in: db)
             if !decided {
-                try insertDeliveries(campaign: campaignID, list: row["list"], segment: row["segment"],
+                try insertDeliveries(campaign: campaignID, named: name, list: row["list"], segment: row["segment"],
                                      excluding: definition.exclude ?? [], in: db)
             }
             let after = try Self.counts(campaign: campaignID, in: db)
@@ -78,7 +78,7 @@ extension SalvoStore {
     /// The deliveries a start adds: recipients the segment selects that the campaign does
     /// not have, less those sent one of the `excluding` campaigns (compared
     /// case-insensitively).
-    private func insertDeliveries(campaign campaignID: Int64, list: String, segment: String?, excluding: [String],
+    private func insertDeliveries(campaign campaignID: Int64, named name: String, list: String, segment: String?, excluding: [String],
                                   in db: Database) throws {
         let segment = try segment.map { try SegmentParser.parse($0) }
         let selection = try ListSelection(list: list, expression: segment, in: db)
@@ -87,7 +87,7 @@ extension SalvoStore {
             let known = try String.fetchAll(db, sql: "SELECT name FROM campaigns WHERE name IN (SELECT value FROM json_each(?))",
                                             arguments: [try JSONColumns.encode(excluding)])
             if let missing = excluding.first(where: { !known.contains($0) }) {
-                throw CampaignError.unknownExclude(missing, campaign: "the stored campaign")
+                throw CampaignError.unknownExclude(missing, campaign: "campaign '\(name)'")
             }
             // Outcomes still in the send log count as sent too.
             try applySendLog(in: db)
