@@ -5,8 +5,8 @@ import Foundation
 struct CampaignCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "campaign",
-        abstract: "Create and list campaigns.",
-        subcommands: [Create.self, List.self])
+        abstract: "Create, change, show, clone, delete and list campaigns.",
+        subcommands: [Create.self, Update.self, Show.self, Clone.self, Delete.self, List.self])
 
     struct Create: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -15,7 +15,9 @@ struct CampaignCommand: ParsableCommand {
                 Checks before storing anything: the list exists, the segment parses and uses \
                 the list's fields, the templates exist, parse and use only the list's columns \
                 and the built-ins (email, name, first_name, last_name, campaign, list, \
-                unsubscribe_url, unsubscribe_token). Errors name the file and line.
+                unsubscribe_url, unsubscribe_token), a bulk campaign has an unsubscribe link \
+                (or says transactional: true), the excluded campaigns exist. Errors name the \
+                file and line. Template paths are stored absolute.
 
                 Example:
                   salvo campaign create samples/spring-sale.yml
@@ -27,36 +29,139 @@ struct CampaignCommand: ParsableCommand {
         var file: String
 
         func run() throws {
-            let (_, store) = try global.openStore()
+            let (configuration, store) = try global.openStore()
+            let path = CampaignDefinition.absolutePath(file)
             let definition = try CampaignDefinition.load(path: file)
-            try store.createCampaign(definition, sourcePath: file)
-            let configuration = try global.configuration()
+            try store.createCampaign(definition, sourcePath: path)
             let variable = configuration.unsubscribe.secretEnv
-            if try definition.messageTemplate(campaignFile: file).usesUnsubscribeToken,
-               (ProcessInfo.processInfo.environment[variable] ?? "").isEmpty {
-                printError("warning: the templates use {{unsubscribe_token}}: set \(variable) before preview and send")
+            if try definition.messageTemplate(campaignFile: path).usesUnsubscribeToken,
+               try configuration.unsubscribeSecret() == nil {
+                printError("warning: the templates use {{unsubscribe_token}}: set \(variable) (or unsubscribe.secret_file) before preview and send")
             }
             let count = try store.count(list: definition.list, segment: definition.segment)
             print("created campaign '\(definition.name)': \(count) recipients of list '\(definition.list)'\(definition.segment.map { " match \($0)" } ?? "")")
         }
     }
 
-    struct List: ParsableCommand {
+    struct Update: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show the campaigns with their list, segment and state.",
-            discussion: "Example:\n  salvo campaign list")
+            abstract: "Apply a changed campaign file to the stored campaign of its name.",
+            discussion: """
+                Checked as at create. A draft or scheduled campaign may change anything but \
+                its name (a scheduled one keeps its time). A running or paused one may change \
+                only subject, html, text, reply_to and notify, for the messages not yet sent \
+                (from the next salvo send or salvo run; pause and resume to switch a send in \
+                progress); list, segment, audience, exclude, from, unsubscribe, transactional \
+                and to are refused with the reason. A finished or cancelled campaign does not \
+                change.
+
+                Example:
+                  salvo campaign update campaigns/spring-sale.yml
+                """)
 
         @OptionGroup var global: GlobalOptions
 
+        @Argument(help: "The campaign's YAML file.")
+        var file: String
+
         func run() throws {
             let (_, store) = try global.openStore()
-            let campaigns = try store.campaigns()
+            let definition = try CampaignDefinition.load(path: file)
+            let update = try store.updateCampaign(definition, sourcePath: CampaignDefinition.absolutePath(file))
+            if update.changed.isEmpty {
+                print("campaign '\(definition.name)' (\(update.state)) is as \(file) says: nothing changed")
+            } else {
+                print("updated campaign '\(definition.name)' (\(update.state)): \(update.changed.joined(separator: ", "))")
+            }
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show a campaign's stored settings, state, schedule and audience.",
+            discussion: "Example:\n  salvo campaign show spring-sale")
+
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The campaign's name.") var campaign: String
+
+        func run() throws {
+            let (_, store) = try global.openStore()
+            let details = try store.campaignDetails(named: campaign)
+            let d = details.definition
+            print("campaign \(d.name): \(details.state)\(details.reason.map { " (\($0))" } ?? "")\(details.archivedAt.map { ", archived \($0.formatted(.iso8601))" } ?? "")")
+            print("file:         \(details.sourcePath)")
+            print("list:         \(d.list)")
+            print("segment:      \(d.segment ?? "(everyone on the list)")")
+            print("audience:     \(details.audience) recipients" + (details.audienceDecided
+                ? " (decided at start\(d.audienceMode == .live ? "; live: newcomers join at each send" : ""))"
+                : " match today (decided when it starts\(d.audienceMode == .live ? "; live: newcomers join later too" : ""))"))
+            if let exclude = d.exclude { print("excludes:     recipients sent \(exclude.joined(separator: ", "))") }
+            print("from:         \(d.from)")
+            if let replyTo = d.replyTo { print("reply-to:     \(replyTo)") }
+            if let to = d.to { print("to:           \(to) (one shared message)") }
+            print("subject:      \(d.subject)")
+            if let html = d.html { print("html:         \(html)") }
+            if let text = d.text { print("text:         \(text)") }
+            print("unsubscribe:  \(d.unsubscribe ?? (d.transactional == true ? "none (transactional)" : "none"))")
+            if let notify = d.notify { print("notify:       \(notify)") }
+            print("created:      \(details.createdAt.formatted(.iso8601))")
+            if let at = details.scheduledAt { print("scheduled:    \(at.formatted(.iso8601))") }
+            if let at = details.startedAt { print("started:      \(at.formatted(.iso8601))") }
+            if let at = details.finishedAt { print("finished:     \(at.formatted(.iso8601))") }
+        }
+    }
+
+    struct Clone: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make a new draft with a campaign's stored settings.",
+            discussion: "Example:\n  salvo campaign clone spring-sale spring-sale-2")
+
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The campaign to copy (any state, archived too).") var campaign: String
+        @Argument(help: "The new campaign's name.") var newName: String
+
+        func run() throws {
+            let (_, store) = try global.openStore()
+            try store.cloneCampaign(named: campaign, as: newName)
+            let details = try store.campaignDetails(named: newName)
+            print("created campaign '\(newName)' from '\(campaign)': \(details.audience) recipients of list '\(details.definition.list)' match today")
+        }
+    }
+
+    struct Delete: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete a draft or scheduled campaign; archive a finished or cancelled one (its report stays).",
+            discussion: "Example:\n  salvo campaign delete spring-sale")
+
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The campaign's name.") var campaign: String
+
+        func run() throws {
+            let (_, store) = try global.openStore()
+            switch try store.deleteCampaign(named: campaign) {
+            case .deleted: print("deleted campaign '\(campaign)'")
+            case .archived: print("archived campaign '\(campaign)': `salvo report \(campaign)` still has its report; `salvo campaign list --all` shows it")
+            }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show the campaigns with their list, segment and state.",
+            discussion: "Examples:\n  salvo campaign list\n  salvo campaign list --all")
+
+        @OptionGroup var global: GlobalOptions
+        @Flag(help: "Include archived campaigns.") var all = false
+
+        func run() throws {
+            let (_, store) = try global.openStore()
+            let campaigns = try store.campaigns(includeArchived: all)
             if campaigns.isEmpty {
                 print("no campaigns yet: create one with `salvo campaign create FILE.yml`")
                 return
             }
             for campaign in campaigns {
-                print("\(campaign.name)  [\(campaign.state)]  list \(campaign.list)\(campaign.segment.map { ", segment \($0)" } ?? "")")
+                print("\(campaign.name)  [\(campaign.state)\(campaign.archived ? ", archived" : "")]  list \(campaign.list)\(campaign.segment.map { ", segment \($0)" } ?? "")\(campaign.scheduledAt.map { ", at \($0.formatted(.iso8601))" } ?? "")")
             }
         }
     }
@@ -65,14 +170,18 @@ struct CampaignCommand: ParsableCommand {
 struct PreviewCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "preview",
-        abstract: "Print the exact bytes (headers, MIME parts, DKIM signature) one recipient would receive.",
+        abstract: "Show the message one recipient would receive: the exact bytes, the decoded text, or the HTML as a page.",
         discussion: """
             Without --recipient, the first recipient of the campaign's segment. Templates are \
-            read from their files again, so a preview shows the current text.
+            read from their files again and checked as at create, so a preview shows the \
+            current text or the error a send would stop at. The effective From, Reply-To and \
+            List-Unsubscribe go to stderr (with --text, at the top).
 
             Examples:
               salvo preview spring-sale
               salvo preview spring-sale --recipient ada.okafor@example.com > message.eml
+              salvo preview spring-sale --text
+              salvo preview spring-sale --html preview.html
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -83,21 +192,41 @@ struct PreviewCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Preview for this address of the campaign's list.", valueName: "EMAIL"))
     var recipient: String?
 
+    @Flag(help: "Print the headers a reader sees and the decoded text part, instead of the raw message.")
+    var text = false
+
+    @Option(help: ArgumentHelp("Write the HTML part to this file, as a page for a browser.", valueName: "FILE"))
+    var html: String?
+
     func run() throws {
         let (configuration, store) = try global.openStore()
-        let (definition, sourcePath) = try store.campaign(named: campaign)
+        let checked = try store.checkedCampaign(named: campaign, configuration: configuration)
+        for warning in checked.warnings { printError("warning: \(warning)") }
+        let definition = checked.definition
         guard let stored = try store.recipient(list: definition.list, email: recipient, segment: definition.segment) else {
             if let recipient { throw ValidationError("\(recipient) is not in list '\(definition.list)'") }
             throw ValidationError("the segment of campaign '\(campaign)' selects nobody in list '\(definition.list)'")
         }
-        let composer = try definition.composer(campaignFile: sourcePath, configuration: configuration)
         if configuration.dkim == nil {
             printError("warning: no dkim section in the configuration: this message would go unsigned")
         }
         var generator = SystemRandomNumberGenerator()
-        let message = try composer.compose(
-            for: TemplateRecipient(email: stored.email, attributes: stored.attributes, id: String(stored.id)),
+        let view = try MessagePreview(
+            composer: checked.composer,
+            recipient: TemplateRecipient(email: stored.email, attributes: stored.attributes, id: String(stored.id)),
             date: Date(), using: &generator)
-        FileHandle.standardOutput.write(Data(message.bytes))
+        if let html {
+            guard let page = view.html else { throw ValidationError("campaign '\(campaign)' has no HTML part") }
+            try Data(page.utf8).write(to: URL(fileURLWithPath: html))
+            printError("wrote the HTML part for \(stored.email) to \(html)")
+        }
+        if text {
+            print(view.readable, terminator: "")
+        } else if html == nil {
+            for line in view.envelopeLines { printError(line) }
+            FileHandle.standardOutput.write(Data(view.bytes))
+        } else {
+            for line in view.envelopeLines { printError(line) }
+        }
     }
 }

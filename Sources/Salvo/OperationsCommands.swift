@@ -68,10 +68,18 @@ struct StatusCommand: ParsableCommand {
         let status = try store.status(campaign: campaign)
         let quota = try store.quotaUse()
         let notices = try store.notices(campaign: campaign)
+        let timing = try store.campaignTiming(named: campaign)
+        // Before it starts, its audience is what the segment selects today.
+        let audience: Int? = try timing.startedAt == nil ? store.campaignDetails(named: campaign).audience : nil
         let counts = DeliveryState.allCases.map { ($0.rawValue, status.counts.byState[$0] ?? 0) }
         if json {
             let object: [String: Any] = [
                 "campaign": status.name, "state": status.state, "reason": status.reason as Any,
+                "scheduled_at": timing.scheduledAt?.formatted(.iso8601) as Any,
+                "started_at": timing.startedAt?.formatted(.iso8601) as Any,
+                "finished_at": timing.finishedAt?.formatted(.iso8601) as Any,
+                "next_retry_at": timing.nextRetryAt?.formatted(.iso8601) as Any,
+                "audience": audience as Any,
                 "counts": Dictionary(uniqueKeysWithValues: counts.filter { $0.1 > 0 }),
                 "total": counts.reduce(0) { $0 + $1.1 },
                 "top_domains": status.topDomains.map { ["domain": $0.domain, "count": $0.count] },
@@ -89,8 +97,15 @@ struct StatusCommand: ParsableCommand {
             return
         }
         print("campaign \(status.name): \(status.state)\(status.reason.map { " (\($0))" } ?? "")")
+        if let at = timing.scheduledAt, timing.startedAt == nil { print("scheduled for: \(at.formatted(.iso8601)) (the first salvo run at or after it starts it)") }
+        if let at = timing.startedAt { print("started: \(at.formatted(.iso8601))") }
+        if let at = timing.finishedAt { print("finished: \(at.formatted(.iso8601))") }
         let total = counts.reduce(0) { $0 + $1.1 }
-        print("recipients: \(total)")
+        if let audience {
+            print("audience: \(audience) recipients match its segment today (decided when it starts)")
+        } else {
+            print("recipients: \(total)")
+        }
         for (state, n) in counts where n > 0 { print("  \(state.padding(toLength: 11, withPad: " ", startingAt: 0)) \(n)") }
         if !status.topDomains.isEmpty {
             print("top domains:")
@@ -101,9 +116,12 @@ struct StatusCommand: ParsableCommand {
             for entry in status.topReplies { print("  \(entry.reply.padding(toLength: 30, withPad: " ", startingAt: 0)) \(entry.count)") }
         }
         if status.complaints > 0 { print("complaints: \(status.complaints) (suppressed; see salvo bounces import)") }
+        if let at = timing.nextRetryAt { print("next retry: \(at.formatted(.iso8601)) (salvo run from cron, or salvo send, sends it)") }
         if let perDay = quota.perDay {
             print("daily quota: \(quota.used) of \(perDay) handed to servers today (\(quota.day) UTC)"
                   + (quota.isSpent ? "; spent, sending resumes at 00:00 UTC" : ""))
+        } else {
+            print("handed to servers today: \(quota.used) (\(quota.day) UTC; no daily quota configured)")
         }
         for notice in notices {
             let to = notice.rcptTo.map { " to \($0)" } ?? ""

@@ -6,19 +6,27 @@ struct ScheduleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "schedule",
         abstract: "Schedule a campaign: the first `salvo run` at or after the time starts it.",
-        discussion: "Example:\n  salvo schedule spring-sale --at 2026-12-01T09:00:00Z")
+        discussion: """
+            A time in the past is refused (a wrong year or time zone would otherwise start \
+            the campaign at once); --at now starts it at the next salvo run.
+
+            Examples:
+              salvo schedule spring-sale --at 2026-12-01T09:00:00Z
+              salvo schedule spring-sale --at now
+            """)
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The campaign's name.") var campaign: String
-    @Option(help: ArgumentHelp("When, in RFC 3339 (2026-12-01T09:00:00Z, or with an offset such as +01:00).", valueName: "TIME"))
+    @Option(help: ArgumentHelp("When, in RFC 3339 (2026-12-01T09:00:00Z, or with an offset such as +01:00), or now.", valueName: "TIME"))
     var at: String
 
     func run() throws {
-        guard let time = try? Date(at, strategy: .iso8601) else {
-            throw ValidationError("--at '\(at)' is not an RFC 3339 time such as 2026-12-01T09:00:00Z")
+        let now = Date()
+        guard let time = at == "now" ? now : try? Date(at, strategy: .iso8601) else {
+            throw ValidationError("--at '\(at)' is not an RFC 3339 time such as 2026-12-01T09:00:00Z (or now)")
         }
         let (_, store) = try global.openStore()
-        try store.scheduleCampaign(named: campaign, at: time)
+        try store.scheduleCampaign(named: campaign, at: time, now: now)
         print("campaign '\(campaign)' scheduled for \(time.formatted(.iso8601)); `salvo run` from cron starts it")
     }
 }

@@ -16,7 +16,12 @@ struct SendCommand: AsyncParsableCommand {
             records them, hands the rest back and exits with status 75; running the command \
             again resumes. A second signal ends it at once. Exit codes: README, "Exit codes".
 
+            --test-to sends one recipient's exact message (subject prefixed [test]) to \
+            seed addresses through the configured route; the campaign's recipients and \
+            state are untouched.
+
             Examples:
+              salvo send spring-sale --test-to me@shop.example --recipient ada@example.com
               salvo send spring-sale --dry-run
               salvo send spring-sale --wait
             """)
@@ -35,11 +40,31 @@ struct SendCommand: AsyncParsableCommand {
     @Flag(help: "Stay until every recipient is final, sending retries when they are due.")
     var wait = false
 
+    @Option(name: .customLong("test-to"), parsing: .upToNextOption,
+            help: ArgumentHelp("Send one recipient's message, subject prefixed [test], to these addresses only (the campaign is not started).", valueName: "ADDRESS"))
+    var testTo: [String] = []
+
+    @Option(help: ArgumentHelp("With --test-to: whose message (default: the first the segment selects).", valueName: "EMAIL"))
+    var recipient: String?
+
+    func validate() throws {
+        if recipient != nil, testTo.isEmpty { throw ValidationError("--recipient goes with --test-to") }
+        if !testTo.isEmpty, dryRun || wait || resendUnknown {
+            throw ValidationError("--test-to sends a test only: it does not go with --dry-run, --wait or --resend-unknown")
+        }
+    }
+
     func run() async throws {
         StopSignals.install()
         let (configuration, store) = try global.openStore()
-        let (definition, sourcePath) = try store.campaign(named: campaign)
-        let composer = try definition.composer(campaignFile: sourcePath, configuration: configuration)
+        if !testTo.isEmpty {
+            try await testSend(store: store, configuration: configuration)
+            return
+        }
+        // Checked again as at `create` (templates edited since, fields the list lacks).
+        let checked = try store.checkedCampaign(named: campaign, configuration: configuration)
+        for warning in checked.warnings { printError("warning: \(warning)") }
+        let (definition, composer) = (checked.definition, checked.composer)
         if configuration.dkim == nil {
             printError("warning: no dkim section in the configuration: messages go unsigned")
         }
@@ -53,19 +78,38 @@ struct SendCommand: AsyncParsableCommand {
         defer { interrupt.cancel() }
         let started = Date()
         let progress = ProgressLine(unit: "")
+        let tracker = NIOLockedValueBox<SendProgress?>(nil)
         let result = try await sender.run(waitForRetries: wait, resendUnknown: resendUnknown, onStart: { start in
             if start.queued > 0 || start.suppressed > 0 {
                 printNow("campaign '\(campaign)': \(start.queued) recipients queued\(start.suppressed > 0 ? ", \(start.suppressed) suppressed" : "")")
             }
-        }, onProgress: { counts in
-            let rate = Double(counts.attempts) / max(Date().timeIntervalSince(started), 0.001)
-            progress.show("sent \(counts.sent), deferred \(counts.deferred), bounced \(counts.bounced), \(Int(rate)) msg/s")
+            // From the campaign's totals, so a resumed send goes on from where it was.
+            if let counts = try? store.deliveryCounts(campaign: campaign) {
+                tracker.withLockedValue { $0 = SendProgress(counts: counts, startedAt: Date()) }
+            }
+        }, onProgress: { summary in
+            guard let shown = tracker.withLockedValue({ $0?.update(summary); return $0 }) else { return }
+            progress.show(terminal: { shown.bar(at: $0, width: progress.columns) }, log: { shown.line(at: $0) }, logInterval: 5)
         })
         progress.finish()
         SendReport.print(campaign: campaign, result: result, seconds: Date().timeIntervalSince(started))
         var tally = ExitStatus.Tally()
         tally.add(result.summary)
         try ExitStatus.exit(tally.finish(database: store.path, interrupted: StopSignals.received))
+    }
+
+    /// The test send: one recipient's message to the seed addresses, recorded apart.
+    private func testSend(store: SalvoStore, configuration: SalvoConfiguration) async throws {
+        let report = try await TestSend(store: store, configuration: configuration)
+            .send(campaign: campaign, recipient: recipient, to: testTo)
+        for warning in report.warnings { printError("warning: \(warning)") }
+        printNow("test of '\(campaign)' as \(report.recipient) would get it: \(report.subject)")
+        for result in report.results {
+            printNow("  \(result.seed): \(result.outcome.rawValue) (\(result.detail))")
+        }
+        if report.results.contains(where: { $0.outcome != .sent }) {
+            throw ExitCode(1)
+        }
     }
 
     /// Renders every message and routes every domain, changing nothing.

@@ -136,18 +136,18 @@ import TestPeers
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try "Hello\n".write(toFile: folder + "/body.txt", atomically: true, encoding: .utf8)
-        let base = "name: c\nlist: l\nfrom: \"Shop <news@shop.example>\"\nsubject: hi\ntext: body.txt\n"
+        let base = "name: c\nlist: l\nfrom: \"Shop <news@shop.example>\"\nsubject: hi\ntext: body.txt\ntransactional: true\n"
         try (base + "notify: Ops <ops@shop.example>\n").write(toFile: folder + "/ok.yml", atomically: true, encoding: .utf8)
         #expect(try CampaignDefinition.load(path: folder + "/ok.yml").notify == "Ops <ops@shop.example>")
         #expect(try CampaignDefinition.load(path: folder + "/ok.yml").notify.map { try Mailbox(parsing: $0).address } == "ops@shop.example")
         try (base + "notify: not an address\n").write(toFile: folder + "/bad.yml", atomically: true, encoding: .utf8)
         #expect {
             try CampaignDefinition.load(path: folder + "/bad.yml")
-        } throws: { "\($0)".hasPrefix("\(folder)/bad.yml:6: notify: not a valid address") }
+        } throws: { "\($0)".hasPrefix("\(folder)/bad.yml:7: notify: not a valid address") }
         try (base + "notify: \"\"\n").write(toFile: folder + "/empty.yml", atomically: true, encoding: .utf8)
         #expect {
             try CampaignDefinition.load(path: folder + "/empty.yml")
-        } throws: { "\($0)".hasPrefix("\(folder)/empty.yml:6: notify: must not be empty") }
+        } throws: { "\($0)".hasPrefix("\(folder)/empty.yml:7: notify: must not be empty") }
     }
 
     @Test func ratesAndDurations() {

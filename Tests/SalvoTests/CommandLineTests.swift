@@ -4,7 +4,7 @@ import Testing
 
 @Suite struct CommandLineTests {
     @Test func initImportListsAndSegmentCount() async throws {
-        let dir = try SalvoBinary.temporaryDirectory()
+        let dir = try await SalvoBinary.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let initialised = try await SalvoBinary.run(["init"], in: dir)
         #expect(initialised.status == 0, "\(initialised.stderr)")
@@ -31,7 +31,7 @@ import Testing
     }
 
     @Test func importReportsRejectsWithLineNumbersAndWritesThemAll() async throws {
-        let dir = try SalvoBinary.temporaryDirectory()
+        let dir = try await SalvoBinary.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var csv = "email,name\n"
         for i in 0..<30 { csv += "bad\(i),x\n" }
@@ -50,7 +50,7 @@ import Testing
     }
 
     @Test func errorsExitNonZeroWithOneLine() async throws {
-        let dir = try SalvoBinary.temporaryDirectory()
+        let dir = try await SalvoBinary.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let missingList = try await SalvoBinary.run(["segment", "count", "nope", "email exists", "--db", "t.db"], in: dir)
         #expect(missingList.status != 0)
@@ -71,7 +71,7 @@ import Testing
 
     /// An import killed at any moment leaves the list exactly as it was before it.
     @Test func killedImportLeavesTheListUnchanged() async throws {
-        let dir = try SalvoBinary.temporaryDirectory()
+        let dir = try await SalvoBinary.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try "email,n\nfirst@example.com,1\n".write(toFile: dir + "/first.csv", atomically: true, encoding: .utf8)
         #expect(try await SalvoBinary.run(["import", "l", "first.csv", "--db", "t.db"], in: dir).status == 0)
@@ -86,7 +86,7 @@ import Testing
         func walSize() -> Int { ((try? FileManager.default.attributesOfItem(atPath: wal))?[.size] as? Int) ?? 0 }
         for written in [16_384, 1_000_000, 4_000_000] {
             let before = walSize()
-            let importing = try SalvoBinary.start(["import", "l", "big.csv", "--db", "t.db"], in: dir)
+            let importing = try await SalvoBinary.start(["import", "l", "big.csv", "--db", "t.db"], in: dir)
             #expect(try await TestPeers.eventually(every: .milliseconds(2)) {
                 !importing.process.isRunning || walSize() - before >= written
             })
@@ -102,7 +102,7 @@ import Testing
 
 @Suite struct CampaignCommandTests {
     @Test func createListAndPreview() async throws {
-        let dir = try SalvoBinary.temporaryDirectory()
+        let dir = try await SalvoBinary.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         #expect(try await SalvoBinary.run(["init"], in: dir).status == 0)
         #expect(try await SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
@@ -110,15 +110,18 @@ import Testing
         let created = try await SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir)
         #expect(created.status == 0, "\(created.stderr)")
         #expect(created.stdout.contains("created campaign 'welcome': 4 recipients"))
-        #expect(created.stderr.contains("set SALVO_UNSUBSCRIBE_SECRET"))
+        // salvo init wrote the unsubscribe secret into a file of the owner's alone.
+        #expect(!created.stderr.contains("SALVO_UNSUBSCRIBE_SECRET"), "\(created.stderr)")
+        let secret = try FileManager.default.attributesOfItem(atPath: dir + "/unsubscribe.secret")
+        #expect((secret[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        #expect(try String(contentsOfFile: dir + "/unsubscribe.secret", encoding: .utf8).utf8.count == 65)
         #expect(try await SalvoBinary.run(["campaign", "list"], in: dir).stdout.contains("welcome  [draft]  list customers"))
 
-        let refused = try await SalvoBinary.run(["preview", "welcome"], in: dir)
+        let refused = try await SalvoBinary.run(["preview", "welcome"], in: dir, environment: ["SALVO_UNSUBSCRIBE_SECRET": "a"])
         #expect(refused.status != 0)
-        #expect(refused.stderr.contains("SALVO_UNSUBSCRIBE_SECRET is not set"))
+        #expect(refused.stderr.contains("the unsubscribe secret in $SALVO_UNSUBSCRIBE_SECRET is 1 bytes; it must be at least 32"), "\(refused.stderr)")
 
-        let preview = try await SalvoBinary.run(["preview", "welcome", "--recipient", "yuki.tanaka@EXAMPLE.net"], in: dir,
-                                          environment: ["SALVO_UNSUBSCRIBE_SECRET": "a-long-random-secret"])
+        let preview = try await SalvoBinary.run(["preview", "welcome", "--recipient", "yuki.tanaka@EXAMPLE.net"], in: dir)
         #expect(preview.status == 0, "\(preview.stderr)")
         #expect(preview.stdout.contains("To: \"Yuki Tanaka\" <yuki.tanaka@example.net>\r\n"))
         #expect(preview.stdout.contains("Subject: Welcome, Yuki\r\n"))
@@ -127,7 +130,7 @@ import Testing
     }
 
     @Test func createRefusesUnknownFieldsAndListsNamingTheFile() async throws {
-        let dir = try SalvoBinary.temporaryDirectory()
+        let dir = try await SalvoBinary.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         #expect(try await SalvoBinary.run(["init"], in: dir).status == 0)
         let noList = try await SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir)
@@ -142,7 +145,7 @@ import Testing
         #expect(unknown.status != 0)
         #expect(unknown.stderr.contains("templates/welcome.txt.mustache:7: unknown field 'plan'"), "\(unknown.stderr)")
 
-        try "name: x\nlist: customers\nsegment: contry == \"NG\"\nfrom: a@example.com\nsubject: hi\ntext: templates/welcome.txt.mustache\n"
+        try "name: x\nlist: customers\nsegment: contry == \"NG\"\nfrom: a@example.com\nsubject: hi\ntext: templates/welcome.txt.mustache\ntransactional: true\n"
             .write(toFile: dir + "/x.yml", atomically: true, encoding: .utf8)
         let badSegment = try await SalvoBinary.run(["campaign", "create", "x.yml"], in: dir)
         #expect(badSegment.stderr.contains("x.yml: the segment uses 'contry'"), "\(badSegment.stderr)")
@@ -172,7 +175,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         #expect(try await SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
         #expect(try await SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir).status == 0)
-        let secret = ["SALVO_UNSUBSCRIBE_SECRET": "s3cret-for-tests"]
+        let secret = ["SALVO_UNSUBSCRIBE_SECRET": "s3cret-for-tests-s3cret-for-tests-s3cret"]
 
         let dry = try await SalvoBinary.run(["send", "welcome", "--dry-run"], in: dir, environment: secret)
         #expect(dry.stdout.contains("dry run: 4 messages rendered"), "\(dry.stdout) \(dry.stderr)")
@@ -200,7 +203,7 @@ import Testing
             ("    \"*\": 127.0.0.1:2525", "    example.com: 127.0.0.1:\(ok.port)\n    example.net: 127.0.0.1:\(bad.port)"),
         ])
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let secret = ["SALVO_UNSUBSCRIBE_SECRET": "s3cret-for-tests"]
+        let secret = ["SALVO_UNSUBSCRIBE_SECRET": "s3cret-for-tests-s3cret-for-tests-s3cret"]
         #expect(try await SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
         #expect(try await SalvoBinary.run(["suppress", "add", "ADA.okafor@example.com"], in: dir).stdout.contains("suppressed 1 new"))
         #expect(try await SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir).status == 0)
@@ -260,11 +263,13 @@ import Testing
             ("intervals: [15m]", "intervals: [1s]"),
         ])
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let secret = ["SALVO_UNSUBSCRIBE_SECRET": "s3cret-for-tests"]
+        let secret = ["SALVO_UNSUBSCRIBE_SECRET": "s3cret-for-tests-s3cret-for-tests-s3cret"]
         #expect(try await SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
         #expect(try await SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir).status == 0)
         #expect(try await SalvoBinary.run(["run"], in: dir, environment: secret).stdout == "nothing due\n")
-        let scheduled = try await SalvoBinary.run(["schedule", "welcome", "--at", "2020-01-01T00:00:00Z"], in: dir)
+        let past = try await SalvoBinary.run(["schedule", "welcome", "--at", "2020-01-01T00:00:00Z"], in: dir)
+        #expect(past.status != 0 && past.stderr.contains("2020-01-01T00:00:00Z is in the past"), "\(past.stderr)")
+        let scheduled = try await SalvoBinary.run(["schedule", "welcome", "--at", "now"], in: dir)
         #expect(scheduled.status == 0, "\(scheduled.stderr)")
 
         var later: SMTPSinkPeer?

@@ -19,7 +19,7 @@ import TestPeers
         defer { try? FileManager.default.removeItem(atPath: dir) }
         #expect(try await SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
         #expect(try await SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir).status == 0)
-        let secret = ["SALVO_UNSUBSCRIBE_SECRET": "helo-test"]
+        let secret = ["SALVO_UNSUBSCRIBE_SECRET": "helo-test-helo-test-helo-test-helo-test"]
 
         let sent = try await SalvoBinary.run(["send", "welcome"], in: dir, environment: secret)
         #expect(sent.status == 0, "\(sent.stderr)")

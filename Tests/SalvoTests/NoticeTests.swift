@@ -6,7 +6,7 @@ import TestPeers
 /// example.net recipients are refused tells its `notify:` address once, and a notice that
 /// could not be sent is a warning, tried again by the next run.
 @Suite struct NoticeTests {
-    private let secret = ["SALVO_UNSUBSCRIBE_SECRET": "s3cret-for-tests"]
+    private let secret = ["SALVO_UNSUBSCRIBE_SECRET": "s3cret-for-tests-s3cret-for-tests-s3cret"]
 
     /// A `salvo init` project whose example.com and notify.test mail goes to `accepting`,
     /// example.net mail to `refusing`, with a daily quota and `notify: ops@notify.test`.
@@ -39,7 +39,7 @@ import TestPeers
         #expect(sent.status == 0, "\(sent.stderr)")
         #expect(sent.stdout.contains("sent 2, deferred 0, bounced 2"), "\(sent.stdout)")
         #expect(sent.stdout.contains("notice: failure summary of 'welcome' sent to ops@notify.test"), "\(sent.stdout) \(sent.stderr)")
-        func summaries() throws -> [SinkTransaction] { try ok.transactions().filter { $0.rcptArgs == ["<ops@notify.test>"] } }
+        func summaries() async throws -> [SinkTransaction] { try ok.transactions().filter { $0.rcptArgs == ["<ops@notify.test>"] } }
         let received = try summaries()
         #expect(received.count == 1)
         let text = String(decoding: received.first?.message ?? [], as: UTF8.self)

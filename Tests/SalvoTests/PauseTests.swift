@@ -12,7 +12,7 @@ import TestPeers
         // takes to reach the send (it looks at the campaign's state every two seconds).
         let dir = try await SalvoBinary.slowProject(recipients: 40, prefix: "p", port: sink.port)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let secret = ["SALVO_UNSUBSCRIBE_SECRET": "pause-test"]
+        let secret = ["SALVO_UNSUBSCRIBE_SECRET": "pause-test-pause-test-pause-test-pause-test"]
 
         async let sending = SalvoBinary.run(["send", "welcome"], in: dir, environment: secret, timeout: 120)
         // Paused once the send is under way: the server has its first message.

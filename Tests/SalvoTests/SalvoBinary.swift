@@ -150,6 +150,23 @@ extension SalvoBinary {
         return dir
     }
 
+    /// An `initProject` routed to the smtp-sink on `port`, with `count` recipients
+    /// (`p0@example.com`…, all in the welcome campaign's segment) sent at most `rate` a
+    /// second, its list imported and its campaign created.
+    static func slowCampaignProject(port: Int, recipients count: Int, rate: Int) async throws -> String {
+        var csv = "email,first_name,last_name,country,tags\n"
+        for i in 0..<count { csv += "p\(i)@example.com,P,\(i),NG,new\n" }
+        let dir = try await initProject(editing: [
+            ("127.0.0.1:2525", "127.0.0.1:\(port)"),
+            ("default: { connections: 5,", "default: { rate: \(rate)/s, connections: 5,"),
+        ], recipients: csv)
+        for step in [["import", "customers", "recipients.csv"], ["campaign", "create", "welcome.yml"]] {
+            let result = try await run(step, in: dir)
+            guard result.status == 0 else { throw ProjectError(message: "salvo \(step.joined(separator: " ")) failed: \(result.stderr)") }
+        }
+        return dir
+    }
+
     struct ProjectError: Error, CustomStringConvertible {
         var message: String
         var description: String { message }

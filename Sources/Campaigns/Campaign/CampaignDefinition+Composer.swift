@@ -24,12 +24,18 @@ extension CampaignDefinition {
     /// DKIM key and unsubscribe settings.
     ///
     /// - Throws: when the DKIM key cannot be read, or the templates use
-    ///   `{{unsubscribe_token}}` and the secret's environment variable is unset.
+    ///   `{{unsubscribe_token}}` and no secret is configured (or it is too short).
     public func composer(campaignFile: String, configuration: SalvoConfiguration,
                          environment: [String: String] = ProcessInfo.processInfo.environment) throws -> MessageComposer {
         let template = try messageTemplate(campaignFile: campaignFile)
         if to != nil { try template.checkShared() }
-        let secret = environment[configuration.unsubscribe.secretEnv].flatMap { $0.isEmpty ? nil : Array($0.utf8) }
+        return try composer(template: template, configuration: configuration, environment: environment)
+    }
+
+    /// `composer` over templates already parsed (and checked by `SalvoStore.check`).
+    public func composer(template: MessageTemplate, configuration: SalvoConfiguration,
+                         environment: [String: String] = ProcessInfo.processInfo.environment) throws -> MessageComposer {
+        let secret = try template.usesUnsubscribeToken ? configuration.unsubscribeSecret(environment: environment) : nil
         if template.usesUnsubscribeToken, secret == nil {
             throw CampaignError.missingUnsubscribeSecret(variable: configuration.unsubscribe.secretEnv, campaign: name)
         }
@@ -45,15 +51,17 @@ extension CampaignDefinition {
 }
 
 extension SalvoConfiguration {
-    /// The signers of the `dkim` section (none without it), for campaign mail and notices.
+    /// The signers of the `dkim` section, one per key (none without it), for campaign
+    /// mail and notices.
     public func dkimSigners() throws -> [DKIMSigner] {
-        guard let dkim else { return [] }
-        let key: DKIMKey
-        do {
-            key = try DKIMKey(contentsOfFile: dkim.key)
-        } catch {
-            throw ConfigurationError(file: file ?? "salvo.yml", line: nil, key: "dkim.key", message: "\(dkim.key): \(error)")
+        try dkimKeys.map { dkim in
+            let key: DKIMKey
+            do {
+                key = try DKIMKey(contentsOfFile: dkim.key)
+            } catch {
+                throw ConfigurationError(file: file ?? "salvo.yml", line: nil, key: "dkim.key", message: "\(dkim.key): \(error)")
+            }
+            return try DKIMSigner(domain: dkim.domain, selector: dkim.selector, key: key)
         }
-        return [try DKIMSigner(domain: dkim.domain, selector: dkim.selector, key: key)]
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 import MailMessage
 
 /// A campaign as its YAML file describes it, checked and with paths resolved against the
-/// file's folder.
+/// file's folder and made absolute, so the stored campaign works from any folder.
 ///
 ///     name: spring-sale
 ///     list: customers
@@ -30,8 +30,26 @@ public struct CampaignDefinition: Codable, Sendable, Equatable {
     /// message, so the templates may not use a recipient's fields, and the recipients of
     /// one destination share SMTP transactions (RCPT batching).
     public var to: String?
+    /// `transactional: true`: mail a recipient asked for (receipts, password resets), which
+    /// may go without an unsubscribe link. Every other campaign is bulk mail and must
+    /// carry one (Gmail and Yahoo refuse bulk senders without one-click unsubscribe).
+    public var transactional: Bool?
+    /// Who the campaign mails: `start` (nil) — the recipients its segment selects when it
+    /// starts, nobody imported later — or `live`, a standing campaign that takes
+    /// newcomers at every `salvo send` and `salvo run`.
+    public var audience: Audience?
+    /// Campaigns whose recipients (those it was sent to) this one skips.
+    public var exclude: [String]?
 
-    public static let knownKeys = ["name", "list", "segment", "from", "reply_to", "subject", "html", "text", "unsubscribe", "notify", "to"]
+    public enum Audience: String, Codable, Sendable, Equatable, CaseIterable {
+        case start, live
+    }
+
+    /// The audience in force: `start` unless the file says `live`.
+    public var audienceMode: Audience { audience ?? .start }
+
+    public static let knownKeys = ["name", "list", "segment", "from", "reply_to", "subject", "html", "text", "unsubscribe", "notify", "to",
+                                   "transactional", "audience", "exclude"]
 
     /// Reads a campaign file, checking what can be checked without the store: required
     /// keys, the segment's syntax, the addresses, and that the templates exist.
@@ -83,7 +101,7 @@ public struct CampaignDefinition: Codable, Sendable, Equatable {
         }
         for key in ["html", "text"] {
             guard let value = keys[key] else { continue }
-            let templatePath = try value.path()
+            let templatePath = absolutePath(try value.path())
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: templatePath, isDirectory: &isDirectory), !isDirectory.boolValue else {
                 throw value.error("template file \(templatePath) does not exist")
@@ -100,7 +118,27 @@ public struct CampaignDefinition: Codable, Sendable, Equatable {
             }
             definition.unsubscribe = url
         }
+        if let transactional = keys["transactional"] { definition.transactional = try transactional.bool() }
+        if definition.unsubscribe == nil, definition.transactional != true {
+            throw root.error("a bulk campaign needs an unsubscribe link (unsubscribe: \"https://…/{{unsubscribe_token}}\"), which Gmail and Yahoo require of bulk senders; mail a recipient asked for says transactional: true")
+        }
+        if let audience = keys["audience"] {
+            definition.audience = Audience(rawValue: try audience.oneOf(Audience.allCases.map(\.rawValue)))
+        }
+        if let exclude = keys["exclude"] {
+            let names = try exclude.array().map { try $0.nonEmptyString() }
+            if names.contains(definition.name) { throw exclude.error("a campaign cannot exclude itself") }
+            definition.exclude = names.isEmpty ? nil : names
+        }
         return definition
+    }
+
+    /// `path` made absolute against the working directory (a path from the YAML file is
+    /// first joined to the file's folder as written).
+    public static func absolutePath(_ path: String) -> String {
+        if path.hasPrefix("/") { return (path as NSString).standardizingPath }
+        let folder = FileManager.default.currentDirectoryPath
+        return ((folder as NSString).appendingPathComponent(path) as NSString).standardizingPath
     }
 }
 

@@ -12,7 +12,14 @@ public struct SalvoConfiguration: Sendable {
     public var helo: String?
     public var delivery = DeliverySettings()
     public var dns = DNSSettings()
-    public var dkim: DKIMSettings?
+    /// The first (or only) DKIM key: what a single `dkim:` mapping configures.
+    public var dkim: DKIMSettings? {
+        get { dkimKeys.first }
+        set { dkimKeys = newValue.map { [$0] } ?? [] }
+    }
+    /// Every DKIM key: `dkim:` as a list signs each message once per key (an RSA and an
+    /// Ed25519 key, as RFC 8463 advises while verifiers without Ed25519 remain).
+    public var dkimKeys: [DKIMSettings] = []
     public var limits = LimitSettings()
     public var retry = RetrySettings()
     public var unsubscribe = UnsubscribeSettings()
@@ -118,6 +125,9 @@ public struct SalvoConfiguration: Sendable {
 
     public struct UnsubscribeSettings: Sendable {
         public var secretEnv = "SALVO_UNSUBSCRIBE_SECRET"
+        /// A file holding the secret (`salvo init` writes one, mode 0600), read when the
+        /// environment variable is unset; resolved against the configuration's folder.
+        public var secretFile: String?
         public var mailto: String?
     }
 
@@ -170,11 +180,17 @@ extension SalvoConfiguration {
             if let server = keys["server"] { dns.server = try Self.endpoint(server, defaultPort: 53) }
         }
         if let value = top["dkim"] {
-            let keys = try value.mapping(known: ["domain", "selector", "key"])
-            guard let domain = keys["domain"], let selector = keys["selector"], let key = keys["key"] else {
-                throw value.error("needs domain, selector and key")
+            // One mapping, or a list of them (one signature per key).
+            var entries = [value]
+            if case .sequence = value.node { entries = try value.array() }
+            if entries.isEmpty { throw value.error("needs at least one key (domain, selector and key)") }
+            dkimKeys = try entries.map { entry in
+                let keys = try entry.mapping(known: ["domain", "selector", "key"])
+                guard let domain = keys["domain"], let selector = keys["selector"], let key = keys["key"] else {
+                    throw entry.error("needs domain, selector and key")
+                }
+                return DKIMSettings(domain: try domain.nonEmptyString().lowercased(), selector: try selector.nonEmptyString(), key: try key.path())
             }
-            dkim = DKIMSettings(domain: try domain.nonEmptyString().lowercased(), selector: try selector.nonEmptyString(), key: try key.path())
         }
         if let value = top["limits"] { limits = try Self.limitSettings(value, defaults: limits) }
         if let value = top["retry"] {
@@ -205,8 +221,9 @@ extension SalvoConfiguration {
         if let value = top["verp"] { verp = try Self.verp(value) }
         if let value = top["smtp"] { smtp = try Self.smtp(value) }
         if let value = top["unsubscribe"] {
-            let keys = try value.mapping(known: ["secret_env", "mailto"])
+            let keys = try value.mapping(known: ["secret_env", "secret_file", "mailto"])
             if let secret = keys["secret_env"] { unsubscribe.secretEnv = try secret.nonEmptyString() }
+            if let file = keys["secret_file"] { unsubscribe.secretFile = try file.path() }
             if let mailto = keys["mailto"] { unsubscribe.mailto = try mailto.nonEmptyString() }
         }
     }

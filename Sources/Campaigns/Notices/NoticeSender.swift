@@ -78,7 +78,7 @@ public struct NoticeSender: Sendable {
         return report
     }
 
-    private enum Outcome {
+    enum Outcome {
         case sent
         case inDoubt(String)
         case failed(String, permanent: Bool)
@@ -115,8 +115,9 @@ public struct NoticeSender: Sendable {
         return rendered
     }
 
-    /// One transaction to wherever the recipient's domain routes.
-    private func send(_ notice: RenderedNotice, router: Router) async -> Outcome {
+    /// One transaction to wherever the recipient's domain routes (also how a test send
+    /// reaches its seed address: `TestSend`).
+    func send(_ notice: RenderedNotice, router: Router) async -> Outcome {
         let domain = String(notice.rcptTo[notice.rcptTo.index(after: notice.rcptTo.lastIndex(of: "@")!)...])
         let route = await router.route(domain)
         let siteName: String, destinations: [Destination], via: Route.Via

@@ -41,8 +41,8 @@ public actor CampaignSender {
     public func run(waitForRetries: Bool = false, resendUnknown: Bool = false, sendNotices: Bool = true,
                     onStart: (@Sendable (CampaignStart) -> Void)? = nil,
                     onProgress: (@Sendable (DeliveryEngine.Summary) -> Void)? = nil) async throws -> Result {
-        let (definition, sourcePath) = try store.campaign(named: campaign)
-        let composer = try definition.composer(campaignFile: sourcePath, configuration: configuration, environment: environment)
+        // Checked again as at `create`: a template edited since must not send empty fields.
+        let composer = try store.checkedCampaign(named: campaign, configuration: configuration, environment: environment).composer
         let renderer = CampaignRenderer(composer: composer,
                                         verp: try configuration.verpAddress(from: composer.settings.from, environment: environment))
         let campaignID = try store.campaignID(named: campaign)

@@ -11,19 +11,40 @@ public enum StarterProject {
         ("recipients.csv", recipients),
     ]
 
-    /// Writes the starter files into `directory`, refusing to replace any that exist.
-    /// Returns the paths written.
-    public static func write(to directory: String) throws -> [String] {
+    /// The file `salvo.yml` names in `unsubscribe.secret_file`.
+    public static let secretFile = "unsubscribe.secret"
+
+    /// Writes the starter files into `directory`, refusing to replace any that exist, and
+    /// a new unsubscribe secret drawn from `generator` into `unsubscribe.secret`, readable
+    /// by its owner only. Returns the paths written.
+    public static func write(to directory: String, using generator: inout some RandomNumberGenerator) throws -> [String] {
         let manager = FileManager.default
-        let targets = files.map { (directory as NSString).appendingPathComponent($0.path) }
+        let secret = (path: secretFile, contents: SalvoConfiguration.newSecret(using: &generator) + "\n")
+        let all = files + [secret]
+        let targets = all.map { (directory as NSString).appendingPathComponent($0.path) }
         if let existing = targets.first(where: { manager.fileExists(atPath: $0) }) {
             throw StarterProjectError.exists(existing)
         }
-        for (file, target) in zip(files, targets) {
+        for (file, target) in zip(all, targets) {
             try manager.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try file.contents.write(toFile: target, atomically: true, encoding: .utf8)
+            if file.path == secretFile {
+                // Created 0600 before a byte is written, so the secret is never readable by others.
+                let fd = open(target, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+                guard fd >= 0 else { throw StarterProjectError.cannotWrite(target) }
+                let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+                try handle.write(contentsOf: Data(file.contents.utf8))
+                try handle.close()
+            } else {
+                try file.contents.write(toFile: target, atomically: true, encoding: .utf8)
+            }
         }
         return targets
+    }
+
+    /// `write(to:using:)` with the system's random numbers.
+    public static func write(to directory: String) throws -> [String] {
+        var generator = SystemRandomNumberGenerator()
+        return try write(to: directory, using: &generator)
     }
 
     static let configuration = """
@@ -43,7 +64,7 @@ public enum StarterProject {
             "*": 127.0.0.1:2525           # try everything against `salvo sink` first; remove to send for real
           tls: opportunistic
 
-        # dkim:
+        # dkim:                           # one key, or a list of keys (RSA and Ed25519: two signatures)
         #   domain: example.com
         #   selector: s1
         #   key: keys/s1.pem              # make one with `salvo dkim keygen`
@@ -54,6 +75,10 @@ public enum StarterProject {
 
         limits:
           default: { connections: 5, messages_per_connection: 100, recipients_per_transaction: 50 }
+
+        unsubscribe:
+          secret_file: unsubscribe.secret # the HMAC key of unsubscribe links (salvo init made it; keep it, mode 0600)
+          # secret_env: SALVO_UNSUBSCRIBE_SECRET   # read first when set
 
         # quota:
         #   per_day: 5000                 # messages handed to servers per UTC day
@@ -108,9 +133,11 @@ public enum StarterProject {
 
 public enum StarterProjectError: Error, CustomStringConvertible {
     case exists(String)
+    case cannotWrite(String)
     public var description: String {
         switch self {
         case .exists(let path): "\(path) exists already; salvo init never overwrites a file (choose another DIR)"
+        case .cannotWrite(let path): "cannot write \(path)"
         }
     }
 }

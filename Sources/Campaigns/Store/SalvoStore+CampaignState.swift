@@ -38,16 +38,18 @@ extension SalvoStore {
 
     /// Materialises one delivery per recipient of the campaign's list that its segment
     /// selects, in one `INSERT … SELECT`: `pending`, or `suppressed` when the address is
-    /// on the suppression list (compared case-insensitively). Running it again adds only
-    /// recipients the campaign does not have yet (imported since), so it is the first step
-    /// of every `salvo send` and `salvo run`. The campaign becomes `running` (a paused one
-    /// stays paused; a cancelled one is refused).
+    /// on the suppression list (compared case-insensitively). Recipients sent one of the
+    /// campaigns it `exclude`s are left out. It is the first step of every `salvo send`
+    /// and `salvo run`: the first start decides the audience; later ones add nobody,
+    /// unless the campaign says `audience: live`, when they add the recipients it does not
+    /// have yet (imported since). The campaign becomes `running` (a paused one stays
+    /// paused; a cancelled one is refused).
     @discardableResult
     public func startCampaign(named name: String, now: Date = Date()) throws -> CampaignStart {
         let now = Self.seconds(now)
         return try writeNow { db in
             guard let row = try Row.fetchOne(db, sql: """
-                SELECT c.id, c.segment, c.state, l.name AS list
+                SELECT c.id, c.segment, c.state, c.started_at, c.definition, l.name AS list
                 FROM campaigns c JOIN lists l ON l.id = c.list_id WHERE c.name = ?
                 """, arguments: [name]) else {
                 throw StoreError.campaignNotFound(name)
@@ -55,33 +57,13 @@ extension SalvoStore {
             let campaignID: Int64 = row["id"]
             let state: String = row["state"]
             if state == "cancelled" { throw CampaignStateError.cancelled(name) }
-            let segment = try (row["segment"] as String?).map { try SegmentParser.parse($0) }
-            let selection = try ListSelection(list: row["list"], expression: segment, in: db)
+            let definition = try JSONDecoder().decode(CampaignDefinition.self, from: Data((row["definition"] as String).utf8))
+            let decided = (row["started_at"] as Int64?) != nil && definition.audienceMode == .start
             let before = try Self.counts(campaign: campaignID, in: db)
-            // Inserting a million new index entries wants more than the default 2 MB of
-            // page cache (a list of many domains inserts all over the domain index); it
-            // is given back at the end, memory included.
-            let cacheSize = try Int.fetchOne(db, sql: "PRAGMA cache_size") ?? -2000
-            try db.execute(sql: "PRAGMA cache_size = -\(Self.startCacheKiB)")
-            defer {
-                try? db.execute(sql: "PRAGMA cache_size = \(cacheSize)")
-                try? db.execute(sql: "PRAGMA shrink_memory")
+            if !decided {
+                try insertDeliveries(campaign: campaignID, named: name, list: row["list"], segment: row["segment"],
+                                     excluding: definition.exclude ?? [], in: db)
             }
-            try db.execute(literal: """
-                INSERT INTO deliveries (campaign_id, recipient_id, email, domain, state)
-                SELECT \(campaignID), r.id, r.email,
-                       -- Import stores the domain lower-cased after the first "@" unless
-                       -- the local part is quoted (and may hold "@" itself): keep the
-                       -- Swift function for those few, C speed for the rest.
-                       CASE WHEN r.email LIKE '"%' THEN salvo_domain(r.email)
-                            ELSE substr(r.email, instr(r.email, '@') + 1) END,
-                       CASE WHEN EXISTS (SELECT 1 FROM suppressions s WHERE s.email = r.email)
-                            THEN 'suppressed' ELSE 'pending' END
-                FROM recipients r
-                WHERE \(selection.condition)
-                ORDER BY r.id
-                ON CONFLICT (campaign_id, recipient_id) DO NOTHING
-                """)
             let after = try Self.counts(campaign: campaignID, in: db)
             let newState = state == "paused" ? "paused" : "running"
             try db.execute(sql: """
@@ -91,6 +73,60 @@ extension SalvoStore {
             return CampaignStart(campaignID: campaignID, queued: after.total - before.total - suppressed,
                                  suppressed: suppressed, total: after.total, state: newState)
         }
+    }
+
+    /// The deliveries a start adds: recipients the segment selects that the campaign does
+    /// not have, less those sent one of the `excluding` campaigns (compared
+    /// case-insensitively).
+    private func insertDeliveries(campaign campaignID: Int64, named name: String, list: String, segment: String?, excluding: [String],
+                                  in db: Database) throws {
+        let segment = try segment.map { try SegmentParser.parse($0) }
+        let selection = try ListSelection(list: list, expression: segment, in: db)
+        var exclusion: SQL = ""
+        if !excluding.isEmpty {
+            let known = try String.fetchAll(db, sql: "SELECT name FROM campaigns WHERE name IN (SELECT value FROM json_each(?))",
+                                            arguments: [try JSONColumns.encode(excluding)])
+            if let missing = excluding.first(where: { !known.contains($0) }) {
+                throw CampaignError.unknownExclude(missing, campaign: "campaign '\(name)'")
+            }
+            // Outcomes still in the send log count as sent too.
+            try applySendLog(in: db)
+            try db.execute(sql: """
+                CREATE TEMP TABLE IF NOT EXISTS start_excluded (email TEXT NOT NULL PRIMARY KEY COLLATE NOCASE) WITHOUT ROWID;
+                DELETE FROM start_excluded;
+                """)
+            try db.execute(sql: """
+                INSERT OR IGNORE INTO start_excluded (email)
+                SELECT d.email FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id
+                WHERE c.name IN (SELECT value FROM json_each(?)) AND d.state = 'sent'
+                """, arguments: [try JSONColumns.encode(excluding)])
+            exclusion = "AND NOT EXISTS (SELECT 1 FROM start_excluded x WHERE x.email = r.email)"
+        }
+        // Inserting a million new index entries wants more than the default 2 MB of
+        // page cache (a list of many domains inserts all over the domain index); it
+        // is given back at the end, memory included.
+        let cacheSize = try Int.fetchOne(db, sql: "PRAGMA cache_size") ?? -2000
+        try db.execute(sql: "PRAGMA cache_size = -\(Self.startCacheKiB)")
+        defer {
+            try? db.execute(sql: "PRAGMA cache_size = \(cacheSize)")
+            try? db.execute(sql: "PRAGMA shrink_memory")
+        }
+        try db.execute(literal: """
+            INSERT INTO deliveries (campaign_id, recipient_id, email, domain, state)
+            SELECT \(campaignID), r.id, r.email,
+                   -- Import stores the domain lower-cased after the first "@" unless
+                   -- the local part is quoted (and may hold "@" itself): keep the
+                   -- Swift function for those few, C speed for the rest.
+                   CASE WHEN r.email LIKE '"%' THEN salvo_domain(r.email)
+                        ELSE substr(r.email, instr(r.email, '@') + 1) END,
+                   CASE WHEN EXISTS (SELECT 1 FROM suppressions s WHERE s.email = r.email)
+                        THEN 'suppressed' ELSE 'pending' END
+            FROM recipients r
+            WHERE \(selection.condition) \(exclusion)
+            ORDER BY r.id
+            ON CONFLICT (campaign_id, recipient_id) DO NOTHING
+            """)
+        if !excluding.isEmpty { try db.execute(sql: "DELETE FROM start_excluded") }
     }
 
     /// The page cache a campaign start may use, in KiB. A million-recipient start took

@@ -10,26 +10,19 @@ public struct CampaignSummary: Sendable, Equatable {
     public var createdAt: Date
     public var scheduledAt: Date?
     public var deliveries: Int
+    /// Deleted after it was sent: kept for its report, left out of `campaign list`.
+    public var archived = false
 }
 
 extension SalvoStore {
     /// Stores a checked campaign as a draft. Before anything is stored: the list must
-    /// exist, the segment must use only the list's fields, and the templates must parse
-    /// and use only the list's columns and the built-in fields; errors name the file and
-    /// line.
+    /// exist, the segment must use only the list's fields, the templates must parse and
+    /// use only the list's columns and the built-in fields, and the campaigns it excludes
+    /// must exist; errors name the file and line.
     @discardableResult
     public func createCampaign(_ definition: CampaignDefinition, sourcePath: String, now: Date = Date()) throws -> Int64 {
-        let columns = try fields(ofList: definition.list)
-        if let segment = definition.segment {
-            let expression = try SegmentParser.parse(segment)
-            if let unknown = expression.fields.subtracting(columns).sorted().first {
-                throw CampaignError.unknownField(unknown, in: "segment", campaign: sourcePath, known: columns.sorted())
-            }
-        }
-        let template = try definition.messageTemplate(campaignFile: sourcePath)
-        try template.checkFields(available: columns)
-        if definition.to != nil { try template.checkShared() }
-        let json = String(decoding: try JSONEncoder().encode(definition), as: UTF8.self)
+        _ = try check(definition, sourcePath: sourcePath)
+        let json = try Self.json(definition)
         return try writeNow { db in
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM campaigns WHERE name = ?", arguments: [definition.name]) == true {
                 throw StoreError.campaignExists(definition.name)
@@ -45,17 +38,72 @@ extension SalvoStore {
         }
     }
 
-    public func campaigns() throws -> [CampaignSummary] {
+    /// What `create` checks, and what `preview`, `send` and `run` check again before they
+    /// render anything (a template edited since may name a field the list lacks): the
+    /// segment's fields, the templates' syntax and fields, a shared message's fields, the
+    /// excluded campaigns. Returns the parsed templates.
+    @discardableResult
+    public func check(_ definition: CampaignDefinition, sourcePath: String) throws -> MessageTemplate {
+        let columns = try fields(ofList: definition.list)
+        if let segment = definition.segment {
+            let expression = try SegmentParser.parse(segment)
+            if let unknown = expression.fields.subtracting(columns).sorted().first {
+                throw CampaignError.unknownField(unknown, in: "segment", campaign: sourcePath, known: columns.sorted())
+            }
+        }
+        let template = try definition.messageTemplate(campaignFile: sourcePath)
+        try template.checkFields(available: columns)
+        if definition.to != nil { try template.checkShared() }
+        if let excluded = definition.exclude {
+            let known = try writer.read { db in
+                Set(try String.fetchAll(db, sql: "SELECT name FROM campaigns WHERE name IN (SELECT value FROM json_each(?))",
+                                        arguments: [try JSONColumns.encode(excluded)]))
+            }
+            if let missing = excluded.first(where: { !known.contains($0) }) {
+                throw CampaignError.unknownExclude(missing, campaign: sourcePath)
+            }
+        }
+        return template
+    }
+
+    /// The stored campaign, checked again as at `create`, and what renders its messages:
+    /// what `preview`, `send` and `run` start from. `warnings` says when the campaign file
+    /// has changed since it was stored (the stored campaign is what is sent).
+    public func checkedCampaign(named name: String, configuration: SalvoConfiguration,
+                                environment: [String: String] = ProcessInfo.processInfo.environment) throws -> CheckedCampaign {
+        let (definition, sourcePath) = try campaign(named: name)
+        let template = try check(definition, sourcePath: sourcePath)
+        let composer = try definition.composer(template: template, configuration: configuration, environment: environment)
+        var warnings: [String] = []
+        if FileManager.default.fileExists(atPath: sourcePath) {
+            do {
+                let current = try CampaignDefinition.load(path: sourcePath)
+                if current.name == definition.name, current != definition {
+                    warnings.append("\(sourcePath) has changed since campaign '\(name)' was stored; the stored campaign is used (`salvo campaign update \(sourcePath)` applies the file)")
+                }
+            } catch {
+                warnings.append("\(sourcePath) no longer loads (\(error)); the stored campaign '\(name)' is used")
+            }
+        }
+        return CheckedCampaign(definition: definition, sourcePath: sourcePath, composer: composer, warnings: warnings)
+    }
+
+    /// The campaigns, oldest first; archived ones (deleted after they were sent) only
+    /// with `includeArchived`.
+    public func campaigns(includeArchived: Bool = false) throws -> [CampaignSummary] {
         try writer.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT c.name, l.name AS list, c.segment, c.state, c.created_at, c.scheduled_at,
+                SELECT c.name, l.name AS list, c.segment, c.state, c.created_at, c.scheduled_at, c.archived_at,
                        (SELECT COUNT(*) FROM deliveries d WHERE d.campaign_id = c.id) AS deliveries
-                FROM campaigns c JOIN lists l ON l.id = c.list_id ORDER BY c.created_at, c.name
-                """).map { row in
+                FROM campaigns c JOIN lists l ON l.id = c.list_id
+                WHERE ? OR c.archived_at IS NULL
+                ORDER BY c.created_at, c.name
+                """, arguments: [includeArchived]).map { row in
                 CampaignSummary(name: row["name"], list: row["list"], segment: row["segment"], state: row["state"],
-                                createdAt: Date(timeIntervalSince1970: TimeInterval(row["created_at"] as Int64)),
-                                scheduledAt: (row["scheduled_at"] as Int64?).map { Date(timeIntervalSince1970: TimeInterval($0)) },
-                                deliveries: row["deliveries"])
+                                createdAt: Self.date(row["created_at"]),
+                                scheduledAt: (row["scheduled_at"] as Int64?).map(Self.date),
+                                deliveries: row["deliveries"],
+                                archived: (row["archived_at"] as Int64?) != nil)
             }
         }
     }
@@ -70,18 +118,36 @@ extension SalvoStore {
             return (try JSONDecoder().decode(CampaignDefinition.self, from: Data(json.utf8)), row["source_path"])
         }
     }
+
+    static func json(_ definition: CampaignDefinition) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: try encoder.encode(definition), as: UTF8.self)
+    }
+}
+
+/// A stored campaign that passed the checks of `create` again, ready to render.
+public struct CheckedCampaign: Sendable {
+    public var definition: CampaignDefinition
+    public var sourcePath: String
+    public var composer: MessageComposer
+    /// For stderr: the campaign file differs from what is stored.
+    public var warnings: [String]
 }
 
 public enum CampaignError: Error, CustomStringConvertible {
     case unknownField(String, in: String, campaign: String, known: [String])
     case missingUnsubscribeSecret(variable: String, campaign: String)
+    case unknownExclude(String, campaign: String)
 
     public var description: String {
         switch self {
         case .unknownField(let field, let place, let campaign, let known):
             "\(campaign): the \(place) uses '\(field)', which is not a field of the list (available: \(known.joined(separator: ", ")))"
         case .missingUnsubscribeSecret(let variable, let campaign):
-            "campaign '\(campaign)' uses {{unsubscribe_token}} but \(variable) is not set: export a long random secret in \(variable) (or name another variable with unsubscribe.secret_env)"
+            "campaign '\(campaign)' uses {{unsubscribe_token}} but \(variable) is not set: export a random secret of at least 32 bytes in \(variable), or name a file that holds one in unsubscribe.secret_file (salvo init writes one)"
+        case .unknownExclude(let name, let campaign):
+            "\(campaign): exclude names '\(name)', which is not a campaign (see `salvo campaign list --all`)"
         }
     }
 }

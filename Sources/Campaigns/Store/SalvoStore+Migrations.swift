@@ -221,6 +221,27 @@ extension SalvoStore {
                 CREATE INDEX shared_leases_by_owner ON shared_leases(owner);
                 """)
         }
+        migrator.registerMigration("v6-campaign: archived campaigns, test sends") { db in
+            try db.execute(sql: """
+                -- A sent campaign that `salvo campaign delete` archived: left out of
+                -- `campaign list`, its deliveries and report kept.
+                ALTER TABLE campaigns ADD COLUMN archived_at INTEGER;
+
+                -- `salvo send CAMPAIGN --test-to SEED`: one recipient's message sent to a
+                -- seed address, kept apart from the campaign's deliveries.
+                CREATE TABLE test_sends (
+                    id INTEGER PRIMARY KEY,
+                    campaign_id INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
+                    recipient TEXT NOT NULL,               -- whose message it was
+                    seed TEXT NOT NULL,                    -- where it went
+                    message_id TEXT,
+                    outcome TEXT NOT NULL,                 -- sent | failed | unknown
+                    reply TEXT,                            -- the server's reply or the error
+                    sent_at INTEGER NOT NULL
+                );
+                CREATE INDEX test_sends_by_campaign ON test_sends(campaign_id);
+                """)
+        }
         return migrator
     }
 }

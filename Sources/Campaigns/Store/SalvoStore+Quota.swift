@@ -23,11 +23,23 @@ extension SalvoStore {
         return try await writer.read { db in try dailyQuota.hold(now: today, in: db) }
     }
 
-    /// What was handed to servers today (by the store's clock), against the quota.
+    /// What was handed to servers today (by the store's clock), against the quota. With
+    /// no quota configured nothing keeps `quota_days`, so today's attempts that reached a
+    /// server are counted instead (what the quota would have counted).
     public func quotaUse() throws -> QuotaUse {
-        let day = DailyQuota.day(of: clock())
+        settleSendLog()
+        let now = clock()
+        let day = DailyQuota.day(of: now)
         return try writer.read { db in
-            QuotaUse(day: day, used: try DailyQuota.used(day: day, in: db), perDay: dailyQuota?.perDay)
+            guard let dailyQuota else {
+                let start = (now.timeIntervalSince1970 / 86_400).rounded(.down) * 86_400
+                let used = try Int.fetchOne(db, sql: """
+                    SELECT COUNT(*) FROM attempts
+                    WHERE attempted_at >= ? AND attempted_at < ? AND (mx_host IS NOT NULL OR outcome = 'unknown')
+                    """, arguments: [Int64(start), Int64(start) + 86_400]) ?? 0
+                return QuotaUse(day: day, used: used, perDay: nil)
+            }
+            return QuotaUse(day: day, used: try DailyQuota.used(day: day, in: db), perDay: dailyQuota.perDay)
         }
     }
 }

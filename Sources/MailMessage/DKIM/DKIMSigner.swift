@@ -13,9 +13,12 @@ public struct DKIMSigner: Sendable {
         "List-Unsubscribe", "List-Unsubscribe-Post", "Reply-To", "List-Id", "Feedback-ID",
     ]
     /// Headers named once more in `h=` than they occur, so a second copy added on the
-    /// way (a forged From, a rogue List-Unsubscribe) breaks the signature (RFC 6376
-    /// §8.15).
-    public static let defaultOversignedHeaders = ["From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post"]
+    /// way (a forged From or Reply-To, a rogue List-Unsubscribe, a Content-Type that
+    /// re-reads the body) breaks the signature (RFC 6376 §8.15).
+    public static let defaultOversignedHeaders = [
+        "From", "To", "Subject", "Date", "Message-ID", "MIME-Version", "Content-Type",
+        "List-Unsubscribe", "List-Unsubscribe-Post", "Reply-To", "List-Id",
+    ]
 
     public let domain: String
     public let selector: String

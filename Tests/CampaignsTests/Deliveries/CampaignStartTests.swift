@@ -26,8 +26,20 @@ import Testing
         #expect(domains == ["a.example", "b.example", "c.example"])
     }
 
-    @Test func startIsIdempotentAndAddsLaterRecipients() async throws {
+    @Test func theAudienceIsDecidedAtTheFirstStart() async throws {
         let fixture = try DeliveryFixture(csv: DeliveryFixture.csv(count: 6))
+        defer { fixture.remove() }
+        let first = try fixture.store.startCampaign(named: fixture.campaign, now: at(10))
+        #expect(first.queued == 6)
+        let more = writeFile(Array("email,name\nlate@d.example,Late\n".utf8), in: fixture.folder, name: "more.csv")
+        _ = try ListImport(listName: "customers", path: more).run(in: fixture.store)
+        let again = try fixture.store.startCampaign(named: fixture.campaign, now: at(20))
+        #expect(again.queued == 0 && again.suppressed == 0 && again.total == 6)
+        #expect(try fixture.states()["late@d.example"] == nil)
+    }
+
+    @Test func aLiveAudienceIsIdempotentAndAddsLaterRecipients() async throws {
+        let fixture = try DeliveryFixture(csv: DeliveryFixture.csv(count: 6), audience: .live)
         defer { fixture.remove() }
         let first = try fixture.store.startCampaign(named: fixture.campaign, now: at(10))
         #expect(first.queued == 6)

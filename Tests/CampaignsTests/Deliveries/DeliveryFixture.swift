@@ -10,16 +10,16 @@ struct DeliveryFixture {
     let campaign = "spring"
 
     /// `csv` is the list file's text, header included.
-    init(csv: String, segment: String? = nil) throws {
+    init(csv: String, segment: String? = nil, audience: CampaignDefinition.Audience? = nil) throws {
         (store, folder) = try temporaryStore()
         let path = writeFile(Array(csv.utf8), in: folder)
         _ = try ListImport(listName: "customers", path: path).run(in: store)
         let template = folder + "/spring.txt.mustache"
         try "Hello {{name}}\n".write(toFile: template, atomically: true, encoding: .utf8)
-        try store.createCampaign(
-            CampaignDefinition(name: campaign, list: "customers", segment: segment,
-                               from: "Shop <news@shop.example>", subject: "Hello {{name}}", text: template),
-            sourcePath: folder + "/spring.yml")
+        var definition = CampaignDefinition(name: campaign, list: "customers", segment: segment,
+                                            from: "Shop <news@shop.example>", subject: "Hello {{name}}", text: template)
+        definition.audience = audience
+        try store.createCampaign(definition, sourcePath: folder + "/spring.yml")
     }
 
     /// A list of `count` recipients over a few domains, with a name and a country.

@@ -27,6 +27,7 @@ import TestPeers
                 from: "Shop <news@shop.test>"
                 subject: "Hi {{first_name}}"
                 text: body.txt.mustache
+                unsubscribe: "https://shop.test/u"
                 """.write(toFile: folder + "/campaign.yml", atomically: true, encoding: .utf8)
             try store.createCampaign(CampaignDefinition.load(path: folder + "/campaign.yml"), sourcePath: folder + "/campaign.yml")
         }

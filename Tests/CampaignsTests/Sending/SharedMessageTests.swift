@@ -18,6 +18,7 @@ import TestPeers
             \(to.map { "to: \"\($0)\"" } ?? "")
             subject: "News for {{list}}"
             text: news.txt.mustache
+            unsubscribe: "https://shop.test/u"
             """.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
