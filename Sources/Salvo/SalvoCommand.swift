@@ -31,6 +31,7 @@ struct SalvoCommand: AsyncParsableCommand {
             DemoCommand.self,
             BenchSMTPCommand.self,
             BenchComposeCommand.self,
+            ServeCommand.self,
         ]
     )
 }

@@ -199,6 +199,7 @@ extension SalvoStore {
                 );
                 """)
         }
+        registerWebMigrations(&migrator)
         return migrator
     }
 }
