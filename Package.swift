@@ -136,7 +136,9 @@ let package = Package(
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "TestPeers"]),
         // Fixtures/ is read from the source tree (TestPeers.repositoryRoot), not bundled.
         .testTarget(name: "CampaignsTests", dependencies: ["Campaigns", "TestPeers"], exclude: ["Fixtures"]),
-        .testTarget(name: "SalvoTests", dependencies: ["Campaigns", "TestPeers"]),
+        .testTarget(name: "SalvoTests", dependencies: [
+            "Campaigns", "MailMessage", "TestPeers", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         .testTarget(name: "WebTests", dependencies: [
             "Web", "Campaigns", "MailMessage", "TestPeers",
             .product(name: "Crypto", package: "swift-crypto"),

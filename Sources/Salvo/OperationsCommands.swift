@@ -68,6 +68,7 @@ struct StatusCommand: ParsableCommand {
         let status = try store.status(campaign: campaign)
         let quota = try store.quotaUse()
         let notices = try store.notices(campaign: campaign)
+        let unsubscribes = try store.unsubscribeCounts(campaign: campaign)
         let counts = DeliveryState.allCases.map { ($0.rawValue, status.counts.byState[$0] ?? 0) }
         if json {
             let object: [String: Any] = [
@@ -77,6 +78,7 @@ struct StatusCommand: ParsableCommand {
                 "top_domains": status.topDomains.map { ["domain": $0.domain, "count": $0.count] },
                 "top_replies": status.topReplies.map { ["reply": $0.reply, "count": $0.count] },
                 "complaints": status.complaints,
+                "unsubscribes": ["one_click": unsubscribes[.oneClick] ?? 0, "page": unsubscribes[.page] ?? 0],
                 "quota": ["day": quota.day, "used": quota.used, "per_day": quota.perDay as Any],
                 "notices": notices.map { notice -> [String: Any] in
                     ["kind": notice.kind.rawValue, "state": notice.state.rawValue, "to": notice.rcptTo as Any,
@@ -101,6 +103,9 @@ struct StatusCommand: ParsableCommand {
             for entry in status.topReplies { print("  \(entry.reply.padding(toLength: 30, withPad: " ", startingAt: 0)) \(entry.count)") }
         }
         if status.complaints > 0 { print("complaints: \(status.complaints) (suppressed; see salvo bounces import)") }
+        if !unsubscribes.isEmpty {
+            print("unsubscribes: \(unsubscribes.values.reduce(0, +)) (one-click \(unsubscribes[.oneClick] ?? 0), page \(unsubscribes[.page] ?? 0))")
+        }
         if let perDay = quota.perDay {
             print("daily quota: \(quota.used) of \(perDay) handed to servers today (\(quota.day) UTC)"
                   + (quota.isSpent ? "; spent, sending resumes at 00:00 UTC" : ""))
