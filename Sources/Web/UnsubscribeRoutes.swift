@@ -38,7 +38,10 @@ struct UnsubscribeRoutes: Sendable {
             throw HTTPError(.badRequest)
         case .showConfirmation(let campaign, _):
             let list = try await store.listName(ofCampaign: campaign)
-            return WebResponse.html(.confirm(list: list, target: target))
+            var page = WebResponse.html(.confirm(list: list, target: target))
+            // HEAD: the same status and headers, no body.
+            if method == .head { page.body = .init() }
+            return page
         case .unsubscribe(let campaign, let recipient, let oneClick):
             let result = try await store.recordUnsubscribe(email: recipient, campaign: campaign, channel: oneClick ? .oneClick : .page, now: clock())
             context.logger.info("unsubscribe", metadata: [

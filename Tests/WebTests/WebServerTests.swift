@@ -50,6 +50,9 @@ import Web
         #expect(page.body.contains("name=\"action\" value=\"unsubscribe\""))
         let head = try await server.client.send(.init("HEAD", path))
         #expect(head.status == 200 && head.body.isEmpty)
+        // On the wire too: the headers and nothing after them.
+        let rawHead = try await server.client.raw("HEAD \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", wait: 20)
+        #expect(rawHead.reply.hasPrefix("HTTP/1.1 200") && rawHead.reply.hasSuffix("\r\n\r\n") && !rawHead.reply.contains("<html"))
         #expect(try writes(server.store) == [0, 0])
         try await server.stop()
     }
