@@ -32,6 +32,7 @@ struct SalvoCommand: AsyncParsableCommand {
             BenchSMTPCommand.self,
             BenchComposeCommand.self,
             ServeCommand.self,
+            BenchTokensCommand.self,
         ]
     )
 }
