@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "MailMessage", targets: ["MailMessage"]),
         .library(name: "Delivery", targets: ["Delivery"]),
         .library(name: "Campaigns", targets: ["Campaigns"]),
+        .library(name: "Web", targets: ["Web"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -21,6 +22,9 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // What the mail protocol clients share (SMTP here, the POP3 bounce reader):
@@ -90,6 +94,23 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // `salvo serve`: the pages and endpoints the links in sent mail lead to
+        // (one-click unsubscribe), over Hummingbird.
+        .target(
+            name: "Web",
+            dependencies: [
+                "Campaigns",
+                "MailMessage",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "Salvo",
             dependencies: [
@@ -98,6 +119,8 @@ let package = Package(
                 "MailMessage",
                 "Delivery",
                 "Campaigns",
+                "Web",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -118,6 +141,15 @@ let package = Package(
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "TestPeers", "StoreContract"]),
         // Fixtures/ is read from the source tree (TestPeers.repositoryRoot), not bundled.
         .testTarget(name: "CampaignsTests", dependencies: ["Campaigns", "TestPeers", "StoreContract"], exclude: ["Fixtures"]),
-        .testTarget(name: "SalvoTests", dependencies: ["Campaigns", "TestPeers"]),
+        .testTarget(name: "SalvoTests", dependencies: [
+            "Campaigns", "MailMessage", "TestPeers", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        .testTarget(name: "WebTests", dependencies: [
+            "Web", "Campaigns", "MailMessage", "TestPeers",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
     ]
 )

@@ -71,6 +71,7 @@ struct StatusCommand: ParsableCommand {
         let timing = try store.campaignTiming(named: campaign)
         // Before it starts, its audience is what the segment selects today.
         let audience: Int? = try timing.startedAt == nil ? store.campaignDetails(named: campaign).audience : nil
+        let unsubscribes = try store.unsubscribeCounts(campaign: campaign)
         let counts = DeliveryState.allCases.map { ($0.rawValue, status.counts.byState[$0] ?? 0) }
         if json {
             let object: [String: Any] = [
@@ -85,6 +86,7 @@ struct StatusCommand: ParsableCommand {
                 "top_domains": status.topDomains.map { ["domain": $0.domain, "count": $0.count] },
                 "top_replies": status.topReplies.map { ["reply": $0.reply, "count": $0.count] },
                 "complaints": status.complaints,
+                "unsubscribes": ["one_click": unsubscribes[.oneClick] ?? 0, "page": unsubscribes[.page] ?? 0],
                 "quota": ["day": quota.day, "used": quota.used, "per_day": quota.perDay as Any],
                 "notices": notices.map { notice -> [String: Any] in
                     ["kind": notice.kind.rawValue, "state": notice.state.rawValue, "to": notice.rcptTo as Any,
@@ -117,6 +119,9 @@ struct StatusCommand: ParsableCommand {
         }
         if status.complaints > 0 { print("complaints: \(status.complaints) (suppressed; see salvo bounces import)") }
         if let at = timing.nextRetryAt { print("next retry: \(at.formatted(.iso8601)) (salvo run from cron, or salvo send, sends it)") }
+        if !unsubscribes.isEmpty {
+            print("unsubscribes: \(unsubscribes.values.reduce(0, +)) (one-click \(unsubscribes[.oneClick] ?? 0), page \(unsubscribes[.page] ?? 0))")
+        }
         if let perDay = quota.perDay {
             print("daily quota: \(quota.used) of \(perDay) handed to servers today (\(quota.day) UTC)"
                   + (quota.isSpent ? "; spent, sending resumes at 00:00 UTC" : ""))

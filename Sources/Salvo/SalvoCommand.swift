@@ -31,6 +31,8 @@ struct SalvoCommand: AsyncParsableCommand {
             DemoCommand.self,
             BenchSMTPCommand.self,
             BenchComposeCommand.self,
+            ServeCommand.self,
+            BenchTokensCommand.self,
         ]
     )
 }

@@ -31,6 +31,8 @@ public struct SalvoConfiguration: Sendable {
     public var verp: VERPSettings?
     /// `smtp`: how the SMTP client behaves towards every server (MX hosts, routes, relay).
     public var smtp = SMTPSettings()
+    /// `web`: what `salvo serve` listens on and the address the links in messages start with.
+    public var web = WebSettings()
 
     public init() {}
 
@@ -131,6 +133,16 @@ public struct SalvoConfiguration: Sendable {
         public var mailto: String?
     }
 
+    /// `web:` — `salvo serve`.
+    public struct WebSettings: Sendable, Equatable {
+        /// Where the server listens: loopback unless told otherwise, since a reverse
+        /// proxy in front of it terminates TLS.
+        public var listen = Endpoint(host: "127.0.0.1", port: 8080)
+        /// What the links in messages start with (`https://shop.example`): the origin
+        /// the pages post their forms to. Nil: the pages post to their own path.
+        public var publicURL: String?
+    }
+
     /// `host:port`, as routes and the DNS server are written.
     public struct Endpoint: Sendable, Equatable, CustomStringConvertible {
         public var host: String
@@ -170,7 +182,7 @@ extension SalvoConfiguration {
     public init(yaml root: YAMLValue) throws {
         self.init()
         file = root.file
-        let top = try root.mapping(known: ["database", "helo", "delivery", "dns", "dkim", "limits", "retry", "unsubscribe", "reputation_guard", "quota", "verp", "smtp"])
+        let top = try root.mapping(known: ["database", "helo", "delivery", "dns", "dkim", "limits", "retry", "unsubscribe", "reputation_guard", "quota", "verp", "smtp", "web"])
         if let value = top["database"] { database = try value.path() }
         else { database = YAMLValue(node: "salvo.db", key: "database", file: root.file).relativeToFile("salvo.db") }
         if let value = top["helo"] { helo = try value.nonEmptyString() }
@@ -220,12 +232,29 @@ extension SalvoConfiguration {
         }
         if let value = top["verp"] { verp = try Self.verp(value) }
         if let value = top["smtp"] { smtp = try Self.smtp(value) }
+        if let value = top["web"] { web = try Self.web(value) }
         if let value = top["unsubscribe"] {
             let keys = try value.mapping(known: ["secret_env", "secret_file", "mailto"])
             if let secret = keys["secret_env"] { unsubscribe.secretEnv = try secret.nonEmptyString() }
             if let file = keys["secret_file"] { unsubscribe.secretFile = try file.path() }
             if let mailto = keys["mailto"] { unsubscribe.mailto = try mailto.nonEmptyString() }
         }
+    }
+
+    /// `web: { listen, public_url }`.
+    private static func web(_ value: YAMLValue) throws -> WebSettings {
+        var settings = WebSettings()
+        let keys = try value.mapping(known: ["listen", "public_url"])
+        if let listen = keys["listen"] { settings.listen = try endpoint(listen, defaultPort: 8080) }
+        if let url = keys["public_url"] {
+            var text = try url.nonEmptyString()
+            guard let parsed = URL(string: text), let scheme = parsed.scheme?.lowercased(), ["http", "https"].contains(scheme),
+                  let host = parsed.host, !host.isEmpty, parsed.query == nil, parsed.fragment == nil
+            else { throw url.error("expected an http(s) URL such as https://shop.example, found '\(text)'") }
+            while text.hasSuffix("/") { text.removeLast() }
+            settings.publicURL = text
+        }
+        return settings
     }
 
     /// `verp: true | false`, or a mapping of `bounce_domain`, `local_part`, `secret_env`

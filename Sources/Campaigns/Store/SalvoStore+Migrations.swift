@@ -242,6 +242,7 @@ extension SalvoStore {
                 CREATE INDEX test_sends_by_campaign ON test_sends(campaign_id);
                 """)
         }
+        registerWebMigrations(&migrator)
         return migrator
     }
 }

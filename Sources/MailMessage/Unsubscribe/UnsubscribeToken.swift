@@ -1,50 +1,107 @@
 import Foundation
 import Crypto
 
-/// A per-recipient unsubscribe token: the campaign and recipient, and an HMAC-SHA256
-/// of both under the secret from `unsubscribe.secret_env`, all URL-safe base64.
+/// A per-recipient unsubscribe token: the campaign and recipient, sealed under the
+/// secret from `unsubscribe.secret_env`, URL-safe.
 ///
-/// `campaign.recipient.mac`, each part base64url without padding. The MAC is cut to
-/// 128 bits, which keeps links short and is still beyond guessing. The token carries
-/// what it vouches for, so the web endpoint that receives it needs only the secret.
+/// `2.SEALED`: the campaign and the address encrypted with AES-GCM, base64url without
+/// padding. A link in a message is read by every scanner, proxy and log it passes, so
+/// the token shows nothing of the address in any encoding; the GCM tag makes a forged,
+/// altered or truncated token fail. The nonce is synthetic (an HMAC of what is sealed,
+/// as in SIV): the same campaign and recipient always give the same token, so a message
+/// composed again is byte for byte the same, and no two different plaintexts share one.
+/// The token still carries what it vouches for, so the web endpoint that receives it
+/// needs only the secret, not a lookup.
+///
+/// Tokens of the first form, `campaign.recipient.mac` (each base64url, the MAC an
+/// HMAC-SHA256 cut to 128 bits), are in mail sent before; they keep verifying.
 public enum UnsubscribeToken {
     static let macLength = 16
+    static let nonceLength = 12
+    static let tagLength = 16
+    static let sealedPrefix = "2."
 
     public static func make(campaign: String, recipient: String, secret: some ContiguousBytes) -> String {
         Maker(campaign: campaign, secret: secret).make(recipient: recipient)
     }
 
-    /// Makes the tokens of one campaign: the key and the campaign's part are prepared
+    /// Makes the tokens of one campaign: the keys and the campaign's part are prepared
     /// once, not for every recipient.
     public struct Maker: Sendable {
-        private let keyed: HMAC<SHA256>
-        private let campaignPart: String
+        private let keys: SealingKeys
+        private let campaignPart: [UInt8]
 
         public init(campaign: String, secret: some ContiguousBytes) {
-            var keyed = HMAC<SHA256>(key: SymmetricKey(data: secret))
-            let campaign = Array(campaign.utf8)
-            keyed.update(data: UnsubscribeToken.lengthPrefixed(campaign))
-            self.keyed = keyed
-            campaignPart = Base64.encode(campaign, urlSafe: true, padding: false)
+            keys = SealingKeys(secret: secret)
+            campaignPart = UnsubscribeToken.lengthPrefixed(Array(campaign.utf8))
         }
 
         public func make(recipient: String) -> String {
-            let recipient = Array(recipient.utf8)
-            return campaignPart + "." + Base64.encode(recipient, urlSafe: true, padding: false) + "."
-                + Base64.encode(mac(recipient: recipient), urlSafe: true, padding: false)
+            let plaintext = campaignPart + Array(recipient.utf8)
+            return UnsubscribeToken.sealedPrefix + Base64.encode(keys.seal(plaintext), urlSafe: true, padding: false)
+        }
+    }
+
+    /// The two keys of the sealed form, each derived from the secret for its one use.
+    struct SealingKeys: Sendable {
+        let encryption: SymmetricKey
+        let nonce: SymmetricKey
+
+        init(secret: some ContiguousBytes) {
+            let material = SymmetricKey(data: secret)
+            encryption = HKDF<SHA256>.deriveKey(inputKeyMaterial: material, info: Array("salvo unsubscribe token v2: encryption".utf8), outputByteCount: 32)
+            nonce = HKDF<SHA256>.deriveKey(inputKeyMaterial: material, info: Array("salvo unsubscribe token v2: nonce".utf8), outputByteCount: 32)
         }
 
-        /// The MAC of this campaign and `recipient`, cut to `macLength` bytes.
-        func mac(recipient: [UInt8]) -> [UInt8] {
-            var hmac = keyed
-            hmac.update(data: UnsubscribeToken.lengthPrefixed(recipient))
-            return Array(Array(hmac.finalize()).prefix(macLength))
+        func seal(_ plaintext: [UInt8]) -> [UInt8] {
+            let synthetic = Array(HMAC<SHA256>.authenticationCode(for: plaintext, using: nonce).prefix(UnsubscribeToken.nonceLength))
+            // A 12-byte nonce and a 32-byte key are always accepted: neither call can fail.
+            let box = try! AES.GCM.seal(plaintext, using: encryption, nonce: try! AES.GCM.Nonce(data: synthetic))
+            return synthetic + Array(box.ciphertext) + Array(box.tag)
+        }
+
+        func open(_ sealed: [UInt8]) -> [UInt8]? {
+            guard sealed.count > UnsubscribeToken.nonceLength + UnsubscribeToken.tagLength,
+                  let nonce = try? AES.GCM.Nonce(data: sealed.prefix(UnsubscribeToken.nonceLength)),
+                  let box = try? AES.GCM.SealedBox(
+                      nonce: nonce,
+                      ciphertext: sealed.dropFirst(UnsubscribeToken.nonceLength).dropLast(UnsubscribeToken.tagLength),
+                      tag: sealed.suffix(UnsubscribeToken.tagLength)),
+                  let plaintext = try? AES.GCM.open(box, using: encryption)
+            else { return nil }
+            return Array(plaintext)
         }
     }
 
     /// The campaign and recipient a token was made for, or nil when it was not made
-    /// with `secret` (forged, altered or truncated).
+    /// with `secret` (forged, altered or truncated). Both forms are read.
     public static func verify(_ token: String, secret: some ContiguousBytes) -> (campaign: String, recipient: String)? {
+        if token.hasPrefix(sealedPrefix) { return verifySealed(token.dropFirst(sealedPrefix.count), secret: secret) }
+        return verifyFirstForm(token, secret: secret)
+    }
+
+    /// True when `token` was made for this campaign and recipient under `secret`.
+    public static func verify(_ token: String, campaign: String, recipient: String, secret: some ContiguousBytes) -> Bool {
+        guard let found = verify(token, secret: secret) else { return false }
+        return found.campaign == campaign && found.recipient == recipient
+    }
+
+    private static func verifySealed(_ text: Substring, secret: some ContiguousBytes) -> (campaign: String, recipient: String)? {
+        // Only the one spelling `make` writes: base64 leaves spare bits in its last
+        // character, and a token that differs there must not pass as the same one.
+        guard let sealed = Base64.decode(text), Base64.encode(sealed, urlSafe: true, padding: false) == text,
+              let plaintext = SealingKeys(secret: secret).open(sealed), plaintext.count >= 4
+        else { return nil }
+        let length = Int(plaintext[0]) << 24 | Int(plaintext[1]) << 16 | Int(plaintext[2]) << 8 | Int(plaintext[3])
+        guard plaintext.count >= 4 + length,
+              let campaign = String(validating: plaintext[4..<(4 + length)], as: UTF8.self),
+              let recipient = String(validating: plaintext[(4 + length)...], as: UTF8.self)
+        else { return nil }
+        return (campaign, recipient)
+    }
+
+    /// `campaign.recipient.mac`, the form of tokens in mail sent before the sealed one.
+    private static func verifyFirstForm(_ token: String, secret: some ContiguousBytes) -> (campaign: String, recipient: String)? {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3,
               let campaignBytes = Base64.decode(parts[0]),
@@ -53,17 +110,20 @@ public enum UnsubscribeToken {
               let campaign = String(validating: campaignBytes, as: UTF8.self),
               let recipient = String(validating: recipientBytes, as: UTF8.self)
         else { return nil }
-        let expected = Maker(campaign: campaign, secret: secret).mac(recipient: recipientBytes)
+        let expected = firstFormMAC(campaign: Array(campaign.utf8), recipient: recipientBytes, secret: secret)
         // Constant time: every byte is compared whatever the first difference.
         var difference: UInt8 = 0
         for (a, b) in zip(mac, expected) { difference |= a ^ b }
         return difference == 0 ? (campaign, recipient) : nil
     }
 
-    /// True when `token` was made for this campaign and recipient under `secret`.
-    public static func verify(_ token: String, campaign: String, recipient: String, secret: some ContiguousBytes) -> Bool {
-        guard let found = verify(token, secret: secret) else { return false }
-        return found.campaign == campaign && found.recipient == recipient
+    /// The first form's MAC: HMAC-SHA256 of the length-prefixed campaign and recipient,
+    /// cut to `macLength` bytes.
+    static func firstFormMAC(campaign: [UInt8], recipient: [UInt8], secret: some ContiguousBytes) -> [UInt8] {
+        var hmac = HMAC<SHA256>(key: SymmetricKey(data: secret))
+        hmac.update(data: lengthPrefixed(campaign))
+        hmac.update(data: lengthPrefixed(recipient))
+        return Array(Array(hmac.finalize()).prefix(macLength))
     }
 
     /// Each part goes into the MAC after its length, so ("ab", "c") and ("a", "bc")

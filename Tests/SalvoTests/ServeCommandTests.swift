@@ -1,0 +1,191 @@
+import Campaigns
+import Foundation
+import GRDB
+import MailMessage
+import Testing
+import TestPeers
+
+/// `salvo serve` as a user runs it, beside `salvo send`: the List-Unsubscribe URL of a
+/// message that went out, POSTed as a mailbox provider does, keeps that address out of
+/// the next campaign; a burst of unsubscribes during a send loses nothing and harms
+/// nothing; SIGTERM stops the server cleanly.
+@Suite(.serialized) struct ServeCommandTests {
+    static let secret = "s3cret-for-the-serve-tests"
+
+    /// `salvo serve` started with its own signal mask (posix_spawn), so SIGTERM reaches it.
+    final class Server {
+        let pid: pid_t
+        let port: Int
+        let output: String
+        private var status: Int32?
+
+        init(dir: String, extraEnvironment: [String] = []) async throws {
+            port = try TestPeers.freePort()
+            output = dir + "/serve.out"
+            pid = try TestPeers.spawnDaemon("/usr/bin/env", ["SALVO_UNSUBSCRIBE_SECRET=\(ServeCommandTests.secret)"] + extraEnvironment + [
+                SalvoBinary.url.path, "serve", "--config", dir + "/salvo.yml", "--listen", "127.0.0.1:\(port)",
+            ], output: output)
+            // Ready when it accepts; the deadline only guards against a hang.
+            let deadline = Date().addingTimeInterval(30)
+            while !TestPeers.isAccepting(port: port) {
+                var code: Int32 = 0
+                if waitpid(pid, &code, WNOHANG) == pid {
+                    throw PeerError("salvo serve exited before it listened: \(log)")
+                }
+                guard Date() < deadline else {
+                    kill(pid, SIGKILL)
+                    throw PeerError("salvo serve did not listen: \(log)")
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+
+        var log: String { (try? String(contentsOfFile: output, encoding: .utf8)) ?? "" }
+
+        /// Sends `signal` and waits for the exit; returns the exit status.
+        func stop(_ signal: Int32 = SIGTERM) -> Int32 {
+            if let status { return status }
+            kill(pid, signal)
+            var code: Int32 = 0
+            waitpid(pid, &code, 0)
+            let exit = (code & 0x7f) == 0 ? (code >> 8) & 0xff : 128 + (code & 0x7f)
+            status = exit
+            return exit
+        }
+
+        deinit { _ = stop(SIGKILL) }
+    }
+
+    /// The path of an https List-Unsubscribe target, and the address it was for.
+    static func unsubscribePaths(_ transactions: [SinkTransaction]) -> [String: String] {
+        var paths: [String: String] = [:]
+        for transaction in transactions {
+            let text = String(decoding: transaction.message, as: UTF8.self)
+            // smtp-sink writes LF line ends; the header may be folded: unfold it first.
+            let unfolded = text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\n ", with: " ").replacingOccurrences(of: "\n\t", with: " ")
+            guard let line = unfolded.components(separatedBy: "\n").first(where: { $0.lowercased().hasPrefix("list-unsubscribe:") }),
+                  let start = line.range(of: "<https://"), let end = line[start.upperBound...].firstIndex(of: ">")
+            else { continue }
+            let url = String(line[start.lowerBound..<end].dropFirst())
+            let path = "/" + url.dropFirst("https://".count).split(separator: "/", maxSplits: 1)[1]
+            for recipient in transaction.rcptArgs { paths[String(recipient.dropFirst().dropLast())] = path }
+        }
+        return paths
+    }
+
+    @Test func aMessagesOwnUnsubscribeURLPostedAsAProviderWouldKeepsTheAddressOutOfTheNextCampaign() async throws {
+        let sink = try await SMTPSinkPeer.start()
+        defer { sink.stop() }
+        let dir = try SalvoBinary.initProject(editing: [
+            ("127.0.0.1:2525", "127.0.0.1:\(sink.port)"),
+            ("retry:", "web:\n  public_url: https://example.com\n\nretry:"),
+        ])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let env = ["SALVO_UNSUBSCRIBE_SECRET": Self.secret]
+        #expect(try SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
+        #expect(try SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir).status == 0)
+        let sent = try SalvoBinary.run(["send", "welcome"], in: dir, environment: env)
+        #expect(sent.status == 0, "\(sent.stderr)")
+        let paths = Self.unsubscribePaths(try sink.transactions())
+        #expect(paths.count == 4)
+        // The URL in the message names neither the address nor its parts.
+        for (address, path) in paths {
+            #expect(!path.lowercased().contains(address.lowercased()))
+            #expect(!path.contains(Data(address.utf8).base64EncodedString().prefix(12)))
+        }
+        let yuki = try #require(paths["yuki.tanaka@example.net"])
+        let ada = try #require(paths["ada.okafor@example.com"])
+
+        // preview prints the same URL the message carried.
+        let preview = try SalvoBinary.run(["preview", "welcome", "--recipient", "yuki.tanaka@example.net"], in: dir, environment: env)
+        #expect(preview.stdout.contains("<https://example.com\(yuki)>"), "\(preview.stdout)")
+
+        let server = try await Server(dir: dir)
+        let client = WebClient(port: server.port)
+        // A scanner fetching Ada's link changes nothing; the provider's POST for Yuki does.
+        #expect(try await client.send(.init("GET", ada)).status == 200)
+        let posted = try await client.send(.oneClick(yuki))
+        #expect(posted.status == 200 && posted.headers["location"] == nil)
+        var tampered = Array(ada)
+        tampered[8] = tampered[8] == "x" ? "y" : "x"
+        #expect(try await client.send(.oneClick(String(tampered))).status == 404)
+
+        let status = try SalvoBinary.run(["status", "welcome", "--json"], in: dir)
+        let object = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+        #expect(object?["unsubscribes"] as? [String: Int] == ["one_click": 1, "page": 0], "\(status.stdout)")
+        #expect(try SalvoBinary.run(["status", "welcome"], in: dir).stdout.contains("unsubscribes: 1 (one-click 1, page 0)"))
+
+        let suppressed = try SalvoBinary.run(["suppress", "list"], in: dir).stdout
+        #expect(suppressed.contains("yuki.tanaka@example.net,unsubscribe"), "\(suppressed)")
+        #expect(!suppressed.contains("ada.okafor"))
+
+        // The next campaign over the same list skips Yuki.
+        let second = try String(contentsOfFile: dir + "/welcome.yml", encoding: .utf8).replacingOccurrences(of: "name: welcome", with: "name: welcome-again")
+        try second.write(toFile: dir + "/welcome-again.yml", atomically: true, encoding: .utf8)
+        #expect(try SalvoBinary.run(["campaign", "create", "welcome-again.yml"], in: dir).status == 0)
+        let before = try sink.transactions().count
+        let again = try SalvoBinary.run(["send", "welcome-again"], in: dir, environment: env)
+        #expect(again.status == 0, "\(again.stderr)")
+        let recipients = try sink.transactions().dropFirst(before).flatMap(\.rcptArgs).sorted()
+        #expect(recipients == ["<ada.okafor@example.com>", "<kwame.mensah@example.net>", "<o'brien.sean@example.com>"])
+
+        // SIGTERM: a graceful stop, status 0, and the log holds no token or address.
+        #expect(server.stop(SIGTERM) == 0)
+        let log = server.log
+        #expect(log.contains("listening on http://127.0.0.1:\(server.port)"))
+        #expect(log.contains("stopped"))
+        #expect(log.contains("http.route=/u/{token}") || log.contains("\"http.route\": /u/{token}") || log.contains("/u/{token}"), "\(log)")
+        for (address, path) in paths {
+            #expect(!log.contains(address) && !log.contains(path.dropFirst(3)), "\(log)")
+        }
+    }
+
+    /// 2,000 one-click POSTs from 20 clients at once while a campaign sends to smtp-sink:
+    /// every one is answered 200 and recorded, and the send finishes with every
+    /// recipient either delivered once or left out as suppressed.
+    @Test func aBurstOfUnsubscribesDuringASendLosesNothingAndHarmsNothing() async throws {
+        let sink = try await SMTPSinkPeer.start()
+        defer { sink.stop() }
+        let count = 2000
+        var csv = "email,first_name,last_name,country,tags\n"
+        for i in 0..<count { csv += "user\(i)@\(["example.com", "example.net", "example.org"][i % 3]),U\(i),L,NG,new\n" }
+        let dir = try SalvoBinary.initProject(editing: [
+            ("127.0.0.1:2525", "127.0.0.1:\(sink.port)"),
+            ("messages_per_connection: 100", "messages_per_connection: 1000"),
+        ], recipients: csv)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let env = ["SALVO_UNSUBSCRIBE_SECRET": Self.secret]
+        #expect(try SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
+        #expect(try SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir).status == 0)
+        let server = try await Server(dir: dir)
+
+        // The send runs as its own process while the burst arrives.
+        let send = Task.detached { try SalvoBinary.run(["send", "welcome"], in: dir, environment: env, timeout: 300) }
+        let maker = UnsubscribeToken.Maker(campaign: "welcome", secret: Array(Self.secret.utf8))
+        let emails = (0..<count).map { "user\($0)@\(["example.com", "example.net", "example.org"][$0 % 3])" }
+        let burst = try await WebClient(port: server.port).burst(
+            paths: emails.map { "/u/" + maker.make(recipient: $0) }, request: .oneClick("/"), concurrency: 20)
+        let sent = try await send.value
+        #expect(server.stop() == 0)
+
+        #expect(burst.errors.isEmpty, "\(burst.errors.prefix(5))")
+        #expect(burst.statuses == ["200": count])
+        #expect(sent.status == 0, "\(sent.stderr)")
+
+        let store = try SalvoStore(path: dir + "/salvo.db")
+        let recorded = try store.unsubscribes(campaign: "welcome")
+        #expect(recorded.count == count)
+        #expect(Set(recorded.map(\.email)) == Set(emails))
+        #expect(try store.suppressions(reason: .unsubscribe).count == count)
+        // The send: every recipient delivered at most once, and every one either
+        // delivered or left out as suppressed; none failed or was lost.
+        let delivered = try sink.transactions().flatMap(\.rcptArgs)
+        #expect(delivered.count == Set(delivered).count)
+        let states = try await store.writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT state, count(*) AS n FROM deliveries GROUP BY state").reduce(into: [String: Int]()) { $0[$1["state"]] = $1["n"] }
+        }
+        #expect(states.keys.allSatisfy { ["sent", "suppressed"].contains($0) }, "\(states)")
+        #expect((states["sent"] ?? 0) == delivered.count)
+        #expect((states["sent"] ?? 0) + (states["suppressed"] ?? 0) == count)
+    }
+}
