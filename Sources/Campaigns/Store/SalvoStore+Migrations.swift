@@ -199,6 +199,7 @@ extension SalvoStore {
                 );
                 """)
         }
+        registerListMigrations(in: &migrator)
         return migrator
     }
 }
