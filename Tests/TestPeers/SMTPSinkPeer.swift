@@ -14,10 +14,11 @@ public struct SMTPSinkPeer: Sendable {
     public static func start(options: [String] = [], dump: Bool = true, backlog: Int = 100, port fixedPort: Int? = nil) async throws -> SMTPSinkPeer {
         let executable = try TestPeers.executable("smtp-sink")
         let directory = try TestPeers.makeTemporaryDirectory("smtp-sink")
-        try FileManager.default.createDirectory(at: directory.appendingPathComponent("dump"), withIntermediateDirectories: true)
         var lastError: Error?
         // The free port may be taken between the probe and smtp-sink's bind; try again.
         for _ in 0..<3 {
+            // A failed launch removes the folder: each attempt makes it (and dump/) again.
+            try FileManager.default.createDirectory(at: directory.appendingPathComponent("dump"), withIntermediateDirectories: true)
             let port = try fixedPort ?? TestPeers.freePort()
             var arguments = ["-u", geteuid() == 0 ? "root" : NSUserName()]
             if dump { arguments += ["-d", directory.appendingPathComponent("dump").path + "/%H%M%S."] }
