@@ -42,7 +42,8 @@ struct BouncesCommand: AsyncParsableCommand {
 
         func run() async throws {
             let source = try BounceSourceLocation(path).source(caFile: caFile, deleteProcessed: delete)
-            let (configuration, store) = try global.openStore()
+            // An import, like `salvo import`: it may start a database (with suppressions).
+            let (configuration, store) = try global.openStore(create: true)
             let importer = BounceImport(verp: configuration.verpReader())
             let report = try await importer.run(source, into: store, onMalformed: { malformed in
                 printError("malformed: \(malformed.place): \(malformed.reason)")

@@ -22,10 +22,30 @@ struct GlobalOptions: ParsableArguments {
         return configuration.database
     }
 
-    func openStore() throws -> (SalvoConfiguration, SalvoStore) {
+    /// Opens the database. Only `init` and `import` pass `create`: any other command run
+    /// from the wrong folder, or with a mistyped `--db`, says there is no database and
+    /// leaves nothing behind.
+    func openStore(create: Bool = false) throws -> (SalvoConfiguration, SalvoStore) {
         let configuration = try configuration()
-        return (configuration, try SalvoStore(path: databasePath(configuration), reputationGuard: configuration.reputationGuard,
-                                           dailyQuota: configuration.quota))
+        return (configuration, try SalvoStore(path: databasePath(configuration), create: create,
+                                           reputationGuard: configuration.reputationGuard, dailyQuota: configuration.quota))
+    }
+
+    /// The files a command reads besides its own input: the configuration and the
+    /// database (with its -wal and -shm), which an output file must not be.
+    func readFiles(_ configuration: SalvoConfiguration) -> [(role: String, path: String)] {
+        var files: [(role: String, path: String)] = []
+        if let config = SalvoConfiguration.locate(explicit: config) { files.append(("configuration file", config)) }
+        let database = databasePath(configuration)
+        files += [("database", database), ("database's write-ahead log", database + "-wal"), ("database's shared memory", database + "-shm")]
+        return files
+    }
+
+    /// Runs `body` with the store, an SQLite error turned into one line naming the
+    /// database and what to do.
+    func withStore<T>(create: Bool = false, _ body: (SalvoConfiguration, SalvoStore) throws -> T) throws -> T {
+        let (configuration, store) = try openStore(create: create)
+        return try store.explainingErrors { try body(configuration, store) }
     }
 }
 

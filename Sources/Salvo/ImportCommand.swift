@@ -7,12 +7,25 @@ struct ImportCommand: ParsableCommand {
         commandName: "import",
         abstract: "Import a CSV file into a list (created if new; existing recipients are updated).",
         discussion: """
-            The file needs a header row with an email column (any case); every other column \
-            becomes an attribute for segments and templates. Bad rows are reported with their \
-            line number and skipped; the good rows are imported in one transaction.
+            The file needs a header row with an address column: 'email' in any case, or a \
+            header the export tools use ('Email Address', 'E-mail', ...), or the one named \
+            with --email-column. Every other column becomes a field for segments and \
+            templates: the common export headers become Salvo's names ('First Name' and \
+            'FNAME' become first_name, 'Last Name' last_name, 'Phone Number' phone), any \
+            other header with spaces or punctuation is lower-cased with '_' for them \
+            ('Favourite Colour' becomes favourite_colour), and --map names a field \
+            yourself. Each column imported under another name is named in the output.
 
-            Example:
+            Addresses are told apart ignoring case: a row whose address differs only in \
+            case from one already in the list (or earlier in the file) updates that \
+            recipient, whose first spelling is kept; the output says how many were merged.
+
+            Bad rows are reported with their line number and skipped; the good rows are \
+            imported in one transaction. This command creates the database if there is none.
+
+            Examples:
               salvo import customers samples/recipients.csv --rejects rejects.csv
+              salvo import customers mailchimp-export.csv --map 'Member Rating=rating'
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -26,20 +39,54 @@ struct ImportCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The column that holds the address, when it is not called 'email'.", valueName: "NAME"))
     var emailColumn: String?
 
-    @Option(help: ArgumentHelp("Write every rejected row (line, email, reason) to this CSV file.", valueName: "FILE"))
+    @Option(help: ArgumentHelp("Write every rejected row (line, email, reason) to this CSV file (never one the command reads).", valueName: "FILE"))
     var rejects: String?
 
+    @Option(name: .customLong("map"),
+            help: ArgumentHelp("Import column HEADER as field NAME ('email' for the address column); repeatable.", valueName: "HEADER=NAME"))
+    var maps: [String] = []
+
+    func mappings() throws -> [(header: String, field: String)] {
+        try maps.map { pair in
+            guard let equals = pair.lastIndex(of: "=") else {
+                throw ValidationError("--map '\(pair)': write HEADER=NAME, as in --map 'First Name=first_name'")
+            }
+            let header = pair[..<equals].trimmingCharacters(in: .whitespaces)
+            let field = pair[pair.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            guard !header.isEmpty, !field.isEmpty else {
+                throw ValidationError("--map '\(pair)': write HEADER=NAME, as in --map 'First Name=first_name'")
+            }
+            return (header, field)
+        }
+    }
+
     func run() throws {
-        let (_, store) = try global.openStore()
+        let mappings = try mappings()
+        let configuration = try global.configuration()
+        // Before anything is opened for writing: the rejects file is truncated when opened.
+        if let rejects {
+            try OutputFile.check(rejects, against: [("file being imported", file)] + global.readFiles(configuration))
+        }
+        let (_, store) = try global.openStore(create: true)
         var importer = ListImport(listName: list, path: file, emailColumn: emailColumn)
+        importer.mappings = mappings
         let rejectsFile = try rejects.map { try RejectsFile(path: $0) }
         if let rejectsFile {
             importer.onReject = { rejectsFile.write($0) }
         }
         let progress = ProgressLine(unit: "rows read")
         importer.onProgress = { progress.update($0) }
-        let report = try importer.run(in: store)
+        let report = try store.explainingErrors { try importer.run(in: store) }
         progress.finish()
+        for column in report.columns {
+            switch column.reason {
+            case .asWritten: break
+            case .mapped: print("column '\(column.header)' imported as \(column.field) (--map)")
+            case .known, .normalised:
+                print(column.field == "email" ? "column '\(column.header)' holds the addresses"
+                                              : "column '\(column.header)' imported as \(column.field)")
+            }
+        }
         try rejectsFile?.close()
         for reject in report.rejects {
             printError("\(file):\(reject.line): \(reject.reason)")
@@ -48,6 +95,9 @@ struct ImportCommand: ParsableCommand {
             printError("... and \(report.rejected - report.rejects.count) more rejected rows\(rejects == nil ? " (list them all with --rejects FILE)" : " (all in \(rejects!))")")
         }
         print(report.summary)
+        if report.merged > 0 {
+            print("merged \(report.merged) \(report.merged == 1 ? "row whose address differs" : "rows whose addresses differ") only in case from one already in the list or earlier in the file (the first spelling is kept)")
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Campaigns
+import Foundation
 
 struct InitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,6 +18,10 @@ struct InitCommand: ParsableCommand {
         for path in try StarterProject.write(to: directory) {
             print("wrote \(path)")
         }
+        // The database, so that every other command finds it (only init and import create one).
+        let configuration = try SalvoConfiguration.load(path: (directory as NSString).appendingPathComponent("salvo.yml"))
+        let store = try SalvoStore(path: configuration.database, create: true)
+        print("created the database \(store.path)")
         print("next: salvo import customers recipients.csv && salvo campaign create welcome.yml")
     }
 }

@@ -5,25 +5,153 @@ import Foundation
 struct ListsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lists",
-        abstract: "Show the lists with their recipient counts and columns.",
-        discussion: "Example:\n  salvo lists")
+        abstract: "Show, rename, delete and export lists.",
+        discussion: """
+            Examples:
+              salvo lists
+              salvo lists rename customers customers-2026
+              salvo lists export customers --segment 'country == "NG"' --csv nigeria.csv
+              salvo lists delete old-leads
+            """,
+        subcommands: [Show.self, Rename.self, Delete.self, Export.self],
+        defaultSubcommand: Show.self)
 
-    @OptionGroup var global: GlobalOptions
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "show",
+            abstract: "Show the lists with their recipient counts and columns (what `salvo lists` does).",
+            discussion: "Example:\n  salvo lists")
 
-    func run() throws {
-        let (_, store) = try global.openStore()
-        let lists = try store.lists()
-        if lists.isEmpty {
-            print("no lists yet: import one with `salvo import LIST FILE.csv`")
-            return
-        }
-        let width = max(4, lists.map(\.name.count).max() ?? 4)
-        print("\("LIST".padding(toLength: width, withPad: " ", startingAt: 0))  RECIPIENTS  COLUMNS")
-        for list in lists {
-            let count = String(list.recipients)
-            print("\(list.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(String(repeating: " ", count: max(0, 10 - count.count)))\(count)  \(list.columns.joined(separator: ", "))")
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            let lists = try global.withStore { _, store in try store.lists() }
+            if lists.isEmpty {
+                print("no lists yet: import one with `salvo import LIST FILE.csv`")
+                return
+            }
+            let width = max(4, lists.map(\.name.count).max() ?? 4)
+            print("\("LIST".padding(toLength: width, withPad: " ", startingAt: 0))  RECIPIENTS  COLUMNS")
+            for list in lists {
+                let count = String(list.recipients)
+                print("\(list.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(String(repeating: " ", count: max(0, 10 - count.count)))\(count)  \(list.columns.joined(separator: ", "))")
+            }
         }
     }
+
+    struct Rename: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Rename a list; the campaigns that use it follow.",
+            discussion: "Example:\n  salvo lists rename customers customers-2026")
+
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The list's name.") var old: String
+        @Argument(help: "Its new name.") var new: String
+
+        func run() throws {
+            try global.withStore { _, store in try store.renameList(old, to: new) }
+            print("list '\(old)' renamed to '\(new)'")
+        }
+    }
+
+    struct Delete: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete a list and its recipients (refused while a campaign uses it, naming the campaigns).",
+            discussion: "Example:\n  salvo lists delete old-leads")
+
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The list's name.") var list: String
+
+        func run() throws {
+            let count = try global.withStore { _, store in try store.deleteList(named: list) }
+            print("list '\(list)' deleted with its \(count) recipients")
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a list's recipients (or a segment of them) as CSV that `salvo import` reads back.",
+            discussion: """
+                Columns: email, then the list's columns, in import order; RFC 4180, CRLF line ends.
+
+                Examples:
+                  salvo lists export customers --csv customers.csv
+                  salvo lists export customers --segment 'plan == "pro"' --csv - | head
+                """)
+
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The list's name.") var list: String
+        @Option(help: ArgumentHelp("Only the recipients this segment expression selects.", valueName: "EXPR")) var segment: String?
+        @Option(help: ArgumentHelp("Where to write the CSV (- for standard output).", valueName: "FILE")) var csv: String
+
+        func run() throws {
+            let configuration = try global.configuration()
+            if csv != "-" { try OutputFile.check(csv, against: global.readFiles(configuration)) }
+            let count = try global.withStore { _, store in
+                // Checked (list, segment) before the output file is touched.
+                _ = try store.count(list: list, segment: segment)
+                if csv == "-" {
+                    return try store.exportCSV(list: list, segment: segment) { FileHandle.standardOutput.write($0) }
+                }
+                let output = try CreatedFile(path: csv)
+                let count = try store.exportCSV(list: list, segment: segment) { try output.write($0) }
+                try output.close()
+                return count
+            }
+            if csv != "-" { print("wrote \(count) recipients to \(csv)") }
+        }
+    }
+}
+
+/// `salvo recipients remove`: recipients one at a time.
+struct RecipientsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "recipients",
+        abstract: "Work with single recipients of a list.",
+        subcommands: [Remove.self])
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Take addresses out of a list (any case).",
+            discussion: """
+                An address a campaign has delivered to stays in the list, since the campaign's \
+                history refers to it; the command names the campaign. `salvo suppress add` \
+                stops all mail to an address.
+
+                Example:
+                  salvo recipients remove customers ann@example.com bob@example.org
+                """)
+
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The list's name.") var list: String
+        @Argument(help: "The addresses.") var emails: [String]
+
+        func run() throws {
+            let removal = try global.withStore { _, store in try store.removeRecipients(list: list, emails: emails) }
+            for email in removal.invalid { printError("'\(email)' is not an email address") }
+            for email in removal.notInList { printError("\(email) is not in list '\(list)'") }
+            for kept in removal.kept {
+                printError("\(kept.email) kept: campaign \(kept.campaigns.map { "'\($0)'" }.joined(separator: ", ")) has deliveries for it (salvo suppress add \(kept.email) stops mail to it)")
+            }
+            print("removed \(removal.removed.count) of \(emails.count) addresses from list '\(list)'")
+            if !removal.invalid.isEmpty || !removal.kept.isEmpty { throw ExitCode.failure }
+        }
+    }
+}
+
+/// A file a command writes: created (or truncated) with the user's default mode.
+final class CreatedFile {
+    private let handle: FileHandle
+
+    init(path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: nil) else {
+            throw ValidationError("cannot create \(path)")
+        }
+        handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+    }
+
+    func write(_ data: Data) throws { try handle.write(contentsOf: data) }
+    func close() throws { try handle.close() }
 }
 
 struct SegmentCommand: ParsableCommand {
@@ -53,8 +181,7 @@ struct SegmentCommand: ParsableCommand {
         var expression: String
 
         func run() throws {
-            let (_, store) = try global.openStore()
-            print(try store.count(list: list, segment: expression))
+            print(try global.withStore { _, store in try store.count(list: list, segment: expression) })
         }
     }
 }

@@ -148,7 +148,9 @@ struct ReportCommand: ParsableCommand {
         commandName: "report",
         abstract: "Write a campaign's delivery report as CSV (or JSON): one row per recipient.",
         discussion: """
-            Columns: \(DeliveryReportCSV.header). Times in RFC 3339 UTC; quoted per RFC 4180.
+            Columns: \(DeliveryReportCSV.header). Times in RFC 3339 UTC; quoted per RFC 4180. \
+            A cell starting with =, +, -, @, a tab or a carriage return gets a ' in front, so \
+            a spreadsheet shows it as text instead of running it as a formula.
 
             Examples:
               salvo report spring-sale --csv report.csv
@@ -166,17 +168,11 @@ struct ReportCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (_, store) = try global.openStore()
-        let rows = try store.deliveryReport(campaign: campaign)
+        let configuration = try global.configuration()
+        if let csv, csv != "-" { try OutputFile.check(csv, against: global.readFiles(configuration)) }
+        let rows = try global.withStore { _, store in try store.deliveryReport(campaign: campaign) }
         if json {
-            let objects = rows.map { row -> [String: Any] in
-                ["email": row.email, "status": row.status, "attempts": row.attempts, "smtp_code": row.smtpCode as Any,
-                 "enhanced_code": row.enhancedCode as Any, "response": row.response as Any, "mx_host": row.mxHost as Any,
-                 "message_id": row.messageID as Any, "first_attempt_at": row.firstAttemptAt?.formatted(.iso8601) as Any,
-                 "last_attempt_at": row.lastAttemptAt?.formatted(.iso8601) as Any]
-            }
-            let data = try JSONSerialization.data(withJSONObject: objects, options: [.sortedKeys, .prettyPrinted])
-            print(String(decoding: data, as: UTF8.self))
+            DeliveryReportJSON.write(rows) { FileHandle.standardOutput.write($0) }
             return
         }
         guard let csv else { return }

@@ -12,6 +12,7 @@ struct SalvoCommand: AsyncParsableCommand {
             InitCommand.self,
             ImportCommand.self,
             ListsCommand.self,
+            RecipientsCommand.self,
             SegmentCommand.self,
             CampaignCommand.self,
             PreviewCommand.self,

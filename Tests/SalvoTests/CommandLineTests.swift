@@ -52,6 +52,11 @@ import Testing
     @Test func errorsExitNonZeroWithOneLine() async throws {
         let dir = try await SalvoBinary.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
+        let noDatabase = try await SalvoBinary.run(["segment", "count", "nope", "email exists", "--db", "t.db"], in: dir)
+        #expect(noDatabase.status != 0)
+        #expect(noDatabase.stderr.contains("no database at t.db: run salvo init, or pass --db"))
+        try "email\na@example.com\n".write(toFile: dir + "/one.csv", atomically: true, encoding: .utf8)
+        #expect(try await SalvoBinary.run(["import", "one", "one.csv", "--db", "t.db"], in: dir).status == 0)
         let missingList = try await SalvoBinary.run(["segment", "count", "nope", "email exists", "--db", "t.db"], in: dir)
         #expect(missingList.status != 0)
         #expect(missingList.stderr.contains("no list named 'nope'"))

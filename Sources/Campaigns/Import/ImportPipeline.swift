@@ -8,8 +8,8 @@ import Foundation
 /// come in no useful order, and inserting a million random keys into the
 /// (list_id, email) index costs twice as much as inserting them in runs of neighbours:
 /// sorted, consecutive inserts land on the same few index pages. Rows with the same
-/// address keep their file order (the sort key includes the line), so the last one in
-/// the file still wins.
+/// address (ignoring case) keep their file order (the sort key includes the line), so
+/// the first spelling in the file is the one kept and the last row's values win.
 final class ImportPipeline: @unchecked Sendable {
     struct Batch {
         var bytes: [UInt8] = []
@@ -93,24 +93,26 @@ final class ImportPipeline: @unchecked Sendable {
     private static func sorted(_ batch: Batch) -> Batch {
         var result = Batch(bytes: batch.bytes, rows: [])
         result.rows.reserveCapacity(batch.rows.count)
-        var accepted: [(line: Int, email: Range<Int>, attributes: Range<Int>)] = []
+        var accepted: [(line: Int, email: Range<Int>, key: Range<Int>, attributes: Range<Int>)] = []
         accepted.reserveCapacity(batch.rows.count)
         for row in batch.rows {
             switch row {
             case .rejected: result.rows.append(row)
-            case .accepted(let line, let email, let attributes): accepted.append((line, email, attributes))
+            case .accepted(let line, let email, let key, let attributes): accepted.append((line, email, key, attributes))
             }
         }
         batch.bytes.withUnsafeBufferPointer { bytes in
+            // By key (the address ignoring case), then line: the spellings of one address
+            // meet the store in file order, so the first one in the file is the one kept.
             accepted.sort { a, b in
-                let lengthA = a.email.count, lengthB = b.email.count
-                let order = memcmp(bytes.baseAddress! + a.email.lowerBound, bytes.baseAddress! + b.email.lowerBound, min(lengthA, lengthB))
+                let lengthA = a.key.count, lengthB = b.key.count
+                let order = memcmp(bytes.baseAddress! + a.key.lowerBound, bytes.baseAddress! + b.key.lowerBound, min(lengthA, lengthB))
                 if order != 0 { return order < 0 }
                 if lengthA != lengthB { return lengthA < lengthB }
                 return a.line < b.line
             }
         }
-        for row in accepted { result.rows.append(.accepted(line: row.line, email: row.email, attributes: row.attributes)) }
+        for row in accepted { result.rows.append(.accepted(line: row.line, email: row.email, key: row.key, attributes: row.attributes)) }
         return result
     }
 

@@ -17,6 +17,8 @@ public struct ListImport {
     public var listName: String
     public var path: String
     public var emailColumn: String?
+    /// `--map 'HEADER=field'` pairs (see `HeaderMapping`).
+    public var mappings: [(header: String, field: String)] = []
     /// Called for every rejected row, in file order (for `--rejects FILE`).
     public var onReject: ((ImportReject) -> Void)?
     /// Called after each batch with the number of rows read so far (for a progress line).
@@ -33,7 +35,7 @@ public struct ListImport {
 
     public func run(in store: SalvoStore) throws -> ImportReport {
         var reader = try CSVReader(path: path)
-        let header = try readHeader(&reader)
+        let headers = try readHeader(&reader)
         let now = Int64(clock().timeIntervalSince1970)
         let pipeline = ImportPipeline(reader: reader)
         defer { pipeline.cancel() }
@@ -45,19 +47,31 @@ public struct ListImport {
             try db.execute(sql: "PRAGMA cache_size = -65536")
             defer { try? db.execute(sql: "PRAGMA cache_size = \(cacheSize)") }
 
+            let existing = try String.fetchOne(db, sql: "SELECT columns FROM lists WHERE name = ?", arguments: [listName])
+            let mapping = try HeaderMapping.map(headers: headers, explicit: mappings, emailColumn: emailColumn,
+                                                existing: JSONColumns.decode(existing), path: path)
+            let header = ImportHeader(names: mapping.columns.map(\.field), emailIndex: mapping.emailIndex)
             let (listID, columns) = try Self.ensureList(named: listName, columns: header.attributeNames, now: now, in: db)
+            var slotOfColumn: [String: Int] = [:]
+            slotOfColumn.reserveCapacity(columns.count)
+            for (index, column) in columns.enumerated() { slotOfColumn[column] = index }
             let slots = header.names.enumerated().map { index, name in
-                index == header.emailIndex ? nil : columns.firstIndex(of: name)
+                index == header.emailIndex ? nil : slotOfColumn[name]
             }
             let before = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM recipients WHERE list_id = ?", arguments: [listID]) ?? 0
+            // One recipient per address ignoring case (`address_key`): a case variant of an
+            // address already in the list updates it, and its first spelling stays.
+            // RETURNING gives the spelling kept, to count the variants merged.
             let insert = try db.makeStatement(sql: """
-                INSERT INTO recipients (list_id, email, attributes, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT (list_id, email) DO UPDATE SET
+                INSERT INTO recipients (list_id, email, address_key, attributes, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (list_id, address_key) DO UPDATE SET
                     attributes = salvo_merge_attributes(recipients.attributes, excluded.attributes),
                     updated_at = excluded.updated_at
+                RETURNING email
                 """)
             var report = ImportReport()
+            report.columns = mapping.renamed
             var accepted = 0
             let encoder = RowEncoder(header: header, slots: slots, width: columns.count)
             pipeline.start(encoder: encoder)
@@ -70,12 +84,14 @@ public struct ListImport {
                     switch row {
                     case .rejected(let reject):
                         rejects.append(reject)
-                    case .accepted(let line, let email, let attributes):
-                        if let failure = Self.insert(insert.sqliteStatement, listID: listID, email: batch.bytes[email],
-                                                     attributes: batch.bytes[attributes], now: now) {
-                            rejects.append(ImportReject(line: line, email: String(decoding: batch.bytes[email], as: UTF8.self), reason: failure))
-                        } else {
+                    case .accepted(let line, let email, let key, let attributes):
+                        switch Self.insert(insert.sqliteStatement, listID: listID, email: batch.bytes[email], key: batch.bytes[key],
+                                           attributes: batch.bytes[attributes], now: now) {
+                        case .failure(let failure):
+                            rejects.append(ImportReject(line: line, email: String(decoding: batch.bytes[email], as: UTF8.self), reason: failure.reason))
+                        case .success(let merged):
                             accepted += 1
+                            if merged { report.merged += 1 }
                         }
                     }
                 }
@@ -90,29 +106,43 @@ public struct ListImport {
         }
     }
 
-    private static func insert(_ statement: SQLiteStatement, listID: Int64, email: ArraySlice<UInt8>,
-                               attributes: ArraySlice<UInt8>, now: Int64) -> String? {
+    private struct InsertFailure: Error { var reason: String }
+
+    /// Inserts or updates one row; success says whether it met an earlier spelling of
+    /// its address that differs in case (and so was merged into it).
+    private static func insert(_ statement: SQLiteStatement, listID: Int64, email: ArraySlice<UInt8>, key: ArraySlice<UInt8>,
+                               attributes: ArraySlice<UInt8>, now: Int64) -> Result<Bool, InsertFailure> {
         sqlite3_reset(statement)
         sqlite3_bind_int64(statement, 1, listID)
+        var merged = false
         let rc: Int32 = email.withUnsafeBufferPointer { e in
-            attributes.withUnsafeBufferPointer { a in
-                e.withMemoryRebound(to: CChar.self) { e in
-                    a.withMemoryRebound(to: CChar.self) { a in
-                        // SQLITE_STATIC (nil): the bytes outlive the step that reads them.
-                        sqlite3_bind_text(statement, 2, e.baseAddress, Int32(e.count), nil)
-                        sqlite3_bind_text(statement, 3, a.baseAddress, Int32(a.count), nil)
-                        sqlite3_bind_int64(statement, 4, now)
-                        sqlite3_bind_int64(statement, 5, now)
-                        return sqlite3_step(statement)
+            key.withUnsafeBufferPointer { k in
+                attributes.withUnsafeBufferPointer { a in
+                    // SQLITE_STATIC (nil): the bytes outlive the steps that read them.
+                    sqlite3_bind_text(statement, 2, UnsafeRawPointer(e.baseAddress)?.assumingMemoryBound(to: CChar.self), Int32(e.count), nil)
+                    sqlite3_bind_text(statement, 3, UnsafeRawPointer(k.baseAddress)?.assumingMemoryBound(to: CChar.self), Int32(k.count), nil)
+                    sqlite3_bind_text(statement, 4, UnsafeRawPointer(a.baseAddress)?.assumingMemoryBound(to: CChar.self), Int32(a.count), nil)
+                    sqlite3_bind_int64(statement, 5, now)
+                    sqlite3_bind_int64(statement, 6, now)
+                    var rc = sqlite3_step(statement)
+                    if rc == SQLITE_ROW {
+                        let kept = Int(sqlite3_column_bytes(statement, 0))
+                        if let text = sqlite3_column_text(statement, 0), let input = e.baseAddress {
+                            merged = kept != e.count || memcmp(text, input, kept) != 0
+                        }
+                        rc = sqlite3_step(statement)
                     }
+                    return rc
                 }
             }
         }
         sqlite3_clear_bindings(statement)
         if rc != SQLITE_DONE {
-            return "database refused the row: \(String(cString: sqlite3_errmsg(sqlite3_db_handle(statement))))"
+            let reason = "database refused the row: \(String(cString: sqlite3_errmsg(sqlite3_db_handle(statement))))"
+            sqlite3_reset(statement)
+            return .failure(InsertFailure(reason: reason))
         }
-        return nil
+        return .success(merged)
     }
 
     private func record(_ reject: ImportReject, in report: inout ImportReport) {
@@ -121,12 +151,17 @@ public struct ListImport {
         onReject?(reject)
     }
 
-    private func readHeader(_ reader: inout CSVReader) throws -> ImportHeader {
+    /// The header's names, trimmed; each checked once against the others through a
+    /// dictionary, so a header of any width is read in linear time.
+    private func readHeader(_ reader: inout CSVReader) throws -> [String] {
         guard let first = try reader.next() else { throw ImportError.emptyFile(path: path) }
         if case .malformed(let line, let problem) = first {
             throw ImportError.badHeader(path: path, line: line, reason: problem.description)
         }
         var names: [String] = []
+        names.reserveCapacity(reader.fieldCount)
+        var seen: [String: Int] = [:]
+        seen.reserveCapacity(reader.fieldCount)
         for index in 0..<reader.fieldCount {
             guard let name = reader.field(index)?.trimmingCharacters(in: .whitespaces) else {
                 throw ImportError.badHeader(path: path, line: 1, reason: "column \(index + 1) is not valid UTF-8")
@@ -134,17 +169,13 @@ public struct ListImport {
             if name.isEmpty {
                 throw ImportError.badHeader(path: path, line: 1, reason: "column \(index + 1) has no name")
             }
-            if let earlier = names.firstIndex(where: { $0.lowercased() == name.lowercased() }) {
+            if let earlier = seen.updateValue(index, forKey: name.lowercased()) {
                 throw ImportError.badHeader(path: path, line: 1,
                     reason: "columns \(earlier + 1) and \(index + 1) are both named '\(name)'")
             }
             names.append(name)
         }
-        let wanted = (emailColumn ?? "email").lowercased()
-        guard let emailIndex = names.firstIndex(where: { $0.lowercased() == wanted }) else {
-            throw ImportError.noEmailColumn(path: path, wanted: emailColumn ?? "email", found: names)
-        }
-        return ImportHeader(names: names, emailIndex: emailIndex)
+        return names
     }
 
     /// Creates the list if needed and adds this file's columns to it; returns its id and
@@ -158,7 +189,8 @@ public struct ListImport {
         }
         let id: Int64 = existing["id"]
         var known = JSONColumns.decode(existing["columns"])
-        for column in columns where !known.contains(column) { known.append(column) }
+        var present = Set(known)
+        for column in columns where present.insert(column).inserted { known.append(column) }
         try db.execute(sql: "UPDATE lists SET columns = ? WHERE id = ?", arguments: [try JSONColumns.encode(known), id])
         return (id, known)
     }
@@ -180,6 +212,12 @@ public struct ImportReport: Sendable {
     public var rejected = 0
     /// The first rejects, for the summary; `ListImport.onReject` sees all of them.
     public var rejects: [ImportReject] = []
+    /// Rows whose address differed only in case from one already in the list or met
+    /// earlier in the file: merged into that recipient, whose first spelling stays
+    /// (counted among `updated`).
+    public var merged = 0
+    /// The columns imported under another name than their header, and why.
+    public var columns: [HeaderMapping.Column] = []
 
     public var summary: String { "imported \(imported), updated \(updated), rejected \(rejected)" }
 }
@@ -195,13 +233,30 @@ public enum ImportError: Error, CustomStringConvertible {
     case emptyFile(path: String)
     case badHeader(path: String, line: Int, reason: String)
     case noEmailColumn(path: String, wanted: String, found: [String])
+    /// `--map` names a header the file does not have.
+    case unknownMappedColumn(path: String, header: String, found: [String])
+    /// `--map` maps to a name templates and segments cannot take as it is.
+    case badMappedName(header: String, field: String)
+    /// Two columns would become one field.
+    case duplicateField(path: String, first: Int, second: Int, field: String, headers: (String, String))
+
+    /// A header for an error message: the first columns, not all 200,000 of them.
+    static func listing(_ names: [String]) -> String {
+        names.count <= 20 ? names.joined(separator: ", ") : names.prefix(20).joined(separator: ", ") + ", … (\(names.count) columns)"
+    }
 
     public var description: String {
         switch self {
         case .emptyFile(let path): "\(path): the file is empty (a header row with an email column is needed)"
         case .badHeader(let path, let line, let reason): "\(path):\(line): bad header row: \(reason)"
         case .noEmailColumn(let path, let wanted, let found):
-            "\(path):1: no column named '\(wanted)' (columns: \(found.joined(separator: ", "))); name it with --email-column"
+            "\(path):1: no column named '\(wanted)' (columns: \(Self.listing(found))); name it with --email-column"
+        case .unknownMappedColumn(let path, let header, let found):
+            "\(path):1: --map names a column '\(header)' the file does not have (columns: \(Self.listing(found)))"
+        case .badMappedName(let header, let field):
+            "--map '\(header)=\(field)': '\(field)' is not a field name (letters, digits, _ and -, not starting with a digit or -)"
+        case .duplicateField(let path, let first, let second, let field, let headers):
+            "\(path):1: columns \(first) ('\(headers.0)') and \(second) ('\(headers.1)') would both be imported as \(field); map one elsewhere with --map '\(headers.1)=NAME'"
         }
     }
 }

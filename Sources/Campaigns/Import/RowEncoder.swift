@@ -21,7 +21,8 @@ struct RowEncoder: Sendable {
 
     enum Row: Sendable {
         /// Ranges into the batch's byte buffer.
-        case accepted(line: Int, email: Range<Int>, attributes: Range<Int>)
+        /// `key` is the address as recipients are told apart (`RecipientKey`).
+        case accepted(line: Int, email: Range<Int>, key: Range<Int>, attributes: Range<Int>)
         case rejected(ImportReject)
     }
 
@@ -47,6 +48,9 @@ struct RowEncoder: Sendable {
         bytes.append(UInt8(ascii: "@"))
         bytes.append(contentsOf: address.domain.utf8)
         let emailRange = start..<bytes.count
+        let keyStart = bytes.count
+        RecipientKey.append(localPart: address.localPart, domain: address.domain, to: &bytes)
+        let keyRange = keyStart..<bytes.count
 
         // The attributes: a JSON array in the list's column order, null where this file
         // has no such column.
@@ -70,7 +74,7 @@ struct RowEncoder: Sendable {
             }
         }
         bytes.append(UInt8(ascii: "]"))
-        return .accepted(line: line, email: emailRange, attributes: attributesStart..<bytes.count)
+        return .accepted(line: line, email: emailRange, key: keyRange, attributes: attributesStart..<bytes.count)
     }
 
     private func reject(_ reader: borrowing CSVReader, _ line: Int, _ reason: String) -> Row {

@@ -12,7 +12,15 @@ public struct FieldReference: Hashable, Sendable {
 /// reads and the partials it includes, each with its line. swift-mustache keeps its
 /// parsed tokens private, so this small scanner walks the same syntax (delimiter
 /// changes, comments, triple braces, transforms, sections, partials).
+///
+/// It also finds what swift-mustache would trip over, so the template is refused with
+/// its file and line before mustache sees it: sections nested deeper than
+/// `maxSectionDepth` (mustache parses one level per stack frame, and 20,000 levels
+/// overflowed the stack), and a field name with a space (`{{First Name}}`), which
+/// mustache cannot parse; the error names the field the import made of that column.
 struct MustacheTagScanner {
+    static let maxSectionDepth = 64
+
     struct Partial: Hashable {
         let name: String
         let line: Int
@@ -20,6 +28,9 @@ struct MustacheTagScanner {
 
     private(set) var fields: [FieldReference] = []
     private(set) var partials: [Partial] = []
+    /// The first problem found; the template must not be handed to mustache.
+    private(set) var problem: TemplateError?
+    private var depth = 0
 
     init(_ source: TemplateSource) {
         let text = Array(source.text.utf8)
@@ -56,6 +67,18 @@ struct MustacheTagScanner {
             index = min(end + tagClose.count, text.count)
             guard let sigil = content.first else { continue }
             switch sigil {
+            case "#", "^", "$", "<":
+                depth += 1
+                if depth > Self.maxSectionDepth, problem == nil {
+                    problem = TemplateError(file: source.name, line: tagLine,
+                                            kind: .syntax("sections nested more than \(Self.maxSectionDepth) deep"))
+                }
+            case "/":
+                depth -= 1
+            default:
+                break
+            }
+            switch sigil {
             case "!", "/", "$":
                 continue
             case "%":
@@ -84,6 +107,10 @@ struct MustacheTagScanner {
     }
 
     private mutating func record(_ expression: String, _ file: String, _ line: Int) {
+        if expression.contains(where: \.isWhitespace) {
+            if problem == nil { problem = Self.spacedName(expression, file: file, line: line) }
+            return
+        }
         // transform(inner(name)) → name; a.b.c → a; "." is the current item.
         var name = Substring(expression)
         while let paren = name.firstIndex(of: "(") {
@@ -92,5 +119,13 @@ struct MustacheTagScanner {
         name = name.prefix { $0 != ")" }
         guard let first = name.split(separator: ".").first, !name.hasPrefix(".") else { return }
         fields.append(FieldReference(name: String(first), file: file, line: line))
+    }
+
+    /// `{{First Name}}`: mustache takes no space in a name, and the import never makes a
+    /// field of one, so say which field the column became.
+    private static func spacedName(_ name: String, file: String, line: Int) -> TemplateError {
+        let field = HeaderMapping.knownFields[HeaderMapping.key(name)] ?? HeaderMapping.normalised(name)
+        return TemplateError(file: file, line: line, kind: .syntax(
+            "'{{\(name)}}': a field name cannot hold a space; `salvo import` stores a column '\(name)' as \(field): write {{\(field)}}"))
     }
 }

@@ -63,6 +63,7 @@ public struct MessageTemplate: Sendable {
         var queue = [subject, html, text, unsubscribeURL].compactMap { $0 }
         while let source = queue.popLast() {
             let scanner = MustacheTagScanner(source)
+            if let problem = scanner.problem { throw problem }
             references += scanner.fields
             for partial in scanner.partials where partialSources[partial.name] == nil {
                 guard let partialSource = try Self.partial(partial.name, in: partialsDirectory) else {

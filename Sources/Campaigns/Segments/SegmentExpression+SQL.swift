@@ -42,10 +42,24 @@ extension SegmentExpression {
             return "(COALESCE(\(accessor(field)), '') <> '')"
         case .not(let inner):
             return "(NOT \(inner.sql(columns: columns)))"
-        case .and(let lhs, let rhs):
-            return "(\(lhs.sql(columns: columns)) AND \(rhs.sql(columns: columns)))"
-        case .or(let lhs, let rhs):
-            return "(\(lhs.sql(columns: columns)) OR \(rhs.sql(columns: columns)))"
+        case .and, .or:
+            // A chain of one operator is written flat, `(a AND b AND c)`: SQLite's parser
+            // overflows its stack after a few dozen nested parentheses, and a flat chain
+            // of hundreds of terms is fine.
+            let isAnd = if case .and = self { true } else { false }
+            var operands: [SegmentExpression] = []
+            var pending = [self]
+            while let next = pending.popLast() {
+                switch (next, isAnd) {
+                case (.and(let lhs, let rhs), true), (.or(let lhs, let rhs), false):
+                    pending.append(rhs)
+                    pending.append(lhs)
+                default:
+                    operands.append(next)
+                }
+            }
+            let parts = operands.map { $0.sql(columns: columns) }
+            return "(\(parts.joined(separator: isAnd ? " AND " : " OR ")))"
         }
     }
 

@@ -10,10 +10,21 @@
 ///     value      := "string" | 'string' | number
 ///
 /// Strings take the escapes \" \' \\ \n \t \uXXXX. Keywords are case-insensitive.
+///
+/// Nesting is bounded: at most `maxNesting` parentheses and `not`s inside one another
+/// (the parser recurses once per level, and 20,000 levels overflowed its stack; SQLite's
+/// own parser overflows at 26 levels of alternating `and`/`or` in parentheses), and an
+/// expression tree at most
+/// `maxDepth` deep, which keeps the SQL it becomes under SQLite's expression depth
+/// limit of 1,000.
 public struct SegmentParser {
+    public static let maxNesting = 20
+    public static let maxDepth = 256
+
     private var tokens: [SegmentToken]
     private var index = 0
     private let source: String
+    private var nesting = 0
 
     public static func parse(_ text: String) throws(SegmentError) -> SegmentExpression {
         var parser = SegmentParser(source: text, tokens: try SegmentLexer.tokens(of: text))
@@ -41,44 +52,70 @@ public struct SegmentParser {
         SegmentError(message, column: token?.column ?? endColumn, in: source)
     }
 
-    private mutating func parseOr() throws(SegmentError) -> SegmentExpression {
+    /// An expression and the depth of its tree.
+    private typealias Parsed = (expression: SegmentExpression, depth: Int)
+
+    private func checked(_ parsed: Parsed, at token: SegmentToken?) throws(SegmentError) -> Parsed {
+        if parsed.depth > Self.maxDepth {
+            throw error("the expression is more than \(Self.maxDepth) levels deep (each 'and' or 'or' of a chain is one); split the segment", at: token)
+        }
+        return parsed
+    }
+
+    private mutating func parseOr() throws(SegmentError) -> SegmentExpression { try parseOrDepth().expression }
+
+    private mutating func parseOrDepth() throws(SegmentError) -> Parsed {
         var lhs = try parseAnd()
         while case .keyword("or") = peek?.kind {
-            index += 1
-            lhs = .or(lhs, try parseAnd())
+            let token = take()
+            let rhs = try parseAnd()
+            lhs = try checked((.or(lhs.expression, rhs.expression), max(lhs.depth, rhs.depth) + 1), at: token)
         }
         return lhs
     }
 
-    private mutating func parseAnd() throws(SegmentError) -> SegmentExpression {
+    private mutating func parseAnd() throws(SegmentError) -> Parsed {
         var lhs = try parseUnary()
         while case .keyword("and") = peek?.kind {
-            index += 1
-            lhs = .and(lhs, try parseUnary())
+            let token = take()
+            let rhs = try parseUnary()
+            lhs = try checked((.and(lhs.expression, rhs.expression), max(lhs.depth, rhs.depth) + 1), at: token)
         }
         return lhs
     }
 
-    private mutating func parseUnary() throws(SegmentError) -> SegmentExpression {
+    private mutating func enter(_ token: SegmentToken?) throws(SegmentError) {
+        nesting += 1
+        if nesting > Self.maxNesting {
+            throw error("nested more than \(Self.maxNesting) levels deep (parentheses and 'not' inside one another)", at: token)
+        }
+    }
+
+    private mutating func parseUnary() throws(SegmentError) -> Parsed {
         if case .keyword("not") = peek?.kind {
-            index += 1
-            return .not(try parseUnary())
+            let token = take()
+            try enter(token)
+            let inner = try parseUnary()
+            nesting -= 1
+            return try checked((.not(inner.expression), inner.depth + 1), at: token)
         }
         return try parsePrimary()
     }
 
-    private mutating func parsePrimary() throws(SegmentError) -> SegmentExpression {
+    private mutating func parsePrimary() throws(SegmentError) -> Parsed {
         let token = take()
         switch token?.kind {
         case .leftParen:
-            let inner = try parseOr()
+            try enter(token)
+            let inner = try parseOrDepth()
+            nesting -= 1
             guard case .rightParen = peek?.kind else {
                 throw error("expected ')' to close the '(' at column \(token!.column)", at: peek)
             }
             index += 1
             return inner
         case .field(let name):
-            return try parseCondition(on: name)
+            return (try parseCondition(on: name), 1)
         case nil:
             throw error("expected a condition such as country == \"NG\"", at: nil)
         case .some(let kind):

@@ -15,7 +15,7 @@ extension SalvoStore {
         try writer.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT l.name, l.columns, l.created_at,
-                       (SELECT COUNT(*) FROM recipients r WHERE r.list_id = l.id) AS recipients
+                       (SELECT COUNT(*) FROM recipients r WHERE r.list_id = l.id AND r.address_key IS NOT NULL) AS recipients
                 FROM lists l ORDER BY l.name
                 """).map { row in
                 ListSummary(name: row["name"], recipients: row["recipients"],
@@ -70,7 +70,8 @@ struct ListSelection {
             }
         }
         let segment = expression?.sql(columns: columns) ?? "1"
-        condition = "r.list_id = \(listID) AND \(segment)"
+        // A NULL key marks a case variant merged away (SalvoStore+ListMigrations.swift).
+        condition = "r.list_id = \(listID) AND r.address_key IS NOT NULL AND \(segment)"
     }
 }
 
@@ -81,7 +82,11 @@ public struct SegmentFieldError: Error, CustomStringConvertible {
     public var list: String
     public var known: [String]
     public var description: String {
-        "segment uses '\(field)', which list '\(list)' does not have (fields: \(known.joined(separator: ", ")))"
+        let mapped = HeaderMapping.knownFields[HeaderMapping.key(field)] ?? HeaderMapping.normalised(field)
+        if mapped != field, known.contains(mapped) {
+            return "segment uses '\(field)', which list '\(list)' does not have: the import stores a column '\(field)' as \(mapped); write \(mapped)"
+        }
+        return "segment uses '\(field)', which list '\(list)' does not have (fields: \(ImportError.listing(known)))"
     }
 }
 
@@ -102,7 +107,7 @@ extension SalvoStore {
             let request: SQLRequest<Row>
             if let email {
                 let normalised = (try? EmailAddress(email).description) ?? email
-                request = "SELECT id, email, attributes FROM recipients r WHERE \(selection.condition) AND r.email = \(normalised)"
+                request = "SELECT id, email, attributes FROM recipients r WHERE \(selection.condition) AND r.address_key = \(RecipientKey.of(normalised))"
             } else {
                 request = "SELECT id, email, attributes FROM recipients r WHERE \(selection.condition) ORDER BY r.id LIMIT 1"
             }

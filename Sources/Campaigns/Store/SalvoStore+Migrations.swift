@@ -243,6 +243,7 @@ extension SalvoStore {
                 """)
         }
         registerWebMigrations(&migrator)
+        registerListMigrations(in: &migrator)
         return migrator
     }
 }
