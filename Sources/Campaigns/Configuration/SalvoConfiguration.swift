@@ -24,6 +24,8 @@ public struct SalvoConfiguration: Sendable {
     public var verp: VERPSettings?
     /// `smtp`: how the SMTP client behaves towards every server (MX hosts, routes, relay).
     public var smtp = SMTPSettings()
+    /// `doctor`: what `salvo doctor` checks (SalvoConfiguration+Doctor.swift).
+    public var doctor = DoctorSettings()
 
     public init() {}
 
@@ -160,7 +162,7 @@ extension SalvoConfiguration {
     public init(yaml root: YAMLValue) throws {
         self.init()
         file = root.file
-        let top = try root.mapping(known: ["database", "helo", "delivery", "dns", "dkim", "limits", "retry", "unsubscribe", "reputation_guard", "quota", "verp", "smtp"])
+        let top = try root.mapping(known: ["database", "helo", "delivery", "dns", "dkim", "limits", "retry", "unsubscribe", "reputation_guard", "quota", "verp", "smtp", "doctor"])
         if let value = top["database"] { database = try value.path() }
         else { database = YAMLValue(node: "salvo.db", key: "database", file: root.file).relativeToFile("salvo.db") }
         if let value = top["helo"] { helo = try value.nonEmptyString() }
@@ -204,6 +206,7 @@ extension SalvoConfiguration {
         }
         if let value = top["verp"] { verp = try Self.verp(value) }
         if let value = top["smtp"] { smtp = try Self.smtp(value) }
+        if let value = top["doctor"] { doctor = try Self.doctor(value) }
         if let value = top["unsubscribe"] {
             let keys = try value.mapping(known: ["secret_env", "mailto"])
             if let secret = keys["secret_env"] { unsubscribe.secretEnv = try secret.nonEmptyString() }
