@@ -42,7 +42,7 @@ import TestPeers
         dns.stop()
         #expect(failing.status == 1, "\(failing.stdout)\(failing.stderr)")
         #expect(failing.stdout.contains("FAIL  DMARC  _dmarc.shop.test has no DMARC record"), "\(failing.stdout)")
-        #expect(failing.stdout.contains(#"publish: _dmarc.shop.test TXT "v=DMARC1; p=none"#))
+        #expect(failing.stdout.contains(#"fix: publish _dmarc.shop.test TXT "v=DMARC1; p=none"#))
         #expect(failing.stdout.contains("OK    DKIM   s1._domainkey.shop.test has the configured ed25519 key"), "\(failing.stdout)")
         #expect(failing.stdout.contains("domain:      shop.test (dkim.domain)"))
         // Doctor only reads: it never creates the database.

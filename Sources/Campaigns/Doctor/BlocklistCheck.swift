@@ -24,14 +24,14 @@ public enum BlocklistCheck {
         // query it does not take.
         if addresses.contains(where: { $0.isIn(refusal, prefix: 24) || $0 == IPAddress("127.0.1.255")! }) {
             return DoctorFinding(.warn, "DNSBL", "\(subject) on \(zone): the query was refused (\(addresses.map(\.description).joined(separator: ", "))), not answered: the list does not answer this resolver (a public resolver, or over its free quota)",
-                                 publish: "run salvo doctor through a resolver of your own (dns.server), not a public one")
+                                 fix: "run salvo doctor through a resolver of your own (dns.server), not a public one")
         }
         let codes = addresses.filter { $0.isIn(loopback, prefix: 8) }
         guard !codes.isEmpty else {
             return DoctorFinding(.warn, "DNSBL", "\(subject) on \(zone): answered \(found(answer)), which is not a blocklist code (a resolver that rewrites unknown names?)")
         }
         return DoctorFinding(.fail, "DNSBL", "\(subject) is listed on \(zone) (\(codes.map(\.description).joined(separator: ", ")))",
-                             publish: "find why on the list's lookup page for \(subject), mend the cause, then ask \(zone) to delist it")
+                             fix: "find why on the list's lookup page for \(subject), mend the cause, then ask \(zone) to delist it")
     }
 
     private static func found(_ answer: Result<[String], DNSLookupError>) -> String {

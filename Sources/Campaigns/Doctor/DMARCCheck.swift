@@ -91,7 +91,7 @@ public enum DMARCCheck {
                                 parent: (name: String, answer: Result<[String], DNSLookupError>)?,
                                 dkimDomain: String?, bounceDomain: String) -> [DoctorFinding] {
         let name = "_dmarc.\(fromDomain)"
-        let publish = "\(name) TXT \"v=DMARC1; p=none; rua=mailto:dmarc-reports@\(fromDomain)\" (then quarantine or reject once the reports are clean)"
+        let publish = "publish \(name) TXT \"v=DMARC1; p=none; rua=mailto:dmarc-reports@\(fromDomain)\" (then quarantine or reject once the reports are clean)"
         var source = name
         var found: [String] = []
         switch answer {
@@ -105,16 +105,16 @@ public enum DMARCCheck {
             source = parent.name
         }
         guard !found.isEmpty else {
-            return [DoctorFinding(.fail, "DMARC", "\(name) has no DMARC record: Gmail and Yahoo require one of bulk senders", publish: publish)]
+            return [DoctorFinding(.fail, "DMARC", "\(name) has no DMARC record: Gmail and Yahoo require one of bulk senders", fix: publish)]
         }
         guard found.count == 1 else {
-            return [DoctorFinding(.fail, "DMARC", "\(source) has \(found.count) DMARC records: receivers ignore them all", publish: "only one: \(publish)")]
+            return [DoctorFinding(.fail, "DMARC", "\(source) has \(found.count) DMARC records: receivers ignore them all", fix: publish + ", and only that one")]
         }
         let record: DMARCRecord
         do {
             record = try DMARCRecord(found[0])
         } catch {
-            return [DoctorFinding(.fail, "DMARC", "\(source): \"\(found[0])\" is invalid: \(error)", publish: publish)]
+            return [DoctorFinding(.fail, "DMARC", "\(source): \"\(found[0])\" is invalid: \(error)", fix: publish)]
         }
         var findings: [DoctorFinding] = []
         let policy = source == name ? record.policy : (record.subdomainPolicy ?? record.policy)
@@ -147,7 +147,7 @@ public enum DMARCCheck {
             switch alignment {
             case .aligned?: findings.append(DoctorFinding(.ok, "DMARC", text))
             case .sharedParent?: findings.append(DoctorFinding(.warn, "DMARC", text))
-            default: findings.append(DoctorFinding(anyAligned ? .warn : .fail, "DMARC", text + (anyAligned ? "; DMARC rests on the other" : ": DMARC fails"), publish: fix))
+            default: findings.append(DoctorFinding(anyAligned ? .warn : .fail, "DMARC", text + (anyAligned ? "; DMARC rests on the other" : ": DMARC fails"), fix: fix))
             }
         }
         return findings

@@ -31,7 +31,7 @@ public struct Doctor: Sendable {
             findings.append(DKIMRecordCheck.finding(name: dkim.recordName, answer: await capture { try await resolver.txt(dkim.recordName) }, key: dkim.key))
         } else {
             findings.append(DoctorFinding(.warn, "DKIM", "no dkim section: messages go out unsigned, and DMARC rests on SPF alone",
-                                          publish: "salvo dkim keygen --domain \(plan.fromDomains[0]) --selector s1, then the record it prints"))
+                                          fix: "run salvo dkim keygen --domain \(plan.fromDomains[0]) --selector s1, then the record it prints"))
         }
         var checkedBounceDomains: Set<String> = []
         for domain in plan.fromDomains {
@@ -68,7 +68,7 @@ public struct Doctor: Sendable {
         }
         if plan.sendingIPs.isEmpty {
             findings.append(DoctorFinding(.warn, "PTR", "no sending IPs: the reverse DNS, SPF coverage and IP blocklists go unchecked",
-                                          publish: "doctor.sending_ips: [your public sending address]"))
+                                          fix: "set doctor.sending_ips: [your public sending address]"))
         }
 
         for address in plan.sendingIPs {

@@ -16,20 +16,20 @@ public struct DoctorFinding: Sendable, Equatable, CustomStringConvertible {
     /// The check's short name: DKIM, SPF, DMARC, MX, PTR, EHLO, DNSBL.
     public var check: String
     public var found: String
-    /// The record to publish (or the step to take) that mends it; nil when nothing is to do.
-    public var publish: String?
+    /// What mends it: the record to publish, or the step to take; nil when nothing is to do.
+    public var fix: String?
 
-    public init(_ status: Status, _ check: String, _ found: String, publish: String? = nil) {
+    public init(_ status: Status, _ check: String, _ found: String, fix: String? = nil) {
         self.status = status
         self.check = check
         self.found = found
-        self.publish = publish
+        self.fix = fix
     }
 
     public var description: String {
         let head = "\(status.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0)) \(check.padding(toLength: 6, withPad: " ", startingAt: 0)) \(found)"
-        guard let publish else { return head }
-        return head + "\n             publish: " + publish
+        guard let fix else { return head }
+        return head + "\n             fix: " + fix
     }
 }
 

@@ -101,7 +101,7 @@ import TestPeers
         let dmarc = lines(report, "DMARC")
         #expect(dmarc.map(\.status) == [.fail], "\(report.text)")
         #expect(dmarc.first?.found == "_dmarc.shop.test has no DMARC record: Gmail and Yahoo require one of bulk senders")
-        #expect(dmarc.first?.publish?.hasPrefix(#"_dmarc.shop.test TXT "v=DMARC1; p=none; rua=mailto:dmarc-reports@shop.test""#) == true)
+        #expect(dmarc.first?.fix?.hasPrefix(#"publish _dmarc.shop.test TXT "v=DMARC1; p=none; rua=mailto:dmarc-reports@shop.test""#) == true)
         #expect(report.failed)
     }
 
@@ -113,7 +113,7 @@ import TestPeers
         let dkim = lines(report, "DKIM")
         #expect(dkim.map(\.status) == [.fail], "\(report.text)")
         #expect(dkim.first?.found == "s1._domainkey.shop.test: p= is not the public half of the configured ed25519 key")
-        #expect(dkim.first?.publish == "s1._domainkey.shop.test TXT \"\(configured.dnsRecord)\"")
+        #expect(dkim.first?.fix == "publish s1._domainkey.shop.test TXT \"\(configured.dnsRecord)\"")
     }
 
     @Test func aListedIPAndDomainFail() async throws {
@@ -142,7 +142,7 @@ import TestPeers
         let spf = lines(report, "SPF")
         #expect(spf.map(\.status) == [.fail], "\(report.text)")
         #expect(spf.first?.found == #"shop.test "v=spf1 include:_spf.shop.test mx -all" does not cover 192.0.2.10 (it ends at -all)"#)
-        #expect(spf.first?.publish == #"shop.test TXT "v=spf1 ip4:192.0.2.10 include:_spf.shop.test mx -all""#)
+        #expect(spf.first?.fix == #"publish shop.test TXT "v=spf1 ip4:192.0.2.10 include:_spf.shop.test mx -all""#)
     }
 
     @Test func twoSPFRecordsFail() async throws {
@@ -169,7 +169,7 @@ import TestPeers
         // not pass but DKIM still aligns.
         #expect(lines(report, "MX").map(\.status) == [.fail], "\(report.text)")
         #expect(lines(report, "SPF").map(\.status) == [.fail])
-        #expect(lines(report, "SPF").first?.publish == #"bounces.shop.test TXT "v=spf1 ip4:192.0.2.10 ~all""#)
+        #expect(lines(report, "SPF").first?.fix == #"publish bounces.shop.test TXT "v=spf1 ip4:192.0.2.10 ~all""#)
     }
 }
 

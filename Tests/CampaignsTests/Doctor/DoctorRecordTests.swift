@@ -48,7 +48,7 @@ import Testing
         let missing = DMARCCheck.findings(fromDomain: "shop.test", answer: .failure(.noSuchDomain("_dmarc.shop.test")), parent: nil,
                                           dkimDomain: "shop.test", bounceDomain: "shop.test")
         #expect(missing.map(\.status) == [.fail])
-        #expect(missing[0].publish?.hasPrefix(#"_dmarc.shop.test TXT "v=DMARC1; p=none"#) == true)
+        #expect(missing[0].fix?.hasPrefix(#"publish _dmarc.shop.test TXT "v=DMARC1; p=none"#) == true)
         // Signed by the provider's domain and bounced to it: nothing aligns.
         let unaligned = DMARCCheck.findings(fromDomain: "shop.test", answer: .success(["v=DMARC1; p=none"]), parent: nil,
                                             dkimDomain: "esp.test", bounceDomain: "bounce.esp.test")
@@ -75,13 +75,13 @@ import Testing
         #expect(DKIMRecordCheck.finding(name: name, answer: .success([spaced]), key: .success(key)).status == .ok)
         let wrong = DKIMRecordCheck.finding(name: name, answer: .success([other.dnsRecord]), key: .success(key))
         #expect(wrong.status == .fail && wrong.found.contains("not the public half"))
-        #expect(wrong.publish == "\(name) TXT \"\(key.dnsRecord)\"")
+        #expect(wrong.fix == "publish \(name) TXT \"\(key.dnsRecord)\"")
         let revoked = DKIMRecordCheck.finding(name: name, answer: .success(["v=DKIM1; k=ed25519; p="]), key: .success(key))
         #expect(revoked.status == .fail && revoked.found.contains("revoked"))
         let rsaRecord = DKIMRecordCheck.finding(name: name, answer: .success(["v=DKIM1; p=\(key.publicKeyBase64)"]), key: .success(key))
         #expect(rsaRecord.status == .fail && rsaRecord.found.contains("k=rsa"))
         let missing = DKIMRecordCheck.finding(name: name, answer: .failure(.noSuchDomain(name)), key: .success(key))
-        #expect(missing.status == .fail && missing.publish != nil)
+        #expect(missing.status == .fail && missing.fix != nil)
         let testing = DKIMRecordCheck.finding(name: name, answer: .success([key.dnsRecord + "; t=y"]), key: .success(key))
         #expect(testing.status == .warn)
         let unreadable = DKIMRecordCheck.finding(name: name, answer: .success([key.dnsRecord]), key: .failure(.missingFile("keys/s1.pem")))
@@ -113,7 +113,7 @@ import Testing
         #expect(notBack.status == .fail && notBack.found.contains("does not resolve back"))
         let otherName = HostChecks.reverseDNS(of: address, ehlo: "mail.shop.test", ptr: .success(["host-10.provider.test"]),
                                               forward: ["host-10.provider.test": .success(["192.0.2.10"])])
-        #expect(otherName.status == .warn && otherName.publish?.hasPrefix("helo: host-10.provider.test") == true)
+        #expect(otherName.status == .warn && otherName.fix?.hasPrefix("set helo: host-10.provider.test") == true)
         #expect(HostChecks.reverseDNS(of: address, ehlo: "mail.shop.test", ptr: .failure(.noSuchDomain("x")), forward: [:]).status == .fail)
         #expect(HostChecks.bounceMX("shop.test", verp: false, answer: .success(.nullMX(ttl: 0))).status == .fail)
         #expect(HostChecks.bounceMX("shop.test", verp: false, answer: .success(.implicit)).status == .warn)
