@@ -59,6 +59,32 @@ import TestPeers
         #expect(passing.stdout.hasSuffix("10 OK, 0 WARN, 0 FAIL\n"), "\(passing.stdout)")
     }
 
+    @Test func theStoredCampaignsNameTheDomainAndTheirLinks() async throws {
+        let dns = try await DNSMasqPeer.start([
+            "host-record=mail.example.com,192.0.2.10",
+            "address=/example.com.dbl.test/127.0.1.2",
+        ], localDomains: ["test", "com", "in-addr.arpa"])
+        defer { dns.stop() }
+        let dir = try SalvoBinary.initProject(editing: [("# helo: mail.example.com", """
+            helo: mail.example.com
+            dns:
+              server: 127.0.0.1:\(dns.port)
+            doctor:
+              sending_ips: [192.0.2.10]
+              blocklists: { ips: [zen.test], domains: [dbl.test] }
+            """)])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(try SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
+        let created = try SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir)
+        #expect(created.status == 0, "\(created.stderr)")
+
+        let result = try SalvoBinary.run(["doctor"], in: dir)
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("domain:      example.com (the From address of the stored campaigns)"), "\(result.stdout)")
+        #expect(result.stdout.contains("FAIL  DNSBL  example.com is listed on dbl.test (127.0.1.2)"), "\(result.stdout)")
+        #expect(result.stdout.contains("WARN  DKIM   no dkim section"), "\(result.stdout)")
+    }
+
     @Test func noDomainToCheckIsOneClearLine() throws {
         let dir = try SalvoBinary.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
