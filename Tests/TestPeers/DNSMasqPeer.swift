@@ -24,9 +24,10 @@ public final class DNSMasqPeer: @unchecked Sendable {
     /// `host-record=mx.a.test,127.0.0.1`, `txt-record=…` or `server=/dead.test/127.0.0.1#9`.
     public static func start(_ lines: [String], localDomains: [String] = ["test"]) async throws -> DNSMasqPeer {
         let executable = try TestPeers.executable("dnsmasq")
-        let directory = try TestPeers.makeTemporaryDirectory("dnsmasq")
         var lastError: Error = PeerError("dnsmasq did not start")
         for _ in 0..<3 {
+            // A folder per try: a failed try's stop() removes its folder.
+            let directory = try TestPeers.makeTemporaryDirectory("dnsmasq")
             let port = try TestPeers.freePort()
             var config = [
                 "port=\(port)", "listen-address=127.0.0.1", "bind-interfaces", "no-resolv", "no-hosts",
