@@ -28,6 +28,7 @@ struct SalvoCommand: AsyncParsableCommand {
             BouncesCommand.self,
             DKIMCommand.self,
             CheckSMTPCommand.self,
+            DoctorCommand.self,
             SinkCommand.self,
             DemoCommand.self,
             BenchSMTPCommand.self,

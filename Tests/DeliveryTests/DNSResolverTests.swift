@@ -46,6 +46,27 @@ import TestPeers
         await #expect(throws: DNSLookupError.noSuchDomain("missing.good.test")) { try await resolver.addresses("missing.good.test") }
     }
 
+    @Test func textAndPointerLookups() async throws {
+        let long = String(repeating: "k", count: 400)  // more than one 255-octet string
+        let dns = try await DNSMasqPeer.start([
+            #"txt-record=good.test,"v=spf1 -all","second string""#,
+            #"txt-record=good.test,"google-site-verification=x""#,
+            "txt-record=long.good.test,\"p=\(long)\"",
+            "ptr-record=7.2.0.192.in-addr.arpa,Mail.Good.Test",
+            "host-record=four.good.test,192.0.2.4,2001:db8::4",
+        ], localDomains: ["test", "in-addr.arpa"])
+        defer { dns.stop() }
+        let resolver = DNSResolver(server: ("127.0.0.1", dns.port), timeout: 1, attempts: 1)
+        #expect(Set(try await resolver.txt("good.test")) == ["v=spf1 -allsecond string", "google-site-verification=x"])
+        #expect(try await resolver.txt("long.good.test") == ["p=" + long])
+        #expect(try await resolver.ptr("7.2.0.192.in-addr.arpa") == ["mail.good.test"])
+        #expect(try await resolver.ptr("4.2.0.192.in-addr.arpa") == ["four.good.test"])
+        #expect(try await resolver.ipv4("four.good.test") == ["192.0.2.4"])
+        #expect(try await resolver.ipv6("four.good.test") == ["2001:db8::4"])
+        await #expect(throws: DNSLookupError.noSuchDomain("8.2.0.192.in-addr.arpa")) { try await resolver.ptr("8.2.0.192.in-addr.arpa") }
+        await #expect(throws: DNSLookupError.noRecords("four.good.test", type: "TXT")) { try await resolver.txt("four.good.test") }
+    }
+
     @Test func anUnreachableServerIsTemporary() async throws {
         let port = try TestPeers.freePort()  // nothing listens there
         let resolver = DNSResolver(server: ("127.0.0.1", port), timeout: 1, attempts: 1)

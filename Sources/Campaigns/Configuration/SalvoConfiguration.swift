@@ -33,6 +33,8 @@ public struct SalvoConfiguration: Sendable {
     public var smtp = SMTPSettings()
     /// `web`: what `salvo serve` listens on and the address the links in messages start with.
     public var web = WebSettings()
+    /// `doctor`: what `salvo doctor` checks (SalvoConfiguration+Doctor.swift).
+    public var doctor = DoctorSettings()
 
     public init() {}
 
@@ -182,7 +184,7 @@ extension SalvoConfiguration {
     public init(yaml root: YAMLValue) throws {
         self.init()
         file = root.file
-        let top = try root.mapping(known: ["database", "helo", "delivery", "dns", "dkim", "limits", "retry", "unsubscribe", "reputation_guard", "quota", "verp", "smtp", "web"])
+        let top = try root.mapping(known: ["database", "helo", "delivery", "dns", "dkim", "limits", "retry", "unsubscribe", "reputation_guard", "quota", "verp", "smtp", "web", "doctor"])
         if let value = top["database"] { database = try value.path() }
         else { database = YAMLValue(node: "salvo.db", key: "database", file: root.file).relativeToFile("salvo.db") }
         if let value = top["helo"] { helo = try value.nonEmptyString() }
@@ -233,6 +235,7 @@ extension SalvoConfiguration {
         if let value = top["verp"] { verp = try Self.verp(value) }
         if let value = top["smtp"] { smtp = try Self.smtp(value) }
         if let value = top["web"] { web = try Self.web(value) }
+        if let value = top["doctor"] { doctor = try Self.doctor(value) }
         if let value = top["unsubscribe"] {
             let keys = try value.mapping(known: ["secret_env", "secret_file", "mailto"])
             if let secret = keys["secret_env"] { unsubscribe.secretEnv = try secret.nonEmptyString() }

@@ -53,7 +53,7 @@ public enum DNSLookupError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// MX, A and AAAA lookups through the system resolver library (glibc's libresolv), so
+/// MX, A, AAAA, TXT and PTR lookups through the system resolver library (glibc's libresolv), so
 /// Salvo parses no DNS packets of its own. Queries block a thread each, so they run off
 /// the caller's executor; answers are cached by `DNSCache`, not here.
 public struct DNSResolver: Sendable {
@@ -113,10 +113,45 @@ public struct DNSResolver: Sendable {
         return (found, ttl == Int.max ? 0 : ttl)
     }
 
+    /// The TXT records at `name`, each its character-strings joined as RFC 7208 §3.3 and
+    /// RFC 6376 §3.6.2.2 read them (a long DKIM key is split into 255-octet strings).
+    public func txt(_ name: String) async throws(DNSLookupError) -> [String] {
+        try await query(name, type: ns_t_txt).compactMap { record in
+            guard case .text(let text) = record.data else { return nil }
+            return text
+        }
+    }
+
+    /// The names a PTR lookup of `name` gives (lower-cased, without the trailing dot).
+    public func ptr(_ name: String) async throws(DNSLookupError) -> [String] {
+        try await query(name, type: ns_t_ptr).compactMap { record in
+            guard case .name(let host) = record.data else { return nil }
+            return host
+        }
+    }
+
+    /// The IPv4 addresses of `name` alone: what a DNS blocklist answers, and SPF's `a`
+    /// and `mx` for an IPv4 client.
+    public func ipv4(_ name: String) async throws(DNSLookupError) -> [String] {
+        try await addressRecords(name, type: ns_t_a)
+    }
+
+    /// The IPv6 addresses of `name` alone.
+    public func ipv6(_ name: String) async throws(DNSLookupError) -> [String] {
+        try await addressRecords(name, type: ns_t_aaaa)
+    }
+
+    private func addressRecords(_ name: String, type: ns_type) async throws(DNSLookupError) -> [String] {
+        try await query(name, type: type).compactMap { record in
+            guard case .address(let address) = record.data else { return nil }
+            return address
+        }
+    }
+
     // MARK: - The resolver library
 
     struct DNSAnswer {
-        enum Data { case mx(MXRecord), address(String), other }
+        enum Data { case mx(MXRecord), address(String), text(String), name(String), other }
         var data: Data
         var ttl: Int
     }
@@ -138,6 +173,8 @@ public struct DNSResolver: Sendable {
         case ns_t_mx: "MX"
         case ns_t_a: "A"
         case ns_t_aaaa: "AAAA"
+        case ns_t_txt: "TXT"
+        case ns_t_ptr: "PTR"
         default: "type \(type.rawValue)"
         }
     }
@@ -202,6 +239,21 @@ public struct DNSResolver: Sendable {
                 let family = rdlength == 4 ? AF_INET : AF_INET6
                 guard inet_ntop(family, rdata, &text, socklen_t(text.count)) != nil else { continue }
                 answers.append(DNSAnswer(data: .address(String(cString: text)), ttl: ttl))
+            case ns_t_txt:
+                // One or more <length><octets> character-strings, read as one text.
+                var octets: [UInt8] = []
+                var offset = 0
+                while offset < rdlength {
+                    let count = Int(rdata[offset])
+                    let end = min(offset + 1 + count, rdlength)
+                    octets.append(contentsOf: UnsafeBufferPointer(start: rdata + offset + 1, count: end - offset - 1))
+                    offset = end
+                }
+                answers.append(DNSAnswer(data: .text(String(decoding: octets, as: UTF8.self)), ttl: ttl))
+            case ns_t_ptr:
+                var target = [CChar](repeating: 0, count: Int(NS_MAXDNAME))
+                guard dn_expand(salvo_ns_msg_base(&handle), salvo_ns_msg_end(&handle), rdata, &target, Int32(target.count)) >= 0 else { continue }
+                answers.append(DNSAnswer(data: .name(target.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }.lowercased()), ttl: ttl))
             default:
                 answers.append(DNSAnswer(data: .other, ttl: ttl))
             }
