@@ -1,45 +1,70 @@
 import Foundation
-import NIOCore
 import SMTP
 
 /// Opens an SMTP session to one destination; `SMTPConnection.connect` in production.
 public typealias SMTPConnector = @Sendable (_ destination: Destination, _ address: String) async throws -> SMTPConnection
 
 /// The connections to one destination site: at most `maxConnections` open at once, each
-/// reused for up to `messagesPerConnection` transactions and then closed with QUIT,
-/// idle ones closed after `idleTimeout`.
+/// reused for up to `messagesPerConnection` transactions and then closed with QUIT, idle
+/// ones closed after `idleTimeout`. Callers wait in line, first come first served, when
+/// every connection is busy.
 ///
 /// A new connection tries the site's destinations in order (MX preference), and each
 /// one's addresses: a host that refuses the connection, cannot be reached, or greets with
 /// a 4xx/5xx is passed over for the next, so mail reaches a backup MX when the primary is
-/// down. Callers wait in line, first come first served, when every connection is busy.
+/// down. When none takes it, the waiter it was for gets the `SMTPError` of the attempt.
+///
+/// With `Leases.shared`, every connection first takes a lease from the store, so the
+/// site's limit holds for all the processes sending from that store; a waiter waits while
+/// the store has none to give.
+///
+/// The decisions are `StateMachine`'s; this actor only carries out its actions and
+/// reports what came of them, so nothing it knew before an await is trusted after it.
 public actor SitePool {
     public let site: String
     public private(set) var destinations: [Destination]
-    /// The ceiling of open connections right now (adaptive back-off lowers it).
-    public private(set) var maxConnections: Int
     public let messagesPerConnection: Int
-    private let idleTimeout: Duration
     private let connector: SMTPConnector
+    private let leases: Leases
+    private let clock: Clock
 
-    private var idle: [(connection: SMTPConnection, since: ContinuousClock.Instant)] = []
-    /// Connections open or being opened (idle ones included).
-    private var open = 0
-    private var waiters: [CheckedContinuation<Void, Never>] = []
-    private var sweeper: Task<Void, Never>?
-    private var closed = false
-    /// The most connections open at once so far (for tests and the summary).
-    public private(set) var peakOpen = 0
+    private var machine: StateMachine<Clock.Instant>
+    private var waiters: [Int: CheckedContinuation<SMTPConnection, any Error>] = [:]
+    private var nextWaiter = 0
+    private var connections: [Int: SMTPConnection] = [:]
+    private var connectionIDs: [ObjectIdentifier: Int] = [:]
+    /// The idle or lease-retry timer of a connection (it has at most one at a time).
+    private var timers: [Int: Task<Void, Never>] = [:]
+    private var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
 
-    public init(site: String, destinations: [Destination], maxConnections: Int, messagesPerConnection: Int,
-                idleTimeout: Duration = .seconds(5), connector: @escaping SMTPConnector) {
+    /// - Parameters:
+    ///   - leases: store-wide connection leases (`.shared`); `.none` for this pool's limit only.
+    ///   - clock: the time the idle and lease-retry timers run on.
+    public init<C: _Concurrency.Clock>(site: String, destinations: [Destination], maxConnections: Int,
+                                       messagesPerConnection: Int, idleTimeout: Duration = .seconds(5),
+                                       leases: Leases = .none, clock: C = ContinuousClock(),
+                                       connector: @escaping SMTPConnector) where C.Duration == Duration {
         self.site = site
         self.destinations = destinations
-        self.maxConnections = max(1, maxConnections)
         self.messagesPerConnection = max(1, messagesPerConnection)
-        self.idleTimeout = idleTimeout
         self.connector = connector
+        self.leases = leases
+        self.clock = Clock(clock)
+        machine = StateMachine(settings: .init(
+            maxConnections: maxConnections, idleTimeout: idleTimeout, usesLeases: leases.isEnabled,
+            leaseRetryInterval: leases.retryInterval, longestLeaseWait: leases.longestWait))
     }
+
+    /// The ceiling of open connections right now (adaptive back-off lowers it).
+    public var maxConnections: Int { machine.maxConnections }
+    /// The most connections open (or being opened or closed) at once so far.
+    public var peakOpen: Int { machine.peak }
+    /// Connections open, being opened or being closed now.
+    public var openCount: Int { machine.count }
+    /// Callers waiting for a connection now.
+    public var waitingCount: Int { machine.waiting }
+    /// Open connections nobody is using now.
+    public var idleCount: Int { machine.idleCount }
 
     /// Runs `body` with a connection of this pool, returning the connection to the pool
     /// (or closing it when it is spent or broken) afterwards.
@@ -47,140 +72,196 @@ public actor SitePool {
         let connection = try await acquire()
         do {
             let result = try await body(connection)
-            await release(connection)
+            release(connection)
             return result
         } catch {
-            await release(connection)
+            release(connection)
             throw error
         }
     }
 
-    /// Lowers or raises the ceiling; busy connections beyond it close when released.
+    /// Lowers or raises the ceiling: idle connections beyond it close now, busy ones when
+    /// they come back.
     public func setMaxConnections(_ value: Int) {
-        maxConnections = max(1, value)
-        wakeWaiters()
+        run(machine.setMaxConnections(value, now: clock.now()))
     }
 
-    /// The destinations changed (a new DNS answer).
+    /// The destinations changed (a new DNS answer); connections opened from now on use them.
     public func setDestinations(_ value: [Destination]) {
         destinations = value
     }
 
-    /// Closes every idle connection with QUIT and refuses new work.
+    /// Refuses new work, fails whoever waits, and returns once every connection is closed
+    /// (with QUIT) and every lease returned. Connections in use close as they come back.
     public func shutdown() async {
-        closed = true
-        sweeper?.cancel()
-        let toClose = idle.map(\.connection)
-        idle.removeAll()
-        for connection in toClose { await connection.quit() }
-        open -= toClose.count
-        wakeWaiters()
+        run(machine.shutdown())
+        guard !machine.isShutDown else { return }
+        await withCheckedContinuation { shutdownWaiters.append($0) }
     }
 
     // MARK: - Leasing
 
-    /// A connection of this pool, for a caller that sends several transactions on it
-    /// (the engine's workers); give it back with `release`, always. Waits in line when
-    /// every connection is busy.
+    /// A connection of this pool, for a caller that sends several transactions on it (the
+    /// engine's workers); give it back with `release`, always. Waits in line when every
+    /// connection is busy. Throws the `SMTPError` of the attempt when no destination took a
+    /// connection, `SitePoolError` when the pool is shut down or no lease came in time, and
+    /// `CancellationError` when the caller's task is cancelled while it waits.
     public func acquire() async throws -> SMTPConnection {
-        while true {
-            if closed { throw SitePoolError.shutDown(site) }
-            while let candidate = idle.popLast() {
-                if candidate.connection.isUsable { return candidate.connection }
-                await candidate.connection.close()
-                open -= 1
+        let waiter = nextWaiter
+        nextWaiter += 1
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                waiters[waiter] = continuation
+                run(machine.acquire(waiter, now: clock.now()))
             }
-            if open < maxConnections {
-                open += 1
-                peakOpen = max(peakOpen, open)
-                do {
-                    return try await connect()
-                } catch {
-                    open -= 1
-                    wakeWaiters()
-                    throw error
-                }
-            }
-            await withCheckedContinuation { waiters.append($0) }
+        } onCancel: {
+            Task { await self.cancel(waiter) }
         }
     }
 
     /// Returns a connection from `acquire` to the pool, or closes it when it is spent,
     /// broken, or beyond a lowered ceiling.
-    public func release(_ connection: SMTPConnection) async {
-        let reusable = !closed && connection.isUsable && connection.transactionCount < messagesPerConnection
-            && open <= maxConnections
-        if reusable {
-            idle.append((connection, .now))
-            startSweeper()
-        } else {
-            // The slot frees only once the old session is gone: the site never sees one
-            // more connection than its limit, not even for a moment.
-            if connection.isUsable { await connection.quit() } else { await connection.close() }
-            open -= 1
+    public func release(_ connection: SMTPConnection) {
+        guard let id = connectionIDs[ObjectIdentifier(connection)] else { return }
+        let returned: StateMachine<Clock.Instant>.Return =
+            !connection.isUsable ? .broken : connection.transactionCount >= messagesPerConnection ? .spent : .reusable
+        run(machine.connectionReleased(id, returned, now: clock.now()))
+    }
+
+    private func cancel(_ waiter: Int) {
+        run(machine.cancel(waiter))
+    }
+
+    // MARK: - Running the state machine's actions
+
+    private func run(_ actions: [StateMachine<Clock.Instant>.Action]) {
+        for action in actions {
+            switch action {
+            case .leaseConnection(let id):
+                Task { await self.lease(id) }
+            case .returnLease:
+                let leases = self.leases
+                Task { await leases.giveBack() }
+            case .scheduleLeaseRetry(let id, let deadline):
+                schedule(id, .leaseRetry, at: deadline)
+            case .scheduleIdleTimer(let id, let deadline):
+                schedule(id, .idle, at: deadline)
+            case .cancelLeaseRetry(let id), .cancelIdleTimer(let id):
+                timers.removeValue(forKey: id)?.cancel()
+            case .openConnection(let id):
+                let destinations = self.destinations
+                Task { await self.open(id, destinations: destinations) }
+            case .handOver(let id, let waiter):
+                guard let connection = connections[id] else { continue }
+                guard let continuation = waiters.removeValue(forKey: waiter) else {
+                    // Not reachable while the machine and this actor agree on the waiters;
+                    // should it happen, the connection goes back rather than leak.
+                    run(machine.connectionReleased(id, .reusable, now: clock.now()))
+                    continue
+                }
+                if connection.isUsable {
+                    continuation.resume(returning: connection)
+                } else {
+                    waiters[waiter] = continuation
+                    run(machine.connectionWasStale(id, waiter: waiter, now: clock.now()))
+                }
+            case .failWaiter(let waiter, let failure):
+                waiters.removeValue(forKey: waiter)?.resume(throwing: error(for: failure))
+            case .closeConnection(let id, let quit):
+                guard let connection = connections[id] else { continue }
+                Task {
+                    if quit { await connection.quit() } else { await connection.close() }
+                    self.closed(id)
+                }
+            case .shutdownComplete:
+                let waiting = shutdownWaiters
+                shutdownWaiters.removeAll()
+                for waiter in waiting { waiter.resume() }
+            }
         }
-        wakeWaiters()
     }
 
-    private func wakeWaiters() {
-        let waiting = waiters
-        waiters.removeAll()
-        for waiter in waiting { waiter.resume() }
+    private enum Timer {
+        case idle, leaseRetry
     }
 
-    private func connect() async throws -> SMTPConnection {
-        var failures: [String] = []
+    private func schedule(_ id: Int, _ timer: Timer, at deadline: Clock.Instant) {
+        timers.removeValue(forKey: id)?.cancel()
+        let clock = self.clock
+        timers[id] = Task {
+            do { try await clock.sleep(deadline) } catch { return }
+            self.fired(timer, id)
+        }
+    }
+
+    private func fired(_ timer: Timer, _ id: Int) {
+        timers[id] = nil
+        switch timer {
+        case .idle: run(machine.idleTimerFired(id, now: clock.now()))
+        case .leaseRetry: run(machine.leaseRetryFired(id, now: clock.now()))
+        }
+    }
+
+    private func lease(_ id: Int) async {
+        let granted = await leases.take()
+        let now = clock.now()
+        run(granted ? machine.leaseGranted(id, now: now) : machine.leaseRefused(id, now: now))
+    }
+
+    private func open(_ id: Int, destinations: [Destination]) async {
+        do {
+            let connection = try await connect(destinations)
+            connections[id] = connection
+            connectionIDs[ObjectIdentifier(connection)] = id
+            run(machine.connectionOpened(id, now: clock.now()))
+        } catch {
+            run(machine.connectionFailed(id, error: error, now: clock.now()))
+        }
+    }
+
+    private func closed(_ id: Int) {
+        if let connection = connections.removeValue(forKey: id) {
+            connectionIDs[ObjectIdentifier(connection)] = nil
+        }
+        run(machine.connectionClosed(id, now: clock.now()))
+    }
+
+    /// A session with the first destination address that takes one, in order. When none
+    /// does, the error of the attempt that says most: a sender-side failure (the engine
+    /// stops the route for it) before the last destination's own reason, the others named
+    /// in its detail.
+    private nonisolated func connect(_ destinations: [Destination]) async throws(SMTPError) -> SMTPConnection {
+        var failures: [(destination: Destination, address: String, error: SMTPError)] = []
         for destination in destinations {
             for address in destination.addresses {
                 do {
                     return try await connector(destination, address)
+                } catch let error as SMTPError {
+                    failures.append((destination, address, error))
                 } catch {
-                    failures.append("\(destination.host) [\(address)]: \(error)")
+                    failures.append((destination, address,
+                                     SMTPError(.connectFailed, detail: "\(error)", server: "\(address):\(destination.port)")))
                 }
             }
         }
-        throw SitePoolError.noDestinationAccepted(site, failures)
-    }
-
-    // MARK: - Idle connections
-
-    private func startSweeper() {
-        guard sweeper == nil else { return }
-        let interval = idleTimeout
-        sweeper = Task { [weak self] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: interval / 2)
-                guard let self, await self.sweep() else { return }
-            }
+        guard let chosen = failures.lastIndex(where: { $0.error.scope == .sender }) ?? failures.indices.last else {
+            throw SMTPError(.connectFailed, detail: "the site \(site) has no destination address")
         }
+        var error = failures[chosen].error
+        let others = failures.indices.filter { $0 != chosen }
+            .map { "\(failures[$0].destination.host) [\(failures[$0].address)]: \(failures[$0].error)" }
+        error.detail = [error.detail, others.isEmpty ? nil : "also tried \(others.joined(separator: "; "))",
+                        "no destination of \(site) accepted a connection"]
+            .compactMap { $0 }.joined(separator: "; ")
+        throw error
     }
 
-    /// Closes connections idle for longer than the timeout; false when none is left.
-    private func sweep() async -> Bool {
-        let now = ContinuousClock.now
-        let stale = idle.filter { now - $0.since >= idleTimeout }
-        idle.removeAll { now - $0.since >= idleTimeout }
-        for entry in stale { await entry.connection.quit() }
-        open -= stale.count
-        if !stale.isEmpty { wakeWaiters() }
-        if idle.isEmpty {
-            sweeper = nil
-            return false
-        }
-        return true
-    }
-}
-
-public enum SitePoolError: Error, CustomStringConvertible, Equatable {
-    case shutDown(String)
-    /// Every destination refused, was unreachable or greeted with an error.
-    case noDestinationAccepted(String, [String])
-
-    public var description: String {
-        switch self {
-        case .shutDown(let site): "the pool for \(site) is shut down"
-        case .noDestinationAccepted(let site, let failures):
-            "no destination of \(site) accepted a connection: \(failures.joined(separator: "; "))"
+    private func error(for failure: StateMachine<Clock.Instant>.Failure) -> any Error {
+        switch failure {
+        case .connect(let error): error
+        case .shutDown: SitePoolError.shutDown(site)
+        case .cancelled: CancellationError()
+        case .noLease(let waited): SitePoolError.noConnectionLease(site, keys: leases.keys.map(\.name), waited: waited)
         }
     }
 }

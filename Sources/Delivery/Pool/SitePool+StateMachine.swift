@@ -1,0 +1,361 @@
+import SMTP
+
+extension SitePool {
+    /// The pool's decisions, with no I/O and no clock of its own: every event comes in with
+    /// the time it happened, and what the pool must do comes out as actions for the runner
+    /// (`SitePool`) to perform. After performing one that awaits (a lease, a connect, a
+    /// QUIT), the runner reports back with another event, so the pool decides on the state
+    /// it is in then, never on what it remembered before the await.
+    ///
+    /// The rules it keeps:
+    /// - Waiters are served first come, first served: a connection coming free goes to the
+    ///   oldest waiter, and a failure is reported to the oldest waiter.
+    /// - Connections open, being opened, waiting for a lease or being closed never number
+    ///   more than the limit: a slot frees only once its connection is gone, so the site
+    ///   never sees one connection more than its limit, not even for a moment.
+    /// - A connection is only opened for a waiter that no idle connection or pending open
+    ///   can serve.
+    /// - A lowered limit closes idle connections beyond it at once and busy ones as they
+    ///   come back; a raised one opens connections for whoever waits.
+    /// - With shared limits, a connection is opened only with a lease from the store; a
+    ///   refused lease is asked again after `leaseRetryInterval`, and a waiter that has
+    ///   waited `longestLeaseWait` for one is told so rather than waiting for ever.
+    struct StateMachine<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration {
+        typealias ConnectionID = Int
+        typealias WaiterID = Int
+
+        struct Settings: Sendable, Hashable {
+            var maxConnections: Int
+            var idleTimeout: Duration
+            /// Whether every connection needs a lease from the store first.
+            var usesLeases: Bool
+            var leaseRetryInterval: Duration
+            var longestLeaseWait: Duration
+
+            init(maxConnections: Int, idleTimeout: Duration, usesLeases: Bool = false,
+                 leaseRetryInterval: Duration = .milliseconds(500), longestLeaseWait: Duration = .seconds(300)) {
+                self.maxConnections = max(1, maxConnections)
+                self.idleTimeout = idleTimeout
+                self.usesLeases = usesLeases
+                self.leaseRetryInterval = leaseRetryInterval
+                self.longestLeaseWait = longestLeaseWait
+            }
+        }
+
+        /// Why a waiter got no connection.
+        enum Failure: Sendable, Hashable {
+            /// No destination of the site took a connection; the error of the attempt.
+            case connect(SMTPError)
+            case shutDown
+            case cancelled
+            /// Every connection the store allows was held by some sender for this long.
+            case noLease(waited: Duration)
+        }
+
+        /// How a connection came back from its user.
+        enum Return: Sendable, Hashable {
+            /// Fit for another transaction.
+            case reusable
+            /// Fine, but has carried its share of messages: closed with QUIT.
+            case spent
+            /// Failed or dropped by the server: closed without a word.
+            case broken
+        }
+
+        enum Action: Sendable, Hashable {
+            /// Ask the store for a lease of this connection; answer with `leaseGranted` or
+            /// `leaseRefused`.
+            case leaseConnection(ConnectionID)
+            /// Give back the lease this connection held.
+            case returnLease(ConnectionID)
+            case scheduleLeaseRetry(ConnectionID, at: Instant)
+            case cancelLeaseRetry(ConnectionID)
+            /// Connect to the site's destinations in order; answer with `connectionOpened`
+            /// or `connectionFailed`.
+            case openConnection(ConnectionID)
+            /// The connection is the waiter's now; answer with `connectionReleased` when it
+            /// comes back, or `connectionWasStale` when it turns out to be dead already.
+            case handOver(ConnectionID, to: WaiterID)
+            case failWaiter(WaiterID, Failure)
+            /// Close it (with QUIT when `quit`), then answer with `connectionClosed`.
+            case closeConnection(ConnectionID, quit: Bool)
+            case scheduleIdleTimer(ConnectionID, at: Instant)
+            case cancelIdleTimer(ConnectionID)
+            /// Every connection is closed and every lease returned after `shutdown`.
+            case shutdownComplete
+        }
+
+        private enum Slot: Hashable {
+            /// A lease was asked for and not answered yet.
+            case leasing
+            /// The lease was refused; it is asked again when the retry timer fires.
+            case waitingForLease
+            case connecting
+            case idle(since: Instant)
+            case inUse
+            /// Being closed; it still counts against the limit until it is gone.
+            case closing
+
+            var isPending: Bool {
+                switch self {
+                case .leasing, .waitingForLease, .connecting: true
+                case .idle, .inUse, .closing: false
+                }
+            }
+        }
+
+        private struct Connection: Hashable {
+            var slot: Slot
+            var holdsLease = false
+        }
+
+        private struct Waiter: Hashable {
+            var id: WaiterID
+            var since: Instant
+        }
+
+        private enum Lifecycle: Hashable {
+            case running, shuttingDown, shutDown
+        }
+
+        private(set) var settings: Settings
+        private var connections: [ConnectionID: Connection] = [:]
+        /// Idle connections, the one that came back last at the end: it is handed out first,
+        /// so the others age and their idle timers close them when traffic falls.
+        private var idle: [ConnectionID] = []
+        private var waiters: [Waiter] = []
+        private var nextConnectionID: ConnectionID = 0
+        private var lifecycle = Lifecycle.running
+        /// The most connections counted against the limit at once so far.
+        private(set) var peak = 0
+
+        init(settings: Settings) {
+            self.settings = settings
+        }
+
+        var maxConnections: Int { settings.maxConnections }
+        var isShutDown: Bool { lifecycle == .shutDown }
+        /// Connections open, being opened or closed: what counts against the limit.
+        var count: Int { connections.count }
+        var waiting: Int { waiters.count }
+        var idleCount: Int { idle.count }
+
+        // MARK: - Events
+
+        mutating func acquire(_ waiter: WaiterID, now: Instant) -> [Action] {
+            guard lifecycle == .running else { return [.failWaiter(waiter, .shutDown)] }
+            waiters.append(Waiter(id: waiter, since: now))
+            return serve(now: now)
+        }
+
+        /// The waiter's task was cancelled while it waited.
+        mutating func cancel(_ waiter: WaiterID) -> [Action] {
+            guard let index = waiters.firstIndex(where: { $0.id == waiter }) else { return [] }
+            waiters.remove(at: index)
+            // A pending open made for it is not stopped: its connection serves the next
+            // waiter or goes idle.
+            return [.failWaiter(waiter, .cancelled)]
+        }
+
+        mutating func leaseGranted(_ id: ConnectionID, now: Instant) -> [Action] {
+            guard connections[id]?.slot == .leasing else { return [] }
+            connections[id]?.holdsLease = true
+            if isNeeded(id) {
+                connections[id]?.slot = .connecting
+                return [.openConnection(id)]
+            }
+            connections[id] = nil
+            return [.returnLease(id)] + finishShutdownIfDone()
+        }
+
+        mutating func leaseRefused(_ id: ConnectionID, now: Instant) -> [Action] {
+            guard connections[id]?.slot == .leasing else { return [] }
+            var actions: [Action] = []
+            // Every waiter is behind this refusal: the ones that have waited their longest
+            // hear so, oldest first; the rest keep their places.
+            while let first = waiters.first, first.since.duration(to: now) >= settings.longestLeaseWait {
+                waiters.removeFirst()
+                actions.append(.failWaiter(first.id, .noLease(waited: first.since.duration(to: now))))
+            }
+            if isNeeded(id) {
+                connections[id]?.slot = .waitingForLease
+                actions.append(.scheduleLeaseRetry(id, at: now.advanced(by: settings.leaseRetryInterval)))
+            } else {
+                connections[id] = nil
+                actions += finishShutdownIfDone()
+            }
+            return actions
+        }
+
+        mutating func leaseRetryFired(_ id: ConnectionID, now: Instant) -> [Action] {
+            guard connections[id]?.slot == .waitingForLease else { return [] }
+            if isNeeded(id) {
+                connections[id]?.slot = .leasing
+                return [.leaseConnection(id)]
+            }
+            connections[id] = nil
+            return finishShutdownIfDone()
+        }
+
+        mutating func connectionOpened(_ id: ConnectionID, now: Instant) -> [Action] {
+            guard connections[id]?.slot == .connecting else { return [] }
+            if lifecycle != .running || live > settings.maxConnections {
+                connections[id]?.slot = .closing
+                return [.closeConnection(id, quit: true)]
+            }
+            return settle(id, now: now)
+        }
+
+        /// No destination of the site took the connection; `error` is the attempt's.
+        mutating func connectionFailed(_ id: ConnectionID, error: SMTPError, now: Instant) -> [Action] {
+            guard let connection = connections[id], connection.slot == .connecting else { return [] }
+            connections[id] = nil
+            var actions: [Action] = connection.holdsLease ? [.returnLease(id)] : []
+            // The open was for the oldest waiter no other pending open covers: it hears why,
+            // and the engine decides what the failure means for the site.
+            if waiters.count > pending {
+                actions.append(.failWaiter(waiters.removeFirst().id, .connect(error)))
+            }
+            return actions + serve(now: now) + finishShutdownIfDone()
+        }
+
+        mutating func connectionReleased(_ id: ConnectionID, _ returned: Return, now: Instant) -> [Action] {
+            guard connections[id]?.slot == .inUse else { return [] }
+            switch returned {
+            case .broken:
+                connections[id]?.slot = .closing
+                return [.closeConnection(id, quit: false)]
+            case .spent:
+                connections[id]?.slot = .closing
+                return [.closeConnection(id, quit: true)]
+            case .reusable:
+                if lifecycle != .running || live > settings.maxConnections {
+                    connections[id]?.slot = .closing
+                    return [.closeConnection(id, quit: true)]
+                }
+                return settle(id, now: now)
+            }
+        }
+
+        /// A connection handed over had died while idle (the server timed it out): it is
+        /// closed and the waiter goes back to the head of the line.
+        mutating func connectionWasStale(_ id: ConnectionID, waiter: WaiterID, now: Instant) -> [Action] {
+            guard connections[id]?.slot == .inUse else { return [] }
+            connections[id]?.slot = .closing
+            if lifecycle == .running {
+                waiters.insert(Waiter(id: waiter, since: now), at: 0)
+                return [.closeConnection(id, quit: false)] + serve(now: now)
+            }
+            return [.closeConnection(id, quit: false), .failWaiter(waiter, .shutDown)]
+        }
+
+        mutating func connectionClosed(_ id: ConnectionID, now: Instant) -> [Action] {
+            guard let connection = connections[id], connection.slot == .closing else { return [] }
+            connections[id] = nil
+            let actions: [Action] = connection.holdsLease ? [.returnLease(id)] : []
+            return actions + serve(now: now) + finishShutdownIfDone()
+        }
+
+        mutating func idleTimerFired(_ id: ConnectionID, now: Instant) -> [Action] {
+            guard case .idle(let since) = connections[id]?.slot, since.advanced(by: settings.idleTimeout) <= now
+            else { return [] }
+            idle.removeAll { $0 == id }
+            connections[id]?.slot = .closing
+            return [.closeConnection(id, quit: true)]
+        }
+
+        mutating func setMaxConnections(_ value: Int, now: Instant) -> [Action] {
+            settings.maxConnections = max(1, value)
+            var actions: [Action] = []
+            // Spare idle connections close now, the longest idle first.
+            while live > settings.maxConnections, !idle.isEmpty {
+                let id = idle.removeFirst()
+                connections[id]?.slot = .closing
+                actions += [.cancelIdleTimer(id), .closeConnection(id, quit: true)]
+            }
+            // Slots waiting to ask for a lease again hold nothing: drop those beyond the limit.
+            for id in connections.keys.sorted().reversed()
+            where connections.count > settings.maxConnections && connections[id]?.slot == .waitingForLease {
+                connections[id] = nil
+                actions.append(.cancelLeaseRetry(id))
+            }
+            return actions + serve(now: now)
+        }
+
+        mutating func shutdown() -> [Action] {
+            guard lifecycle == .running else { return [] }
+            lifecycle = .shuttingDown
+            var actions = waiters.map { Action.failWaiter($0.id, .shutDown) }
+            waiters.removeAll()
+            for id in idle {
+                connections[id]?.slot = .closing
+                actions += [.cancelIdleTimer(id), .closeConnection(id, quit: true)]
+            }
+            idle.removeAll()
+            for id in connections.keys.sorted() where connections[id]?.slot == .waitingForLease {
+                connections[id] = nil
+                actions.append(.cancelLeaseRetry(id))
+            }
+            // Connections in use close as they come back, pending ones as their answer
+            // arrives.
+            return actions + finishShutdownIfDone()
+        }
+
+        // MARK: - Rules
+
+        /// Connections not being closed.
+        private var live: Int { connections.values.count(where: { $0.slot != .closing }) }
+        private var pending: Int { connections.values.count(where: { $0.slot.isPending }) }
+
+        /// Whether the pending slot `id` still has a waiter to serve, within the limit.
+        private func isNeeded(_ id: ConnectionID) -> Bool {
+            guard lifecycle == .running, connections.count <= settings.maxConnections else { return false }
+            // Pending slots serve waiters in order of creation; this one is needed when
+            // there are more waiters than pending slots made before it.
+            let before = connections.filter { $0.key < id && $0.value.slot.isPending }.count
+            return waiters.count > before
+        }
+
+        /// An open connection with nobody using it: to the oldest waiter, or idle.
+        private mutating func settle(_ id: ConnectionID, now: Instant) -> [Action] {
+            if !waiters.isEmpty {
+                connections[id]?.slot = .inUse
+                return [.handOver(id, to: waiters.removeFirst().id)]
+            }
+            connections[id]?.slot = .idle(since: now)
+            idle.append(id)
+            return [.scheduleIdleTimer(id, at: now.advanced(by: settings.idleTimeout))]
+        }
+
+        /// Idle connections to waiters, then new connections for waiters nobody covers.
+        private mutating func serve(now: Instant) -> [Action] {
+            guard lifecycle == .running else { return [] }
+            var actions: [Action] = []
+            while !waiters.isEmpty, let id = idle.popLast() {
+                connections[id]?.slot = .inUse
+                actions += [.cancelIdleTimer(id), .handOver(id, to: waiters.removeFirst().id)]
+            }
+            var uncovered = waiters.count - pending
+            while uncovered > 0, connections.count < settings.maxConnections {
+                let id = nextConnectionID
+                nextConnectionID += 1
+                if settings.usesLeases {
+                    connections[id] = Connection(slot: .leasing)
+                    actions.append(.leaseConnection(id))
+                } else {
+                    connections[id] = Connection(slot: .connecting)
+                    actions.append(.openConnection(id))
+                }
+                uncovered -= 1
+            }
+            peak = max(peak, connections.count)
+            return actions
+        }
+
+        private mutating func finishShutdownIfDone() -> [Action] {
+            guard lifecycle == .shuttingDown, connections.isEmpty else { return [] }
+            lifecycle = .shutDown
+            return [.shutdownComplete]
+        }
+    }
+}
