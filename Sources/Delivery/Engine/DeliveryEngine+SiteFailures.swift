@@ -134,8 +134,7 @@ extension DeliveryEngine {
             return
         }
         if let smtp, let first = group.first {
-            var generator = SystemRandomNumberGenerator()
-            let reaction = policy.withLockedValue { $0.failed(smtp, site: first.limitsSite, now: .now, using: &generator) }
+            let reaction = randomness.withLockedValue { generator in policy.withLockedValue { $0.failed(smtp, site: first.limitsSite, now: .now, using: &generator) } }
             _ = await apply(reaction.site, site: site)
         }
         let reason = SuspensionReason(text: "\(error)", code: smtp?.reply.map { Int($0.code) },

@@ -100,6 +100,8 @@ public actor DeliveryEngine {
     nonisolated let connectHealth = NIOLockedValueBox<[SiteKey: ConnectHealth]>([:])
     /// Sends taken from the store's shared buckets and not used yet.
     nonisolated let sharedSends = SharedSends()
+    /// Where the back-off's jitter comes from (a test passes a seeded generator).
+    nonisolated let randomness: NIOLockedValueBox<any RandomNumberGenerator & Sendable>
     private nonisolated let summary: NIOLockedValueBox<Summary>
     private var stopping = false { didSet { updateHalted() } }
     private var control: CampaignControl = .running { didSet { updateHalted() } }
@@ -116,7 +118,9 @@ public actor DeliveryEngine {
     ///   the default, `SMTPConnection.connect`).
     public init(store: any DeliveryStore, router: Router, renderer: any MessageRenderer,
                 policy: DeliveryPolicy<ContinuousClock.Instant>, settings: Settings,
-                connector: SMTPConnector? = nil, logger: Logger = Logger(label: "salvo.delivery")) {
+                connector: SMTPConnector? = nil, random: (any RandomNumberGenerator & Sendable)? = nil,
+                logger: Logger = Logger(label: "salvo.delivery")) {
+        randomness = NIOLockedValueBox(random ?? SystemRandomNumberGenerator())
         self.store = store
         self.router = router
         self.renderer = renderer
