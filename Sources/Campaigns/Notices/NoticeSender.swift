@@ -3,8 +3,9 @@ import Foundation
 import SMTP
 
 /// Sends the notices waiting in the store, as real mail over the delivery the
-/// configuration describes: the same router (routes, relay, MX), the same SMTP settings
-/// (EHLO name, TLS policy, relay credentials) and a `SitePool` for backup MX hosts, but
+/// configuration describes: the same router (routes, relay, MX), the engine's
+/// `DeliveryConnector` (EHLO name, TLS policy with the providers' TLS-required presets,
+/// relay credentials) and a `SitePool` for backup MX hosts, but
 /// not the deliveries table, whose rows belong to a list's recipients.
 ///
 /// A notice that cannot be sent never fails the send that carried it: it stays pending,
@@ -126,21 +127,20 @@ public struct NoticeSender: Sendable {
         case .deferral(let reason): return .failed(reason, permanent: false)
         case .deliver(let site, let found, let how): (siteName, destinations, via) = (site, found, how)
         }
-        let mx: SMTPConfiguration
-        let relay: SMTPConfiguration?
+        // The engine's connector: the same sessions, TLS policy and provider presets
+        // (a site whose limits require TLS gets no clear-text fallback).
+        let connector: SMTPConnector
         do {
-            mx = configuration.mxSession()
-            relay = try configuration.relaySession(environment: environment)
+            let sessions = DeliveryConnector(mx: configuration.mxSession(), relay: try configuration.relaySession(environment: environment),
+                                             timeouts: timeouts)
+            let site = DeliveryConnector.site(of: siteName, destinations: destinations)
+            let requireTLS = try configuration.deliveryPolicy().limits.resolve(domain: domain, site: site).requireTLS
+            connector = sessions.connector(via: via, requireTLS: requireTLS)
         } catch {
             return .failed("\(error)", permanent: false)
         }
-        let timeouts = self.timeouts
-        let pool = SitePool(site: siteName, destinations: destinations, maxConnections: 1, messagesPerConnection: 1) { destination, address in
-            var session = via == .relay ? (relay ?? mx) : mx
-            session.timeouts = timeouts
-            if session.tlsServerName == nil, address != destination.host { session.tlsServerName = destination.host }
-            return try await SMTPConnection.connect(host: address, port: destination.port, configuration: session)
-        }
+        let pool = SitePool(site: siteName, destinations: destinations, maxConnections: 1, messagesPerConnection: 1,
+                            connector: connector)
         let transaction = SMTPTransaction(mailFrom: notice.mailFrom, recipients: [notice.rcptTo], message: notice.bytes)
         do {
             let result: SMTPTransactionResult

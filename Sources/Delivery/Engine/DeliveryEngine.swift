@@ -29,6 +29,17 @@ public actor DeliveryEngine {
         public var longestWait: Duration = .seconds(30)
         /// Keep going until every delivery is final, sleeping until retries are due.
         public var waitForRetries = false
+        /// Connections a site may fail in a row (refused, timed out, a 4xx or 554
+        /// greeting, a failed TLS handshake) before it is suspended for the pass: its
+        /// recipients are then deferred at once, without an attempt each.
+        public var suspendAfterFailedConnections = 3
+        /// Waits between the attempts of a commit the store refused (a busy database);
+        /// after the last, the outcomes wait for the next commit. About 20 s in all:
+        /// longer than a busy store usually stays locked, short enough that a store that
+        /// is gone ends the send soon.
+        public var commitRetryDelays: [Duration] = [.milliseconds(50), .milliseconds(100), .milliseconds(200), .milliseconds(400),
+                                                    .milliseconds(800), .milliseconds(1600), .milliseconds(3200),
+                                                    .seconds(5), .seconds(5), .seconds(5)]
 
         public init(owner: String, mx: SMTPConfiguration, relay: SMTPConfiguration? = nil, retry: RetryPolicy = RetryPolicy()) {
             self.owner = owner
@@ -58,14 +69,13 @@ public actor DeliveryEngine {
         public var attempts: Int { sent + deferred + bounced + failed + unknown }
     }
 
-    private let store: any DeliveryStore
+    let store: any DeliveryStore
     private let router: Router
     let renderer: any MessageRenderer
     /// Read and updated by the engine (admission) and by workers (replies), behind a lock
     /// rather than the actor: a worker records a reply without a hop.
     nonisolated let policy: NIOLockedValueBox<DeliveryPolicy<ContinuousClock.Instant>>
-    private let settings: Settings
-    /// Opens sessions; given the route's kind so a relay gets the relay's settings.
+    let settings: Settings
     /// Opens sessions for a route of this kind; `true` when the site's limits require TLS.
     private let connector: @Sendable (Route.Via, Bool) -> SMTPConnector
     let logger: Logger
@@ -75,6 +85,23 @@ public actor DeliveryEngine {
     private var workers: [SiteKey: Int] = [:]
     private var queued = 0
     private var excludedDomains: Set<String> = []
+    /// Sites that take nothing more in this pass, and why.
+    var stoppedSites: [SiteKey: SiteStop] = [:]
+    /// The domains claimed for each site so far, to leave out of later claims once the
+    /// site is stopped.
+    private var siteDomains: [SiteKey: Set<String>] = [:]
+    /// How each site is reached (a relay's TLS failure is the sender's).
+    var siteVia: [SiteKey: Route.Via] = [:]
+    /// Workers waiting for a site's pause to end, woken early when the site stops or the
+    /// engine does.
+    private var sleepers: [SiteKey: [Task<Void, Never>]] = [:]
+    /// Each site's connections failed in a row and the last connect error, kept by the
+    /// connector a pool opens sessions with (a success resets the count).
+    nonisolated let connectHealth = NIOLockedValueBox<[SiteKey: ConnectHealth]>([:])
+    /// Sends taken from the store's shared buckets and not used yet.
+    nonisolated let sharedSends = SharedSends()
+    /// Where the back-off's jitter comes from (a test passes a seeded generator).
+    nonisolated let randomness: NIOLockedValueBox<any RandomNumberGenerator & Sendable>
     private nonisolated let summary: NIOLockedValueBox<Summary>
     private var stopping = false { didSet { updateHalted() } }
     private var control: CampaignControl = .running { didSet { updateHalted() } }
@@ -91,7 +118,9 @@ public actor DeliveryEngine {
     ///   the default, `SMTPConnection.connect`).
     public init(store: any DeliveryStore, router: Router, renderer: any MessageRenderer,
                 policy: DeliveryPolicy<ContinuousClock.Instant>, settings: Settings,
-                connector: SMTPConnector? = nil, logger: Logger = Logger(label: "salvo.delivery")) {
+                connector: SMTPConnector? = nil, random: (any RandomNumberGenerator & Sendable)? = nil,
+                logger: Logger = Logger(label: "salvo.delivery")) {
+        randomness = NIOLockedValueBox(random ?? SystemRandomNumberGenerator())
         self.store = store
         self.router = router
         self.renderer = renderer
@@ -104,19 +133,8 @@ public actor DeliveryEngine {
         if let connector {
             self.connector = { _, _ in connector }
         } else {
-            let mx = settings.mx, relay = settings.relay
-            self.connector = { via, requireTLS in
-                { destination, address in
-                    var configuration = via == .relay ? (relay ?? mx) : mx
-                    // A site whose limits require TLS (a provider preset, or `tls: required`
-                    // in `limits`) gets no clear-text fallback; `delivery.tls: none` (for
-                    // tests against local servers) still turns TLS off everywhere.
-                    if requireTLS, configuration.tls == .opportunistic { configuration.tls = .required }
-                    if configuration.tlsServerName == nil, address != destination.host { configuration.tlsServerName = destination.host }
-                    return try await SMTPConnection.connect(host: address, port: destination.port, hostName: destination.host,
-                                                            configuration: configuration)
-                }
-            }
+            let sessions = DeliveryConnector(mx: settings.mx, relay: settings.relay)
+            self.connector = { via, requireTLS in sessions.connector(via: via, requireTLS: requireTLS) }
         }
     }
 
@@ -124,6 +142,7 @@ public actor DeliveryEngine {
     /// are recorded.
     public func stop() {
         stopping = true
+        wakeSleepers()
     }
 
     /// Sends what is due of `campaign`. `onProgress` is called now and then with the
@@ -138,7 +157,8 @@ public actor DeliveryEngine {
         try await store.heartbeat(owner: owner, now: Date())
         let recovered = try await store.recoverAbandoned(campaign: campaign, owner: owner, now: Date())
         summary.withLockedValue { $0.recovered = recovered }
-        let committer = StoreCommitter(store: store, owner: owner, batchSize: settings.outcomeBatch)
+        let committer = StoreCommitter(store: store, owner: owner, batchSize: settings.outcomeBatch,
+                                       retryDelays: settings.commitRetryDelays)
 
         let watcher = Task { [store] in
             // Pause, resume and cancel arrive through the store; the heartbeat keeps
@@ -180,6 +200,7 @@ public actor DeliveryEngine {
                     }
                     // One routing question per domain of the batch, not one per recipient.
                     var routes: [String: Route] = [:]
+                    var handBack: [ClaimedDelivery] = []
                     for delivery in claimed {
                         let route: Route
                         if let known = routes[delivery.domain] {
@@ -188,8 +209,9 @@ public actor DeliveryEngine {
                             route = await router.route(delivery.domain)
                             routes[delivery.domain] = route
                         }
-                        await dispatch(delivery, route: route, group: &group, committer: committer)
+                        await dispatch(delivery, route: route, group: &group, handBack: &handBack, committer: committer)
                     }
+                    if !handBack.isEmpty { try await store.release(handBack.map(\.id), owner: owner) }
                 }
                 // Wait for the queues to drain (or, when stopping, for the transactions
                 // in flight; what is still queued is handed back).
@@ -206,7 +228,16 @@ public actor DeliveryEngine {
             throw error
         }
         defer { committer.close() }
-        try await committer.flush()
+        do {
+            try await committer.flush()
+        } catch {
+            logger.error("recording the last outcomes failed: \(error)")
+        }
+        let lost = committer.unrecorded
+        for outcome in lost {
+            logger.error("the outcome of delivery \(outcome.deliveryID) could not be recorded: \(outcome.state.rawValue), \(outcome.response ?? "")")
+        }
+        summary.withLockedValue { $0.lostOutcomes = lost.count }
         await shutdownPools()
         try await store.signOff(owner: owner)
         _ = try await store.finishIfComplete(campaign: campaign, now: Date())
@@ -217,6 +248,13 @@ public actor DeliveryEngine {
         }
         progress.withLockedValue { $0 }?(result)
         return result
+    }
+
+    /// Keeps the first sender failure of the run for the summary.
+    nonisolated func recordSenderFailure(_ failure: SenderFailure) {
+        summary.withLockedValue { summary in
+            if summary.senderFailure == nil { summary.senderFailure = failure }
+        }
     }
 
     private func updateHalted() {
@@ -230,8 +268,11 @@ public actor DeliveryEngine {
 
     // MARK: - Routing and queues
 
+    /// Queues `delivery` for its site, or settles it at once: a route that bounces or
+    /// defers it, a site suspended in this pass (deferred), a route stopped by a sender
+    /// failure (added to `handBack`, released by the caller in one call).
     private func dispatch(_ delivery: ClaimedDelivery, route: Route, group: inout ThrowingDiscardingTaskGroup<Error>,
-                          committer: StoreCommitter) async {
+                          handBack: inout [ClaimedDelivery], committer: StoreCommitter) async {
         switch route {
         case .bounce(let reason):
             // No such domain, or a null MX: the address can never receive mail.
@@ -241,15 +282,30 @@ public actor DeliveryEngine {
             await finish(delivery, .deferred, code: nil, enhanced: nil, response: reason, mxHost: nil, messageID: nil,
                          suppress: false, committer: committer)
         case .deliver(let siteName, let destinations, let via):
-            let shared = SiteKey(routerSite: siteName, mxPort: destinations.first?.port ?? 25)
-                ?? SiteKey(host: destinations.first?.host ?? siteName, port: destinations.first?.port ?? 25)
+            let shared = DeliveryConnector.site(of: siteName, destinations: destinations)
             // A domain with pool settings of its own (`limits.domains`) is split out of the
             // site it shares: its own line, pool and workers.
             let effective = policy.withLockedValue { $0.limits.resolve(domain: delivery.domain, site: shared) }
             let site = effective.site
+            siteDomains[site, default: []].insert(delivery.domain)
+            siteVia[site] = via
+            switch stoppedSites[site] {
+            case .suspended(let reason)?:
+                excludedDomains.insert(delivery.domain)
+                await finish(delivery, .deferred, code: reason.code, enhanced: reason.enhanced, response: reason.text,
+                             mxHost: reason.server, messageID: nil, suppress: false, committer: committer)
+                return
+            case .senderFailure?:
+                excludedDomains.insert(delivery.domain)
+                handBack.append(delivery)
+                return
+            case nil:
+                break
+            }
             if pools[site] == nil {
                 pools[site] = SitePool(site: siteName, destinations: destinations, maxConnections: effective.connections,
-                                       messagesPerConnection: effective.messagesPerConnection, connector: connector(via, effective.requireTLS))
+                                       messagesPerConnection: effective.messagesPerConnection,
+                                       connector: watched(connector(via, effective.requireTLS), site: site))
             }
             queues[site, default: SiteQueue()].append(delivery)
             queued += 1
@@ -280,7 +336,7 @@ public actor DeliveryEngine {
     /// Takes up to `limit` deliveries of `site` that the policy admits now: one actor
     /// hop for several messages, where a hop per message cost more than the message.
     private func next(for site: SiteKey, limit: Int) -> Next {
-        guard !(stopping || control != .running), let pool = pools[site],
+        guard !(stopping || control != .running), stoppedSites[site] == nil, let pool = pools[site],
               var queue = queues.removeValue(forKey: site), !queue.isEmpty else {
             workers[site, default: 1] -= 1
             return .done
@@ -313,14 +369,50 @@ public actor DeliveryEngine {
         return .send(taken, pool)
     }
 
-    /// Puts deliveries a worker took but did not send back at the head of its site's line.
-    func putBack(_ deliveries: [ClaimedDelivery], site: SiteKey) {
+    /// Puts deliveries a worker took but did not send back at the head of its site's
+    /// line; a site stopped meanwhile settles them as it settles its line.
+    func putBack(_ deliveries: [ClaimedDelivery], site: SiteKey, committer: StoreCommitter) async {
         guard !deliveries.isEmpty else { return }
+        if let stop = stoppedSites[site] {
+            await settle(deliveries, stop: stop, committer: committer)
+            return
+        }
         queues[site, default: SiteQueue()].pushFront(deliveries)
         queued += deliveries.count
     }
 
-    private func exclude(domain: String) {
+    /// Takes `site`'s whole line out of the queues (the site stopped).
+    func drainQueue(of site: SiteKey) -> [ClaimedDelivery] {
+        guard let queue = queues.removeValue(forKey: site) else { return [] }
+        let held = Array(queue.remaining)
+        queued -= held.count
+        return held
+    }
+
+    /// Leaves every domain claimed for `site` out of the pass's later claims.
+    func excludeDomains(of site: SiteKey) {
+        excludedDomains.formUnion(siteDomains[site] ?? [])
+    }
+
+    /// Wakes the workers waiting for a pause of `site` to end (every site's when nil).
+    func wakeSleepers(of site: SiteKey? = nil) {
+        if let site {
+            for sleeper in sleepers.removeValue(forKey: site) ?? [] { sleeper.cancel() }
+        } else {
+            for sleeper in sleepers.values.joined() { sleeper.cancel() }
+            sleepers.removeAll()
+        }
+    }
+
+    func sleep(until: ContinuousClock.Instant, site: SiteKey) async {
+        guard stoppedSites[site] == nil, !stopping else { return }
+        let sleeper = Task<Void, Never> { try? await Task.sleep(until: until, clock: .continuous) }
+        sleepers[site, default: []].append(sleeper)
+        await sleeper.value
+        sleepers[site]?.removeAll { $0 == sleeper }
+    }
+
+    func exclude(domain: String) {
         excludedDomains.insert(domain)
     }
 
@@ -359,135 +451,13 @@ public actor DeliveryEngine {
                         logger.error("delivery \(delivery.id) to \(delivery.email): \(error)")
                     }
                 } else {
-                    try? await Task.sleep(until: until, clock: .continuous)
-                    await putBack([delivery], site: site)
+                    await sleep(until: until, site: site)
+                    await putBack([delivery], site: site, committer: committer)
                 }
             case .send(let batch, let pool):
                 await send(batch, pool: pool, site: site, committer: committer)
             }
         }
-    }
-
-    /// Sends `batch` in order over one pooled connection at a time (a spent or broken one
-    /// is swapped for another). Stopping, or a pause of the site, hands the rest back.
-    ///
-    /// Each message is marked `sending` while its envelope is on the wire: after the
-    /// server's 354 its content waits until the mark is committed, in the same commit as
-    /// the outcome of the connection's previous message. A crash leaves at most the one
-    /// message of each connection in doubt (`unknown`), and the commit costs the
-    /// connection no round trip of its own.
-    private nonisolated func send(_ batch: [Admitted], pool: SitePool, site: SiteKey,
-                                  committer: StoreCommitter) async {
-        if renderer.sharesMessages {
-            await sendShared(batch, pool: pool, site: site, committer: committer)
-            return
-        }
-        var connection: SMTPConnection?
-        for (index, admitted) in batch.enumerated() {
-            // Stopping, or the site asked us to slow down: the rest goes back to the
-            // site's line, where the policy holds it (or hands it back to the store)
-            // until the pause is over.
-            if halted.withLockedValue({ $0 }) || isPaused(site) {
-                await putBack(batch[index...].map(\.delivery), site: site)
-                break
-            }
-            let message = Result { try renderer.render(admitted.delivery, smtpUTF8: false) }
-            await deliver(admitted, message: message, connection: &connection, pool: pool, site: site, committer: committer)
-        }
-        if let connection { await pool.release(connection) }
-    }
-
-    /// A session from `pool`, or nil when no destination took a connection (unreachable
-    /// or refusing for now): `deliveries` are then deferred.
-    nonisolated func connection(from pool: SitePool, orDefer deliveries: [ClaimedDelivery],
-                                committer: StoreCommitter) async -> SMTPConnection? {
-        do {
-            return try await pool.acquire()
-        } catch {
-            for delivery in deliveries {
-                await finish(delivery, .deferred, code: nil, enhanced: nil, response: "\(error)",
-                             mxHost: nil, messageID: nil, suppress: false, committer: committer)
-            }
-            return nil
-        }
-    }
-
-    /// Sends one claimed delivery, marking it `sending` on the way (see `send`), and
-    /// records what happened. A reply that pauses the site is seen by every worker of it
-    /// before its next message (`isPaused`).
-    private nonisolated func deliver(_ admitted: Admitted, message rendered: Result<RenderedMessage, any Error>,
-                                     connection: inout SMTPConnection?, pool: SitePool,
-                                     site: SiteKey, committer: StoreCommitter) async {
-        let delivery = admitted.delivery
-        let message: RenderedMessage
-        do {
-            message = try rendered.get()
-        } catch {
-            await finish(delivery, .failed, code: nil, enhanced: nil, response: "could not compose the message: \(error)",
-                         mxHost: nil, messageID: nil, suppress: false, committer: committer)
-            return
-        }
-        if connection == nil { connection = await self.connection(from: pool, orDefer: [delivery], committer: committer) }
-        guard let open = connection else { return }
-        let marking = committer.mark([delivery.id], on: open.eventLoop)
-        do {
-            let transaction = SMTPTransaction(mailFrom: message.envelopeFrom, recipients: [message.envelopeTo],
-                                              message: message.bytes, smtpUTF8: false)
-            let result = try await open.send(transaction, release: marking.map { $0.contains(delivery.id) })
-            if let outcome = result.recipients.first {
-                await handle(outcome, delivery: delivery, site: admitted.limitsSite, poolSite: site, server: open.server,
-                             messageID: message.messageID, committer: committer)
-            }
-        } catch let error as SMTPError where error.code == .contentWithheld {
-            // Not marked, so nothing was sent: the store took it back (the campaign was
-            // cancelled), or the commit failed and it stays `claimed`, to be handed back
-            // at sign-off.
-            do {
-                _ = try await marking.get()
-            } catch {
-                logger.error("marking delivery \(delivery.id) sending: \(error)")
-            }
-        } catch let error as SMTPError {
-            await failed(error, delivery: delivery, site: admitted.limitsSite, poolSite: site,
-                         messageID: message.messageID, committer: committer)
-        } catch {
-            logger.error("delivery \(delivery.id) to \(delivery.email): \(error)")
-        }
-        if !open.isUsable || open.transactionCount >= pool.messagesPerConnection {
-            await pool.release(open)
-            connection = nil
-        }
-    }
-
-    /// Records a failed transaction; true when the reply paused the site.
-    @discardableResult
-    nonisolated func failed(_ error: SMTPError, delivery: ClaimedDelivery, site: SiteKey, poolSite: SiteKey,
-                            messageID: String, committer: StoreCommitter) async -> Bool {
-        var generator = SystemRandomNumberGenerator()
-        let reaction = policy.withLockedValue { $0.failed(error, site: site, now: .now, using: &generator) }
-        let paused = await apply(reaction.site, site: poolSite)
-        // A session lost after DATA leaves the message in doubt (`unknown`); any
-        // other failure defers or bounces it by the reply.
-        await finish(delivery, reaction.classification.disposition.state,
-                     code: error.reply.map { Int($0.code) }, enhanced: error.reply?.enhancedCode?.description,
-                     response: "\(error)", mxHost: error.server, messageID: messageID,
-                     suppress: reaction.classification.suppressesAddress, committer: committer)
-        return paused
-    }
-
-    /// Records one recipient's outcome; true when the reply paused the site.
-    @discardableResult
-    nonisolated func handle(_ outcome: SMTPRecipientOutcome, delivery: ClaimedDelivery, site: SiteKey, poolSite: SiteKey,
-                            server: String, messageID: String, committer: StoreCommitter) async -> Bool {
-        let stage: ReplyClassification.Stage = outcome.status == .accepted ? .data : .recipient
-        var generator = SystemRandomNumberGenerator()
-        let reaction = policy.withLockedValue { $0.replied(outcome.reply, stage: stage, site: site, now: .now, using: &generator) }
-        let paused = await apply(reaction.site, site: poolSite)
-        await finish(delivery, reaction.classification.disposition.state, code: Int(outcome.reply.code),
-                     enhanced: outcome.reply.enhancedCode?.description, response: outcome.reply.text,
-                     mxHost: server, messageID: messageID, suppress: reaction.classification.suppressesAddress,
-                     committer: committer)
-        return paused
     }
 
     nonisolated func isPaused(_ site: SiteKey) -> Bool {
@@ -496,7 +466,7 @@ public actor DeliveryEngine {
     }
 
     /// Applies the policy's reaction to a reply; true when it paused the site.
-    private nonisolated func apply(_ action: AdaptiveBackoff<ContinuousClock.Instant>.Action, site: SiteKey) async -> Bool {
+    nonisolated func apply(_ action: AdaptiveBackoff<ContinuousClock.Instant>.Action, site: SiteKey) async -> Bool {
         switch action {
         case .none:
             return false
@@ -518,12 +488,14 @@ public actor DeliveryEngine {
     /// from the retry policy, or fails when the recipient has waited long enough.
     nonisolated func finish(_ delivery: ClaimedDelivery, _ initial: DeliveryState, code: Int?, enhanced: String?,
                             response: String, mxHost: String?, messageID: String?, suppress: Bool,
-                            committer: StoreCommitter) async {
+                            committer: StoreCommitter, retryAt: Date? = nil) async {
         let now = Date()
         var state = initial
         var next: Date?
         var text = response
-        if state == .deferred {
+        if state == .deferred, let retryAt {
+            next = retryAt
+        } else if state == .deferred {
             switch settings.retry.next(afterAttempts: delivery.attempts + 1, firstAttempt: delivery.firstAttemptAt ?? now, now: now) {
             case .retry(let at): next = at
             case .giveUp:

@@ -18,10 +18,20 @@ import NIOCore
 ///
 /// Recording an outcome is a lock and an append (the hot path of every message); only
 /// marking and flushing wait for a commit. `close()` ends the thread.
+///
+/// A commit that fails (a database busy in another process) is tried again after each of
+/// `retryDelays`, waited out through `pause`. If it still fails, the marks of that commit
+/// fail (their content is withheld, nothing is sent) and its outcomes stay waiting for the
+/// next commit: an outcome known from a server is never dropped. Those still unrecorded
+/// when the committer closes are `unrecorded`, for the engine to count and name.
 final class StoreCommitter: @unchecked Sendable {
     private let store: any DeliveryStore
     private let owner: String
     private let batchSize: Int
+    private let retryDelays: [Duration]
+    private let pause: @Sendable (Duration) -> Void
+    private let now: @Sendable () -> Date
+    private let unrecordedBox = NIOLockedValueBox<[DeliveryOutcome]>([])
     private let waiting = NIOLockedValueBox(Waiting())
     /// Guards `requests` and `closing`; its value is 1 while there are requests (or the
     /// committer is closing), 0 otherwise, so the thread sleeps on `lock(whenValue: 1)`.
@@ -40,10 +50,19 @@ final class StoreCommitter: @unchecked Sendable {
         var done: @Sendable (Result<Set<Int64>, Error>) -> Void
     }
 
-    init(store: any DeliveryStore, owner: String, batchSize: Int) {
+    /// - Parameters:
+    ///   - pause: blocks the commit thread for a retry's delay (a test passes one that
+    ///     advances a fake clock and returns at once).
+    ///   - now: the time written with each commit.
+    init(store: any DeliveryStore, owner: String, batchSize: Int, retryDelays: [Duration],
+         pause: @escaping @Sendable (Duration) -> Void = { Thread.sleep(forTimeInterval: $0.timeInterval) },
+         now: @escaping @Sendable () -> Date = { Date() }) {
         self.store = store
         self.owner = owner
         self.batchSize = max(1, batchSize)
+        self.retryDelays = retryDelays
+        self.pause = pause
+        self.now = now
         let thread = Thread { [self] in commitLoop() }
         thread.name = "salvo-store-commit"
         thread.start()
@@ -89,6 +108,14 @@ final class StoreCommitter: @unchecked Sendable {
         queue.unlock(withValue: 1)
     }
 
+    /// Outcomes recorded but never committed, after every retry: known from a server,
+    /// lost to the store. Complete once a `flush()` after the last `record` has returned
+    /// (or failed).
+    var unrecorded: [DeliveryOutcome] {
+        let waiting = waiting.withLockedValue { $0.outcomes }
+        return unrecordedBox.withLockedValue { $0 } + waiting
+    }
+
     private func commit(_ ids: [Int64]) async throws -> Set<Int64> {
         try await withCheckedThrowingContinuation { continuation in
             enqueue(Request(ids: ids) { continuation.resume(with: $0) })
@@ -119,13 +146,31 @@ final class StoreCommitter: @unchecked Sendable {
                 defer { waiting = Waiting() }
                 return waiting
             }
-            do {
-                let ids = batch.flatMap(\.ids)
-                let marked = try store.recordAndMarkSending(taken.outcomes, hardBounces: taken.hardBounces, marking: ids,
-                                                            owner: owner, now: Date())
+            let ids = batch.flatMap(\.ids)
+            switch commitWithRetries(taken, marking: ids) {
+            case .success(let marked):
                 for request in batch { request.done(.success(marked.intersection(request.ids))) }
-            } catch {
+            case .failure(let error):
+                // The outcomes wait for the next commit, ahead of any recorded since.
+                waiting.withLockedValue { waiting in
+                    waiting.outcomes = taken.outcomes + waiting.outcomes
+                    waiting.hardBounces.formUnion(taken.hardBounces)
+                }
                 for request in batch { request.done(.failure(error)) }
+            }
+        }
+    }
+
+    private func commitWithRetries(_ taken: Waiting, marking ids: [Int64]) -> Result<Set<Int64>, any Error> {
+        var attempt = 0
+        while true {
+            do {
+                return .success(try store.recordAndMarkSending(taken.outcomes, hardBounces: taken.hardBounces, marking: ids,
+                                                               owner: owner, now: now()))
+            } catch {
+                guard attempt < retryDelays.count else { return .failure(error) }
+                pause(retryDelays[attempt])
+                attempt += 1
             }
         }
     }

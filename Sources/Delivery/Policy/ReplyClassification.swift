@@ -205,6 +205,17 @@ public struct ReplyClassification: Sendable, Hashable {
             || text.contains("try later")
     }
 
+    /// Whether a refusal of a recipient is really about the sender's own setup, the same
+    /// for every recipient: Postfix's `reject_non_fqdn_helo_hostname` and
+    /// `reject_invalid_helo_hostname` answer at RCPT (with `smtpd_delay_reject`)
+    /// "504 5.5.2 <name>: Helo command rejected: need fully-qualified hostname". Nobody's
+    /// address is at fault: the engine stops the route rather than bounce anyone.
+    public static func isSenderFault(_ reply: SMTPReply) -> Bool {
+        guard !reply.isPositiveCompletion, !reply.isIntermediate else { return false }
+        let text = reply.text.lowercased()
+        return text.contains("helo command rejected") || text.contains("need fully-qualified hostname")
+    }
+
     private static func saysGreylisted(_ text: String) -> Bool {
         text.contains("greylist") || text.contains("graylist") || text.contains("grey-list") || text.contains("gray-list")
     }
