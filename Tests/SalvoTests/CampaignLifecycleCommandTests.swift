@@ -9,7 +9,7 @@ import Testing
 /// and what the store holds after each step.
 @Suite struct CampaignLifecycleCommandTests {
     /// A `salvo init` project routed to `port`, its list imported and its campaign created.
-    private func project(port: Int, editing edits: [(String, String)] = []) throws -> String {
+    private func project(port: Int, editing edits: [(String, String)] = []) async throws -> String {
         let dir = try await SalvoBinary.initProject(editing: [("127.0.0.1:2525", "127.0.0.1:\(port)")] + edits)
         #expect(try await SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
         let created = try await SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir)
@@ -17,9 +17,9 @@ import Testing
         return dir
     }
 
-    private func store(_ dir: String) async throws -> SalvoStore { try SalvoStore(path: dir + "/salvo.db") }
+    private func store(_ dir: String) throws -> SalvoStore { try SalvoStore(path: dir + "/salvo.db") }
 
-    private func deliveries(_ dir: String) async throws -> Int {
+    private func deliveries(_ dir: String) throws -> Int {
         try store(dir).writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM deliveries") ?? 0 }
     }
 
@@ -33,7 +33,7 @@ import Testing
     @Test func aTemplateEditedAfterCreateIsRefusedAtPreviewSendAndRunNamingFileAndLine() async throws {
         let sink = try await SMTPSinkPeer.start()
         defer { sink.stop() }
-        let dir = try project(port: sink.port)
+        let dir = try await project(port: sink.port)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let template = dir + "/templates/welcome.txt.mustache"
         try (String(contentsOfFile: template, encoding: .utf8) + "Your code is {{coupon}}.\n").write(toFile: template, atomically: true, encoding: .utf8)
@@ -57,7 +57,7 @@ import Testing
     @Test func anUpdatedCampaignSendsItsNewSubjectAndAFinishedOneMailsNoNewcomer() async throws {
         let sink = try await SMTPSinkPeer.start()
         defer { sink.stop() }
-        let dir = try project(port: sink.port)
+        let dir = try await project(port: sink.port)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let file = dir + "/welcome.yml"
         try String(contentsOfFile: file, encoding: .utf8).replacingOccurrences(of: "Welcome, {{first_name}}", with: "Hello again, {{first_name}}")
@@ -101,7 +101,7 @@ import Testing
     @Test func aTestSendReachesOnlyTheSeedAndIsRecordedApart() async throws {
         let sink = try await SMTPSinkPeer.start()
         defer { sink.stop() }
-        let dir = try project(port: sink.port)
+        let dir = try await project(port: sink.port)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let test = try await SalvoBinary.run(["send", "welcome", "--test-to", "seed@example.org", "--recipient", "yuki.tanaka@example.net"], in: dir)
         #expect(test.status == 0, "\(test.stdout)\(test.stderr)")
@@ -126,7 +126,7 @@ import Testing
     @Test func previewShowsTheTextTheHTMLAndTheEffectiveHeaders() async throws {
         let sink = try await SMTPSinkPeer.start()
         defer { sink.stop() }
-        let dir = try project(port: sink.port)
+        let dir = try await project(port: sink.port)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let yuki = try await SalvoBinary.run(["preview", "welcome", "--text", "--recipient", "yuki.tanaka@example.net", "--html", "page.html"], in: dir)
         #expect(yuki.status == 0, "\(yuki.stderr)")
@@ -147,7 +147,7 @@ import Testing
         let sink = try await SMTPSinkPeer.start()
         let laterPort = try TestPeers.freePort()  // example.net is down: its recipients defer
         defer { sink.stop() }
-        let dir = try project(port: sink.port, editing: [
+        let dir = try await project(port: sink.port, editing: [
             ("    \"*\": 127.0.0.1:\(sink.port)", "    example.com: 127.0.0.1:\(sink.port)\n    example.net: 127.0.0.1:\(laterPort)"),
         ])
         defer { try? FileManager.default.removeItem(atPath: dir) }

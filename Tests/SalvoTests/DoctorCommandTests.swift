@@ -6,9 +6,9 @@ import TestPeers
 /// blocklist zones that dnsmasq serves.
 @Suite(.serialized) struct DoctorCommandTests {
     @Test func exitsZeroWhenNothingFailsAndOneWhenSomethingDoes() async throws {
-        let dir = try SalvoBinary.temporaryDirectory()
+        let dir = try await SalvoBinary.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let keygen = try SalvoBinary.run(["dkim", "keygen", "--domain", "shop.test", "--selector", "s1", "--algorithm", "ed25519"], in: dir)
+        let keygen = try await SalvoBinary.run(["dkim", "keygen", "--domain", "shop.test", "--selector", "s1", "--algorithm", "ed25519"], in: dir)
         #expect(keygen.status == 0, "\(keygen.stderr)")
         let record = try #require(keygen.stdout.split(separator: "\n").first { $0.hasPrefix("  value: ") }).dropFirst("  value: ".count)
 
@@ -38,7 +38,7 @@ import TestPeers
         // No DMARC record yet: that line fails, and the command exits 1.
         var dns = try await DNSMasqPeer.start(lines, localDomains: ["test", "in-addr.arpa"])
         try configure(dns.port)
-        let failing = try SalvoBinary.run(["doctor"], in: dir)
+        let failing = try await SalvoBinary.run(["doctor"], in: dir)
         dns.stop()
         #expect(failing.status == 1, "\(failing.stdout)\(failing.stderr)")
         #expect(failing.stdout.contains("FAIL  DMARC  _dmarc.shop.test has no DMARC record"), "\(failing.stdout)")
@@ -52,7 +52,7 @@ import TestPeers
         dns = try await DNSMasqPeer.start(lines, localDomains: ["test", "in-addr.arpa"])
         defer { dns.stop() }
         try configure(dns.port)
-        let passing = try SalvoBinary.run(["doctor", "shop.test"], in: dir)
+        let passing = try await SalvoBinary.run(["doctor", "shop.test"], in: dir)
         #expect(passing.status == 0, "\(passing.stdout)\(passing.stderr)")
         #expect(!passing.stdout.contains("FAIL ") && !passing.stdout.contains("WARN "), "\(passing.stdout)")
         #expect(passing.stdout.contains(#"OK    SPF    shop.test "v=spf1 mx -all" passes 192.0.2.10 (mx)"#), "\(passing.stdout)")
@@ -65,7 +65,7 @@ import TestPeers
             "address=/example.com.dbl.test/127.0.1.2",
         ], localDomains: ["test", "com", "in-addr.arpa"])
         defer { dns.stop() }
-        let dir = try SalvoBinary.initProject(editing: [("# helo: mail.example.com", """
+        let dir = try await SalvoBinary.initProject(editing: [("# helo: mail.example.com", """
             helo: mail.example.com
             dns:
               server: 127.0.0.1:\(dns.port)
@@ -74,22 +74,22 @@ import TestPeers
               blocklists: { ips: [zen.test], domains: [dbl.test] }
             """)])
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        #expect(try SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
-        let created = try SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir)
+        #expect(try await SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
+        let created = try await SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir)
         #expect(created.status == 0, "\(created.stderr)")
 
-        let result = try SalvoBinary.run(["doctor"], in: dir)
+        let result = try await SalvoBinary.run(["doctor"], in: dir)
         #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("domain:      example.com (the From address of the stored campaigns)"), "\(result.stdout)")
         #expect(result.stdout.contains("FAIL  DNSBL  example.com is listed on dbl.test (127.0.1.2)"), "\(result.stdout)")
         #expect(result.stdout.contains("WARN  DKIM   no dkim section"), "\(result.stdout)")
     }
 
-    @Test func noDomainToCheckIsOneClearLine() throws {
-        let dir = try SalvoBinary.temporaryDirectory()
+    @Test func noDomainToCheckIsOneClearLine() async throws {
+        let dir = try await SalvoBinary.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try "helo: mail.shop.test\ndns:\n  server: 127.0.0.1:9\n".write(toFile: dir + "/salvo.yml", atomically: true, encoding: .utf8)
-        let result = try SalvoBinary.run(["doctor"], in: dir)
+        let result = try await SalvoBinary.run(["doctor"], in: dir)
         #expect(result.status == 1)
         #expect(result.stderr == "salvo doctor: no domain to check: name one (salvo doctor shop.example), or configure dkim.domain, or create a campaign\n")
     }

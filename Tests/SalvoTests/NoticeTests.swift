@@ -39,7 +39,7 @@ import TestPeers
         #expect(sent.status == 0, "\(sent.stderr)")
         #expect(sent.stdout.contains("sent 2, deferred 0, bounced 2"), "\(sent.stdout)")
         #expect(sent.stdout.contains("notice: failure summary of 'welcome' sent to ops@notify.test"), "\(sent.stdout) \(sent.stderr)")
-        func summaries() async throws -> [SinkTransaction] { try ok.transactions().filter { $0.rcptArgs == ["<ops@notify.test>"] } }
+        func summaries() throws -> [SinkTransaction] { try ok.transactions().filter { $0.rcptArgs == ["<ops@notify.test>"] } }
         let received = try summaries()
         #expect(received.count == 1)
         let text = String(decoding: received.first?.message ?? [], as: UTF8.self)

@@ -76,15 +76,15 @@ import TestPeers
     @Test func aMessagesOwnUnsubscribeURLPostedAsAProviderWouldKeepsTheAddressOutOfTheNextCampaign() async throws {
         let sink = try await SMTPSinkPeer.start()
         defer { sink.stop() }
-        let dir = try SalvoBinary.initProject(editing: [
+        let dir = try await SalvoBinary.initProject(editing: [
             ("127.0.0.1:2525", "127.0.0.1:\(sink.port)"),
             ("retry:", "web:\n  public_url: https://example.com\n\nretry:"),
         ])
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let env = ["SALVO_UNSUBSCRIBE_SECRET": Self.secret]
-        #expect(try SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
-        #expect(try SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir).status == 0)
-        let sent = try SalvoBinary.run(["send", "welcome"], in: dir, environment: env)
+        #expect(try await SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
+        #expect(try await SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir).status == 0)
+        let sent = try await SalvoBinary.run(["send", "welcome"], in: dir, environment: env)
         #expect(sent.status == 0, "\(sent.stderr)")
         let paths = Self.unsubscribePaths(try sink.transactions())
         #expect(paths.count == 4)
@@ -97,7 +97,7 @@ import TestPeers
         let ada = try #require(paths["ada.okafor@example.com"])
 
         // preview prints the same URL the message carried.
-        let preview = try SalvoBinary.run(["preview", "welcome", "--recipient", "yuki.tanaka@example.net"], in: dir, environment: env)
+        let preview = try await SalvoBinary.run(["preview", "welcome", "--recipient", "yuki.tanaka@example.net"], in: dir, environment: env)
         #expect(preview.stdout.contains("<https://example.com\(yuki)>"), "\(preview.stdout)")
 
         let server = try await Server(dir: dir)
@@ -110,21 +110,21 @@ import TestPeers
         tampered[8] = tampered[8] == "x" ? "y" : "x"
         #expect(try await client.send(.oneClick(String(tampered))).status == 404)
 
-        let status = try SalvoBinary.run(["status", "welcome", "--json"], in: dir)
+        let status = try await SalvoBinary.run(["status", "welcome", "--json"], in: dir)
         let object = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
         #expect(object?["unsubscribes"] as? [String: Int] == ["one_click": 1, "page": 0], "\(status.stdout)")
-        #expect(try SalvoBinary.run(["status", "welcome"], in: dir).stdout.contains("unsubscribes: 1 (one-click 1, page 0)"))
+        #expect(try await SalvoBinary.run(["status", "welcome"], in: dir).stdout.contains("unsubscribes: 1 (one-click 1, page 0)"))
 
-        let suppressed = try SalvoBinary.run(["suppress", "list"], in: dir).stdout
+        let suppressed = try await SalvoBinary.run(["suppress", "list"], in: dir).stdout
         #expect(suppressed.contains("yuki.tanaka@example.net,unsubscribe"), "\(suppressed)")
         #expect(!suppressed.contains("ada.okafor"))
 
         // The next campaign over the same list skips Yuki.
         let second = try String(contentsOfFile: dir + "/welcome.yml", encoding: .utf8).replacingOccurrences(of: "name: welcome", with: "name: welcome-again")
         try second.write(toFile: dir + "/welcome-again.yml", atomically: true, encoding: .utf8)
-        #expect(try SalvoBinary.run(["campaign", "create", "welcome-again.yml"], in: dir).status == 0)
+        #expect(try await SalvoBinary.run(["campaign", "create", "welcome-again.yml"], in: dir).status == 0)
         let before = try sink.transactions().count
-        let again = try SalvoBinary.run(["send", "welcome-again"], in: dir, environment: env)
+        let again = try await SalvoBinary.run(["send", "welcome-again"], in: dir, environment: env)
         #expect(again.status == 0, "\(again.stderr)")
         let recipients = try sink.transactions().dropFirst(before).flatMap(\.rcptArgs).sorted()
         #expect(recipients == ["<ada.okafor@example.com>", "<kwame.mensah@example.net>", "<o'brien.sean@example.com>"])
@@ -149,18 +149,18 @@ import TestPeers
         let count = 2000
         var csv = "email,first_name,last_name,country,tags\n"
         for i in 0..<count { csv += "user\(i)@\(["example.com", "example.net", "example.org"][i % 3]),U\(i),L,NG,new\n" }
-        let dir = try SalvoBinary.initProject(editing: [
+        let dir = try await SalvoBinary.initProject(editing: [
             ("127.0.0.1:2525", "127.0.0.1:\(sink.port)"),
             ("messages_per_connection: 100", "messages_per_connection: 1000"),
         ], recipients: csv)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let env = ["SALVO_UNSUBSCRIBE_SECRET": Self.secret]
-        #expect(try SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
-        #expect(try SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir).status == 0)
+        #expect(try await SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
+        #expect(try await SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir).status == 0)
         let server = try await Server(dir: dir)
 
         // The send runs as its own process while the burst arrives.
-        let send = Task.detached { try SalvoBinary.run(["send", "welcome"], in: dir, environment: env, timeout: 300) }
+        let send = Task.detached { try await SalvoBinary.run(["send", "welcome"], in: dir, environment: env, timeout: 300) }
         let maker = UnsubscribeToken.Maker(campaign: "welcome", secret: Array(Self.secret.utf8))
         let emails = (0..<count).map { "user\($0)@\(["example.com", "example.net", "example.org"][$0 % 3])" }
         let burst = try await WebClient(port: server.port).burst(

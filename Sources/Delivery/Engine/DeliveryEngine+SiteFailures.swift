@@ -116,7 +116,7 @@ extension DeliveryEngine {
     /// the reply feeds its back-off and deferral rules as a RCPT reply would, `group` is
     /// deferred, and the site is suspended once it has failed enough connections in a row.
     func connectionFailed(_ error: any Error, site: SiteKey, group: [Admitted], committer: StoreCommitter) async {
-        if case SitePoolError.shutDown = error {
+        if let poolError = error as? SitePoolError, poolError.isShutDown {
             await putBack(group.map(\.delivery), site: site, committer: committer)
             return
         }

@@ -305,6 +305,12 @@ public actor DeliveryEngine {
             if pools[site] == nil {
                 pools[site] = SitePool(site: siteName, destinations: destinations, maxConnections: effective.connections,
                                        messagesPerConnection: effective.messagesPerConnection,
+                                       // The site's and the global connection limits hold for
+                                       // every sender of this store, not only this process.
+                                       leases: .shared(store, owner: settings.owner, site: site,
+                                                       siteConnections: effective.connections,
+                                                       globalConnections: policy.withLockedValue { $0.limits.global.connections },
+                                                       now: { Date() }),
                                        connector: watched(connector(via, effective.requireTLS), site: site))
             }
             queues[site, default: SiteQueue()].append(delivery)
