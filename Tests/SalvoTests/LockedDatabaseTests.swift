@@ -13,7 +13,7 @@ import TestPeers
         let dir = try await SalvoBinary.slowProject(recipients: 40, prefix: "l", port: sink.port)
         defer { try? FileManager.default.removeItem(atPath: dir) }
 
-        let sending = try SalvoBinary.start(["send", "welcome"], in: dir, environment: ["SALVO_UNSUBSCRIBE_SECRET": "lock"])
+        let sending = try SalvoBinary.start(["send", "welcome"], in: dir, environment: ["SALVO_UNSUBSCRIBE_SECRET": "lock-lock-lock-lock-lock-lock-lock-lock"])
         #expect(try await TestPeers.eventually { try sink.transactions().count > 0 })
         let holder = try await SQLiteLockHolder.hold(dir + "/salvo.db", for: 12)
         defer { holder.stop() }

@@ -10,7 +10,7 @@ import TestPeers
 /// the next campaign; a burst of unsubscribes during a send loses nothing and harms
 /// nothing; SIGTERM stops the server cleanly.
 @Suite(.serialized) struct ServeCommandTests {
-    static let secret = "s3cret-for-the-serve-tests"
+    static let secret = "s3cret-for-the-serve-tests-long-enough-now"
 
     /// `salvo serve` started with its own signal mask (posix_spawn), so SIGTERM reaches it.
     final class Server {

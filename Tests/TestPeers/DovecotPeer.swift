@@ -30,6 +30,8 @@ public final class DovecotPeer: @unchecked Sendable {
     private let mailOwner: (uid: uid_t, gid: gid_t)
     private let ownsCertificates: Bool
     private var stopped = false
+    /// A failed start attempt: stopping it leaves the folder to the next attempt.
+    var abandoned = false
     private var deliveries = 0
 
     private init(port: Int, password: String, certificates: TestCertificates, ownsCertificates: Bool,
@@ -85,6 +87,9 @@ public final class DovecotPeer: @unchecked Sendable {
             }
             if !peer.stopped { lastError = PeerError("dovecot was not ready on port \(port) within 15 s: \(peer.log)") }
             peer.stopProcess()
+            // The next attempt reuses the folder and certificates: this one must not
+            // remove them when it is released.
+            peer.abandoned = true
         }
         try? FileManager.default.removeItem(at: directory)
         if given == nil { certificates.remove() }
@@ -242,6 +247,7 @@ public final class DovecotPeer: @unchecked Sendable {
     /// Stops Dovecot and removes its folder (and the certificates it made).
     public func stop() {
         stopProcess()
+        if abandoned { return }
         try? FileManager.default.removeItem(at: directory)
         if ownsCertificates { certificates.remove() }
     }

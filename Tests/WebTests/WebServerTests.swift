@@ -25,6 +25,7 @@ import Web
             from: news@shop.example
             subject: Hi
             text: t.txt.mustache
+            unsubscribe: "https://shop.example/u/{{unsubscribe_token}}"
             """.write(toFile: campaign, atomically: true, encoding: .utf8)
         try store.createCampaign(CampaignDefinition.load(path: campaign), sourcePath: campaign)
         return store
