@@ -16,6 +16,8 @@ struct SuspensionReason: Sendable {
     var text: String
     var code: Int?
     var enhanced: String?
+    /// The server that refused, named in `text` but not recorded as the attempt's MX host:
+    /// no transaction took place, and the daily quota counts only messages a server took.
     var server: String?
 }
 
@@ -144,7 +146,7 @@ extension DeliveryEngine {
         }
         for admitted in group {
             await finish(admitted.delivery, .deferred, code: reason.code, enhanced: reason.enhanced, response: reason.text,
-                         mxHost: reason.server, messageID: nil, suppress: false, committer: committer)
+                         mxHost: nil, messageID: nil, suppress: false, committer: committer)
         }
     }
 
@@ -190,7 +192,7 @@ extension DeliveryEngine {
             guard let committer else { return }
             for delivery in deliveries {
                 await finish(delivery, .deferred, code: reason.code, enhanced: reason.enhanced, response: reason.text,
-                             mxHost: reason.server, messageID: nil, suppress: false, committer: committer)
+                             mxHost: nil, messageID: nil, suppress: false, committer: committer)
             }
         case .senderFailure:
             do {

@@ -293,7 +293,7 @@ public actor DeliveryEngine {
             case .suspended(let reason)?:
                 excludedDomains.insert(delivery.domain)
                 await finish(delivery, .deferred, code: reason.code, enhanced: reason.enhanced, response: reason.text,
-                             mxHost: reason.server, messageID: nil, suppress: false, committer: committer)
+                             mxHost: nil, messageID: nil, suppress: false, committer: committer)
                 return
             case .senderFailure?:
                 excludedDomains.insert(delivery.domain)
