@@ -22,9 +22,11 @@ import TestPeers
         #expect(try await TestPeers.eventually(within: .seconds(120)) { holder.said("releasing") })
         // While the lock was held no message could be marked, so none went out beyond
         // those marked before it (one per connection, 5) and the rate's burst of 2 in the
-        // moment after the release; twelve seconds at 2/s would be 24.
+        // moment after the release, plus what goes out at 2/s between the release and this
+        // count (a few on a loaded machine); twelve seconds at 2/s without the wait would
+        // be 24 more.
         let atRelease = try sink.transactions().count
-        #expect(atRelease - atLock <= 7, "\(atRelease - atLock) messages went out while the database was locked")
+        #expect(atRelease - atLock <= 12, "\(atRelease - atLock) messages went out while the database was locked")
         #expect(sending.process.isRunning || atRelease < 40, "the send did not wait for the lock")
         let result = await sending.finished()
         #expect(result.status == 0, "status \(result.status): \(result.stderr)")

@@ -74,14 +74,16 @@ public enum TestPeers {
 
     /// Starts a program and returns once it is ready: either a line of its output matches
     /// `PORT <n>` (the port it bound), or `port` accepts connections. Gives up after
-    /// `timeout` seconds, stopping the program; on failure `directory` is removed.
+    /// `timeout` seconds, stopping the program; on failure `directory` is removed. The
+    /// timeout only guards against a peer that never starts: a Python peer on a loaded
+    /// machine can take well over ten seconds to import its modules.
     public static func launch(
         _ name: String,
         executable: String,
         arguments: [String],
         port: Int? = nil,
         directory: URL,
-        timeout: Double = 15
+        timeout: Double = 90
     ) async throws -> PeerProcess {
         let outputURL = directory.appendingPathComponent("\(name).out")
         _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)

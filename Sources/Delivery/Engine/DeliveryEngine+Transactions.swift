@@ -22,7 +22,7 @@ extension DeliveryEngine {
             // site's line, where the policy holds it (or hands it back to the store)
             // until the pause is over.
             if halted.withLockedValue({ $0 }) || isPaused(site) {
-                await putBack(batch[start...].map(\.delivery), site: site, committer: committer)
+                await putBack(batch[start...].map(\.delivery), site: site)
                 break
             }
             start = end
@@ -39,12 +39,11 @@ extension DeliveryEngine {
             // The rates every sender of the store shares: a long wait hands the rest
             // back to the store for a later run, leaving the domain alone meanwhile.
             guard await takeSharedSends(group.count, domain: group[0].delivery.domain, site: group[0].limitsSite, poolSite: site) else {
-                await handBackForLater(Array(batch[(end - group.count)...].map(\.delivery)), site: site)
+                await handBackForLater(Array(batch[(end - group.count)...].map(\.delivery)))
                 break
             }
             if connection == nil {
-                connection = await self.connection(from: pool, site: site, for: group, rest: batch[end...].map(\.delivery),
-                                                   committer: committer)
+                connection = await self.connection(from: pool, site: site, for: group, rest: batch[end...].map(\.delivery))
             }
             guard let open = connection else { return }
             let goOn = await transact(group, message: message, on: open, site: site, committer: committer)
@@ -53,7 +52,7 @@ extension DeliveryEngine {
                 connection = nil
             }
             if !goOn {
-                await putBack(batch[end...].map(\.delivery), site: site, committer: committer)
+                await putBack(batch[end...].map(\.delivery), site: site)
                 break
             }
         }
@@ -144,7 +143,7 @@ extension DeliveryEngine {
         }
         var paused = false
         for admitted in group {
-            let reaction = randomness.withLockedValue { generator in policy.withLockedValue { $0.failed(error, site: admitted.limitsSite, now: .now, using: &generator) } }
+            let reaction = randomness.withLockedValue { generator in policy.withLockedValue { $0.failed(error, site: admitted.limitsSite, now: clock.now, using: &generator) } }
             if await apply(reaction.site, site: site) { paused = true }
             var state = reaction.classification.disposition.state
             var suppress = reaction.classification.suppressesAddress
@@ -177,24 +176,12 @@ extension DeliveryEngine {
         for delivery in deliveries where marked.contains(delivery.id) {
             await finish(delivery, .deferred, code: error.reply.map { Int($0.code) }, enhanced: error.reply?.enhancedCode?.description,
                          response: "not sent, the sender's setup failed: \(error)", mxHost: error.server, messageID: nil,
-                         suppress: false, committer: committer, retryAt: Date())
-        }
-    }
-
-    /// Hands `deliveries` back to the store unsent and leaves their domains alone for the
-    /// rest of the pass (a wait longer than `longestWait`).
-    func handBackForLater(_ deliveries: [ClaimedDelivery], site: SiteKey) async {
-        guard !deliveries.isEmpty else { return }
-        for delivery in deliveries { exclude(domain: delivery.domain) }
-        do {
-            try await store.release(deliveries.map(\.id), owner: settings.owner)
-        } catch {
-            logger.error("handing back \(deliveries.count) deliveries: \(error)")
+                         suppress: false, committer: committer, retryAt: clock.date())
         }
     }
 
     private func via(of site: SiteKey) -> Route.Via {
-        siteVia[site] ?? .mx
+        machine.siteVia[site] ?? .mx
     }
 
     /// Records one recipient's outcome; true when the reply paused the site.
@@ -202,7 +189,7 @@ extension DeliveryEngine {
     nonisolated func handle(_ outcome: SMTPRecipientOutcome, delivery: ClaimedDelivery, site: SiteKey, poolSite: SiteKey,
                             server: String, messageID: String, committer: StoreCommitter) async -> Bool {
         let stage: ReplyClassification.Stage = outcome.status == .accepted ? .data : .recipient
-        let reaction = randomness.withLockedValue { generator in policy.withLockedValue { $0.replied(outcome.reply, stage: stage, site: site, now: .now, using: &generator) } }
+        let reaction = randomness.withLockedValue { generator in policy.withLockedValue { $0.replied(outcome.reply, stage: stage, site: site, now: clock.now, using: &generator) } }
         let paused = await apply(reaction.site, site: poolSite)
         await finish(delivery, reaction.classification.disposition.state, code: Int(outcome.reply.code),
                      enhanced: outcome.reply.enhancedCode?.description, response: outcome.reply.text,
@@ -234,7 +221,7 @@ extension DeliveryEngine {
             while missing > 0 {
                 let grant: SendGrant
                 do {
-                    grant = try await store.takeSends(key, count: missing, rate: rate, now: Date())
+                    grant = try await store.takeSends(key, count: missing, rate: rate, now: clock.date())
                 } catch {
                     logger.error("taking \(missing) sends of \(key) from the store: \(error)")
                     sharedSends.deposit(key, count - missing)
@@ -243,14 +230,14 @@ extension DeliveryEngine {
                 }
                 missing -= min(missing, grant.granted)
                 guard missing > 0 else { break }
-                let wait = max(0, (grant.retryAt ?? Date()).timeIntervalSinceNow)
+                let wait = max(0, grant.retryAt.map { $0.timeIntervalSince(clock.date()) } ?? 0)
                 rounds += 1
                 if halted.withLockedValue({ $0 }) || Duration.seconds(wait) > settings.longestWait || rounds > 1000 {
                     sharedSends.deposit(key, count - missing)
                     giveBack()
                     return false
                 }
-                await sleep(until: .now + .milliseconds(Int(max(1, wait * 1000))), site: poolSite)
+                await sleep(until: clock.now + .milliseconds(Int(max(1, wait * 1000))), site: poolSite)
             }
             taken.append((key, count))
         }

@@ -41,6 +41,12 @@ public actor DeliveryEngine {
                                                     .milliseconds(800), .milliseconds(1600), .milliseconds(3200),
                                                     .seconds(5), .seconds(5), .seconds(5)]
 
+        /// What of these the engine's state machine keeps to.
+        var machine: StateMachine<ContinuousClock.Instant>.Settings {
+            .init(claimBatch: claimBatch, waitForRetries: waitForRetries, longestWait: longestWait,
+                  suspendAfterFailedConnections: suspendAfterFailedConnections)
+        }
+
         public init(owner: String, mx: SMTPConfiguration, relay: SMTPConfiguration? = nil, retry: RetryPolicy = RetryPolicy()) {
             self.owner = owner
             self.mx = mx
@@ -69,6 +75,8 @@ public actor DeliveryEngine {
         public var attempts: Int { sent + deferred + bounced + failed + unknown }
     }
 
+    typealias Machine = StateMachine<ContinuousClock.Instant>
+
     let store: any DeliveryStore
     private let router: Router
     let renderer: any MessageRenderer
@@ -76,37 +84,38 @@ public actor DeliveryEngine {
     /// rather than the actor: a worker records a reply without a hop.
     nonisolated let policy: NIOLockedValueBox<DeliveryPolicy<ContinuousClock.Instant>>
     let settings: Settings
+    /// Where the engine's time comes from (a fake clock in tests).
+    nonisolated let clock: DeliveryClock
     /// Opens sessions for a route of this kind; `true` when the site's limits require TLS.
     private let connector: @Sendable (Route.Via, Bool) -> SMTPConnector
     let logger: Logger
 
+    /// The pass's bookkeeping: every decision is the machine's, every effect the runner's.
+    var machine: Machine
     private var pools: [SiteKey: SitePool] = [:]
-    private var queues: [SiteKey: SiteQueue] = [:]
-    private var workers: [SiteKey: Int] = [:]
-    private var queued = 0
-    private var excludedDomains: Set<String> = []
-    /// Sites that take nothing more in this pass, and why.
-    var stoppedSites: [SiteKey: SiteStop] = [:]
-    /// The domains claimed for each site so far, to leave out of later claims once the
-    /// site is stopped.
-    private var siteDomains: [SiteKey: Set<String>] = [:]
-    /// How each site is reached (a relay's TLS failure is the sender's).
-    var siteVia: [SiteKey: Route.Via] = [:]
+    /// The work the pass runs as child tasks: claims, workers, the store's idle answer.
+    private var jobs: AsyncStream<Job>.Continuation?
+    private var committer: StoreCommitter?
+    private var retryTimer: Task<Void, Never>?
+    /// The first error that ended the pass (a claim the store refused).
+    private var failure: (any Error)?
+    /// `perform` calls still running their effects, and a pass that waits for them to end.
+    private var performing = 0
+    private var quiet: CheckedContinuation<Void, Never>?
+    /// `stop()` was called: a later `run` stops at once too.
+    private var stopped = false
     /// Workers waiting for a site's pause to end, woken early when the site stops or the
     /// engine does.
     private var sleepers: [SiteKey: [Task<Void, Never>]] = [:]
-    /// Each site's connections failed in a row and the last connect error, kept by the
-    /// connector a pool opens sessions with (a success resets the count).
+    /// Each site's connections failed in a row, kept by the connector a pool opens
+    /// sessions with (a success resets the count), and whether the site stopped.
     nonisolated let connectHealth = NIOLockedValueBox<[SiteKey: ConnectHealth]>([:])
     /// Sends taken from the store's shared buckets and not used yet.
     nonisolated let sharedSends = SharedSends()
     /// Where the back-off's jitter comes from (a test passes a seeded generator).
     nonisolated let randomness: NIOLockedValueBox<any RandomNumberGenerator & Sendable>
     private nonisolated let summary: NIOLockedValueBox<Summary>
-    private var stopping = false { didSet { updateHalted() } }
-    private var control: CampaignControl = .running { didSet { updateHalted() } }
-    /// `stopping || control != .running`, readable by workers off the actor between two
-    /// messages.
+    /// `machine.isHalted`, readable by workers off the actor between two messages.
     nonisolated let halted = NIOLockedValueBox(false)
     /// When each paused site may be sent to again, readable by workers between two
     /// messages: every worker of a site stops at its next message, not only the one whose
@@ -114,12 +123,14 @@ public actor DeliveryEngine {
     private nonisolated let pausedUntil: NIOLockedValueBox<[SiteKey: ContinuousClock.Instant]>
     private nonisolated let progress: NIOLockedValueBox<(@Sendable (Summary) -> Void)?>
 
-    /// - Parameter connector: opens a session to a destination (tests and the relay use
-    ///   the default, `SMTPConnection.connect`).
+    /// - Parameters:
+    ///   - connector: opens a session to a destination (tests and the relay use the
+    ///     default, `SMTPConnection.connect`).
+    ///   - clock: the time of pacing, back-off, waits and the store's records.
     public init(store: any DeliveryStore, router: Router, renderer: any MessageRenderer,
                 policy: DeliveryPolicy<ContinuousClock.Instant>, settings: Settings,
                 connector: SMTPConnector? = nil, random: (any RandomNumberGenerator & Sendable)? = nil,
-                logger: Logger = Logger(label: "salvo.delivery")) {
+                clock: DeliveryClock = .system, logger: Logger = Logger(label: "salvo.delivery")) {
         randomness = NIOLockedValueBox(random ?? SystemRandomNumberGenerator())
         self.store = store
         self.router = router
@@ -128,7 +139,9 @@ public actor DeliveryEngine {
         summary = NIOLockedValueBox(Summary())
         progress = NIOLockedValueBox(nil)
         self.settings = settings
+        self.clock = clock
         self.logger = logger
+        machine = Machine(settings: settings.machine)
         pausedUntil = NIOLockedValueBox([:])
         if let connector {
             self.connector = { _, _ in connector }
@@ -140,9 +153,16 @@ public actor DeliveryEngine {
 
     /// Asks a running `run` to stop claiming; it returns once the transactions in flight
     /// are recorded.
-    public func stop() {
-        stopping = true
-        wakeSleepers()
+    public func stop() async {
+        stopped = true
+        await perform(machine.stopRequested())
+    }
+
+    /// Work the pass runs in its task group.
+    private enum Job: Sendable {
+        case claim(limit: Int, excluding: Set<String>)
+        case work(SiteKey)
+        case checkIdle
     }
 
     /// Sends what is due of `campaign`. `onProgress` is called now and then with the
@@ -152,80 +172,57 @@ public actor DeliveryEngine {
         summary.withLockedValue { $0 = Summary() }
         // One pass takes what is due when it starts: a recipient deferred during the pass
         // waits for the next one (or for `waitForRetries`), however long this pass runs.
-        let passStart = Date()
+        let passStart = clock.date()
         let owner = settings.owner
-        try await store.heartbeat(owner: owner, now: Date())
-        let recovered = try await store.recoverAbandoned(campaign: campaign, owner: owner, now: Date())
+        try await store.heartbeat(owner: owner, now: clock.date())
+        let recovered = try await store.recoverAbandoned(campaign: campaign, owner: owner, now: clock.date())
         summary.withLockedValue { $0.recovered = recovered }
         let committer = StoreCommitter(store: store, owner: owner, batchSize: settings.outcomeBatch,
-                                       retryDelays: settings.commitRetryDelays)
+                                       retryDelays: settings.commitRetryDelays, now: clock.date)
+        self.committer = committer
+        machine = Machine(settings: settings.machine)
+        failure = nil
+        let (jobs, jobQueue) = AsyncStream.makeStream(of: Job.self)
+        self.jobs = jobQueue
 
-        let watcher = Task { [store] in
+        let watcher = Task { [store, clock] in
             // Pause, resume and cancel arrive through the store; the heartbeat keeps
             // this engine's claims from being taken for a dead sender's.
             while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(1))
-                try? await store.heartbeat(owner: owner, now: Date())
-                if let control = try? await store.campaignControl(campaign: campaign) { self.controlChanged(control) }
+                try? await clock.sleep(until: clock.now + .seconds(1))
+                try? await store.heartbeat(owner: owner, now: clock.date())
+                if let control = try? await store.campaignControl(campaign: campaign) { await self.controlChanged(control) }
                 try? await committer.flush()
             }
         }
         defer { watcher.cancel() }
 
-        do {
-            try await withThrowingDiscardingTaskGroup { group in
-                while true {
-                    if stopping || control != .running { break }
-                    if queued >= settings.claimBatch {
-                        try await Task.sleep(for: .milliseconds(5))
-                        continue
-                    }
-                    let claimed = try await store.claimDue(campaign: campaign, now: settings.waitForRetries ? Date() : passStart, limit: settings.claimBatch,
-                                                           owner: owner, excludingDomains: excludedDomains)
-                    if claimed.isEmpty {
-                        if queued > 0 || workers.values.contains(where: { $0 > 0 }) {
-                            try await Task.sleep(for: .milliseconds(20))
-                            continue
-                        }
-                        // A spent quota ends the pass, even under waitForRetries.
-                        if let hold = try await store.sendingHold(now: Date()) {
-                            summary.withLockedValue { $0.heldBy = hold }
-                            break
-                        }
-                        guard settings.waitForRetries, let next = try await store.nextDueAt(campaign: campaign) else { break }
-                        try await committer.flush()
-                        let wait = max(0.05, min(next.timeIntervalSinceNow, 5))
-                        try await Task.sleep(for: .milliseconds(Int(wait * 1000)))
-                        continue
-                    }
-                    // One routing question per domain of the batch, not one per recipient.
-                    var routes: [String: Route] = [:]
-                    var handBack: [ClaimedDelivery] = []
-                    for delivery in claimed {
-                        let route: Route
-                        if let known = routes[delivery.domain] {
-                            route = known
-                        } else {
-                            route = await router.route(delivery.domain)
-                            routes[delivery.domain] = route
-                        }
-                        await dispatch(delivery, route: route, group: &group, handBack: &handBack, committer: committer)
-                    }
-                    if !handBack.isEmpty { try await store.release(handBack.map(\.id), owner: owner) }
-                }
-                // Wait for the queues to drain (or, when stopping, for the transactions
-                // in flight; what is still queued is handed back).
-                while queued > 0 || workers.values.contains(where: { $0 > 0 }) {
-                    if stopping || control != .running { try await releaseQueued() }
-                    try await Task.sleep(for: .milliseconds(10))
+        await withDiscardingTaskGroup { group in
+            await perform(machine.start())
+            if stopped { await perform(machine.stopRequested()) }
+            for await job in jobs {
+                switch job {
+                case .claim(let limit, let excluding):
+                    let dueBy = settings.waitForRetries ? clock.date() : passStart
+                    group.addTask { await self.claim(campaign: campaign, limit: limit, excluding: excluding, dueBy: dueBy) }
+                case .work(let site):
+                    group.addTask { await self.work(site: site, committer: committer) }
+                case .checkIdle:
+                    group.addTask { await self.checkIdle(campaign: campaign, committer: committer) }
                 }
             }
-        } catch {
-            try? await releaseQueued()
+        }
+        // The machine finished with nothing in flight; effects still running (a hand-back
+        // after a pause) end before the last commit.
+        await quieten()
+        self.jobs = nil
+        retryTimer?.cancel()
+        retryTimer = nil
+        if let failure {
             try? await committer.flush()
             committer.close()
             await shutdownPools()
-            throw error
+            throw failure
         }
         defer { committer.close() }
         do {
@@ -240,8 +237,8 @@ public actor DeliveryEngine {
         summary.withLockedValue { $0.lostOutcomes = lost.count }
         await shutdownPools()
         try await store.signOff(owner: owner)
-        _ = try await store.finishIfComplete(campaign: campaign, now: Date())
-        let finalControl = control
+        _ = try await store.finishIfComplete(campaign: campaign, now: clock.date())
+        let finalControl = machine.control
         let result = summary.withLockedValue { summary in
             if finalControl != .running { summary.stoppedBy = finalControl }
             return summary
@@ -257,151 +254,231 @@ public actor DeliveryEngine {
         }
     }
 
-    private func updateHalted() {
-        let value = stopping || control != .running
-        halted.withLockedValue { $0 = value }
+    private func controlChanged(_ value: CampaignControl) async {
+        await perform(machine.controlChanged(value))
     }
 
-    private func controlChanged(_ value: CampaignControl) {
-        if value == .paused || value == .cancelled { control = value }
-    }
+    // MARK: - Running the machine's actions
 
-    // MARK: - Routing and queues
-
-    /// Queues `delivery` for its site, or settles it at once: a route that bounces or
-    /// defers it, a site suspended in this pass (deferred), a route stopped by a sender
-    /// failure (added to `handBack`, released by the caller in one call).
-    private func dispatch(_ delivery: ClaimedDelivery, route: Route, group: inout ThrowingDiscardingTaskGroup<Error>,
-                          handBack: inout [ClaimedDelivery], committer: StoreCommitter) async {
-        switch route {
-        case .bounce(let reason):
-            // No such domain, or a null MX: the address can never receive mail.
-            await finish(delivery, .bounced, code: nil, enhanced: nil, response: reason,
-                         mxHost: nil, messageID: nil, suppress: true, committer: committer)
-        case .deferral(let reason):
-            await finish(delivery, .deferred, code: nil, enhanced: nil, response: reason, mxHost: nil, messageID: nil,
-                         suppress: false, committer: committer)
-        case .deliver(let siteName, let destinations, let via):
-            let shared = DeliveryConnector.site(of: siteName, destinations: destinations)
-            // A domain with pool settings of its own (`limits.domains`) is split out of the
-            // site it shares: its own line, pool and workers.
-            let effective = policy.withLockedValue { $0.limits.resolve(domain: delivery.domain, site: shared) }
-            let site = effective.site
-            siteDomains[site, default: []].insert(delivery.domain)
-            siteVia[site] = via
-            switch stoppedSites[site] {
-            case .suspended(let reason)?:
-                excludedDomains.insert(delivery.domain)
-                await finish(delivery, .deferred, code: reason.code, enhanced: reason.enhanced, response: reason.text,
-                             mxHost: nil, messageID: nil, suppress: false, committer: committer)
-                return
-            case .senderFailure?:
-                excludedDomains.insert(delivery.domain)
-                handBack.append(delivery)
-                return
-            case nil:
-                break
+    /// Runs the machine's actions in order. Work that takes long (claims, workers) goes
+    /// to the pass's task group; the machine's state is never held across an await here,
+    /// each later event sees the state as it is then.
+    func perform(_ actions: [Machine.Action]) async {
+        halted.withLockedValue { $0 = machine.isHalted }
+        guard !actions.isEmpty else { return }
+        performing += 1
+        defer {
+            performing -= 1
+            if performing == 0, let quiet {
+                self.quiet = nil
+                quiet.resume()
             }
-            if pools[site] == nil {
-                pools[site] = SitePool(site: siteName, destinations: destinations, maxConnections: effective.connections,
-                                       messagesPerConnection: effective.messagesPerConnection,
-                                       // The site's and the global connection limits hold for
-                                       // every sender of this store, not only this process.
-                                       leases: .shared(store, owner: settings.owner, site: site,
-                                                       siteConnections: effective.connections,
-                                                       globalConnections: policy.withLockedValue { $0.limits.global.connections },
-                                                       now: { Date() }),
-                                       connector: watched(connector(via, effective.requireTLS), site: site))
-            }
-            queues[site, default: SiteQueue()].append(delivery)
-            queued += 1
-            let limit = policy.withLockedValue { $0.concurrency(for: site) } ?? effective.connections
-            if workers[site, default: 0] < limit {
-                workers[site, default: 0] += 1
-                group.addTask { await self.work(site: site, committer: committer) }
+        }
+        for action in actions {
+            switch action {
+            case .claim(let limit, let excluding):
+                jobs?.yield(.claim(limit: limit, excluding: excluding))
+            case .settle(let deliveries, let settlement):
+                guard let committer else { continue }
+                for delivery in deliveries {
+                    await finish(delivery, settlement.state, code: settlement.code, enhanced: settlement.enhanced,
+                                 response: settlement.response, mxHost: nil, messageID: nil, suppress: settlement.suppress,
+                                 committer: committer)
+                }
+            case .handBack(let deliveries):
+                do {
+                    try await store.release(deliveries.map(\.id), owner: settings.owner)
+                } catch {
+                    // Still `claimed`: sign-off (or the next sender's recovery) hands them back.
+                    logger.error("handing back \(deliveries.count) deliveries: \(error)")
+                }
+            case .makePool(let spec):
+                pools[spec.site] = SitePool(
+                    site: spec.siteName, destinations: spec.destinations, maxConnections: spec.connections,
+                    messagesPerConnection: spec.messagesPerConnection,
+                    // The site's and the global connection limits hold for every sender of
+                    // this store, not only this process.
+                    leases: .shared(store, owner: settings.owner, site: spec.site, siteConnections: spec.connections,
+                                    globalConnections: policy.withLockedValue { $0.limits.global.connections }, now: clock.date),
+                    clock: clock, connector: watched(connector(spec.via, spec.requireTLS), site: spec.site))
+            case .startWorker(let site):
+                jobs?.yield(.work(site))
+            case .stopSite(let site, let log):
+                connectHealth.withLockedValue { $0[site, default: ConnectHealth()].stopped = true }
+                wakeSleepers(of: site)
+                if let log { logger.warning("\(log)") }
+            case .wakeAllSleepers:
+                wakeSleepers()
+            case .checkIdle:
+                jobs?.yield(.checkIdle)
+            case .startTimer(let delay):
+                let deadline = clock.now + delay
+                retryTimer = Task { [clock] in
+                    guard (try? await clock.sleep(until: deadline)) != nil else { return }
+                    await self.timerFired()
+                }
+            case .cancelTimer:
+                retryTimer?.cancel()
+                retryTimer = nil
+            case .hold(let hold):
+                summary.withLockedValue { $0.heldBy = hold }
+            case .finish:
+                jobs?.finish()
             }
         }
     }
+
+    /// Returns once no `perform` is running its effects.
+    private func quieten() async {
+        guard performing > 0 else { return }
+        await withCheckedContinuation { quiet = $0 }
+    }
+
+    private func timerFired() async {
+        retryTimer = nil
+        await perform(machine.timerFired())
+    }
+
+    /// Ends the pass after an error of the store: the workers stop at their next message,
+    /// and `run` throws it once what was on the wire is recorded.
+    private func fail(_ error: any Error) async {
+        if failure == nil { failure = error }
+        await perform(machine.stopRequested())
+    }
+
+    // MARK: - Claims and routes
+
+    /// Claims a batch and asks for each domain's route once (not once per recipient).
+    private func claim(campaign: Int64, limit: Int, excluding: Set<String>, dueBy: Date) async {
+        let claimed: [ClaimedDelivery]
+        do {
+            claimed = try await store.claimDue(campaign: campaign, now: dueBy, limit: limit, owner: settings.owner,
+                                               excludingDomains: excluding)
+        } catch {
+            await perform(machine.claimed([]))
+            await fail(error)
+            return
+        }
+        var routes: [String: Machine.Routing] = [:]
+        var routed: [(ClaimedDelivery, Machine.Routing)] = []
+        routed.reserveCapacity(claimed.count)
+        for delivery in claimed {
+            if let known = routes[delivery.domain] {
+                routed.append((delivery, known))
+                continue
+            }
+            let routing = routing(await router.route(delivery.domain), domain: delivery.domain)
+            routes[delivery.domain] = routing
+            routed.append((delivery, routing))
+        }
+        await perform(machine.claimed(routed))
+    }
+
+    /// A route as the machine takes it: a domain with pool settings of its own
+    /// (`limits.domains`) is split out of the site it shares, with its own line, pool
+    /// and workers.
+    private func routing(_ route: Route, domain: String) -> Machine.Routing {
+        switch route {
+        case .bounce(let reason):
+            return .bounce(reason)
+        case .deferral(let reason):
+            return .deferral(reason)
+        case .deliver(let siteName, let destinations, let via):
+            let shared = DeliveryConnector.site(of: siteName, destinations: destinations)
+            let (effective, concurrency) = policy.withLockedValue { policy in
+                let effective = policy.limits.resolve(domain: domain, site: shared)
+                return (effective, policy.concurrency(for: effective.site) ?? effective.connections)
+            }
+            let spec = Machine.PoolSpec(site: effective.site, siteName: siteName, destinations: destinations, via: via,
+                                        connections: effective.connections,
+                                        messagesPerConnection: effective.messagesPerConnection,
+                                        requireTLS: effective.requireTLS)
+            return .deliver(spec, concurrency: concurrency)
+        }
+    }
+
+    /// Nothing is left in the pass: is sending held, and when does the next retry fall due?
+    private func checkIdle(campaign: Int64, committer: StoreCommitter) async {
+        do {
+            let hold = try await store.sendingHold(now: clock.date())
+            var nextDue: Duration?
+            if hold == nil, settings.waitForRetries, let next = try await store.nextDueAt(campaign: campaign) {
+                try await committer.flush()
+                nextDue = .seconds(next.timeIntervalSince(clock.date()))
+            }
+            await perform(machine.idleChecked(hold: hold, nextDue: nextDue))
+        } catch {
+            await perform(machine.idleChecked(hold: nil, nextDue: nil))
+            await fail(error)
+        }
+    }
+
+    // MARK: - Workers
 
     /// What a worker does next for its site.
     private enum Next: Sendable {
-        /// Send these, in order, each reported against its limits' site.
         case send([Admitted], SitePool)
-        /// The first in line may not go before `until`.
         case wait(ClaimedDelivery, until: ContinuousClock.Instant)
-        /// Nothing left (or stopping): the worker ends.
         case done
     }
 
-    struct Admitted: Sendable {
-        var delivery: ClaimedDelivery
-        /// The site the policy counts this message's reply against (`Effective.site`).
-        var limitsSite: SiteKey
+    /// Deliveries a worker takes from its site's line at once: one actor hop for several
+    /// messages, where a hop per message cost more than the message.
+    private static let takeAtOnce = 16
+
+    private func next(for site: SiteKey) async -> Next {
+        let now = clock.now
+        let sharesMessages = renderer.sharesMessages
+        let (step, actions) = policy.withLockedValue { policy in
+            machine.workerReady(site: site, limit: Self.takeAtOnce, sharesMessages: sharesMessages, now: now, policy: &policy)
+        }
+        let pool = pools[site]
+        await perform(actions)
+        switch step {
+        case .done:
+            return .done
+        case .wait(let delivery, let until):
+            return .wait(delivery, until: until)
+        case .send(let batch):
+            guard let pool else {
+                await putBack(batch.map(\.delivery), site: site)
+                return .done
+            }
+            return .send(batch, pool)
+        }
     }
 
-    /// Takes up to `limit` deliveries of `site` that the policy admits now: one actor
-    /// hop for several messages, where a hop per message cost more than the message.
-    private func next(for site: SiteKey, limit: Int) -> Next {
-        guard !(stopping || control != .running), stoppedSites[site] == nil, let pool = pools[site],
-              var queue = queues.removeValue(forKey: site), !queue.isEmpty else {
-            workers[site, default: 1] -= 1
-            return .done
-        }
-        var taken: [Admitted] = []
-        var waiting: (ClaimedDelivery, ContinuousClock.Instant)?
-        // A shared message goes to a whole transaction's worth of recipients at once.
-        var limit = limit
-        if renderer.sharesMessages, let first = queue.first {
-            limit = max(limit, policy.withLockedValue { $0.limits.resolve(domain: first.domain, site: site).recipientsPerTransaction })
-        }
-        while taken.count < limit, let delivery = queue.first {
-            switch policy.withLockedValue({ $0.admit(domain: delivery.domain, site: site, now: .now) }) {
-            case .proceed(let effective):
-                taken.append(Admitted(delivery: delivery, limitsSite: effective.site))
-                _ = queue.popFirst()
-                queued -= 1
-                continue
-            case .wait(let until):
-                if taken.isEmpty {
-                    _ = queue.popFirst()
-                    queued -= 1
-                    waiting = (delivery, until)
-                }
+    /// One worker of `site`: at most as many run as the site may have connections. It
+    /// runs off the engine's actor, so messages render on every core while the actor only
+    /// keeps the books.
+    private nonisolated func work(site: SiteKey, committer: StoreCommitter) async {
+        while true {
+            switch await next(for: site) {
+            case .done:
+                return
+            case .wait(let delivery, let until):
+                await sleep(until: until, site: site)
+                await putBack([delivery], site: site)
+            case .send(let batch, let pool):
+                await send(batch, pool: pool, site: site, committer: committer)
             }
-            break
         }
-        queues[site] = queue
-        if let waiting { return .wait(waiting.0, until: waiting.1) }
-        return .send(taken, pool)
     }
 
     /// Puts deliveries a worker took but did not send back at the head of its site's
     /// line; a site stopped meanwhile settles them as it settles its line.
-    func putBack(_ deliveries: [ClaimedDelivery], site: SiteKey, committer: StoreCommitter) async {
-        guard !deliveries.isEmpty else { return }
-        if let stop = stoppedSites[site] {
-            await settle(deliveries, stop: stop, committer: committer)
-            return
-        }
-        queues[site, default: SiteQueue()].pushFront(deliveries)
-        queued += deliveries.count
+    func putBack(_ deliveries: [ClaimedDelivery], site: SiteKey) async {
+        await perform(machine.putBack(deliveries, site: site))
     }
 
-    /// Takes `site`'s whole line out of the queues (the site stopped).
-    func drainQueue(of site: SiteKey) -> [ClaimedDelivery] {
-        guard let queue = queues.removeValue(forKey: site) else { return [] }
-        let held = Array(queue.remaining)
-        queued -= held.count
-        return held
-    }
-
-    /// Leaves every domain claimed for `site` out of the pass's later claims.
-    func excludeDomains(of site: SiteKey) {
-        excludedDomains.formUnion(siteDomains[site] ?? [])
+    /// Hands `deliveries` back to the store unsent and leaves their domains alone for the
+    /// rest of the pass (a wait longer than `longestWait`).
+    func handBackForLater(_ deliveries: [ClaimedDelivery]) async {
+        await perform(machine.handBackForLater(deliveries))
     }
 
     /// Wakes the workers waiting for a pause of `site` to end (every site's when nil).
-    func wakeSleepers(of site: SiteKey? = nil) {
+    private func wakeSleepers(of site: SiteKey? = nil) {
         if let site {
             for sleeper in sleepers.removeValue(forKey: site) ?? [] { sleeper.cancel() }
         } else {
@@ -411,22 +488,11 @@ public actor DeliveryEngine {
     }
 
     func sleep(until: ContinuousClock.Instant, site: SiteKey) async {
-        guard stoppedSites[site] == nil, !stopping else { return }
-        let sleeper = Task<Void, Never> { try? await Task.sleep(until: until, clock: .continuous) }
+        guard machine.stoppedSites[site] == nil, !machine.isHalted else { return }
+        let sleeper = Task<Void, Never> { [clock] in try? await clock.sleep(until: until) }
         sleepers[site, default: []].append(sleeper)
         await sleeper.value
         sleepers[site]?.removeAll { $0 == sleeper }
-    }
-
-    func exclude(domain: String) {
-        excludedDomains.insert(domain)
-    }
-
-    private func releaseQueued() async throws {
-        let held = queues.values.flatMap { $0.remaining }
-        queues.removeAll()
-        queued = 0
-        if !held.isEmpty { try await store.release(held.map(\.id), owner: settings.owner) }
     }
 
     private func shutdownPools() async {
@@ -434,40 +500,8 @@ public actor DeliveryEngine {
         pools.removeAll()
     }
 
-    // MARK: - Sending
-
-    /// Deliveries a worker takes from its site's line at once.
-    private static let takeAtOnce = 16
-
-    /// One worker of `site`: at most as many run as the site may have connections. It
-    /// runs off the engine's actor, so messages render on every core while the actor only
-    /// keeps the books.
-    private nonisolated func work(site: SiteKey, committer: StoreCommitter) async {
-        while true {
-            switch await next(for: site, limit: Self.takeAtOnce) {
-            case .done:
-                return
-            case .wait(let delivery, let until):
-                if until - .now > settings.longestWait {
-                    // A long suspension: hand it back and leave the domain alone this run.
-                    await exclude(domain: delivery.domain)
-                    do {
-                        try await store.release([delivery.id], owner: settings.owner)
-                    } catch {
-                        logger.error("delivery \(delivery.id) to \(delivery.email): \(error)")
-                    }
-                } else {
-                    await sleep(until: until, site: site)
-                    await putBack([delivery], site: site, committer: committer)
-                }
-            case .send(let batch, let pool):
-                await send(batch, pool: pool, site: site, committer: committer)
-            }
-        }
-    }
-
     nonisolated func isPaused(_ site: SiteKey) -> Bool {
-        let now = ContinuousClock.now
+        let now = clock.now
         return pausedUntil.withLockedValue { paused in paused[site].map { $0 > now } ?? false }
     }
 
@@ -495,7 +529,7 @@ public actor DeliveryEngine {
     nonisolated func finish(_ delivery: ClaimedDelivery, _ initial: DeliveryState, code: Int?, enhanced: String?,
                             response: String, mxHost: String?, messageID: String?, suppress: Bool,
                             committer: StoreCommitter, retryAt: Date? = nil) async {
-        let now = Date()
+        let now = clock.date()
         var state = initial
         var next: Date?
         var text = response
@@ -530,42 +564,3 @@ public actor DeliveryEngine {
     }
 }
 
-/// One site's line of claimed deliveries: taken from the head, in claim order, without
-/// moving the rest (an array's `removeFirst` copied the whole line for every message).
-private struct SiteQueue: Sendable {
-    private var items: [ClaimedDelivery] = []
-    private var head = 0
-
-    var isEmpty: Bool { head == items.count }
-    var first: ClaimedDelivery? { isEmpty ? nil : items[head] }
-    var remaining: ArraySlice<ClaimedDelivery> { items[head...] }
-
-    mutating func append(_ delivery: ClaimedDelivery) {
-        if head > 0, head == items.count {
-            items.removeAll(keepingCapacity: true)
-            head = 0
-        }
-        items.append(delivery)
-    }
-
-    mutating func popFirst() -> ClaimedDelivery? {
-        guard !isEmpty else { return nil }
-        let delivery = items[head]
-        head += 1
-        if head >= 1024, head * 2 >= items.count {
-            items.removeFirst(head)
-            head = 0
-        }
-        return delivery
-    }
-
-    mutating func pushFront(_ deliveries: [ClaimedDelivery]) {
-        if head >= deliveries.count {
-            head -= deliveries.count
-            items.replaceSubrange(head..<(head + deliveries.count), with: deliveries)
-        } else {
-            items.replaceSubrange(0..<head, with: deliveries)
-            head = 0
-        }
-    }
-}
