@@ -41,7 +41,7 @@ public final class DNSMasqPeer: @unchecked Sendable {
             let pid = try TestPeers.spawnDaemon(executable, ["--no-daemon", "--log-queries", "--conf-file=\(file.path)"], output: log)
             let peer = DNSMasqPeer(port: port, pid: pid, directory: directory)
             let start = Date()
-            while Date().timeIntervalSince(start) < 10 {
+            while Date().timeIntervalSince(start) < 90 {  // a hang guard: a loaded machine starts daemons slowly
                 if TestPeers.isAccepting(port: port) { return peer }
                 var status: Int32 = 0
                 if waitpid(pid, &status, WNOHANG) == pid {
