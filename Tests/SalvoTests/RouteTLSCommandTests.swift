@@ -109,6 +109,40 @@ import TestPeers
         #expect(!suppressed.stdout.contains(".test"), "nobody bounced, so nobody is suppressed: \(suppressed.stdout)")
     }
 
+    /// The relay is the sender's own choice: a certificate its `ca_file` does not trust
+    /// stops the send once, attempts nobody, and the command exits 78 naming the relay.
+    @Test func anUntrustedRelayCertificateIsTheSendersFailure() async throws {
+        let certificates = try TestCertificates.make()
+        let stranger = try TestCertificates.make()
+        defer { certificates.remove(); stranger.remove() }
+        let relay = try await PythonSMTPPeer.start(["--cert", certificates.certificateFile, "--key", certificates.keyFile])
+        defer { relay.stop() }
+        var csv = "email,first_name,last_name,country,tags\n"
+        for i in 0..<5 { csv += "r\(i)@d\(i).test,R,\(i),NG,new\n" }
+        let dir = try await SalvoBinary.initProject(editing: [
+            ("  mode: mx", """
+                  mode: relay
+                  relay: { host: 127.0.0.1, port: \(relay.port), tls: starttls, ca_file: "\(stranger.caFile)" }
+                """),
+            ("  routes:\n    \"*\": 127.0.0.1:2525", ""),
+        ], recipients: csv)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(try await SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
+        #expect(try await SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir).status == 0)
+
+        let sent = try await SalvoBinary.run(["send", "welcome"], in: dir, environment: secret)
+        #expect(sent.status == 78, "\(sent.stdout) \(sent.stderr)")
+        #expect(sent.stderr.contains("error: the sender's setup failed at") && sent.stderr.contains("127.0.0.1:\(relay.port)")
+                && sent.stderr.contains("certificate"), "\(sent.stderr)")
+        #expect(try relay.messages().isEmpty && relay.events().allSatisfy { $0.event != "mail" })
+        let report = try await SalvoBinary.run(["report", "welcome", "--json"], in: dir)
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [[String: Any]])
+        #expect(rows.count == 5)
+        for row in rows {
+            #expect(row["status"] as? String == "pending" && row["attempts"] as? Int == 0 && row["tls"] is NSNull, "\(row)")
+        }
+    }
+
     /// Rows of `sql` against the database at `path`, fields joined by `|`, read with
     /// Python's sqlite3 module (an independent reader of the file).
     private func query(_ path: String, _ sql: String) throws -> [String] {
