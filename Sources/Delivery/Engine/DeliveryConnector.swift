@@ -7,7 +7,7 @@ import SMTP
 /// provider's preset, or `tls: required` in `limits`) with no clear-text fallback.
 ///
 /// `delivery.tls: none` (for tests against local servers) still turns TLS off
-/// everywhere: a requirement only upgrades `opportunistic`.
+/// everywhere a route does not say otherwise: a requirement only upgrades `opportunistic`.
 public struct DeliveryConnector: Sendable {
     /// The session settings towards MX hosts and routes.
     public var mx: SMTPConfiguration
