@@ -106,6 +106,18 @@ import TestPeers
         #expect(try plain.events().allSatisfy { $0.event != "starttls" })
         let suppressed = try await SalvoBinary.run(["suppress", "list"], in: dir)
         #expect(!suppressed.stdout.contains(".test"), "nobody bounced, so nobody is suppressed: \(suppressed.stdout)")
+
+        // A test send goes through the same connector: the routes' TLS holds for it too.
+        let test = try await SalvoBinary.run(["send", "welcome", "--test-to", "seed@verified.test", "seed@untrusted.test"],
+                                             in: dir, environment: secret)
+        #expect(test.status == 1, "\(test.stdout) \(test.stderr)")
+        #expect(test.stdout.contains("seed@verified.test: sent"), "\(test.stdout)")
+        let refused = test.stdout.split(whereSeparator: \.isNewline).first { $0.contains("seed@untrusted.test:") } ?? ""
+        #expect(refused.contains("failed") && refused.contains("server certificate not trusted"), "\(test.stdout)")
+        let seeded = try verified.messages().filter { $0.rcpt_tos == ["seed@verified.test"] }
+        let encrypted = Set(try verified.events().filter { $0.event == "ehlo" && $0.tls == true }.map(\.session))
+        #expect(seeded.count == 1 && seeded.allSatisfy { encrypted.contains($0.session) }, "\(seeded)")
+        #expect(try untrusted.messages().isEmpty)
     }
 
     /// The relay is the sender's own choice: a certificate its `ca_file` does not trust
