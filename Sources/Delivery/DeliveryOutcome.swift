@@ -51,10 +51,17 @@ public struct DeliveryOutcome: Sendable, Equatable {
     public var attemptedAt: Date
     /// For `.deferred`: when to try again.
     public var nextAttemptAt: Date?
+    /// The TLS version of the session the reply came on ("TLSv1.3"); nil when the session
+    /// was in clear text, or when no session was opened.
+    public var tlsVersion: String?
+    /// Whether that session's server certificate verified (against the system store or a
+    /// `ca_file`); nil without TLS. False under `tls: required` or opportunistic TLS, which
+    /// encrypt without trusting the certificate.
+    public var certificateVerified: Bool?
 
     public init(deliveryID: Int64, state: DeliveryState, code: Int? = nil, enhancedCode: String? = nil,
                 response: String, mxHost: String? = nil, messageID: String? = nil,
-                attemptedAt: Date, nextAttemptAt: Date? = nil) {
+                attemptedAt: Date, nextAttemptAt: Date? = nil, tlsVersion: String? = nil, certificateVerified: Bool? = nil) {
         self.deliveryID = deliveryID
         self.state = state
         self.code = code
@@ -64,5 +71,7 @@ public struct DeliveryOutcome: Sendable, Equatable {
         self.messageID = messageID
         self.attemptedAt = attemptedAt
         self.nextAttemptAt = nextAttemptAt
+        self.tlsVersion = tlsVersion
+        self.certificateVerified = certificateVerified
     }
 }

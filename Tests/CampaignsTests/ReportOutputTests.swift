@@ -6,11 +6,12 @@ import Testing
     private let row = DeliveryReportRow(email: "=HYPERLINK(\"x\")@example.com", status: "bounced", attempts: 2, smtpCode: 550,
                                         enhancedCode: "5.1.1", response: "-user unknown", mxHost: "@mx", messageID: "+id",
                                         firstAttemptAt: Date(timeIntervalSince1970: 1_764_579_600),
-                                        lastAttemptAt: Date(timeIntervalSince1970: 1_764_579_661))
+                                        lastAttemptAt: Date(timeIntervalSince1970: 1_764_579_661),
+                                        tlsVersion: "TLSv1.3", tlsVerified: false)
 
     @Test func csvDefusesFormulas() {
         #expect(DeliveryReportCSV.line(row)
-                == #""'=HYPERLINK(""x"")@example.com",bounced,2,550,5.1.1,'-user unknown,'@mx,'+id,2025-12-01T09:00:00Z,2025-12-01T09:01:01Z"#)
+                == #""'=HYPERLINK(""x"")@example.com",bounced,2,550,5.1.1,'-user unknown,'@mx,'+id,2025-12-01T09:00:00Z,2025-12-01T09:01:01Z,TLSv1.3,false"#)
         for cell in ["\tx", "\rx", "=1", "+1", "-1", "@a"] { #expect(DeliveryReportCSV.defused(cell) == "'" + cell) }
         for cell in ["", "a=b", "1", " =x"] { #expect(DeliveryReportCSV.defused(cell) == cell) }
     }
@@ -21,6 +22,8 @@ import Testing
         plain.email = "a\"b\\c\u{1}@example.com"
         plain.smtpCode = nil
         plain.lastAttemptAt = nil
+        plain.tlsVersion = nil
+        plain.tlsVerified = nil
         var data = Data()
         DeliveryReportJSON.write([row, plain]) { data.append($0) }
         let objects = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
@@ -31,6 +34,9 @@ import Testing
         #expect(objects[1]["email"] as? String == plain.email)
         #expect(objects[1]["smtp_code"] is NSNull)
         #expect(objects[1]["last_attempt_at"] is NSNull)
+        #expect(objects[0]["tls"] as? String == "TLSv1.3")
+        #expect(objects[0]["tls_verified"] as? Bool == false)
+        #expect(objects[1]["tls"] is NSNull && objects[1]["tls_verified"] is NSNull)
         #expect(Set(objects[0].keys) == Set(DeliveryReportCSV.header.split(separator: ",").map(String.init)))
         var empty = Data()
         DeliveryReportJSON.write([]) { empty.append($0) }

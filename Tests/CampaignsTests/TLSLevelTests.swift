@@ -1,4 +1,5 @@
 @testable import Campaigns
+import Delivery
 import Foundation
 import SMTP
 import Testing
@@ -46,9 +47,71 @@ import TestPeers
         ("delivery:\n  routes:\n    a.test: { tls: verify }\n", "/etc/salvo/salvo.yml:3: delivery.routes.a.test: needs to: host:port"),
         ("delivery:\n  routes:\n    a.test: { to: 127.0.0.1, tls: always }\n", "/etc/salvo/salvo.yml:3: delivery.routes.a.test.tls: expected one of"),
         ("delivery:\n  routes:\n    a.test: { to: 127.0.0.1, cafile: x }\n", "/etc/salvo/salvo.yml:3: delivery.routes.a.test.cafile: unknown key (expected one of: to, tls, ca_file)"),
+        // Routes to one server share its connections: they cannot ask for different TLS.
+        ("delivery:\n  routes:\n    a.test: 127.0.0.1:2525\n    b.test: { to: 127.0.0.1:2525, tls: verify }\n",
+         "/etc/salvo/salvo.yml:4: delivery.routes.b.test: routes to 127.0.0.1:2525 as a.test does, with other TLS settings"),
+        ("delivery:\n  routes:\n    a.test: { to: 127.0.0.1, tls: verify, ca_file: a.pem }\n    b.test: { to: 127.0.0.1, tls: verify, ca_file: b.pem }\n",
+         "/etc/salvo/salvo.yml:4: delivery.routes.b.test: routes to 127.0.0.1:25 as a.test does"),
     ])
     func errorsNameFileLineAndKey(text: String, expected: String) {
         ConfigurationText.expectRefused(text, expected)
+    }
+
+    /// Routes that agree on their server's TLS may share it; a `ca_file` without `verify`
+    /// changes nothing, so it is no disagreement.
+    @Test func routesToOneServerMayShareItWhenTheyAgree() throws {
+        let configuration = try load("""
+            delivery:
+              tls: required
+              routes:
+                a.test: 127.0.0.1:2525
+                b.test: { to: 127.0.0.1:2525, tls: required, ca_file: unused.pem }
+            """)
+        #expect(configuration.routeSession(domain: "b.test").caFile == nil)
+    }
+
+    /// A route's own settings travel with its destination, and the one connector (the
+    /// engine's and the notices') applies them over the MX settings; routes without any,
+    /// and MX hosts, keep `delivery.tls`.
+    @Test func theConnectorAppliesARoutesOwnTLS() async throws {
+        let configuration = try load("""
+            helo: client.salvo.test
+            delivery:
+              tls: opportunistic
+              routes:
+                secure.test: { to: "127.0.0.1:2526", tls: verify, ca_file: ca.pem }
+                plain.test: { to: "127.0.0.1:2527", tls: none }
+                other.test: 127.0.0.1:2528
+            """)
+        let connector = DeliveryConnector(mx: configuration.mxSession())
+        func session(_ domain: String) async throws -> SMTPConfiguration {
+            let route = await configuration.router().route(domain)
+            guard case .deliver(_, let destinations, let via) = route, let first = destinations.first else {
+                Issue.record("\(domain) routes to \(route)")
+                throw CancellationError()
+            }
+            return connector.configuration(via: via, requireTLS: false, destination: first, address: first.addresses[0])
+        }
+        let secure = try await session("secure.test")
+        #expect(secure.tls == .required && secure.certificateVerification == .verify && secure.caFile == "/etc/salvo/ca.pem")
+        let plain = try await session("plain.test")
+        #expect(plain.tls == .none)
+        let other = try await session("other.test")
+        #expect(other.tls == .opportunistic && other.certificateVerification == .recordOnly && other.caFile == nil)
+        // A site whose limits require TLS still upgrades only what is opportunistic.
+        let required = connector.configuration(via: .route, requireTLS: true,
+                                               destination: Destination(host: "127.0.0.1", port: 2528, addresses: ["127.0.0.1"]),
+                                               address: "127.0.0.1")
+        #expect(required.tls == .required)
+    }
+
+    /// An untrusted certificate is the destination's failure over a route or towards an MX
+    /// host (its site backs off), and the sender's towards the relay it chose.
+    @Test func anUntrustedCertificateIsTheSendersOnlyTowardsTheRelay() {
+        let error = SMTPError(.certificateNotTrusted, command: "STARTTLS", server: "127.0.0.1:2526")
+        #expect(DeliveryConnector.isSenderFailure(error, via: .relay))
+        #expect(!DeliveryConnector.isSenderFailure(error, via: .route))
+        #expect(!DeliveryConnector.isSenderFailure(error, via: .mx))
     }
 
     /// The same server and certificate under each level: `required` encrypts and records

@@ -303,17 +303,27 @@ extension SalvoConfiguration {
         if let tls = keys["tls"] { settings.tls = try tls.oneOf(levels) }
         settings.caFile = try keys["ca_file"]?.path()
         if let routes = keys["routes"] {
+            // Routes to one server share its connections, so they must use them alike.
+            var sessions: [String: (domain: String, tls: SessionTLS)] = [:]
             for (domain, target) in try routes.entries() {
                 let domain = domain.lowercased()
-                guard !target.isScalar else {
+                var tls = RouteTLS()
+                if target.isScalar {
                     settings.routes[domain] = try endpoint(target, defaultPort: 25)
-                    continue
+                } else {
+                    let route = try target.mapping(known: ["to", "tls", "ca_file"])
+                    guard let to = route["to"] else { throw target.error("needs to: host:port") }
+                    settings.routes[domain] = try endpoint(to, defaultPort: 25)
+                    tls = RouteTLS(tls: try route["tls"]?.oneOf(levels), caFile: try route["ca_file"]?.path())
+                    if tls != RouteTLS() { settings.routeTLS[domain] = tls }
                 }
-                let route = try target.mapping(known: ["to", "tls", "ca_file"])
-                guard let to = route["to"] else { throw target.error("needs to: host:port") }
-                settings.routes[domain] = try endpoint(to, defaultPort: 25)
-                let tls = RouteTLS(tls: try route["tls"]?.oneOf(levels), caFile: try route["ca_file"]?.path())
-                if tls != RouteTLS() { settings.routeTLS[domain] = tls }
+                let server = settings.routes[domain]!.description.lowercased()
+                let session = sessionTLS(level: tls.tls ?? settings.tls, caFile: tls.caFile ?? settings.caFile)
+                if let other = sessions[server], other.tls != session {
+                    throw target.error("routes to \(server) as \(other.domain) does, with other TLS settings (tls, ca_file): "
+                                       + "routes to one server share its connections, so give them the same")
+                }
+                sessions[server] = sessions[server] ?? (domain, session)
             }
         }
         if let relay = keys["relay"] {

@@ -41,41 +41,54 @@ extension SalvoConfiguration {
         return DeliveryPolicy(limits: siteLimits)
     }
 
-    /// Where each domain's mail goes: routes, the relay, or MX through the resolver
-    /// (`dns.server` when set).
+    /// Where each domain's mail goes: routes (with their own TLS settings, when they have
+    /// any), the relay, or MX through the resolver (`dns.server` when set).
     public func router(mxPort: Int = 25) -> Router {
         let resolver = DNSResolver(server: dns.server.map { ($0.host, $0.port) })
-        let routes = delivery.routes.mapValues { Router.Endpoint(host: $0.host, port: $0.port) }
+        var routes: [String: Router.Endpoint] = [:]
+        for (domain, endpoint) in delivery.routes {
+            routes[domain] = Router.Endpoint(host: endpoint.host, port: endpoint.port,
+                                             tls: delivery.routeTLS[domain] == nil ? nil : routeTLS(domain: domain))
+        }
         let relay = delivery.mode == .relay ? delivery.relay.map { Router.Endpoint(host: $0.host, port: $0.port) } : nil
         return Router(routes: routes, relay: relay, resolver: resolver, port: mxPort)
     }
 
     /// SMTP session settings towards MX hosts and routes: `delivery.tls` and `delivery.ca_file`.
     public func mxSession() -> SMTPConfiguration {
-        session(tls: delivery.tls, caFile: delivery.caFile)
+        session(Self.sessionTLS(level: delivery.tls, caFile: delivery.caFile))
     }
 
     /// SMTP session settings towards the route for `domain` (a key of `delivery.routes`,
     /// `*` included): its own `tls` and `ca_file` over `delivery.tls` and `delivery.ca_file`.
     public func routeSession(domain: String) -> SMTPConfiguration {
+        session(routeTLS(domain: domain))
+    }
+
+    /// The TLS of sessions over the route for `domain`: its own `tls` and `ca_file` over
+    /// `delivery.tls` and `delivery.ca_file`.
+    func routeTLS(domain: String) -> SessionTLS {
         let route = delivery.routeTLS[domain.lowercased()]
-        return session(tls: route?.tls ?? delivery.tls, caFile: route?.caFile ?? delivery.caFile)
+        return Self.sessionTLS(level: route?.tls ?? delivery.tls, caFile: route?.caFile ?? delivery.caFile)
     }
 
     /// `none` and `opportunistic` as they say; `required` encrypts or fails but accepts any
     /// certificate (recorded in `SMTPTLSInfo`, as RFC 7435 has it for MX hosts); `verify`
-    /// encrypts or fails and fails the handshake unless the certificate verifies.
-    private func session(tls: String, caFile: String?) -> SMTPConfiguration {
-        let policy: SMTPConfiguration.TLSPolicy = switch tls {
-        case "required", "verify": .required
-        case "none": .none
-        default: .opportunistic
+    /// encrypts or fails and fails the handshake unless the certificate verifies (against
+    /// `caFile`, else the system store: the only level that reads it).
+    static func sessionTLS(level: String, caFile: String?) -> SessionTLS {
+        switch level {
+        case "verify": SessionTLS(policy: .required, certificateVerification: .verify, caFile: caFile)
+        case "required": SessionTLS(policy: .required, certificateVerification: .recordOnly)
+        case "none": SessionTLS(policy: .none, certificateVerification: .recordOnly)
+        default: SessionTLS(policy: .opportunistic, certificateVerification: .recordOnly)
         }
-        var configuration = SMTPConfiguration.mx(heloName: heloName, tls: policy)
-        if tls == "verify" {
-            configuration.certificateVerification = .verify
-            configuration.caFile = caFile
-        }
+    }
+
+    private func session(_ tls: SessionTLS) -> SMTPConfiguration {
+        var configuration = SMTPConfiguration.mx(heloName: heloName, tls: tls.policy)
+        configuration.certificateVerification = tls.certificateVerification
+        configuration.caFile = tls.caFile
         configuration.timeouts = smtp.timeouts
         return configuration
     }

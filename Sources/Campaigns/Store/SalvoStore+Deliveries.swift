@@ -138,13 +138,17 @@ extension SalvoStore: DeliveryStore {
                 mx_host = COALESCE(?, mx_host), message_id = COALESCE(?, message_id),
                 first_attempt_at = COALESCE(first_attempt_at, ?), last_attempt_at = ?,
                 next_attempt_at = COALESCE(?, next_attempt_at),
-                claimed_by = NULL, claimed_at = NULL
+                claimed_by = NULL, claimed_at = NULL,
+                -- The TLS of the session mx_host names: kept when no server was reached.
+                tls_version = IIF(?5 IS NULL, tls_version, ?),
+                tls_verified = IIF(?5 IS NULL, tls_verified, ?)
             WHERE id = ? AND claimed_by = ? AND state IN ('claimed', 'sending', 'unknown')
               AND (state <> 'claimed' OR ?1 <> 'sent' OR ?)
             """)
         let attempt = try db.cachedStatement(sql: """
-            INSERT INTO attempts (delivery_id, attempted_at, outcome, code, enhanced_code, response, mx_host)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO attempts (delivery_id, attempted_at, outcome, code, enhanced_code, response, mx_host,
+                                  tls_version, tls_verified)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         let suppress = try db.cachedStatement(sql: """
             INSERT INTO suppressions (email, reason, detail, created_at)
@@ -158,6 +162,7 @@ extension SalvoStore: DeliveryStore {
             try update.execute(arguments: [
                 outcome.state.rawValue, outcome.code, outcome.enhancedCode, outcome.response,
                 outcome.mxHost, outcome.messageID, at, at, outcome.nextAttemptAt.map(Self.seconds),
+                outcome.tlsVersion, outcome.certificateVerified,
                 outcome.deliveryID, owner, markedInLog,
             ])
             guard db.changesCount == 1 else { continue }
@@ -165,7 +170,7 @@ extension SalvoStore: DeliveryStore {
             if outcome.reachedServer { reachedServer.append(outcome.deliveryID) }
             try attempt.execute(arguments: [
                 outcome.deliveryID, at, outcome.state.rawValue, outcome.code, outcome.enhancedCode,
-                outcome.response, outcome.mxHost,
+                outcome.response, outcome.mxHost, outcome.tlsVersion, outcome.certificateVerified,
             ])
             if hardBounces.contains(outcome.deliveryID) {
                 let detail = [outcome.code.map(String.init), outcome.enhancedCode, outcome.response]

@@ -1,12 +1,13 @@
 import SMTP
 
 /// Opens the SMTP sessions of everything Salvo sends, campaigns and notices alike, so both
-/// reach a destination the same way: towards MX hosts and routes with the MX settings,
+/// reach a destination the same way: towards MX hosts and routes with the MX settings
+/// (a route with TLS settings of its own, `Destination.tls`, with those instead),
 /// towards the relay with the relay's, and to a site whose limits require TLS (a
 /// provider's preset, or `tls: required` in `limits`) with no clear-text fallback.
 ///
 /// `delivery.tls: none` (for tests against local servers) still turns TLS off
-/// everywhere: a requirement only upgrades `opportunistic`.
+/// everywhere a route does not say otherwise: a requirement only upgrades `opportunistic`.
 public struct DeliveryConnector: Sendable {
     /// The session settings towards MX hosts and routes.
     public var mx: SMTPConfiguration
@@ -25,6 +26,11 @@ public struct DeliveryConnector: Sendable {
     /// The settings of one session to `destination` at `address`.
     public func configuration(via: Route.Via, requireTLS: Bool, destination: Destination, address: String) -> SMTPConfiguration {
         var configuration = via == .relay ? (relay ?? mx) : mx
+        if via == .route, let own = destination.tls {
+            configuration.tls = own.policy
+            configuration.certificateVerification = own.certificateVerification
+            configuration.caFile = own.caFile
+        }
         if requireTLS, configuration.tls == .opportunistic { configuration.tls = .required }
         // A destination reached by address keeps its host name for the certificate check.
         if configuration.tlsServerName == nil, address != destination.host { configuration.tlsServerName = destination.host }
@@ -51,10 +57,8 @@ public struct DeliveryConnector: Sendable {
 
     /// Whether `error`, met on a route of kind `via`, is the sender's own failure rather
     /// than the destination's: `SMTPError.scope` says `.sender`, or the route is the relay
-    /// (the sender's own choice) and its TLS failed.
+    /// (the sender's own choice) and its TLS failed, its certificate untrusted included.
     public static func isSenderFailure(_ error: SMTPError, via: Route.Via) -> Bool {
-        if error.scope == .sender { return true }
-        guard via == .relay else { return false }
-        return [.tlsHandshakeFailed, .tlsRequiredButNotOffered, .startTLSRefused].contains(error.code)
+        error.scope(towardsRelay: via == .relay) == .sender
     }
 }

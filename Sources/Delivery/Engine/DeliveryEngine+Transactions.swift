@@ -80,7 +80,7 @@ extension DeliveryEngine {
         do {
             let result = try await connection.send(transaction, release: marking.map { Set(ids).isSubset(of: $0) })
             return await recordReplies(result, group: group, site: site, server: connection.server, messageID: message.messageID,
-                                       marking: marking, committer: committer)
+                                       marking: marking, committer: committer, tls: connection.tls)
         } catch let error as SMTPError where error.code == .contentWithheld {
             // Nothing of the message was sent. Those the store took back are its
             // business; the ones it marked go again later.
@@ -98,7 +98,7 @@ extension DeliveryEngine {
             return true
         } catch let error as SMTPError {
             return await transactionFailed(error, group: group, site: site, messageID: message.messageID,
-                                           marking: marking, committer: committer)
+                                           marking: marking, committer: committer, tls: connection.tls)
         } catch {
             logger.error("transaction for \(group.count) recipients: \(error)")
             return true
@@ -109,7 +109,7 @@ extension DeliveryEngine {
     /// HELO name refused at RCPT) stops the route instead of bouncing anyone.
     private nonisolated func recordReplies(_ result: SMTPTransactionResult, group: [Admitted], site: SiteKey, server: String,
                                            messageID: String, marking: EventLoopFuture<Set<Int64>>,
-                                           committer: StoreCommitter) async -> Bool {
+                                           committer: StoreCommitter, tls: SMTPTLSInfo?) async -> Bool {
         var goOn = true
         var senderFault: (SMTPReply, [ClaimedDelivery])?
         for (admitted, outcome) in zip(group, result.recipients) {
@@ -118,7 +118,7 @@ extension DeliveryEngine {
                 continue
             }
             if await handle(outcome, delivery: admitted.delivery, site: admitted.limitsSite, poolSite: site,
-                            server: server, messageID: messageID, committer: committer) {
+                            server: server, messageID: messageID, committer: committer, tls: tls) {
                 goOn = false
             }
         }
@@ -136,7 +136,8 @@ extension DeliveryEngine {
     /// site's or a message's failure is classified by its reply. False when the site
     /// paused or the route stopped.
     private nonisolated func transactionFailed(_ error: SMTPError, group: [Admitted], site: SiteKey, messageID: String,
-                                               marking: EventLoopFuture<Set<Int64>>, committer: StoreCommitter) async -> Bool {
+                                               marking: EventLoopFuture<Set<Int64>>, committer: StoreCommitter,
+                                               tls: SMTPTLSInfo?) async -> Bool {
         if DeliveryConnector.isSenderFailure(error, via: await via(of: site)) {
             await senderFailedInTransaction(error, deliveries: group.map(\.delivery), site: site, marking: marking, committer: committer)
             return false
@@ -153,7 +154,7 @@ extension DeliveryEngine {
             }
             await finish(admitted.delivery, state, code: error.reply.map { Int($0.code) },
                          enhanced: error.reply?.enhancedCode?.description, response: "\(error)", mxHost: error.server,
-                         messageID: messageID, suppress: suppress, committer: committer)
+                         messageID: messageID, suppress: suppress, committer: committer, tls: tls)
         }
         return !paused
     }
@@ -187,14 +188,14 @@ extension DeliveryEngine {
     /// Records one recipient's outcome; true when the reply paused the site.
     @discardableResult
     nonisolated func handle(_ outcome: SMTPRecipientOutcome, delivery: ClaimedDelivery, site: SiteKey, poolSite: SiteKey,
-                            server: String, messageID: String, committer: StoreCommitter) async -> Bool {
+                            server: String, messageID: String, committer: StoreCommitter, tls: SMTPTLSInfo?) async -> Bool {
         let stage: ReplyClassification.Stage = outcome.status == .accepted ? .data : .recipient
         let reaction = randomness.withLockedValue { generator in policy.withLockedValue { $0.replied(outcome.reply, stage: stage, site: site, now: clock.now, using: &generator) } }
         let paused = await apply(reaction.site, site: poolSite)
         await finish(delivery, reaction.classification.disposition.state, code: Int(outcome.reply.code),
                      enhanced: outcome.reply.enhancedCode?.description, response: outcome.reply.text,
                      mxHost: server, messageID: messageID, suppress: reaction.classification.suppressesAddress,
-                     committer: committer)
+                     committer: committer, tls: tls)
         return paused
     }
 }

@@ -525,10 +525,11 @@ public actor DeliveryEngine {
     }
 
     /// Turns a disposition into the recorded outcome: a deferral gets its next attempt
-    /// from the retry policy, or fails when the recipient has waited long enough.
+    /// from the retry policy, or fails when the recipient has waited long enough. `tls` is
+    /// the session's, when the outcome came from a reply on one.
     nonisolated func finish(_ delivery: ClaimedDelivery, _ initial: DeliveryState, code: Int?, enhanced: String?,
                             response: String, mxHost: String?, messageID: String?, suppress: Bool,
-                            committer: StoreCommitter, retryAt: Date? = nil) async {
+                            committer: StoreCommitter, retryAt: Date? = nil, tls: SMTPTLSInfo? = nil) async {
         let now = clock.date()
         var state = initial
         var next: Date?
@@ -554,7 +555,8 @@ public actor DeliveryEngine {
             return summary
         }
         let outcome = DeliveryOutcome(deliveryID: delivery.id, state: state, code: code, enhancedCode: enhanced,
-                                      response: text, mxHost: mxHost, messageID: messageID, attemptedAt: now, nextAttemptAt: next)
+                                      response: text, mxHost: mxHost, messageID: messageID, attemptedAt: now, nextAttemptAt: next,
+                                      tlsVersion: tls?.version, certificateVerified: tls?.verified)
         do {
             if committer.record(outcome, suppress: suppress && state == .bounced) { try await committer.flush() }
         } catch {

@@ -1,3 +1,22 @@
+import SMTP
+
+/// How sessions to one destination use TLS, when its route says so itself (the mapping
+/// form of `delivery.routes`): these replace the MX settings' TLS policy, certificate
+/// check and trusted CAs for every session over that route.
+public struct SessionTLS: Hashable, Sendable {
+    public var policy: SMTPConfiguration.TLSPolicy
+    public var certificateVerification: SMTPConfiguration.CertificateVerification
+    /// The CA certificates trusted instead of the system store (for `.verify`).
+    public var caFile: String?
+
+    public init(policy: SMTPConfiguration.TLSPolicy, certificateVerification: SMTPConfiguration.CertificateVerification,
+                caFile: String? = nil) {
+        self.policy = policy
+        self.certificateVerification = certificateVerification
+        self.caFile = caFile
+    }
+}
+
 /// One host to try for a domain's mail, with its addresses.
 public struct Destination: Hashable, Sendable, CustomStringConvertible {
     /// The host name (for TLS names and reports), or the address when routed to one.
@@ -7,12 +26,15 @@ public struct Destination: Hashable, Sendable, CustomStringConvertible {
     public var addresses: [String]
     /// The MX preference (0 for routes and relays).
     public var preference: Int
+    /// A route's own TLS settings; nil: the connector's settings for the route's kind apply.
+    public var tls: SessionTLS?
 
-    public init(host: String, port: Int, addresses: [String], preference: Int = 0) {
+    public init(host: String, port: Int, addresses: [String], preference: Int = 0, tls: SessionTLS? = nil) {
         self.host = host
         self.port = port
         self.addresses = addresses
         self.preference = preference
+        self.tls = tls
     }
 
     public var description: String { "\(host):\(port)" }

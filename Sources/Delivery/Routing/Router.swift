@@ -21,9 +21,12 @@ public actor Router {
     public struct Endpoint: Hashable, Sendable {
         public var host: String
         public var port: Int
-        public init(host: String, port: Int) {
+        /// A route's own TLS settings, carried to its destination (`Destination.tls`).
+        public var tls: SessionTLS?
+        public init(host: String, port: Int, tls: SessionTLS? = nil) {
             self.host = host
             self.port = port
+            self.tls = tls
         }
     }
 
@@ -36,7 +39,8 @@ public actor Router {
     private var cache: [String: (route: Route, expires: Date)] = [:]
 
     /// - Parameters:
-    ///   - routes: domain (lower-case) or `*` → host and port.
+    ///   - routes: domain (lower-case) or `*` → host and port. Routes to one host and
+    ///     port are one site, pooled together: they should agree on their TLS settings.
     ///   - relay: every domain not routed goes here when set.
     ///   - port: the SMTP port of MX hosts (25; tests use another).
     public init(routes: [String: Endpoint] = [:], relay: Endpoint? = nil, resolver: any DomainResolving,
@@ -72,13 +76,15 @@ public actor Router {
         var ttl = minimumTTL
         let route: Route
         if Self.isAddress(endpoint.host) {
-            route = .deliver(site: key, destinations: [Destination(host: endpoint.host, port: endpoint.port, addresses: [endpoint.host])], via: via)
+            route = .deliver(site: key, destinations: [Destination(host: endpoint.host, port: endpoint.port, addresses: [endpoint.host],
+                                                                   tls: endpoint.tls)], via: via)
             ttl = Int.max / 2
         } else {
             do {
                 let found = try await resolver.addresses(endpoint.host)
                 ttl = found.ttl
-                route = .deliver(site: key, destinations: [Destination(host: endpoint.host, port: endpoint.port, addresses: found.addresses)], via: via)
+                route = .deliver(site: key, destinations: [Destination(host: endpoint.host, port: endpoint.port, addresses: found.addresses,
+                                                                       tls: endpoint.tls)], via: via)
             } catch {
                 // A relay or route that does not resolve is a configuration problem or a
                 // DNS outage: the mail waits either way.
