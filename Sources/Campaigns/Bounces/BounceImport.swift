@@ -1,4 +1,5 @@
 import Crypto
+import MailReports
 import Foundation
 
 /// `salvo bounces import`: reads every message of a source, parses it, and records it

@@ -1,4 +1,6 @@
+import BounceFixtures
 @testable import Campaigns
+@testable import MailReports
 import Delivery
 import Foundation
 import GRDB
