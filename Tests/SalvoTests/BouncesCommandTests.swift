@@ -14,9 +14,9 @@ import Testing
         #expect(first.status == 0, "\(first.stderr)")
         // No deliveries in this database: every bounce is unmatched, and the hard ones
         // suppress their addresses all the same.
-        #expect(first.stdout == "read 3 messages: 2 hard bounces, 1 soft, 0 complaints, 0 not bounces; 0 already processed; 3 unmatched\n")
+        #expect(first.stdout == "read 3 messages: 2 hard bounces, 1 soft, 0 complaints, 0 unsubscribes, 0 not bounces; 0 already processed; 3 unmatched\n")
         let again = try await SalvoBinary.run(["bounces", "import", Self.fixtures + "/postfix.mbox", "--db", "t.db"], in: dir, environment: environment)
-        #expect(again.stdout == "read 3 messages: 0 hard bounces, 0 soft, 0 complaints, 0 not bounces; 3 already processed; 0 unmatched\n")
+        #expect(again.stdout == "read 3 messages: 0 hard bounces, 0 soft, 0 complaints, 0 unsubscribes, 0 not bounces; 3 already processed; 0 unmatched\n")
         let list = try await SalvoBinary.run(["suppress", "list", "--db", "t.db"], in: dir)
         #expect(list.stdout.split(separator: "\n").filter { $0.contains(",hard-bounce,") }.map { $0.split(separator: ",")[0] }
                 == ["ann@bad.test", "cat@bad.test", "zoe@bad.test"])
@@ -28,7 +28,7 @@ import Testing
             .write(toFile: dir + "/odd.mbox", atomically: true, encoding: .utf8)
         let odd = try await SalvoBinary.run(["bounces", "import", "odd.mbox", "--db", "t.db"], in: dir)
         #expect(odd.status == 0)
-        #expect(odd.stdout == "read 2 messages: 0 hard bounces, 0 soft, 0 complaints, 1 not bounces, 1 malformed; 0 already processed; 0 unmatched\n")
+        #expect(odd.stdout == "read 2 messages: 0 hard bounces, 0 soft, 0 complaints, 0 unsubscribes, 1 not bounces, 1 malformed; 0 already processed; 0 unmatched\n")
         #expect(odd.stderr == "malformed: odd.mbox message 1: multipart/report without a boundary parameter\n")
 
         let missing = try await SalvoBinary.run(["bounces", "import", "nowhere.mbox", "--db", "t.db"], in: dir)
