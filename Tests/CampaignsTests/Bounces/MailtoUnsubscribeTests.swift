@@ -31,7 +31,7 @@ import TestPeers
         var subjects: [String: String] = [:]
         for transaction in try sink.transactions() {
             let email = String(transaction.rcptArgs[0].dropFirst().dropLast())
-            let target = try Self.mailtoTarget(of: transaction.message)
+            let target = try #require(MailtoTarget(message: transaction.message))
             #expect(target.address == Self.mailto)
             subjects[email] = target.subject
             let request = try #require(UnsubscribeMailto.request(inSubject: target.subject))
@@ -50,7 +50,7 @@ import TestPeers
         let bobSubject = try #require(subjects["bob@ok.test"])
         let replies = [
             Self.reply(1, from: "Ann Elsewhere <ann.private@home.test>", subject: try #require(subjects["ann@ok.test"])),
-            Self.reply(2, from: "bob@ok.test", subject: Self.tampered(bobSubject)),
+            Self.reply(2, from: "bob@ok.test", subject: MailtoTarget(address: Self.mailto, subject: bobSubject).tampered().subject),
             Self.reply(3, from: "Cat <cat@ok.test>", subject: "unsubscribe"),
             Self.reply(4, from: "someone@else.test", subject: "unsubscribe"),
         ]
@@ -110,30 +110,6 @@ import TestPeers
 
     /// The mail a client writes for `mailto:unsub@shop.example?subject=…`.
     static func reply(_ number: Int, from: String, subject: String) -> String {
-        "From: \(from)\nTo: \(mailto)\nSubject: \(subject)\nDate: Wed, 02 Dec 2026 00:00:0\(number) +0000\n"
-            + "Message-ID: <reply-\(number)@home.test>\n\nPlease take me off this list.\n"
-    }
-
-    /// The subject with one character of the token's sealed part changed.
-    static func tampered(_ subject: String) -> String {
-        var characters = Array(subject)
-        let index = characters.count - 10
-        characters[index] = characters[index] == "A" ? "B" : "A"
-        return String(characters)
-    }
-
-    /// The address and the decoded subject of the mailto target in a message's
-    /// List-Unsubscribe (smtp-sink writes LF line ends).
-    static func mailtoTarget(of message: [UInt8]) throws -> (address: String, subject: String) {
-        let text = String(decoding: message, as: UTF8.self)
-        let headerBlock = text.components(separatedBy: "\n\n")[0]
-        // Unfold, then take the List-Unsubscribe field.
-        let unfolded = headerBlock.replacingOccurrences(of: "\n ", with: " ").replacingOccurrences(of: "\n\t", with: " ")
-        let field = try #require(unfolded.split(separator: "\n").first { $0.hasPrefix("List-Unsubscribe:") })
-        let start = try #require(field.range(of: "<mailto:"))
-        let uri = String(field[field.index(after: start.lowerBound)...].prefix { $0 != ">" })
-        let components = try #require(URLComponents(string: uri))
-        let subject = try #require(components.queryItems?.first { $0.name == "subject" }?.value)
-        return (components.path, subject)
+        MailtoTarget(address: mailto, subject: subject).reply(from: from, messageID: "reply-\(number)@home.test")
     }
 }
