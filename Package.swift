@@ -65,6 +65,20 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
+        // Pure parsers of what comes back to a sender: MIME entities, delivery status
+        // notifications (RFC 3464) and abuse feedback reports (RFC 5965). No store, no I/O.
+        .target(name: "MailReports"),
+        // The POP3 client that reads bounce mailboxes: a pure session state machine and a
+        // thin NIO layer over TLS.
+        .target(
+            name: "POP3",
+            dependencies: [
+                "MailClientSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         // The system resolver (libresolv): MX, A and AAAA lookups without a DNS parser of our own.
         .systemLibrary(name: "CResolv", path: "Sources/CResolv"),
         .target(
@@ -81,12 +95,8 @@ let package = Package(
                 "Delivery",
                 "SMTP",
                 "MailMessage",
-                "MailClientSupport",
-                // NIO and NIOSSL for the POP3S bounce-mailbox reader (Bounces/POP3).
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                "MailReports",
+                "POP3",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
@@ -138,9 +148,19 @@ let package = Package(
         .testTarget(name: "SMTPTests", dependencies: ["SMTP", "TestPeers"]),
         .testTarget(name: "SMTPServerTests", dependencies: ["SMTPServer", "TestPeers"]),
         .testTarget(name: "MailMessageTests", dependencies: ["MailMessage", "TestPeers"]),
+        // The real DSNs and the ARF complaint in Tests/CampaignsTests/Fixtures/bounces,
+        // read with Campaigns' own mbox and Maildir readers (the bytes the importer sees),
+        // for the parser's tests and the importer's.
+        .target(name: "BounceFixtures", dependencies: ["Campaigns", "MailReports", "TestPeers"], path: "Tests/BounceFixtures"),
+        .testTarget(name: "MailReportsTests", dependencies: ["MailReports", "BounceFixtures"]),
+        .testTarget(name: "POP3Tests", dependencies: [
+            "POP3", "TestPeers",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "TestPeers", "StoreContract"]),
         // Fixtures/ is read from the source tree (TestPeers.repositoryRoot), not bundled.
-        .testTarget(name: "CampaignsTests", dependencies: ["Campaigns", "TestPeers", "StoreContract"], exclude: ["Fixtures"]),
+        .testTarget(name: "CampaignsTests", dependencies: ["Campaigns", "MailReports", "TestPeers", "StoreContract", "BounceFixtures"], exclude: ["Fixtures"]),
         .testTarget(name: "SalvoTests", dependencies: [
             "Campaigns", "MailMessage", "TestPeers", .product(name: "GRDB", package: "GRDB.swift"),
         ]),

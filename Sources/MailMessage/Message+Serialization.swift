@@ -89,7 +89,8 @@ extension Message {
             }
             if let mailto = unsubscribe.mailto {
                 let domain = try Self.domain(mailto.domain, options)
-                targets.append("<mailto:\(ListUnsubscribe.sanitisedURI(mailto.localPart))@\(ListUnsubscribe.sanitisedURI(domain))?subject=unsubscribe>")
+                let query = UnsubscribeMailto.query(token: unsubscribe.mailtoToken)
+                targets.append("<mailto:\(ListUnsubscribe.sanitisedURI(mailto.localPart))@\(ListUnsubscribe.sanitisedURI(domain))\(query)>")
             }
             if !targets.isEmpty {
                 var folder = HeaderFolder(name: "List-Unsubscribe")

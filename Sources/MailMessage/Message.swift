@@ -107,13 +107,17 @@ public struct ListID: Hashable, Sendable {
 public struct ListUnsubscribe: Hashable, Sendable {
     public var url: String?
     public var mailto: Mailbox?
+    /// The recipient's unsubscribe token, carried in the mailto URI's subject
+    /// (`UnsubscribeMailto`); nil writes `?subject=unsubscribe` alone.
+    public var mailtoToken: String?
     /// Adds `List-Unsubscribe-Post: List-Unsubscribe=One-Click`; only written when
     /// there is an https URL, as RFC 8058 requires.
     public var oneClick: Bool
 
-    public init(url: String?, mailto: Mailbox? = nil, oneClick: Bool = true) {
+    public init(url: String?, mailto: Mailbox? = nil, mailtoToken: String? = nil, oneClick: Bool = true) {
         self.url = url
         self.mailto = mailto
+        self.mailtoToken = mailtoToken
         self.oneClick = oneClick
     }
 

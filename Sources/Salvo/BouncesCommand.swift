@@ -44,9 +44,12 @@ struct BouncesCommand: AsyncParsableCommand {
             let source = try BounceSourceLocation(path).source(caFile: caFile, deleteProcessed: delete)
             // An import, like `salvo import`: it may start a database (with suppressions).
             let (configuration, store) = try global.openStore(create: true)
-            let importer = BounceImport(verp: configuration.verpReader())
+            let importer = BounceImport(verp: configuration.verpReader(), unsubscribeMailto: configuration.unsubscribeMailtoAddress(),
+                                        unsubscribeSecret: try? configuration.unsubscribeSecret())
             let report = try await importer.run(source, into: store, onMalformed: { malformed in
                 printError("malformed: \(malformed.place): \(malformed.reason)")
+            }, onRefused: { refused in
+                printError("unsubscribe refused: \(refused.place): \(refused.reason)")
             })
             print(report.summary)
         }

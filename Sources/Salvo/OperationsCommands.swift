@@ -86,7 +86,7 @@ struct StatusCommand: ParsableCommand {
                 "top_domains": status.topDomains.map { ["domain": $0.domain, "count": $0.count] },
                 "top_replies": status.topReplies.map { ["reply": $0.reply, "count": $0.count] },
                 "complaints": status.complaints,
-                "unsubscribes": ["one_click": unsubscribes[.oneClick] ?? 0, "page": unsubscribes[.page] ?? 0],
+                "unsubscribes": ["one_click": unsubscribes[.oneClick] ?? 0, "page": unsubscribes[.page] ?? 0, "mail": unsubscribes[.mailto] ?? 0],
                 "quota": ["day": quota.day, "used": quota.used, "per_day": quota.perDay as Any],
                 "notices": notices.map { notice -> [String: Any] in
                     ["kind": notice.kind.rawValue, "state": notice.state.rawValue, "to": notice.rcptTo as Any,
@@ -120,7 +120,8 @@ struct StatusCommand: ParsableCommand {
         if status.complaints > 0 { print("complaints: \(status.complaints) (suppressed; see salvo bounces import)") }
         if let at = timing.nextRetryAt { print("next retry: \(at.formatted(.iso8601)) (salvo run from cron, or salvo send, sends it)") }
         if !unsubscribes.isEmpty {
-            print("unsubscribes: \(unsubscribes.values.reduce(0, +)) (one-click \(unsubscribes[.oneClick] ?? 0), page \(unsubscribes[.page] ?? 0))")
+            let mail = unsubscribes[.mailto].map { ", mail \($0)" } ?? ""
+            print("unsubscribes: \(unsubscribes.values.reduce(0, +)) (one-click \(unsubscribes[.oneClick] ?? 0), page \(unsubscribes[.page] ?? 0)\(mail))")
         }
         if let perDay = quota.perDay {
             print("daily quota: \(quota.used) of \(perDay) handed to servers today (\(quota.day) UTC)"

@@ -112,7 +112,7 @@ import TestPeers
 
         let status = try await SalvoBinary.run(["status", "welcome", "--json"], in: dir)
         let object = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
-        #expect(object?["unsubscribes"] as? [String: Int] == ["one_click": 1, "page": 0], "\(status.stdout)")
+        #expect(object?["unsubscribes"] as? [String: Int] == ["one_click": 1, "page": 0, "mail": 0], "\(status.stdout)")
         #expect(try await SalvoBinary.run(["status", "welcome"], in: dir).stdout.contains("unsubscribes: 1 (one-click 1, page 0)"))
 
         let suppressed = try await SalvoBinary.run(["suppress", "list"], in: dir).stdout

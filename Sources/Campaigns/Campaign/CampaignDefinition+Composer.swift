@@ -35,7 +35,9 @@ extension CampaignDefinition {
     /// `composer` over templates already parsed (and checked by `SalvoStore.check`).
     public func composer(template: MessageTemplate, configuration: SalvoConfiguration,
                          environment: [String: String] = ProcessInfo.processInfo.environment) throws -> MessageComposer {
-        let secret = try template.usesUnsubscribeToken ? configuration.unsubscribeSecret(environment: environment) : nil
+        // The mailto target carries the recipient's token too, when a secret is there.
+        let wantsSecret = template.usesUnsubscribeToken || configuration.unsubscribe.mailto != nil
+        let secret = try wantsSecret ? configuration.unsubscribeSecret(environment: environment) : nil
         if template.usesUnsubscribeToken, secret == nil {
             throw CampaignError.missingUnsubscribeSecret(variable: configuration.unsubscribe.secretEnv, campaign: name)
         }

@@ -12,7 +12,8 @@ public struct CampaignMessageSettings: Sendable {
     public var replyTo: Mailbox?
     /// `unsubscribe.mailto`: a second List-Unsubscribe target.
     public var unsubscribeMailto: Mailbox?
-    /// The HMAC key for `{{unsubscribe_token}}` (from `unsubscribe.secret_env`).
+    /// The key of `{{unsubscribe_token}}` and of the token in the List-Unsubscribe
+    /// mailto (from `unsubscribe.secret_env` or `unsubscribe.secret_file`).
     public var unsubscribeSecret: [UInt8]?
     public var attachments: [Attachment]
     /// The campaign's fixed To header: one message for every recipient (nil: each
@@ -91,7 +92,8 @@ public struct MessageComposer: Sendable {
     /// recommends while not every receiver verifies Ed25519; none sends unsigned mail
     /// (for a relay that signs).
     public let signers: [DKIMSigner]
-    /// Makes `{{unsubscribe_token}}` when the templates use it.
+    /// Makes `{{unsubscribe_token}}` when the templates use it, and the token the
+    /// List-Unsubscribe mailto carries when `unsubscribe.mailto` is set.
     private let tokens: UnsubscribeToken.Maker?
 
     /// - Throws: `TemplateError` when the templates use `{{unsubscribe_token}}` and
@@ -108,7 +110,7 @@ public struct MessageComposer: Sendable {
         self.template = template
         self.settings = settings
         self.signers = signers
-        if template.usesUnsubscribeToken, let secret = settings.unsubscribeSecret, !secret.isEmpty {
+        if template.usesUnsubscribeToken || settings.unsubscribeMailto != nil, let secret = settings.unsubscribeSecret, !secret.isEmpty {
             tokens = UnsubscribeToken.Maker(campaign: settings.campaign, secret: secret)
         } else {
             tokens = nil
@@ -138,7 +140,8 @@ public struct MessageComposer: Sendable {
     /// The message for `recipient`, dated `date`, with a Message-ID drawn from
     /// `generator`.
     public func message(for recipient: TemplateRecipient, date: Date, using generator: inout some RandomNumberGenerator) throws(CompositionError) -> Message {
-        let rendered = template.render(values(for: recipient))
+        let values = values(for: recipient)
+        let rendered = template.render(values)
 
         let to: Mailbox
         if let shared = settings.sharedTo {
@@ -152,8 +155,10 @@ public struct MessageComposer: Sendable {
         }
         let domain = (try? Punycode.toASCII(domain: settings.from.domain)) ?? settings.from.domain
         let url = rendered.unsubscribeURL.map(Self.trimmed).flatMap { $0.isEmpty ? nil : $0 }
+        // A shared message (a fixed `to:`) names no recipient, so its mailto carries no token.
+        let mailtoToken = settings.unsubscribeMailto != nil && settings.sharedTo == nil ? values["unsubscribe_token"] : nil
         let unsubscribe = url != nil || settings.unsubscribeMailto != nil
-            ? ListUnsubscribe(url: url, mailto: settings.unsubscribeMailto)
+            ? ListUnsubscribe(url: url, mailto: settings.unsubscribeMailto, mailtoToken: mailtoToken)
             : nil
         return Message(
             from: settings.from,

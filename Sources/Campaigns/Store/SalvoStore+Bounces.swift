@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import MailMessage
+import MailReports
 
 /// What recording one bounce message did.
 public enum BounceRecording: Sendable, Equatable {

@@ -7,6 +7,9 @@ public enum UnsubscribeChannel: String, Sendable, Codable {
     case oneClick = "one-click"
     /// The button on the page a GET of the link shows.
     case page
+    /// A mail to `unsubscribe.mailto` (the List-Unsubscribe mailto), read by
+    /// `salvo bounces import`.
+    case mailto
 }
 
 /// What `recordUnsubscribe` did.

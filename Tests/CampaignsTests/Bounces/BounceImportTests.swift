@@ -1,4 +1,6 @@
+import BounceFixtures
 @testable import Campaigns
+@testable import MailReports
 import Delivery
 import Foundation
 import GRDB
@@ -41,13 +43,13 @@ import Testing
         let importer = Self.importer()
 
         let postfix = try await importer.run(MboxFile(path: BounceFixtures.postfixMbox), into: store)
-        #expect(postfix.summary == "read 3 messages: 2 hard bounces, 1 soft, 0 complaints, 0 not bounces; 0 already processed; 0 unmatched")
+        #expect(postfix.summary == "read 3 messages: 2 hard bounces, 1 soft, 0 complaints, 0 unsubscribes, 0 not bounces; 0 already processed; 0 unmatched")
         let maildir = try await importer.run(MaildirFolder(path: BounceFixtures.postfixMaildir), into: store)
-        #expect(maildir.summary == "read 2 messages: 2 hard bounces, 0 soft, 0 complaints, 0 not bounces; 0 already processed; 0 unmatched")
+        #expect(maildir.summary == "read 2 messages: 2 hard bounces, 0 soft, 0 complaints, 0 unsubscribes, 0 not bounces; 0 already processed; 0 unmatched")
         let exim = try await importer.run(MboxFile(path: BounceFixtures.eximMbox), into: store)
         #expect(exim.hardBounces == 2 && exim.unmatched == 0)
         let complaint = try await importer.run(MboxFile(path: BounceFixtures.complaint), into: store)
-        #expect(complaint.summary == "read 1 messages: 0 hard bounces, 0 soft, 1 complaint, 0 not bounces; 0 already processed; 0 unmatched")
+        #expect(complaint.summary == "read 1 messages: 0 hard bounces, 0 soft, 1 complaint, 0 unsubscribes, 0 not bounces; 0 already processed; 0 unmatched")
 
         let states = try fixture.states()
         #expect(states == ["ann@bad.test": "bounced", "bob@full.test": "sent", "cat@bad.test": "bounced", "zoe@bad.test": "bounced",
@@ -86,7 +88,7 @@ import Testing
             #expect(again.alreadyProcessed == again.read && again.read > 0)
         }
         let again = try await importer.run(MaildirFolder(path: BounceFixtures.postfixMaildir), into: store)
-        #expect(again.summary == "read 2 messages: 0 hard bounces, 0 soft, 0 complaints, 0 not bounces; 2 already processed; 0 unmatched")
+        #expect(again.summary == "read 2 messages: 0 hard bounces, 0 soft, 0 complaints, 0 unsubscribes, 0 not bounces; 2 already processed; 0 unmatched")
         #expect(try snapshot(store) == before)
     }
 
@@ -130,7 +132,7 @@ import Testing
         let path = writeFile(Array(mbox.utf8), in: folder, name: "mixed.mbox")
         var named: [String] = []
         let report = try await Self.importer().run(MboxFile(path: path), into: store, onMalformed: { named.append($0.description) })
-        #expect(report.summary == "read 3 messages: 1 hard bounces, 0 soft, 0 complaints, 1 not bounces, 1 malformed; 0 already processed; 1 unmatched")
+        #expect(report.summary == "read 3 messages: 1 hard bounces, 0 soft, 0 complaints, 0 unsubscribes, 1 not bounces, 1 malformed; 0 already processed; 1 unmatched")
         #expect(named == ["mixed.mbox message 2: multipart/report without a boundary parameter"])
         let again = try await Self.importer().run(MboxFile(path: path), into: store)
         #expect(again.alreadyProcessed == 2 && again.malformed.count == 1)

@@ -1,4 +1,6 @@
+import BounceFixtures
 @testable import Campaigns
+@testable import MailReports
 import Delivery
 import Foundation
 import GRDB
@@ -23,13 +25,7 @@ import TestPeers
         let (definition, source) = try fixture.store.campaign(named: fixture.campaign)
         let composer = try definition.composer(campaignFile: source, configuration: configuration, environment: environment)
         let verp = try #require(try configuration.verpAddress(from: composer.settings.from, environment: environment))
-        let start = try fixture.store.startCampaign(named: fixture.campaign)
-        var settings = DeliveryEngine.Settings(owner: "verp-test", mx: configuration.mxSession(), retry: configuration.retryPolicy())
-        settings.mx.timeouts = .uniform(.seconds(5))
-        let engine = DeliveryEngine(store: fixture.store, router: configuration.router(),
-                                    renderer: CampaignRenderer(composer: composer, verp: verp),
-                                    policy: try configuration.deliveryPolicy(), settings: settings)
-        let summary = try await engine.run(campaign: start.campaignID)
+        let summary = try await fixture.send(configuration: configuration, composer: composer, verp: verp, owner: "verp-test")
         #expect(summary.sent == 2, "\(summary)")
 
         let ids = try Dictionary(uniqueKeysWithValues: fixture.store.deliveryIDs())

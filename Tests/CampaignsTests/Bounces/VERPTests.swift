@@ -1,3 +1,4 @@
+import BounceFixtures
 @testable import Campaigns
 import Foundation
 import Testing

@@ -70,7 +70,8 @@ import Testing
             #expect(plain.contains("Unsubscribe: \(url) (spring-sale/customers)"))
             let token = String(url.dropFirst("https://shop.example/u/".count))
             #expect(UnsubscribeToken.verify(token, campaign: "spring-sale", recipient: recipient.email, secret: unsubscribeSecret))
-            #expect(header.hasSuffix("<mailto:unsubscribe@shop.example?subject=unsubscribe>"))
+            // The mailto carries the same token, its subject percent-encoded (RFC 6068).
+            #expect(header.hasSuffix("<mailto:unsubscribe@shop.example?subject=unsubscribe%20\(token)>"), "\(header)")
             #expect(result.header("List-Unsubscribe-Post") == "List-Unsubscribe=One-Click")
             #expect(result.header("List-Id") == "\"customers\" <customers.shop.example>")
             #expect(result.header("X-Salvo-Campaign") == "campaign=spring-sale; recipient=\(recipient.id!)")

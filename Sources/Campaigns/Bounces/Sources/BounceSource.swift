@@ -21,8 +21,8 @@ public struct RawMailMessage: Sendable {
 /// SHA-256 of its bytes, not by its place, so reading the same mailbox twice (or the
 /// same message from a file and then over POP3) never counts it twice.
 ///
-/// `MboxFile` and `MaildirFolder` read local files. A POP3S mailbox (`POP3Mailbox` in
-/// Bounces/POP3/) conforms the same way and is chosen by `BounceSourceLocation` for a
+/// `MboxFile` and `MaildirFolder` read local files. A POP3S mailbox (`POP3BounceSource`,
+/// over the POP3 target's `POP3Mailbox`) conforms the same way and is chosen by `BounceSourceLocation` for a
 /// `pop3s://` URL; `messageProcessed` is where it may delete a message from the server
 /// once the importer has recorded it.
 public protocol BounceSource: Sendable {

@@ -1,11 +1,12 @@
 import Foundation
+import POP3
 
 /// What `salvo bounces import PATH` was given, decided from the argument alone: a
 /// Maildir folder, an mbox file, or a POP3S mailbox URL.
 public enum BounceSourceLocation: Sendable, Equatable {
     case mbox(String)
     case maildir(String)
-    /// `pop3s://user@host[:port]`: read by `POP3Mailbox` (Bounces/POP3/).
+    /// `pop3s://user@host[:port]`: read by `POP3Mailbox` (the POP3 target).
     case pop3s(URL)
 
     public init(_ argument: String) throws {

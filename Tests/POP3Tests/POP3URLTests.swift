@@ -1,5 +1,5 @@
 import Testing
-@testable import Campaigns
+@testable import POP3
 
 @Suite struct POP3URLTests {
     @Test func percentEncodedUserAndDefaultPort() throws {

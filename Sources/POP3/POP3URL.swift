@@ -1,3 +1,4 @@
+import Foundation
 /// Where a bounce mailbox is: `pop3s://USER@HOST[:PORT]`.
 ///
 /// Only `pop3s://` (implicit TLS, RFC 8314) is accepted: the password goes out with PASS,

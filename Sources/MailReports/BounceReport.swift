@@ -15,6 +15,16 @@ public struct BounceReport: Sendable, Equatable {
     public var envelopeRecipients: [String]
     /// The report's own Subject, for messages shown to a user.
     public var subject: String?
+    /// The address in the message's own From (nil without one): who wrote it, for a
+    /// message that is not a report, such as a mail to the unsubscribe address.
+    public var from: String?
+
+    public init(kind: Kind, envelopeRecipients: [String], subject: String?, from: String? = nil) {
+        self.kind = kind
+        self.envelopeRecipients = envelopeRecipients
+        self.subject = subject
+        self.from = from
+    }
 
     /// Reads a raw message (CRLF or LF line ends).
     ///
@@ -35,18 +45,19 @@ public struct BounceReport: Sendable, Equatable {
             }
         }
         let subject = message.headers["Subject"]
+        let from = message.headers["From"].flatMap { ReportAddress.list($0).first }
         for part in message.allParts where part.contentType.mimeType == "multipart/report" {
             switch part.contentType.parameters["report-type"]?.lowercased() {
             case "delivery-status", "global-delivery-status":
                 return BounceReport(kind: .deliveryStatus(try DeliveryStatusNotification(report: part)),
-                                    envelopeRecipients: envelope, subject: subject)
+                                    envelopeRecipients: envelope, subject: subject, from: from)
             case "feedback-report":
                 return BounceReport(kind: .feedback(try FeedbackReport(report: part)),
-                                    envelopeRecipients: envelope, subject: subject)
+                                    envelopeRecipients: envelope, subject: subject, from: from)
             default:
                 continue  // disposition-notification (read receipts) and others: not bounces
             }
         }
-        return BounceReport(kind: .notABounce, envelopeRecipients: envelope, subject: subject)
+        return BounceReport(kind: .notABounce, envelopeRecipients: envelope, subject: subject, from: from)
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import TestPeers
-@testable import Campaigns
+@testable import POP3
 
 /// The mailbox reader against Dovecot's POP3S server on 127.0.0.1.
 @Suite(.serialized) struct POP3MailboxPeerTests {

@@ -1,4 +1,5 @@
-@testable import Campaigns
+import BounceFixtures
+@testable import MailReports
 import Foundation
 import Testing
 

@@ -1,6 +1,6 @@
 import NIOCore
 import Testing
-@testable import Campaigns
+@testable import POP3
 
 /// The POP3 session as transcripts: server bytes in, actions out, no sockets.
 @Suite struct POP3SessionStateMachineTests {

@@ -2,7 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import Testing
-@testable import Campaigns
+@testable import POP3
 
 /// A POP3S server that accepts the connection and then says nothing: neither the TLS
 /// handshake nor the greeting ever comes, and the reader gives up at its time limit.
