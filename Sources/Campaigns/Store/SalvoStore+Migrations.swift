@@ -244,6 +244,7 @@ extension SalvoStore {
         }
         registerWebMigrations(&migrator)
         registerListMigrations(in: &migrator)
+        registerTrackingMigrations(&migrator)
         return migrator
     }
 }
