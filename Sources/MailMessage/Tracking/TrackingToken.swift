@@ -26,6 +26,12 @@ public enum TrackingToken {
         /// The link's position in the message (0 for the first tracked link); 0 for an
         /// open or a view.
         public let position: Int
+
+        public init(kind: Kind, delivery: Int64, position: Int) {
+            self.kind = kind
+            self.delivery = delivery
+            self.position = position
+        }
     }
 
     static let prefix = "3."
