@@ -33,6 +33,13 @@ public struct LinkClicks: Sendable, Equatable {
     /// Clicks, not recipients: every request counts.
     public var human: Int
     public var machine: Int
+
+    public init(position: Int, target: String, human: Int, machine: Int) {
+        self.position = position
+        self.target = target
+        self.human = human
+        self.machine = machine
+    }
 }
 
 /// The first human open and click of one delivery, for the report.
