@@ -42,10 +42,7 @@ import TestPeers
     @Test func theLinksOfAReceivedMessageLeadThroughServeAndShowInStatusAndReport() async throws {
         let sink = try await SMTPSinkPeer.start()
         defer { sink.stop() }
-        let dir = try await SalvoBinary.initProject(editing: [
-            ("127.0.0.1:2525", "127.0.0.1:\(sink.port)"),
-            ("retry:", "web:\n  public_url: https://example.com\n\nretry:"),
-        ])
+        let dir = try await ServeCommandTests.servedProject(sinkPort: sink.port)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let campaign = try String(contentsOfFile: dir + "/welcome.yml", encoding: .utf8)
         try (campaign + "track: { opens: true, clicks: true }\n").write(toFile: dir + "/welcome.yml", atomically: true, encoding: .utf8)

@@ -81,12 +81,17 @@ public struct TemplateRecipient: Sendable {
     /// The id written in the trace header (the delivery's or recipient's id in the
     /// store); the address when nil.
     public var id: String?
+    /// The delivery the tracking and view tokens name: set only for a campaign's own
+    /// message to a recipient. A preview or a test send names none (0), so its links
+    /// record nothing against anybody's delivery.
+    public var delivery: Int64?
 
-    public init(email: String, displayName: String? = nil, attributes: [String: String] = [:], id: String? = nil) {
+    public init(email: String, displayName: String? = nil, attributes: [String: String] = [:], id: String? = nil, delivery: Int64? = nil) {
         self.email = email
         self.displayName = displayName
         self.attributes = attributes
         self.id = id
+        self.delivery = delivery
     }
 }
 
@@ -175,10 +180,10 @@ public struct MessageComposer: Sendable {
         return values
     }
 
-    /// The delivery a recipient's tokens name: its id in the store (0 for a message
-    /// that is no delivery, a preview of a list's recipient, whose links lead nowhere).
+    /// The delivery a recipient's tokens name: 0 for a message that is no delivery (a
+    /// preview, a test send), whose tracked links and pixel lead to the 404 page.
     static func deliveryID(of recipient: TemplateRecipient) -> Int64 {
-        recipient.id.flatMap { Int64($0) } ?? 0
+        recipient.delivery ?? 0
     }
 
     /// The rendered HTML part for `recipient`, as it is sent: links tracked and the open

@@ -21,7 +21,7 @@ public actor DeliveryMessages {
     /// The composer of `delivery`'s campaign and the recipient as its message was
     /// rendered for.
     public func message(of delivery: TrackedDelivery) throws -> (composer: MessageComposer, recipient: TemplateRecipient) {
-        let recipient = TemplateRecipient(email: delivery.email, attributes: delivery.attributes, id: String(delivery.id))
+        let recipient = TemplateRecipient(email: delivery.email, attributes: delivery.attributes, id: String(delivery.id), delivery: delivery.id)
         let (definition, sourcePath) = try store.campaign(named: delivery.campaign)
         if let cached = composers[delivery.campaign], cached.definition == definition { return (cached.composer, recipient) }
         let template = try definition.messageTemplate(campaignFile: sourcePath)

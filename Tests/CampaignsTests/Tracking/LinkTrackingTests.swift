@@ -23,7 +23,7 @@ import Testing
         """
     static let recipient = TemplateRecipient(
         email: "Ann.Okafor+news@example.org",
-        attributes: ["code": "SPRING", "raw": "https://shop.example/raw?who=Ann.Okafor+news@example.org"], id: "42")
+        attributes: ["code": "SPRING", "raw": "https://shop.example/raw?who=Ann.Okafor+news@example.org"], id: "7", delivery: 42)
 
     static func composer(opens: Bool = true, clicks: Bool = true, web: Bool = true) throws -> MessageComposer {
         let template = try MessageTemplate(
@@ -78,6 +78,19 @@ import Testing
         // The page (the view) has the tracked links and no pixel.
         let page = try #require(composer.html(for: Self.recipient, pixel: false))
         #expect(Self.tokens(page, path: "/c/") == clicks && !page.contains("/o/"))
+    }
+
+    /// A preview or a test send is no delivery: its tokens name delivery 0, which
+    /// `salvo serve` answers with the 404 page, so nobody's events are touched.
+    @Test func aMessageThatIsNoDeliveryNamesNone() throws {
+        var preview = Self.recipient
+        preview.delivery = nil
+        let html = try #require(try Self.composer().html(for: preview))
+        let maker = TrackingToken.Maker(secret: Self.secret)
+        let clicks = Self.tokens(html, path: "/c/"), opens = Self.tokens(html, path: "/o/")
+        #expect(clicks.count == 3 && opens.count == 1)
+        #expect(clicks.allSatisfy { maker.read($0, kind: .click)?.delivery == 0 })
+        #expect(opens.allSatisfy { maker.read($0, kind: .open)?.delivery == 0 })
     }
 
     @Test func noTokenCarriesTheAddressInAnyEncoding() throws {

@@ -65,7 +65,7 @@ import Testing
         }
         configuration.web.publicURL = "https://t.shop.example"
         let composer = try definition.composer(campaignFile: sourcePath, configuration: configuration, environment: environment)
-        let html = try #require(composer.html(for: TemplateRecipient(email: "ann@example.org", attributes: ["name": "Ann"], id: "1")))
+        let html = try #require(composer.html(for: TemplateRecipient(email: "ann@example.org", attributes: ["name": "Ann"], id: "1", delivery: 1)))
         #expect(html.contains("href=\"https://t.shop.example/c/3.") && html.contains("https://t.shop.example/v/3.") && html.contains("/o/3."))
         // `{{view_url}}` alone needs the public URL too.
         let (_, viewOnly) = try files("html: t.html.mustache\n")
