@@ -57,6 +57,7 @@ import TestPeers
         #expect(try await SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
         let created = try await SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir)
         #expect(created.status == 0, "\(created.stderr)")
+        #expect(try await SalvoBinary.run(["campaign", "show", "welcome"], in: dir).stdout.contains("track:        opens, clicks"))
         let sent = try await SalvoBinary.run(["send", "welcome"], in: dir, environment: env)
         #expect(sent.status == 0, "\(sent.stderr)")
 
