@@ -235,6 +235,9 @@ public struct MessageComposer: Sendable {
         let values = values(for: recipient)
         var rendered = template.render(values)
         let kept = keptLinks(rendered, values)
+        // A text part generated from the HTML is made before the links are tracked: the
+        // text part is never tracked, written or generated.
+        if rendered.text == nil, settings.web?.clicks == true, let html = rendered.html { rendered.text = PlainText(html: html).text }
         rendered.html = rendered.html.map { tracked($0, recipient: recipient, kept: kept) }
 
         let to: Mailbox

@@ -80,6 +80,21 @@ import Testing
         #expect(Self.tokens(page, path: "/c/") == clicks && !page.contains("/o/"))
     }
 
+    /// A campaign with only an HTML part gets its text part from the HTML as written,
+    /// before the links are tracked.
+    @Test func aGeneratedTextPartKeepsTheLinksAsWritten() throws {
+        let template = try MessageTemplate(subject: TemplateSource(name: "subject", text: "Hi"),
+                                           html: TemplateSource(name: "t.html", text: "<p><a href=\"https://shop.example/a\">Deals</a></p>"), text: nil)
+        var settings = CampaignMessageSettings(campaign: "spring", list: "customers", from: try Mailbox(parsing: "news@shop.example"))
+        settings.web = WebLinks(publicURL: Self.publicURL, secret: Self.secret, opens: true, clicks: true)
+        var generator = SystemRandomNumberGenerator()
+        let message = try MessageComposer(template: template, settings: settings, signers: [])
+            .message(for: Self.recipient, date: Date(timeIntervalSince1970: 1_800_000_000), using: &generator)
+        #expect(message.html?.contains(Self.publicURL + "/c/") == true)
+        let text = try #require(message.text)
+        #expect(text.contains("https://shop.example/a") && !text.contains(Self.publicURL), "\(text)")
+    }
+
     /// A preview or a test send is no delivery: its tokens name delivery 0, which
     /// `salvo serve` answers with the 404 page, so nobody's events are touched.
     @Test func aMessageThatIsNoDeliveryNamesNone() throws {
