@@ -68,7 +68,7 @@ struct TrackingRoutes: Sendable {
             log(context, kind: .click, campaign: delivery.campaign, verdict: verdict)
             // The middleware adds Referrer-Policy: no-referrer, so the target does not
             // learn the token either.
-            return Response(status: .found, headers: [.location: target])
+            return Response(status: .found, headers: [.location: LinkTracking.locationValue(target)])
         case .view:
             guard let messages else { throw HTTPError(.notFound) }
             let (composer, recipient) = try await messages.message(of: delivery)

@@ -84,6 +84,22 @@ public enum LinkTracking {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// `target` as a `Location` header may carry it: every byte that is not printable
+    /// ASCII or not allowed in a URL (space, quotes, angle brackets, a line break: a
+    /// link's text is the author's) percent-encoded, an existing `%XX` kept.
+    public static func locationValue(_ target: String) -> String {
+        let hex = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(target.utf8.count)
+        for byte in target.utf8 {
+            switch byte {
+            case 0x21...0x7E where !"\"<>\\^`{|}".utf8.contains(byte): out.append(byte)
+            default: out += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     // MARK: The scanner
 
     struct Attribute {

@@ -147,6 +147,12 @@ import Testing
         #expect(Self.tokens(opens, path: "/o/").count == 1 && !opens.contains("/c/"))
     }
 
+    @Test func aTargetIsWrittenAsALocationHeaderMayCarryIt() {
+        #expect(LinkTracking.locationValue("https://shop.example/a?x=1&y=%20z#top") == "https://shop.example/a?x=1&y=%20z#top")
+        #expect(LinkTracking.locationValue("https://shop.example/café?q=a b\r\nSet-Cookie: x") == "https://shop.example/caf%C3%A9?q=a%20b%0D%0ASet-Cookie:%20x")
+        #expect(LinkTracking.locationValue("https://a.example/\"<{x}>") == "https://a.example/%22%3C%7Bx%7D%3E")
+    }
+
     @Test func theScannerFindsLinksInEveryAttributeSpelling() {
         let html = #"<a href=https://a.example/1>x</a><a id="q" href = "https://a.example/2" >y</a><a title='>' href='https://a.example/3'>z</a><abbr href="https://no.example">n</abbr><a href="HTTPS://A.example/4">w</a><a href="/relative">r</a>"#
         #expect(LinkTracking.links(in: html).map(\.target) == ["https://a.example/1", "https://a.example/2", "https://a.example/3", "HTTPS://A.example/4"])
