@@ -38,6 +38,9 @@ struct CampaignCommand: ParsableCommand {
                try configuration.unsubscribeSecret() == nil {
                 printError("warning: the templates use {{unsubscribe_token}}: set \(variable) (or unsubscribe.secret_file) before preview and send")
             }
+            if definition.tracks, configuration.web.publicURL == nil {
+                printError("warning: track: needs web.public_url (where salvo serve answers): set it before preview and send")
+            }
             let count = try store.count(list: definition.list, segment: definition.segment)
             print("created campaign '\(definition.name)': \(count) recipients of list '\(definition.list)'\(definition.segment.map { " match \($0)" } ?? "")")
         }
@@ -104,6 +107,7 @@ struct CampaignCommand: ParsableCommand {
             if let text = d.text { print("text:         \(text)") }
             print("unsubscribe:  \(d.unsubscribe ?? (d.transactional == true ? "none (transactional)" : "none"))")
             if let notify = d.notify { print("notify:       \(notify)") }
+            if let track = d.track { print("track:        " + [track.opens ? "opens" : nil, track.clicks ? "clicks" : nil].compactMap { $0 }.joined(separator: ", ")) }
             print("created:      \(details.createdAt.formatted(.iso8601))")
             if let at = details.scheduledAt { print("scheduled:    \(at.formatted(.iso8601))") }
             if let at = details.startedAt { print("started:      \(at.formatted(.iso8601))") }

@@ -72,6 +72,7 @@ struct StatusCommand: ParsableCommand {
         // Before it starts, its audience is what the segment selects today.
         let audience: Int? = try timing.startedAt == nil ? store.campaignDetails(named: campaign).audience : nil
         let unsubscribes = try store.unsubscribeCounts(campaign: campaign)
+        let tracking = try store.trackingCounts(campaign: campaign)
         let counts = DeliveryState.allCases.map { ($0.rawValue, status.counts.byState[$0] ?? 0) }
         if json {
             let object: [String: Any] = [
@@ -87,6 +88,7 @@ struct StatusCommand: ParsableCommand {
                 "top_replies": status.topReplies.map { ["reply": $0.reply, "count": $0.count] },
                 "complaints": status.complaints,
                 "unsubscribes": ["one_click": unsubscribes[.oneClick] ?? 0, "page": unsubscribes[.page] ?? 0, "mail": unsubscribes[.mailto] ?? 0],
+                "opens": TrackingLines.json(tracking[.open]), "clicks": TrackingLines.json(tracking[.click]),
                 "quota": ["day": quota.day, "used": quota.used, "per_day": quota.perDay as Any],
                 "notices": notices.map { notice -> [String: Any] in
                     ["kind": notice.kind.rawValue, "state": notice.state.rawValue, "to": notice.rcptTo as Any,
@@ -123,6 +125,7 @@ struct StatusCommand: ParsableCommand {
             let mail = unsubscribes[.mailto].map { ", mail \($0)" } ?? ""
             print("unsubscribes: \(unsubscribes.values.reduce(0, +)) (one-click \(unsubscribes[.oneClick] ?? 0), page \(unsubscribes[.page] ?? 0)\(mail))")
         }
+        for line in TrackingLines.text(tracking) { print(line) }
         if let perDay = quota.perDay {
             print("daily quota: \(quota.used) of \(perDay) handed to servers today (\(quota.day) UTC)"
                   + (quota.isSpent ? "; spent, sending resumes at 00:00 UTC" : ""))
@@ -163,12 +166,19 @@ struct ReportCommand: ParsableCommand {
     @Argument(help: "The campaign's name.") var campaign: String
     @Option(help: ArgumentHelp("Where to write the CSV (- for standard output).", valueName: "FILE")) var csv: String?
     @Flag(help: "Print the rows as a JSON array instead (keys as the CSV's columns).") var json = false
+    @Flag(help: "List each tracked link with its clicks (human / machine) instead of the rows.") var links = false
 
     func validate() throws {
-        if (csv == nil) == !json { throw ValidationError("give --csv FILE (or -), or --json") }
+        if links, csv != nil { throw ValidationError("--links prints the links (as JSON with --json); it writes no CSV") }
+        if !links, (csv == nil) == !json { throw ValidationError("give --csv FILE (or -), or --json, or --links") }
     }
 
     func run() throws {
+        if links {
+            let clicks = try global.withStore { _, store in try store.linkClicks(campaign: campaign) }
+            print(try TrackingLines.links(clicks, json: json))
+            return
+        }
         let configuration = try global.configuration()
         if let csv, csv != "-" { try OutputFile.check(csv, against: global.readFiles(configuration)) }
         let rows = try global.withStore { _, store in try store.deliveryReport(campaign: campaign) }

@@ -9,7 +9,7 @@ import Web
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Answer the links in sent mail: one-click unsubscribe (RFC 8058) and its pages, until SIGTERM or SIGINT.",
+        abstract: "Answer the links in sent mail: one-click unsubscribe (RFC 8058) and its pages, tracked links, the open pixel and view in browser, until SIGTERM or SIGINT.",
         discussion: """
             Listens on web.listen (default 127.0.0.1:8080) behind a reverse proxy that \
             terminates TLS for web.public_url. The tokens are checked with the secret in \
@@ -38,7 +38,8 @@ struct ServeCommand: AsyncParsableCommand {
         var logger = Logger(label: "salvo.web")
         logger.logLevel = .info
         let settings = WebSettings(host: endpoint.host, port: endpoint.port, publicURL: configuration.web.publicURL, secret: Array(secret.utf8))
-        let server = WebServer(settings: settings, store: store, logger: logger)
+        var server = WebServer(settings: settings, store: store, logger: logger)
+        server.messages = DeliveryMessages(store: store, configuration: configuration)
         let host = endpoint.host
         let service = server.service { port in
             let shown = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"

@@ -16,6 +16,8 @@ public struct WebServer: Sendable {
     public let logger: Logger
     /// The time unsubscribes are recorded at and undo windows measured from.
     public let clock: @Sendable () -> Date
+    /// The messages behind `/c/` and `/v/` (`TrackingRoutes`); nil: those answer 404.
+    public var messages: DeliveryMessages?
 
     public init(settings: WebSettings, store: SalvoStore, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }) {
         self.settings = settings
@@ -31,6 +33,7 @@ public struct WebServer: Sendable {
         router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: ErrorPageMiddleware())
         UnsubscribeRoutes(settings: settings, store: store, clock: clock).add(to: router)
+        TrackingRoutes(settings: settings, store: store, messages: messages, classifier: TrackingEventClassifier(), clock: clock).add(to: router)
         // For a reverse proxy's or a monitor's health check: answers without the store.
         router.get("/health") { _, _ in WebResponse.text("ok\n") }
         return router

@@ -11,7 +11,12 @@ import Testing
 
     @Test func csvDefusesFormulas() {
         #expect(DeliveryReportCSV.line(row)
-                == #""'=HYPERLINK(""x"")@example.com",bounced,2,550,5.1.1,'-user unknown,'@mx,'+id,2025-12-01T09:00:00Z,2025-12-01T09:01:01Z,TLSv1.3,false"#)
+                == #""'=HYPERLINK(""x"")@example.com",bounced,2,550,5.1.1,'-user unknown,'@mx,'+id,2025-12-01T09:00:00Z,2025-12-01T09:01:01Z,TLSv1.3,false,,"#)
+        // The first human open and click, when tracked.
+        var tracked = row
+        tracked.openedAt = Date(timeIntervalSince1970: 1_764_580_000)
+        tracked.clickedAt = Date(timeIntervalSince1970: 1_764_580_060)
+        #expect(DeliveryReportCSV.line(tracked).hasSuffix(",2025-12-01T09:06:40Z,2025-12-01T09:07:40Z"))
         for cell in ["\tx", "\rx", "=1", "+1", "-1", "@a"] { #expect(DeliveryReportCSV.defused(cell) == "'" + cell) }
         for cell in ["", "a=b", "1", " =x"] { #expect(DeliveryReportCSV.defused(cell) == cell) }
     }
@@ -37,6 +42,7 @@ import Testing
         #expect(objects[0]["tls"] as? String == "TLSv1.3")
         #expect(objects[0]["tls_verified"] as? Bool == false)
         #expect(objects[1]["tls"] is NSNull && objects[1]["tls_verified"] is NSNull)
+        #expect(objects[0]["opened_at"] is NSNull && objects[0]["clicked_at"] is NSNull)
         #expect(Set(objects[0].keys) == Set(DeliveryReportCSV.header.split(separator: ",").map(String.init)))
         var empty = Data()
         DeliveryReportJSON.write([]) { empty.append($0) }

@@ -56,6 +56,15 @@ import TestPeers
         deinit { _ = stop(SIGKILL) }
     }
 
+    /// The starter project sending to smtp-sink on `sinkPort`, its links starting with
+    /// `https://example.com` (`web.public_url`).
+    static func servedProject(sinkPort: Int) async throws -> String {
+        try await SalvoBinary.initProject(editing: [
+            ("127.0.0.1:2525", "127.0.0.1:\(sinkPort)"),
+            ("retry:", "web:\n  public_url: https://example.com\n\nretry:"),
+        ])
+    }
+
     /// The path of an https List-Unsubscribe target, and the address it was for.
     static func unsubscribePaths(_ transactions: [SinkTransaction]) -> [String: String] {
         var paths: [String: String] = [:]
@@ -76,10 +85,7 @@ import TestPeers
     @Test func aMessagesOwnUnsubscribeURLPostedAsAProviderWouldKeepsTheAddressOutOfTheNextCampaign() async throws {
         let sink = try await SMTPSinkPeer.start()
         defer { sink.stop() }
-        let dir = try await SalvoBinary.initProject(editing: [
-            ("127.0.0.1:2525", "127.0.0.1:\(sink.port)"),
-            ("retry:", "web:\n  public_url: https://example.com\n\nretry:"),
-        ])
+        let dir = try await Self.servedProject(sinkPort: sink.port)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let env = ["SALVO_UNSUBSCRIBE_SECRET": Self.secret]
         #expect(try await SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)

@@ -20,7 +20,8 @@ final class RunningWebServer: Sendable {
 
     static let secret = Array("the web tests' unsubscribe secret, long enough".utf8)
 
-    static func start(store: SalvoStore? = nil, configure: (inout WebSettings) -> Void = { _ in }) async throws -> RunningWebServer {
+    static func start(store: SalvoStore? = nil, messages: DeliveryMessages? = nil,
+                      configure: (inout WebSettings) -> Void = { _ in }) async throws -> RunningWebServer {
         let store = try store ?? SalvoStore(path: FileManager.default.temporaryDirectory.appendingPathComponent("web-\(UUID().uuidString).db").path)
         var settings = WebSettings(host: "127.0.0.1", port: 0, publicURL: nil, secret: secret)
         configure(&settings)
@@ -28,7 +29,8 @@ final class RunningWebServer: Sendable {
         let log = RecordedLog()
         var logger = Logger(label: "salvo.web.test") { _ in RecordingLogHandler(recorded: log) }
         logger.logLevel = .debug
-        let server = WebServer(settings: settings, store: store, logger: logger, clock: { clock.now })
+        var server = WebServer(settings: settings, store: store, logger: logger, clock: { clock.now })
+        server.messages = messages
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let service = server.service { port in continuation.yield(port) }
         let group = ServiceGroup(configuration: .init(services: [service], logger: logger))

@@ -17,7 +17,8 @@ extension CampaignDefinition {
             html: try html.map { path throws(TemplateError) in try TemplateSource.file(path) },
             text: try text.map { path throws(TemplateError) in try TemplateSource.file(path) },
             unsubscribeURL: unsubscribe.map { TemplateSource(name: "\(campaignFile) (unsubscribe)", text: $0) },
-            partialsDirectory: partials)
+            partialsDirectory: partials,
+            markingRawLinks: track?.clicks == true)
     }
 
     /// What renders this campaign's message for any recipient, with the configuration's
@@ -32,23 +33,37 @@ extension CampaignDefinition {
         return try composer(template: template, configuration: configuration, environment: environment)
     }
 
-    /// `composer` over templates already parsed (and checked by `SalvoStore.check`).
+    /// `composer` over templates already parsed (and checked by `SalvoStore.check`);
+    /// `signing: false` leaves the DKIM keys unread (a page that shows the message).
     public func composer(template: MessageTemplate, configuration: SalvoConfiguration,
-                         environment: [String: String] = ProcessInfo.processInfo.environment) throws -> MessageComposer {
+                         environment: [String: String] = ProcessInfo.processInfo.environment,
+                         signing: Bool = true) throws -> MessageComposer {
         // The mailto target carries the recipient's token too, when a secret is there.
         let wantsSecret = template.usesUnsubscribeToken || configuration.unsubscribe.mailto != nil
         let secret = try wantsSecret ? configuration.unsubscribeSecret(environment: environment) : nil
         if template.usesUnsubscribeToken, secret == nil {
             throw CampaignError.missingUnsubscribeSecret(variable: configuration.unsubscribe.secretEnv, campaign: name)
         }
-        let settings = CampaignMessageSettings(
+        var web: WebLinks?
+        if tracks || template.usesViewURL {
+            let use = tracks ? "tracks opens or clicks (track:)" : "uses {{view_url}}"
+            guard let publicURL = configuration.web.publicURL else {
+                throw CampaignError.webLinksUnavailable(campaign: name, use: use, missing: "web.public_url is not set in the configuration (the address salvo serve answers at, such as https://shop.example)")
+            }
+            guard let secret = try secret ?? configuration.unsubscribeSecret(environment: environment) else {
+                throw CampaignError.webLinksUnavailable(campaign: name, use: use, missing: "\(configuration.unsubscribe.secretEnv) is not set (the unsubscribe secret signs these links too)")
+            }
+            web = WebLinks(publicURL: publicURL, secret: secret, opens: track?.opens ?? false, clicks: track?.clicks ?? false)
+        }
+        var settings = CampaignMessageSettings(
             campaign: name, list: list,
             from: try Mailbox(parsing: from),
             replyTo: try replyTo.map { text throws(MailboxError) in try Mailbox(parsing: text) },
             unsubscribeMailto: try configuration.unsubscribe.mailto.map { text throws(MailboxError) in try Mailbox(parsing: text) },
             unsubscribeSecret: secret,
             sharedTo: try to.map { text throws(MailboxError) in try Mailbox(parsing: text) })
-        return try MessageComposer(template: template, settings: settings, signers: try configuration.dkimSigners())
+        settings.web = web
+        return try MessageComposer(template: template, settings: settings, signers: signing ? try configuration.dkimSigners() : [])
     }
 }
 

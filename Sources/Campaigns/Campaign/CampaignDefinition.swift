@@ -40,6 +40,25 @@ public struct CampaignDefinition: Codable, Sendable, Equatable {
     public var audience: Audience?
     /// Campaigns whose recipients (those it was sent to) this one skips.
     public var exclude: [String]?
+    /// `track: { opens: true, clicks: true }`: open and click tracking through `salvo
+    /// serve`, off unless asked for.
+    public var track: Tracking?
+
+    /// What `track:` asks for.
+    public struct Tracking: Codable, Sendable, Equatable {
+        /// A 1×1 image at the end of the HTML part.
+        public var opens: Bool
+        /// Every http(s) link of the HTML part through `web.public_url/c/…`.
+        public var clicks: Bool
+
+        public init(opens: Bool = false, clicks: Bool = false) {
+            self.opens = opens
+            self.clicks = clicks
+        }
+    }
+
+    /// Whether the campaign tracks anything.
+    public var tracks: Bool { track.map { $0.opens || $0.clicks } ?? false }
 
     public enum Audience: String, Codable, Sendable, Equatable, CaseIterable {
         case start, live
@@ -49,7 +68,7 @@ public struct CampaignDefinition: Codable, Sendable, Equatable {
     public var audienceMode: Audience { audience ?? .start }
 
     public static let knownKeys = ["name", "list", "segment", "from", "reply_to", "subject", "html", "text", "unsubscribe", "notify", "to",
-                                   "transactional", "audience", "exclude"]
+                                   "transactional", "audience", "exclude", "track"]
 
     /// Reads a campaign file, checking what can be checked without the store: required
     /// keys, the segment's syntax, the addresses, and that the templates exist.
@@ -129,6 +148,15 @@ public struct CampaignDefinition: Codable, Sendable, Equatable {
             let names = try exclude.array().map { try $0.nonEmptyString() }
             if names.contains(definition.name) { throw exclude.error("a campaign cannot exclude itself") }
             definition.exclude = names.isEmpty ? nil : names
+        }
+        if let track = keys["track"] {
+            let options = try track.mapping(known: ["opens", "clicks"])
+            let tracking = Tracking(opens: try options["opens"]?.bool() ?? false, clicks: try options["clicks"]?.bool() ?? false)
+            if tracking.opens || tracking.clicks {
+                if definition.to != nil { throw track.error("tracking needs a message per recipient, and a campaign with a fixed `to:` sends one to all") }
+                if definition.html == nil { throw track.error("opens and clicks are tracked in the HTML part, and the campaign has no html template") }
+                definition.track = tracking
+            }
         }
         return definition
     }

@@ -19,6 +19,9 @@ public struct CampaignMessageSettings: Sendable {
     /// The campaign's fixed To header: one message for every recipient (nil: each
     /// recipient's own address).
     public var sharedTo: Mailbox?
+    /// Links to `salvo serve` made for each delivery: `{{view_url}}`, tracked links and
+    /// the open pixel (nil: the campaign uses none).
+    public var web: WebLinks?
 
     public init(
         campaign: String, list: String, from: Mailbox, replyTo: Mailbox? = nil,
@@ -36,6 +39,37 @@ public struct CampaignMessageSettings: Sendable {
     }
 }
 
+/// What the messages of a campaign link to on `salvo serve` besides the unsubscribe
+/// pages: `web.public_url`, the secret the tokens are made with, and the campaign's
+/// `track:` setting.
+public struct WebLinks: Sendable {
+    /// `web.public_url`, without a trailing slash.
+    public var publicURL: String
+    public var secret: [UInt8]
+    public var opens: Bool
+    public var clicks: Bool
+
+    public init(publicURL: String, secret: [UInt8], opens: Bool = false, clicks: Bool = false) {
+        self.publicURL = publicURL
+        self.secret = secret
+        self.opens = opens
+        self.clicks = clicks
+    }
+
+    /// The paths of `salvo serve` whose links are never tracked: unsubscribe, the
+    /// preferences page, view in browser and tracking's own.
+    static let ownPaths = ["/u/", "/p/", "/v/", "/c/", "/o/"]
+
+    /// Whether a link to `target` stays as it is: the unsubscribe and preferences links
+    /// (given as `kept`), and every link to `salvo serve`'s own pages.
+    func keeps(_ target: String, kept: Set<String>) -> Bool {
+        if kept.contains(target) { return true }
+        guard target.hasPrefix(publicURL) else { return false }
+        let path = target.dropFirst(publicURL.count)
+        return Self.ownPaths.contains { path.hasPrefix($0) }
+    }
+}
+
 /// One recipient as the renderer needs it: plain values, so the store can hand them
 /// over without the renderer knowing about it.
 public struct TemplateRecipient: Sendable {
@@ -48,12 +82,17 @@ public struct TemplateRecipient: Sendable {
     /// The id written in the trace header (the delivery's or recipient's id in the
     /// store); the address when nil.
     public var id: String?
+    /// The delivery the tracking and view tokens name: set only for a campaign's own
+    /// message to a recipient. A preview or a test send names none (0), so its links
+    /// record nothing against anybody's delivery.
+    public var delivery: Int64?
 
-    public init(email: String, displayName: String? = nil, attributes: [String: String] = [:], id: String? = nil) {
+    public init(email: String, displayName: String? = nil, attributes: [String: String] = [:], id: String? = nil, delivery: Int64? = nil) {
         self.email = email
         self.displayName = displayName
         self.attributes = attributes
         self.id = id
+        self.delivery = delivery
     }
 }
 
@@ -95,6 +134,8 @@ public struct MessageComposer: Sendable {
     /// Makes `{{unsubscribe_token}}` when the templates use it, and the token the
     /// List-Unsubscribe mailto carries when `unsubscribe.mailto` is set.
     private let tokens: UnsubscribeToken.Maker?
+    /// Makes the tracking and view tokens when `settings.web` is set.
+    private let webTokens: TrackingToken.Maker?
 
     /// - Throws: `TemplateError` when the templates use `{{unsubscribe_token}}` and
     ///   `settings` has no secret.
@@ -115,6 +156,7 @@ public struct MessageComposer: Sendable {
         } else {
             tokens = nil
         }
+        webTokens = settings.web.map { TrackingToken.Maker(secret: $0.secret) }
     }
 
     /// The merge values for `recipient`: the list's columns, then the built-ins.
@@ -134,14 +176,71 @@ public struct MessageComposer: Sendable {
         values["campaign"] = settings.campaign
         values["list"] = settings.list
         if let tokens { values["unsubscribe_token"] = tokens.make(recipient: recipient.email) }
+        if let web = settings.web, let webTokens, template.usesViewURL {
+            values["view_url"] = web.publicURL + "/v/" + webTokens.view(delivery: Self.deliveryID(of: recipient))
+        }
         return values
+    }
+
+    /// The delivery a recipient's tokens name: 0 for a message that is no delivery (a
+    /// preview, a test send), whose tracked links and pixel lead to the 404 page.
+    static func deliveryID(of recipient: TemplateRecipient) -> Int64 {
+        recipient.delivery ?? 0
+    }
+
+    /// The rendered HTML part for `recipient`, as it is sent: links tracked and the open
+    /// pixel added as the campaign says (`pixel: false` leaves the pixel out, for the
+    /// page that shows the message in a browser).
+    public func html(for recipient: TemplateRecipient, pixel: Bool = true) -> String? {
+        let values = values(for: recipient)
+        let rendered = template.render(values)
+        return rendered.html.map { tracked($0, recipient: recipient, kept: keptLinks(rendered, values), pixel: pixel) }
+    }
+
+    /// The targets of the trackable links of `recipient`'s HTML part, in the order the
+    /// click tokens number them, whether or not the campaign tracks clicks now: a token
+    /// in mail sent before keeps leading where it did.
+    public func trackableLinks(for recipient: TemplateRecipient) -> [String] {
+        guard let web = settings.web else { return [] }
+        let values = values(for: recipient)
+        let rendered = template.render(values)
+        guard let html = rendered.html else { return [] }
+        let kept = keptLinks(rendered, values)
+        return LinkTracking.links(in: html) { web.keeps($0, kept: kept) }.map(\.target)
+    }
+
+    /// The unsubscribe and preferences links of one rendering: never tracked.
+    private func keptLinks(_ rendered: MessageTemplate.Rendered, _ values: [String: String]) -> Set<String> {
+        Set([rendered.unsubscribeURL.map(Self.trimmed), values["preferences_url"]].compactMap { $0 })
+    }
+
+    /// `html` with its links tracked (when clicks are) and the open pixel (when opens are).
+    private func tracked(_ html: String, recipient: TemplateRecipient, kept: Set<String>, pixel: Bool = true) -> String {
+        guard let web = settings.web, let webTokens, web.clicks || web.opens else { return html }
+        let delivery = Self.deliveryID(of: recipient)
+        var html = html
+        if web.clicks {
+            let links = LinkTracking.links(in: html) { web.keeps($0, kept: kept) }
+            html = LinkTracking.rewrite(html, links: links) { position, target in
+                web.publicURL + "/c/" + webTokens.click(delivery: delivery, position: position, target: target)
+            }
+        }
+        if web.opens, pixel {
+            html = LinkTracking.appendingPixel(to: html, source: web.publicURL + "/o/" + webTokens.open(delivery: delivery))
+        }
+        return html
     }
 
     /// The message for `recipient`, dated `date`, with a Message-ID drawn from
     /// `generator`.
     public func message(for recipient: TemplateRecipient, date: Date, using generator: inout some RandomNumberGenerator) throws(CompositionError) -> Message {
         let values = values(for: recipient)
-        let rendered = template.render(values)
+        var rendered = template.render(values)
+        let kept = keptLinks(rendered, values)
+        // A text part generated from the HTML is made before the links are tracked: the
+        // text part is never tracked, written or generated.
+        if rendered.text == nil, settings.web?.clicks == true, let html = rendered.html { rendered.text = PlainText(html: html).text }
+        rendered.html = rendered.html.map { tracked($0, recipient: recipient, kept: kept) }
 
         let to: Mailbox
         if let shared = settings.sharedTo {

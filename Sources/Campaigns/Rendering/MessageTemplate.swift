@@ -14,6 +14,7 @@ public struct MessageTemplate: Sendable {
     /// are otherwise derived from the recipient's display name.
     public static let builtInFields: Set<String> = [
         "email", "name", "first_name", "last_name", "campaign", "list", "unsubscribe_url", "unsubscribe_token",
+        "view_url",
     ]
 
     private static let textPragma = "{{% CONTENT_TYPE: TEXT}}\n"
@@ -41,11 +42,18 @@ public struct MessageTemplate: Sendable {
     /// for every recipient, so worked out once.
     public let usesUnsubscribeToken: Bool
 
+    /// Whether any template uses `{{view_url}}` (which needs `web.public_url` and the secret).
+    public let usesViewURL: Bool
+
     public var hasHTML: Bool { html != nil }
     public var hasText: Bool { text != nil }
 
     /// Parses the templates. At least one of `html` and `text` must be given; a
     /// campaign with only HTML gets a text part generated from the rendered HTML.
+    ///
+    /// With `markingRawLinks` (a campaign that tracks clicks), a link whose `href` is a
+    /// raw field (`{{{url}}}`) gets `data-notrack` in the HTML part and its partials, so
+    /// click tracking leaves it as written.
     ///
     /// - Throws: `TemplateError` naming the file and line of a syntax error or of a
     ///   partial that is not in `partialsDirectory`.
@@ -54,7 +62,8 @@ public struct MessageTemplate: Sendable {
         html: TemplateSource?,
         text: TemplateSource?,
         unsubscribeURL: TemplateSource? = nil,
-        partialsDirectory: String? = nil
+        partialsDirectory: String? = nil,
+        markingRawLinks: Bool = false
     ) throws(TemplateError) {
         // The partials the templates include, and those they include in turn: each read
         // and parsed once; nothing else in the folder is touched.
@@ -75,20 +84,25 @@ public struct MessageTemplate: Sendable {
         }
         self.fieldReferences = references
         usesUnsubscribeToken = references.contains { $0.name == "unsubscribe_token" }
+        usesViewURL = references.contains { $0.name == "view_url" }
+        func marked(_ source: TemplateSource) -> TemplateSource {
+            markingRawLinks ? TemplateSource(name: source.name, text: LinkTracking.markingRawLinks(in: source.text)) : source
+        }
+        let htmlSource = html.map(marked)
         var htmlLibrary = MustacheLibrary()
         var textLibrary = MustacheLibrary()
         for (name, source) in partialSources {
-            htmlLibrary.register(try Self.parse(source, asText: false), named: name)
+            htmlLibrary.register(try Self.parse(marked(source), asText: false), named: name)
             textLibrary.register(try Self.parse(source, asText: true), named: name)
         }
         self.htmlLibrary = htmlLibrary
         self.textLibrary = textLibrary
         self.subject = try Self.parse(subject, asText: true)
-        self.html = try html.map { source throws(TemplateError) in try Self.parse(source, asText: false) }
+        self.html = try htmlSource.map { source throws(TemplateError) in try Self.parse(source, asText: false) }
         self.text = try text.map { source throws(TemplateError) in try Self.parse(source, asText: true) }
         self.unsubscribeURL = try unsubscribeURL.map { source throws(TemplateError) in try Self.parse(source, asText: true) }
         fastSubject = FieldTemplate(subject.text, html: false)
-        fastHTML = html.flatMap { FieldTemplate($0.text, html: true) }
+        fastHTML = htmlSource.flatMap { FieldTemplate($0.text, html: true) }
         fastText = text.flatMap { FieldTemplate($0.text, html: false) }
         fastUnsubscribeURL = unsubscribeURL.flatMap { FieldTemplate($0.text, html: false) }
     }

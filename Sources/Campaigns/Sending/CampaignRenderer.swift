@@ -20,7 +20,7 @@ public struct CampaignRenderer: MessageRenderer {
 
     public func render(_ delivery: ClaimedDelivery, smtpUTF8: Bool) throws -> RenderedMessage {
         var generator = SystemRandomNumberGenerator()
-        let recipient = TemplateRecipient(email: delivery.email, attributes: delivery.attributes, id: String(delivery.id))
+        let recipient = TemplateRecipient(email: delivery.email, attributes: delivery.attributes, id: String(delivery.id), delivery: delivery.id)
         let message = try composer.compose(for: recipient, date: Date(), options: SerializationOptions(smtputf8: smtpUTF8), using: &generator)
         let sender = verp?.address(for: delivery.id) ?? envelopeFrom
         return RenderedMessage(envelopeFrom: Self.envelope(sender, smtpUTF8: smtpUTF8),

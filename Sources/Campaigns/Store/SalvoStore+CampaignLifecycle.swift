@@ -99,6 +99,7 @@ extension SalvoStore {
         note("transactional", \.transactional)
         note("audience", \.audienceMode)
         note("exclude", \.exclude)
+        note("track", \.track)
         return keys
     }
 

@@ -139,6 +139,9 @@ public enum CampaignError: Error, CustomStringConvertible {
     case unknownField(String, in: String, campaign: String, known: [String])
     case missingUnsubscribeSecret(variable: String, campaign: String)
     case unknownExclude(String, campaign: String)
+    /// The campaign links to `salvo serve` (tracking, `{{view_url}}`) and `missing` says
+    /// what those links need that is not there.
+    case webLinksUnavailable(campaign: String, use: String, missing: String)
 
     public var description: String {
         switch self {
@@ -148,6 +151,8 @@ public enum CampaignError: Error, CustomStringConvertible {
             "campaign '\(campaign)' uses {{unsubscribe_token}} but \(variable) is not set: export a random secret of at least 32 bytes in \(variable), or name a file that holds one in unsubscribe.secret_file (salvo init writes one)"
         case .unknownExclude(let name, let campaign):
             "\(campaign): exclude names '\(name)', which is not a campaign (see `salvo campaign list --all`)"
+        case .webLinksUnavailable(let campaign, let use, let missing):
+            "campaign '\(campaign)' \(use), but \(missing)"
         }
     }
 }

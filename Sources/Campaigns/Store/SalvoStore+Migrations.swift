@@ -245,6 +245,7 @@ extension SalvoStore {
         registerWebMigrations(&migrator)
         registerListMigrations(in: &migrator)
         registerTLSMigrations(in: &migrator)
+        registerTrackingMigrations(&migrator)
         return migrator
     }
 }

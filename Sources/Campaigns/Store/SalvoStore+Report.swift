@@ -19,6 +19,9 @@ public struct DeliveryReportRow: Sendable, Equatable {
     public var tlsVersion: String? = nil
     /// Whether that session's certificate verified; nil without TLS.
     public var tlsVerified: Bool? = nil
+    /// The first open and click that looked like a person's (`track:`); nil without one.
+    public var openedAt: Date? = nil
+    public var clickedAt: Date? = nil
 }
 
 extension SalvoStore {
@@ -29,8 +32,9 @@ extension SalvoStore {
             guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM campaigns WHERE name = ?", arguments: [name]) else {
                 throw StoreError.campaignNotFound(name)
             }
+            let events = try firstEvents(campaign: id, in: db)
             return try Row.fetchAll(db, sql: """
-                SELECT email, state, attempts, last_code, last_enhanced_code, last_response, mx_host, message_id,
+                SELECT id, email, state, attempts, last_code, last_enhanced_code, last_response, mx_host, message_id,
                        first_attempt_at, last_attempt_at, tls_version, tls_verified
                 FROM deliveries WHERE campaign_id = ? ORDER BY id
                 """, arguments: [id]).map { row in
@@ -39,7 +43,8 @@ extension SalvoStore {
                                   messageID: row["message_id"],
                                   firstAttemptAt: (row["first_attempt_at"] as Int64?).map { Date(timeIntervalSince1970: TimeInterval($0)) },
                                   lastAttemptAt: (row["last_attempt_at"] as Int64?).map { Date(timeIntervalSince1970: TimeInterval($0)) },
-                                  tlsVersion: row["tls_version"], tlsVerified: row["tls_verified"])
+                                  tlsVersion: row["tls_version"], tlsVerified: row["tls_verified"],
+                                  openedAt: events[row["id"]]?.openedAt, clickedAt: events[row["id"]]?.clickedAt)
             }
         }
     }
@@ -99,12 +104,13 @@ extension SalvoStore {
 /// address or a server's reply is text anyone can choose. Such a cell is written with a
 /// `'` in front, which spreadsheets show as text and do not display.
 public enum DeliveryReportCSV {
-    public static let header = "email,status,attempts,smtp_code,enhanced_code,response,mx_host,message_id,first_attempt_at,last_attempt_at,tls,tls_verified"
+    public static let header = "email,status,attempts,smtp_code,enhanced_code,response,mx_host,message_id,first_attempt_at,last_attempt_at,tls,tls_verified,opened_at,clicked_at"
 
     public static func line(_ row: DeliveryReportRow) -> String {
         [row.email, row.status, String(row.attempts), row.smtpCode.map(String.init) ?? "", row.enhancedCode ?? "",
          row.response ?? "", row.mxHost ?? "", row.messageID ?? "", ReportTime.rfc3339(row.firstAttemptAt),
-         ReportTime.rfc3339(row.lastAttemptAt), row.tlsVersion ?? "", row.tlsVerified.map { $0 ? "true" : "false" } ?? ""]
+         ReportTime.rfc3339(row.lastAttemptAt), row.tlsVersion ?? "", row.tlsVerified.map { $0 ? "true" : "false" } ?? "",
+         ReportTime.rfc3339(row.openedAt), ReportTime.rfc3339(row.clickedAt)]
             .map { CSVField.quote(defused($0)) }.joined(separator: ",")
     }
 
@@ -141,12 +147,14 @@ public enum DeliveryReportJSON {
                 if let value { JSONText.appendString(value.utf8, to: &out) } else { out.append(contentsOf: Array("null".utf8)) }
             }
             key("attempts", first: true); out.append(contentsOf: String(row.attempts).utf8)
+            key("clicked_at"); string(row.clickedAt.map { ReportTime.rfc3339($0) })
             key("email"); string(row.email)
             key("enhanced_code"); string(row.enhancedCode)
             key("first_attempt_at"); string(row.firstAttemptAt.map { ReportTime.rfc3339($0) })
             key("last_attempt_at"); string(row.lastAttemptAt.map { ReportTime.rfc3339($0) })
             key("message_id"); string(row.messageID)
             key("mx_host"); string(row.mxHost)
+            key("opened_at"); string(row.openedAt.map { ReportTime.rfc3339($0) })
             key("response"); string(row.response)
             key("smtp_code"); if let code = row.smtpCode { out.append(contentsOf: String(code).utf8) } else { string(nil) }
             key("status"); string(row.status)
