@@ -72,6 +72,7 @@ struct StatusCommand: ParsableCommand {
         // Before it starts, its audience is what the segment selects today.
         let audience: Int? = try timing.startedAt == nil ? store.campaignDetails(named: campaign).audience : nil
         let unsubscribes = try store.unsubscribeCounts(campaign: campaign)
+        let suppressedBy = try store.suppressionCounts(campaign: campaign)
         let counts = DeliveryState.allCases.map { ($0.rawValue, status.counts.byState[$0] ?? 0) }
         if json {
             let object: [String: Any] = [
@@ -86,6 +87,7 @@ struct StatusCommand: ParsableCommand {
                 "top_domains": status.topDomains.map { ["domain": $0.domain, "count": $0.count] },
                 "top_replies": status.topReplies.map { ["reply": $0.reply, "count": $0.count] },
                 "complaints": status.complaints,
+                "suppressed_by": Dictionary(uniqueKeysWithValues: suppressedBy.map { ($0.key.rawValue, $0.value) }),
                 "unsubscribes": ["one_click": unsubscribes[.oneClick] ?? 0, "page": unsubscribes[.page] ?? 0],
                 "quota": ["day": quota.day, "used": quota.used, "per_day": quota.perDay as Any],
                 "notices": notices.map { notice -> [String: Any] in
@@ -109,6 +111,9 @@ struct StatusCommand: ParsableCommand {
             print("recipients: \(total)")
         }
         for (state, n) in counts where n > 0 { print("  \(state.padding(toLength: 11, withPad: " ", startingAt: 0)) \(n)") }
+        if !suppressedBy.isEmpty {
+            print("suppressed: " + SuppressionScope.allCases.compactMap { scope in suppressedBy[scope].map { "\(scope.rawValue) \($0)" } }.joined(separator: ", "))
+        }
         if !status.topDomains.isEmpty {
             print("top domains:")
             for entry in status.topDomains { print("  \(entry.domain.padding(toLength: 30, withPad: " ", startingAt: 0)) \(entry.count)") }

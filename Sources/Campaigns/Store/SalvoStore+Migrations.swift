@@ -244,6 +244,7 @@ extension SalvoStore {
         }
         registerWebMigrations(&migrator)
         registerListMigrations(in: &migrator)
+        registerListSuppressionMigrations(in: &migrator)
         return migrator
     }
 }

@@ -14,6 +14,8 @@ public struct DeliveryReportRow: Sendable, Equatable {
     public var messageID: String?
     public var firstAttemptAt: Date?
     public var lastAttemptAt: Date?
+    /// For a `suppressed` delivery, which suppression applied: `global` or `list`.
+    public var suppressedBy: String? = nil
 }
 
 extension SalvoStore {
@@ -26,14 +28,15 @@ extension SalvoStore {
             }
             return try Row.fetchAll(db, sql: """
                 SELECT email, state, attempts, last_code, last_enhanced_code, last_response, mx_host, message_id,
-                       first_attempt_at, last_attempt_at
+                       first_attempt_at, last_attempt_at, suppressed_by
                 FROM deliveries WHERE campaign_id = ? ORDER BY id
                 """, arguments: [id]).map { row in
                 DeliveryReportRow(email: row["email"], status: row["state"], attempts: row["attempts"], smtpCode: row["last_code"],
                                   enhancedCode: row["last_enhanced_code"], response: row["last_response"], mxHost: row["mx_host"],
                                   messageID: row["message_id"],
                                   firstAttemptAt: (row["first_attempt_at"] as Int64?).map { Date(timeIntervalSince1970: TimeInterval($0)) },
-                                  lastAttemptAt: (row["last_attempt_at"] as Int64?).map { Date(timeIntervalSince1970: TimeInterval($0)) })
+                                  lastAttemptAt: (row["last_attempt_at"] as Int64?).map { Date(timeIntervalSince1970: TimeInterval($0)) },
+                                  suppressedBy: row["suppressed_by"])
             }
         }
     }
@@ -93,12 +96,12 @@ extension SalvoStore {
 /// address or a server's reply is text anyone can choose. Such a cell is written with a
 /// `'` in front, which spreadsheets show as text and do not display.
 public enum DeliveryReportCSV {
-    public static let header = "email,status,attempts,smtp_code,enhanced_code,response,mx_host,message_id,first_attempt_at,last_attempt_at"
+    public static let header = "email,status,attempts,smtp_code,enhanced_code,response,mx_host,message_id,first_attempt_at,last_attempt_at,suppressed_by"
 
     public static func line(_ row: DeliveryReportRow) -> String {
         [row.email, row.status, String(row.attempts), row.smtpCode.map(String.init) ?? "", row.enhancedCode ?? "",
          row.response ?? "", row.mxHost ?? "", row.messageID ?? "", ReportTime.rfc3339(row.firstAttemptAt),
-         ReportTime.rfc3339(row.lastAttemptAt)]
+         ReportTime.rfc3339(row.lastAttemptAt), row.suppressedBy ?? ""]
             .map { CSVField.quote(defused($0)) }.joined(separator: ",")
     }
 
@@ -144,6 +147,7 @@ public enum DeliveryReportJSON {
             key("response"); string(row.response)
             key("smtp_code"); if let code = row.smtpCode { out.append(contentsOf: String(code).utf8) } else { string(nil) }
             key("status"); string(row.status)
+            key("suppressed_by"); string(row.suppressedBy)
             out.append(UInt8(ascii: "}"))
             if out.count >= 1 << 16 {
                 try output(Data(out))
