@@ -195,22 +195,23 @@ struct ReportCommand: ParsableCommand {
 struct SuppressCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "suppress",
-        abstract: "The global suppression list: addresses no campaign ever mails.",
+        abstract: "The global suppression list (addresses no campaign ever mails), or with --list one list's.",
         subcommands: [Add.self, Import.self, List.self, Remove.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Suppress addresses.",
-            discussion: "Example:\n  salvo suppress add ann@example.com bob@example.org --reason unsubscribe")
+            discussion: "Examples:\n  salvo suppress add ann@example.com bob@example.org --reason unsubscribe\n  salvo suppress add ann@example.com --list newsletter")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The addresses.") var emails: [String]
         @Option(help: "manual | hard-bounce | complaint | unsubscribe") var reason: String = "manual"
+        @Option(help: ArgumentHelp("Suppress on this list only (campaigns on other lists still mail them).", valueName: "NAME")) var list: String?
 
         func run() throws {
             guard let why = SuppressionReason(rawValue: reason) else {
                 throw ValidationError("--reason must be one of \(SuppressionReason.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             let (_, store) = try global.openStore()
-            let added = try store.suppress(emails, reason: why)
+            let added = try list.map { try store.suppress(emails, list: $0, reason: why) } ?? store.suppress(emails, reason: why)
             print("suppressed \(added) new addresses (\(emails.count - added) were already)")
         }
     }
@@ -232,12 +233,19 @@ struct SuppressCommand: ParsableCommand {
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the suppressed addresses (CSV: email, reason, detail, created_at).",
-            discussion: "Example:\n  salvo suppress list > suppressed.csv")
+            discussion: "Examples:\n  salvo suppress list > suppressed.csv\n  salvo suppress list --list newsletter")
         @OptionGroup var global: GlobalOptions
+        @Option(help: ArgumentHelp("List this list's suppressions instead of the global ones.", valueName: "NAME")) var list: String?
 
         func run() throws {
             let (_, store) = try global.openStore()
             print("email,reason,detail,created_at")
+            if let list {
+                for entry in try store.listSuppressions(list: list) {
+                    print([entry.email, entry.reason, entry.detail ?? "", entry.createdAt.formatted(.iso8601)].map(CSVField.quote).joined(separator: ","))
+                }
+                return
+            }
             for entry in try store.suppressions() {
                 print([entry.email, entry.reason, entry.detail ?? "", entry.createdAt.formatted(.iso8601)].map(CSVField.quote).joined(separator: ","))
             }
@@ -246,13 +254,14 @@ struct SuppressCommand: ParsableCommand {
 
     struct Remove: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Take addresses off the suppression list.",
-            discussion: "Example:\n  salvo suppress remove ann@example.com")
+            discussion: "Examples:\n  salvo suppress remove ann@example.com\n  salvo suppress remove ann@example.com --list newsletter")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The addresses.") var emails: [String]
+        @Option(help: ArgumentHelp("Take them off this list's suppressions instead of the global ones.", valueName: "NAME")) var list: String?
 
         func run() throws {
             let (_, store) = try global.openStore()
-            print("removed \(try store.unsuppress(emails)) addresses")
+            print("removed \(try list.map { try store.unsuppress(emails, list: $0) } ?? store.unsuppress(emails)) addresses")
         }
     }
 }

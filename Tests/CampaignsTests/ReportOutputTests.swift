@@ -10,7 +10,10 @@ import Testing
 
     @Test func csvDefusesFormulas() {
         #expect(DeliveryReportCSV.line(row)
-                == #""'=HYPERLINK(""x"")@example.com",bounced,2,550,5.1.1,'-user unknown,'@mx,'+id,2025-12-01T09:00:00Z,2025-12-01T09:01:01Z"#)
+                == #""'=HYPERLINK(""x"")@example.com",bounced,2,550,5.1.1,'-user unknown,'@mx,'+id,2025-12-01T09:00:00Z,2025-12-01T09:01:01Z,"#)
+        var suppressed = row
+        suppressed.suppressedBy = "list"
+        #expect(DeliveryReportCSV.line(suppressed).hasSuffix(",list"))
         for cell in ["\tx", "\rx", "=1", "+1", "-1", "@a"] { #expect(DeliveryReportCSV.defused(cell) == "'" + cell) }
         for cell in ["", "a=b", "1", " =x"] { #expect(DeliveryReportCSV.defused(cell) == cell) }
     }

@@ -1,6 +1,5 @@
 import Foundation
 import GRDB
-import MailMessage
 
 /// Which suppression kept a delivery from being sent.
 public enum SuppressionScope: String, Sendable, Codable, CaseIterable {
@@ -71,10 +70,7 @@ extension SalvoStore {
     @discardableResult
     public func suppress(_ emails: [String], list: String, reason: SuppressionReason = .manual, detail: String? = nil,
                          now: Date = Date()) throws -> Int {
-        let addresses = try emails.map { text in
-            do { return try EmailAddress(text.trimmingCharacters(in: .whitespaces)).description }
-            catch { throw SuppressionError.invalidAddress(text, reason: "\(error)") }
-        }
+        let addresses = try Self.checkedAddresses(emails)
         let now = Self.seconds(now)
         return try writer.write { db in
             let listID = try Self.listID(named: list, in: db)

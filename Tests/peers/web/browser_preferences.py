@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Debian's Chromium, headless, driven by selenium through the chromedriver on PATH
+(nothing is downloaded): opens a preferences link as a person would and presses the
+buttons the job names by CSS selector, one after another, reporting what each page
+showed.
+
+stdin:  {"url": "http://127.0.0.1:P/p/TOKEN",
+         "press": ["li[data-list='offers'] button", "#unsubscribe-all"]}
+stdout: {"pages": [{"heading", "notice", "global", "lists": [{"name", "state", "this"}],
+                    "buttons": [labels], "url"}],
+         "console": ["browser console messages"]}
+"""
+import json
+import os
+import shutil
+import sys
+
+os.environ.setdefault("SE_OFFLINE", "true")
+
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+
+def page(driver):
+    def text_of(selector, within=driver):
+        found = within.find_elements(By.CSS_SELECTOR, selector)
+        return found[0].text if found else None
+
+    lists = []
+    for item in driver.find_elements(By.CSS_SELECTOR, "#lists li"):
+        lists.append({"name": text_of(".list-name", item), "state": text_of(".state", item),
+                      "this": bool(item.find_elements(By.CSS_SELECTOR, ".this"))})
+    return {
+        "heading": text_of("h1"),
+        "notice": text_of("#notice"),
+        "global": text_of("#global-state"),
+        "lists": lists,
+        "buttons": [button.text for button in driver.find_elements(By.TAG_NAME, "button")],
+        "url": driver.current_url,
+    }
+
+
+def main():
+    job = json.load(sys.stdin)
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    chromedriver = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--no-first-run", "--disable-extensions", "--window-size=1000,800"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        pages = []
+        driver.get(job["url"])
+        pages.append(page(driver))
+        for selector in job.get("press", []):
+            old = driver.find_element(By.TAG_NAME, "html")
+            driver.find_element(By.CSS_SELECTOR, selector).click()
+            # The answer to the POST replaces the page: wait for the old one to go.
+            WebDriverWait(driver, 30).until(expected_conditions.staleness_of(old))
+            WebDriverWait(driver, 30).until(expected_conditions.presence_of_element_located((By.TAG_NAME, "h1")))
+            pages.append(page(driver))
+        console = [entry.get("message", "") for entry in driver.get_log("browser")]
+        json.dump({"pages": pages, "console": console}, sys.stdout)
+    finally:
+        driver.quit()
+
+
+if __name__ == "__main__":
+    main()
