@@ -42,7 +42,8 @@ struct UnsubscribeRoutes: Sendable {
             // RFC 8058: a plain answer, no redirect, to the provider's POST.
             if oneClick { return WebResponse.text("Unsubscribed.\n") }
             let list = try await store.listName(ofCampaign: campaign)
-            return WebResponse.html(.unsubscribed(list: list, target: target, undoMinutes: Int(settings.undoWindow / 60)))
+            return WebResponse.html(.unsubscribed(list: list, target: target, undoMinutes: Int(settings.undoWindow / 60),
+                                                  preferences: (settings.publicURL ?? "") + "/p/" + read.token))
         case .resubscribe(let campaign, let recipient):
             let result = try await store.resubscribe(email: recipient, campaign: campaign, window: settings.undoWindow, now: clock())
             context.logger.info("resubscribe", metadata: ["campaign": "\(campaign)", "resubscribe.result": "\(result)"])

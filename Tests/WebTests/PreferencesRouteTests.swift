@@ -86,6 +86,20 @@ import Web
         try await server.stop()
     }
 
+    /// The unsubscribe page's confirmation links to the preferences page for the rest.
+    @Test func theUnsubscribeConfirmationLinksToThePreferencesPage() async throws {
+        let server = try await RunningWebServer.start(store: Self.store())
+        let confirm = try await server.client.send(.init("GET", "/u/" + server.token()))
+        #expect(confirm.body.contains("Other lists you receive are not affected."))
+        let done = try await server.client.send(.form("/u/" + server.token(), ["action": "unsubscribe"]))
+        let link = "/p/" + server.token()
+        #expect(done.body.contains("<a id=\"preferences\" href=\"\(link)\">"))
+        let page = try await server.client.send(.init("GET", link))
+        #expect(page.status == 200)
+        #expect(Self.lists(page.body) == ["customers: unsubscribed", "offers: subscribed"])
+        try await server.stop()
+    }
+
     @Test func unsubscribingFromEverythingIsGlobalAndItsResubscribeLiftsIt() async throws {
         let server = try await RunningWebServer.start(store: Self.store())
         let path = "/p/" + server.token()
