@@ -14,9 +14,7 @@ struct PreferencesRoutes: Sendable {
     let clock: @Sendable () -> Date
 
     func add(to router: Router<BasicRequestContext>) {
-        router.get("/p/:token") { request, context in try await respond(request, context, method: .get) }
-        router.head("/p/:token") { request, context in try await respond(request, context, method: .head) }
-        router.post("/p/:token") { request, context in try await respond(request, context, method: .post) }
+        router.addTokenRoute("/p/:token") { request, context, method in try await respond(request, context, method: method) }
     }
 
     private func respond(_ request: Request, _ context: BasicRequestContext, method: UnsubscribeDecision.Method) async throws -> Response {

@@ -25,3 +25,13 @@ struct TokenRequest {
         return TokenRequest(token: token, verified: verified, form: form)
     }
 }
+
+extension Router where Context == BasicRequestContext {
+    /// `path` for GET, HEAD and POST, each answered by `respond`, told which it was.
+    func addTokenRoute(_ path: RouterPath,
+                       _ respond: @escaping @Sendable (Request, BasicRequestContext, UnsubscribeDecision.Method) async throws -> Response) {
+        get(path) { request, context in try await respond(request, context, .get) }
+        head(path) { request, context in try await respond(request, context, .head) }
+        post(path) { request, context in try await respond(request, context, .post) }
+    }
+}

@@ -14,9 +14,7 @@ struct UnsubscribeRoutes: Sendable {
     let clock: @Sendable () -> Date
 
     func add(to router: Router<BasicRequestContext>) {
-        router.get("/u/:token") { request, context in try await respond(request, context, method: .get) }
-        router.head("/u/:token") { request, context in try await respond(request, context, method: .head) }
-        router.post("/u/:token") { request, context in try await respond(request, context, method: .post) }
+        router.addTokenRoute("/u/:token") { request, context, method in try await respond(request, context, method: method) }
     }
 
     private func respond(_ request: Request, _ context: BasicRequestContext, method: UnsubscribeDecision.Method) async throws -> Response {

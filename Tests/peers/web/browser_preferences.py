@@ -11,17 +11,12 @@ stdout: {"pages": [{"heading", "notice", "global", "lists": [{"name", "state", "
          "console": ["browser console messages"]}
 """
 import json
-import os
-import shutil
 import sys
 
-os.environ.setdefault("SE_OFFLINE", "true")
-
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+import chromium
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 
 def page(driver):
@@ -45,16 +40,7 @@ def page(driver):
 
 def main():
     job = json.load(sys.stdin)
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    chromedriver = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--no-first-run", "--disable-extensions", "--window-size=1000,800"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
-    driver.set_page_load_timeout(30)
+    driver = chromium.start()
     try:
         pages = []
         driver.get(job["url"])
@@ -66,8 +52,7 @@ def main():
             WebDriverWait(driver, 30).until(expected_conditions.staleness_of(old))
             WebDriverWait(driver, 30).until(expected_conditions.presence_of_element_located((By.TAG_NAME, "h1")))
             pages.append(page(driver))
-        console = [entry.get("message", "") for entry in driver.get_log("browser")]
-        json.dump({"pages": pages, "console": console}, sys.stdout)
+        json.dump({"pages": pages, "console": chromium.console(driver)}, sys.stdout)
     finally:
         driver.quit()
 
