@@ -73,6 +73,7 @@ struct StatusCommand: ParsableCommand {
         let audience: Int? = try timing.startedAt == nil ? store.campaignDetails(named: campaign).audience : nil
         let unsubscribes = try store.unsubscribeCounts(campaign: campaign)
         let tracking = try store.trackingCounts(campaign: campaign)
+        let suppressedBy = try store.suppressionCounts(campaign: campaign)
         let counts = DeliveryState.allCases.map { ($0.rawValue, status.counts.byState[$0] ?? 0) }
         if json {
             let object: [String: Any] = [
@@ -87,6 +88,7 @@ struct StatusCommand: ParsableCommand {
                 "top_domains": status.topDomains.map { ["domain": $0.domain, "count": $0.count] },
                 "top_replies": status.topReplies.map { ["reply": $0.reply, "count": $0.count] },
                 "complaints": status.complaints,
+                "suppressed_by": Dictionary(uniqueKeysWithValues: suppressedBy.map { ($0.key.rawValue, $0.value) }),
                 "unsubscribes": ["one_click": unsubscribes[.oneClick] ?? 0, "page": unsubscribes[.page] ?? 0, "mail": unsubscribes[.mailto] ?? 0],
                 "opens": TrackingLines.json(tracking[.open]), "clicks": TrackingLines.json(tracking[.click]),
                 "quota": ["day": quota.day, "used": quota.used, "per_day": quota.perDay as Any],
@@ -111,6 +113,9 @@ struct StatusCommand: ParsableCommand {
             print("recipients: \(total)")
         }
         for (state, n) in counts where n > 0 { print("  \(state.padding(toLength: 11, withPad: " ", startingAt: 0)) \(n)") }
+        if !suppressedBy.isEmpty {
+            print("suppressed: " + SuppressionScope.allCases.compactMap { scope in suppressedBy[scope].map { "\(scope.rawValue) \($0)" } }.joined(separator: ", "))
+        }
         if !status.topDomains.isEmpty {
             print("top domains:")
             for entry in status.topDomains { print("  \(entry.domain.padding(toLength: 30, withPad: " ", startingAt: 0)) \(entry.count)") }
@@ -201,22 +206,23 @@ struct ReportCommand: ParsableCommand {
 struct SuppressCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "suppress",
-        abstract: "The global suppression list: addresses no campaign ever mails.",
+        abstract: "The global suppression list (addresses no campaign ever mails), or with --list one list's.",
         subcommands: [Add.self, Import.self, List.self, Remove.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Suppress addresses.",
-            discussion: "Example:\n  salvo suppress add ann@example.com bob@example.org --reason unsubscribe")
+            discussion: "Examples:\n  salvo suppress add ann@example.com bob@example.org --reason unsubscribe\n  salvo suppress add ann@example.com --list newsletter")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The addresses.") var emails: [String]
         @Option(help: "manual | hard-bounce | complaint | unsubscribe") var reason: String = "manual"
+        @Option(help: ArgumentHelp("Suppress on this list only (campaigns on other lists still mail them).", valueName: "NAME")) var list: String?
 
         func run() throws {
             guard let why = SuppressionReason(rawValue: reason) else {
                 throw ValidationError("--reason must be one of \(SuppressionReason.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             let (_, store) = try global.openStore()
-            let added = try store.suppress(emails, reason: why)
+            let added = try list.map { try store.suppress(emails, list: $0, reason: why) } ?? store.suppress(emails, reason: why)
             print("suppressed \(added) new addresses (\(emails.count - added) were already)")
         }
     }
@@ -238,12 +244,19 @@ struct SuppressCommand: ParsableCommand {
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the suppressed addresses (CSV: email, reason, detail, created_at).",
-            discussion: "Example:\n  salvo suppress list > suppressed.csv")
+            discussion: "Examples:\n  salvo suppress list > suppressed.csv\n  salvo suppress list --list newsletter")
         @OptionGroup var global: GlobalOptions
+        @Option(help: ArgumentHelp("List this list's suppressions instead of the global ones.", valueName: "NAME")) var list: String?
 
         func run() throws {
             let (_, store) = try global.openStore()
             print("email,reason,detail,created_at")
+            if let list {
+                for entry in try store.listSuppressions(list: list) {
+                    print([entry.email, entry.reason, entry.detail ?? "", entry.createdAt.formatted(.iso8601)].map(CSVField.quote).joined(separator: ","))
+                }
+                return
+            }
             for entry in try store.suppressions() {
                 print([entry.email, entry.reason, entry.detail ?? "", entry.createdAt.formatted(.iso8601)].map(CSVField.quote).joined(separator: ","))
             }
@@ -252,13 +265,14 @@ struct SuppressCommand: ParsableCommand {
 
     struct Remove: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Take addresses off the suppression list.",
-            discussion: "Example:\n  salvo suppress remove ann@example.com")
+            discussion: "Examples:\n  salvo suppress remove ann@example.com\n  salvo suppress remove ann@example.com --list newsletter")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The addresses.") var emails: [String]
+        @Option(help: ArgumentHelp("Take them off this list's suppressions instead of the global ones.", valueName: "NAME")) var list: String?
 
         func run() throws {
             let (_, store) = try global.openStore()
-            print("removed \(try store.unsuppress(emails)) addresses")
+            print("removed \(try list.map { try store.unsuppress(emails, list: $0) } ?? store.unsuppress(emails)) addresses")
         }
     }
 }

@@ -73,17 +73,19 @@ public struct HTMLPage: Sendable, Equatable {
             <h1>Unsubscribe</h1>
             <p>Stop receiving mail from \(name)?</p>
             \(button(target: target, action: "unsubscribe", label: "Unsubscribe", id: "unsubscribe"))
-            <p class="small">Nothing changes until you press the button.</p>
+            <p class="small">Nothing changes until you press the button. Other lists you receive are not affected.</p>
             """)
     }
 
-    static func unsubscribed(list: String?, target: String, undoMinutes: Int) -> HTMLPage {
+    /// `preferences`: the recipient's preferences page, for other lists and "everything".
+    static func unsubscribed(list: String?, target: String, undoMinutes: Int, preferences: String? = nil) -> HTMLPage {
         let name = list.map { "<strong id=\"list\">\(escape($0))</strong>" } ?? "this mailing list"
+        let others = preferences.map { "\n<p class=\"small\"><a id=\"preferences\" href=\"\(escape($0))\">Your preferences</a>: other lists, or unsubscribe from everything.</p>" } ?? ""
         return HTMLPage(title: "Unsubscribed", body: """
             <h1 id="done">You are unsubscribed</h1>
             <p>You will receive no more mail from \(name).</p>
             \(button(target: target, action: "resubscribe", label: "Undo: resubscribe", id: "resubscribe"))
-            <p class="small">Pressed by mistake? The button above undoes it for the next \(undoMinutes) minutes.</p>
+            <p class="small">Pressed by mistake? The button above undoes it for the next \(undoMinutes) minutes.</p>\(others)
             """)
     }
 

@@ -14,24 +14,13 @@ struct UnsubscribeRoutes: Sendable {
     let clock: @Sendable () -> Date
 
     func add(to router: Router<BasicRequestContext>) {
-        router.get("/u/:token") { request, context in try await respond(request, context, method: .get) }
-        router.head("/u/:token") { request, context in try await respond(request, context, method: .head) }
-        router.post("/u/:token") { request, context in try await respond(request, context, method: .post) }
+        router.addTokenRoute("/u/:token") { request, context, method in try await respond(request, context, method: method) }
     }
 
     private func respond(_ request: Request, _ context: BasicRequestContext, method: UnsubscribeDecision.Method) async throws -> Response {
-        let token = context.parameters.get("token") ?? ""
-        let verified = token.utf8.count <= settings.maxTokenLength ? UnsubscribeToken.verify(token, secret: settings.secret) : nil
-        // A bad token writes nothing and reads no body.
-        guard verified != nil else { throw HTTPError(.notFound) }
-        var form: [String: String] = [:]
-        if method == .post {
-            var request = request
-            let body = try await readBody(&request)
-            form = FormBody.fields(body: body, contentType: request.headers[.contentType])
-        }
-        let target = (settings.publicURL ?? "") + "/u/" + token
-        switch UnsubscribeDecision.decide(method: method, verified: verified, form: form) {
+        let read = try await TokenRequest.read(request, context, method: method, settings: settings)
+        let target = (settings.publicURL ?? "") + "/u/" + read.token
+        switch UnsubscribeDecision.decide(method: method, verified: read.verified, form: read.form) {
         case .notFound:
             throw HTTPError(.notFound)
         case .badRequest:
@@ -51,7 +40,8 @@ struct UnsubscribeRoutes: Sendable {
             // RFC 8058: a plain answer, no redirect, to the provider's POST.
             if oneClick { return WebResponse.text("Unsubscribed.\n") }
             let list = try await store.listName(ofCampaign: campaign)
-            return WebResponse.html(.unsubscribed(list: list, target: target, undoMinutes: Int(settings.undoWindow / 60)))
+            return WebResponse.html(.unsubscribed(list: list, target: target, undoMinutes: Int(settings.undoWindow / 60),
+                                                  preferences: (settings.publicURL ?? "") + "/p/" + read.token))
         case .resubscribe(let campaign, let recipient):
             let result = try await store.resubscribe(email: recipient, campaign: campaign, window: settings.undoWindow, now: clock())
             context.logger.info("resubscribe", metadata: ["campaign": "\(campaign)", "resubscribe.result": "\(result)"])
@@ -64,26 +54,5 @@ struct UnsubscribeRoutes: Sendable {
             case .tooLate: return WebResponse.html(.undoClosed())
             }
         }
-    }
-
-    /// The body, bounded in size and in time: a client that trickles it is cut off.
-    private func readBody(_ request: inout Request) async throws -> [UInt8] {
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > settings.maxBodyBytes {
-            throw HTTPError(.contentTooLarge)
-        }
-        let limit = settings.maxBodyBytes
-        let timeout = settings.bodyTimeout
-        let body = request.body
-        let buffer = try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
-            group.addTask { try await body.collect(upTo: limit) }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let buffer = first else { throw HTTPError(.requestTimeout) }
-            return buffer
-        }
-        return Array(buffer.readableBytesView)
     }
 }

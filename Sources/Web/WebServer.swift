@@ -34,6 +34,7 @@ public struct WebServer: Sendable {
         router.add(middleware: ErrorPageMiddleware())
         UnsubscribeRoutes(settings: settings, store: store, clock: clock).add(to: router)
         TrackingRoutes(settings: settings, store: store, messages: messages, classifier: TrackingEventClassifier(), clock: clock).add(to: router)
+        PreferencesRoutes(settings: settings, store: store, clock: clock).add(to: router)
         // For a reverse proxy's or a monitor's health check: answers without the store.
         router.get("/health") { _, _ in WebResponse.text("ok\n") }
         return router

@@ -121,9 +121,11 @@ import TestPeers
         #expect(object?["unsubscribes"] as? [String: Int] == ["one_click": 1, "page": 0, "mail": 0], "\(status.stdout)")
         #expect(try await SalvoBinary.run(["status", "welcome"], in: dir).stdout.contains("unsubscribes: 1 (one-click 1, page 0)"))
 
-        let suppressed = try await SalvoBinary.run(["suppress", "list"], in: dir).stdout
+        // The unsubscribe is from the campaign's list, not from everything.
+        let suppressed = try await SalvoBinary.run(["suppress", "list", "--list", "customers"], in: dir).stdout
         #expect(suppressed.contains("yuki.tanaka@example.net,unsubscribe"), "\(suppressed)")
         #expect(!suppressed.contains("ada.okafor"))
+        #expect(try await SalvoBinary.run(["suppress", "list"], in: dir).stdout == "email,reason,detail,created_at\n")
 
         // The next campaign over the same list skips Yuki.
         let second = try String(contentsOfFile: dir + "/welcome.yml", encoding: .utf8).replacingOccurrences(of: "name: welcome", with: "name: welcome-again")
@@ -134,6 +136,19 @@ import TestPeers
         #expect(again.status == 0, "\(again.stderr)")
         let recipients = try sink.transactions().dropFirst(before).flatMap(\.rcptArgs).sorted()
         #expect(recipients == ["<ada.okafor@example.com>", "<kwame.mensah@example.net>", "<o'brien.sean@example.com>"])
+        let againStatus = try await SalvoBinary.run(["status", "welcome-again"], in: dir).stdout
+        #expect(againStatus.contains("suppressed: list 1"), "\(againStatus)")
+
+        // A campaign over another list still mails Yuki.
+        #expect(try await SalvoBinary.run(["import", "partners", "recipients.csv"], in: dir).status == 0)
+        let partners = second.replacingOccurrences(of: "name: welcome-again", with: "name: partners-news")
+            .replacingOccurrences(of: "list: customers", with: "list: partners")
+        try partners.write(toFile: dir + "/partners-news.yml", atomically: true, encoding: .utf8)
+        #expect(try await SalvoBinary.run(["campaign", "create", "partners-news.yml"], in: dir).status == 0)
+        let beforePartners = try sink.transactions().count
+        let partnersSent = try await SalvoBinary.run(["send", "partners-news"], in: dir, environment: env)
+        #expect(partnersSent.status == 0, "\(partnersSent.stderr)")
+        #expect(try sink.transactions().dropFirst(beforePartners).flatMap(\.rcptArgs).contains("<yuki.tanaka@example.net>"))
 
         // SIGTERM: a graceful stop, status 0, and the log holds no token or address.
         #expect(server.stop(SIGTERM) == 0)
@@ -182,7 +197,7 @@ import TestPeers
         let recorded = try store.unsubscribes(campaign: "welcome")
         #expect(recorded.count == count)
         #expect(Set(recorded.map(\.email)) == Set(emails))
-        #expect(try store.suppressions(reason: .unsubscribe).count == count)
+        #expect(try store.listSuppressions(list: "customers").count == count)
         // The send: every recipient delivered at most once, and every one either
         // delivered or left out as suppressed; none failed or was lost.
         let delivered = try sink.transactions().flatMap(\.rcptArgs)

@@ -18,6 +18,7 @@ public struct DeliveryStoreContract<Fixture: DeliveryStoreFixture>: Sendable {
         case claimTakesWhatIsDueInOrder
         case claimTakesRetriesFirst
         case claimSuppressesAddressesSuppressedSinceTheStart
+        case claimSkipsAListSuppressionOnlyOnThatList
         case claimTakesNothingUnlessRunning
         case markSendingMovesOnlyTheOwnersClaims
         case recordWritesOnlyTheOwnersAndSentOnlyWhenSending
@@ -46,6 +47,7 @@ public struct DeliveryStoreContract<Fixture: DeliveryStoreFixture>: Sendable {
         case .claimTakesWhatIsDueInOrder: try await claimTakesWhatIsDueInOrder(store, &check)
         case .claimTakesRetriesFirst: try await claimTakesRetriesFirst(store, &check)
         case .claimSuppressesAddressesSuppressedSinceTheStart: try await claimSuppresses(store, &check)
+        case .claimSkipsAListSuppressionOnlyOnThatList: try await claimSuppressesPerList(store, &check)
         case .claimTakesNothingUnlessRunning: try await claimOnlyWhenRunning(store, &check)
         case .markSendingMovesOnlyTheOwnersClaims: try await markSending(store, &check)
         case .recordWritesOnlyTheOwnersAndSentOnlyWhenSending: try await record(store, &check)
@@ -133,6 +135,25 @@ public struct DeliveryStoreContract<Fixture: DeliveryStoreFixture>: Sendable {
         try check.expect(claimed.map(\.email) == ["k@a.test"], "claimed \(claimed.map(\.email)) with s@a.test suppressed")
         let counts2 = try await check.counts(store, campaign)
         try check.expect(counts2 == [.claimed: 1, .suppressed: 1], "after the claim: \(counts2)")
+    }
+
+    /// An address suppressed on one list is skipped by that list's campaigns and mailed
+    /// by another list's; one suppressed globally is skipped by both.
+    private func claimSuppressesPerList(_ store: Fixture.Store, _ check: inout Check) async throws {
+        let news = try await fixture.startCampaign(recipients: ["l@a.test", "g@a.test", "k@a.test"], onList: "news", in: store)
+        let offers = try await fixture.startCampaign(recipients: ["l@a.test", "g@a.test", "k@a.test"], onList: "offers", in: store)
+        try await fixture.suppress("L@a.test", onList: "news", in: store)
+        try await fixture.suppress("g@a.test", in: store)
+        let fromNews = try await store.claimDue(campaign: news, now: Self.at(1), limit: 10, owner: "o", excludingDomains: [])
+        try check.expect(fromNews.map(\.email) == ["k@a.test"],
+                         "the news campaign claimed \(fromNews.map(\.email)) with l@ suppressed on news and g@ globally")
+        let newsCounts = try await check.counts(store, news)
+        try check.expect(newsCounts == [.claimed: 1, .suppressed: 2], "news after the claim: \(newsCounts)")
+        let fromOffers = try await store.claimDue(campaign: offers, now: Self.at(1), limit: 10, owner: "o", excludingDomains: [])
+        try check.expect(fromOffers.count == 2 && Set(fromOffers.map(\.email)) == ["l@a.test", "k@a.test"],
+                         "the offers campaign claimed \(fromOffers.map(\.email)): a suppression on news held it back")
+        let offersCounts = try await check.counts(store, offers)
+        try check.expect(offersCounts == [.claimed: 2, .suppressed: 1], "offers after the claim: \(offersCounts)")
     }
 
     private func claimOnlyWhenRunning(_ store: Fixture.Store, _ check: inout Check) async throws {

@@ -18,8 +18,16 @@ public protocol DeliveryStoreFixture: Sendable {
     /// ascending in the order given.
     func startCampaign(recipients: [String], in store: Store) async throws -> Int64
 
+    /// A running campaign on the list named `list` (made, or added to, with these
+    /// recipients), one `pending` delivery per address as `startCampaign(recipients:in:)`.
+    func startCampaign(recipients: [String], onList list: String, in store: Store) async throws -> Int64
+
     /// Adds `email` to the suppression list (reason `manual`).
     func suppress(_ email: String, in store: Store) async throws
+
+    /// Suppresses `email` on the list named `list` only, as an unsubscribe from that
+    /// list's mail does.
+    func suppress(_ email: String, onList list: String, in store: Store) async throws
 
     func isSuppressed(_ email: String, in store: Store) async throws -> Bool
 

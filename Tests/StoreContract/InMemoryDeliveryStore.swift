@@ -50,8 +50,12 @@ public final class InMemoryDeliveryStore: DeliveryStore, @unchecked Sendable {
         let lock = NSLock()
         var nextID: Int64 = 1
         var campaigns: [Int64: CampaignControl] = [:]
+        /// Each campaign's list, by name (nil: a list of its own).
+        var campaignLists: [Int64: String] = [:]
         var deliveries: [Int64: Delivery] = [:]
         var suppressions: Set<String> = []
+        /// Addresses (lower-cased) suppressed on one list only, by list name.
+        var listSuppressions: [String: Set<String>] = [:]
         var heartbeats: [String: Date] = [:]
         var quotaUsed: [Int: Int] = [:]
         var budgets: [String: SendBudget] = [:]
@@ -86,11 +90,13 @@ public final class InMemoryDeliveryStore: DeliveryStore, @unchecked Sendable {
 
     /// A running campaign with one pending delivery per recipient; returns its id.
     @discardableResult
-    public func addCampaign(recipients: [String], attributes: [String: String] = [:], state: CampaignControl = .running) -> Int64 {
+    public func addCampaign(recipients: [String], attributes: [String: String] = [:], state: CampaignControl = .running,
+                            list: String? = nil) -> Int64 {
         locked { data in
             let campaign = data.nextID
             data.nextID += 1
             data.campaigns[campaign] = state
+            data.campaignLists[campaign] = list
             for email in recipients {
                 let id = data.nextID
                 data.nextID += 1
@@ -103,6 +109,11 @@ public final class InMemoryDeliveryStore: DeliveryStore, @unchecked Sendable {
 
     public func suppress(_ email: String) {
         locked { _ = $0.suppressions.insert(email.lowercased()) }
+    }
+
+    /// Suppresses `email` on the list named `list` only.
+    public func suppress(_ email: String, onList list: String) {
+        locked { _ = $0.listSuppressions[list, default: []].insert(email.lowercased()) }
     }
 
     public func isSuppressed(_ email: String) -> Bool {
@@ -151,7 +162,9 @@ public final class InMemoryDeliveryStore: DeliveryStore, @unchecked Sendable {
             }
             var taken: [ClaimedDelivery] = []
             for delivery in ordered where taken.count < allowed {
-                if data.suppressions.contains(delivery.email.lowercased()) {
+                let address = delivery.email.lowercased()
+                let onList = data.campaignLists[campaign].map { data.listSuppressions[$0]?.contains(address) ?? false } ?? false
+                if data.suppressions.contains(address) || onList {
                     data.deliveries[delivery.id]?.state = .suppressed
                     continue
                 }

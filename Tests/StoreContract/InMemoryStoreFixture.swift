@@ -17,7 +17,15 @@ public struct InMemoryStoreFixture: DeliveryStoreFixture {
         store.addCampaign(recipients: recipients)
     }
 
+    public func startCampaign(recipients: [String], onList list: String, in store: InMemoryDeliveryStore) async throws -> Int64 {
+        store.addCampaign(recipients: recipients, list: list)
+    }
+
     public func suppress(_ email: String, in store: InMemoryDeliveryStore) async throws { store.suppress(email) }
+
+    public func suppress(_ email: String, onList list: String, in store: InMemoryDeliveryStore) async throws {
+        store.suppress(email, onList: list)
+    }
 
     public func isSuppressed(_ email: String, in store: InMemoryDeliveryStore) async throws -> Bool { store.isSuppressed(email) }
 

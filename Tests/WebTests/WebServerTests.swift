@@ -31,12 +31,20 @@ import Web
         return store
     }
 
-    /// How many rows `unsubscribes` and `suppressions` hold.
-    func writes(_ store: SalvoStore) throws -> [Int] {
+    /// How many rows `unsubscribes`, `suppressions` and `list_suppressions` hold.
+    static func writes(_ store: SalvoStore) throws -> [Int] {
         try store.writer.read { db in
             [try Int.fetchOne(db, sql: "SELECT count(*) FROM unsubscribes") ?? -1,
-             try Int.fetchOne(db, sql: "SELECT count(*) FROM suppressions") ?? -1]
+             try Int.fetchOne(db, sql: "SELECT count(*) FROM suppressions") ?? -1,
+             try Int.fetchOne(db, sql: "SELECT count(*) FROM list_suppressions") ?? -1]
         }
+    }
+
+    func writes(_ store: SalvoStore) throws -> [Int] { try Self.writes(store) }
+
+    /// Whether `email` is suppressed on the campaign's list `customers` (and not globally).
+    static func unsubscribedFromList(_ email: String, _ store: SalvoStore, list: String = "customers") throws -> Bool {
+        try store.suppressionScope(of: email, list: list) == .list
     }
 
     @Test func aGetShowsTheListAndOneButtonThatPostsAndWritesNothing() async throws {
@@ -54,7 +62,7 @@ import Web
         // On the wire too: the headers and nothing after them.
         let rawHead = try await server.client.raw("HEAD \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", wait: 20)
         #expect(rawHead.reply.hasPrefix("HTTP/1.1 200") && rawHead.reply.hasSuffix("\r\n\r\n") && !rawHead.reply.contains("<html"))
-        #expect(try writes(server.store) == [0, 0])
+        #expect(try writes(server.store) == [0, 0, 0])
         try await server.stop()
     }
 
@@ -84,8 +92,10 @@ import Web
         #expect(first.headers["location"] == nil)
         #expect(first.headers["content-type"] == "text/plain; charset=utf-8")
         #expect(first.body == "Unsubscribed.\n")
-        let suppressed = try #require(try server.store.suppressions().first)
-        #expect(suppressed.email == "ann@example.org" && suppressed.reason == "unsubscribe")
+        // On the campaign's list only: the global list stays empty.
+        #expect(try server.store.suppressions().isEmpty)
+        let suppressed = try #require(try server.store.listSuppressions().first)
+        #expect(suppressed.list == "customers" && suppressed.email == "ann@example.org" && suppressed.reason == "unsubscribe")
         #expect(suppressed.detail == "campaign spring-sale (one-click)")
         #expect(suppressed.createdAt == server.clock.now)
         let recorded = try server.store.unsubscribes()
@@ -95,7 +105,7 @@ import Web
         let again = try await server.client.send(.oneClick(path))
         #expect(again.status == 200 && again.body == first.body)
         #expect(try server.store.unsubscribes() == recorded)
-        #expect(try server.store.suppressions() == [suppressed])
+        #expect(try server.store.listSuppressions() == [suppressed])
         try await server.stop()
     }
 
@@ -105,7 +115,7 @@ import Web
         let answer = try await server.client.send(.init("POST", "/u/" + server.token(recipient: "bob@example.org"),
                                                         headers: ["Content-Type": "multipart/form-data; boundary=b0undary"], body: body))
         #expect(answer.status == 200)
-        #expect(try server.store.isSuppressed("bob@example.org"))
+        #expect(try Self.unsubscribedFromList("bob@example.org", server.store))
         try await server.stop()
     }
 
@@ -114,7 +124,7 @@ import Web
         // `campaign.recipient.mac` under the test secret, as the first form made it.
         let first = Self.firstFormToken(campaign: "spring-sale", recipient: "old@example.org")
         #expect(try await server.client.send(.oneClick("/u/" + first)).status == 200)
-        #expect(try server.store.isSuppressed("old@example.org"))
+        #expect(try Self.unsubscribedFromList("old@example.org", server.store))
         try await server.stop()
     }
 
@@ -149,7 +159,7 @@ import Web
         }
         // One page for all: nothing tells one failure from another.
         #expect(bodies.count == 1)
-        #expect(try writes(server.store) == [0, 0])
+        #expect(try writes(server.store) == [0, 0, 0])
         try await server.stop()
     }
 
@@ -178,21 +188,21 @@ import Web
         #expect(done.body.contains("id=\"done\"") && done.body.contains("<strong id=\"list\">customers</strong>"))
         #expect(done.body.contains("name=\"action\" value=\"resubscribe\""))
         #expect(try server.store.unsubscribes().map(\.channel) == ["page"])
-        #expect(try server.store.isSuppressed("ann@example.org"))
+        #expect(try Self.unsubscribedFromList("ann@example.org", server.store))
 
         server.clock.advance(by: 60)
         let undone = try await server.client.send(.form(path, ["action": "resubscribe"]))
         #expect(undone.status == 200 && undone.body.contains("id=\"resubscribed\""))
-        #expect(try !server.store.isSuppressed("ann@example.org"))
+        #expect(try !Self.unsubscribedFromList("ann@example.org", server.store))
         #expect(try server.store.unsubscribes().first?.undoneAt == server.clock.now)
 
         // Unsubscribing again, then waiting past the window: the undo is refused.
         _ = try await server.client.send(.oneClick(path))
-        #expect(try server.store.isSuppressed("ann@example.org"))
+        #expect(try Self.unsubscribedFromList("ann@example.org", server.store))
         server.clock.advance(by: server.settings.undoWindow + 1)
         let late = try await server.client.send(.form(path, ["action": "resubscribe"]))
         #expect(late.status == 200 && late.body.contains("id=\"undo-closed\""))
-        #expect(try server.store.isSuppressed("ann@example.org"))
+        #expect(try Self.unsubscribedFromList("ann@example.org", server.store))
         try await server.stop()
     }
 
@@ -213,7 +223,7 @@ import Web
             let answer = try await server.client.send(request)
             #expect(answer.status == 400 && answer.body.contains("id=\"status-400\""))
         }
-        #expect(try writes(server.store) == [0, 0])
+        #expect(try writes(server.store) == [0, 0, 0])
         try await server.stop()
     }
 
@@ -227,7 +237,7 @@ import Web
         }
         let health = try await server.client.send(.init("GET", "/health"))
         #expect(health.status == 200 && health.body == "ok\n")
-        #expect(try writes(server.store) == [0, 0])
+        #expect(try writes(server.store) == [0, 0, 0])
         try await server.stop()
     }
 
@@ -261,7 +271,7 @@ import Web
         let headers = try await server.client.raw(header, wait: 20)
         #expect(!headers.reply.hasPrefix("HTTP/1.1 200"))
         #expect(headers.closed)
-        #expect(try writes(server.store) == [0, 0])
+        #expect(try writes(server.store) == [0, 0, 0])
         try await server.stop()
     }
 
@@ -271,7 +281,7 @@ import Web
         // connection (the wait is only a guard against a server that never does).
         let stalled = try await server.client.raw("POST /u/\(server.token()) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Le", wait: 30)
         #expect(stalled.closed)
-        #expect(try writes(server.store) == [0, 0])
+        #expect(try writes(server.store) == [0, 0, 0])
         try await server.stop()
     }
 

@@ -17,8 +17,19 @@ extension CampaignDefinition {
             html: try html.map { path throws(TemplateError) in try TemplateSource.file(path) },
             text: try text.map { path throws(TemplateError) in try TemplateSource.file(path) },
             unsubscribeURL: unsubscribe.map { TemplateSource(name: "\(campaignFile) (unsubscribe)", text: $0) },
+            preferencesURL: preferencesURL.map { TemplateSource(name: "\(campaignFile) (preferences)", text: $0) },
             partialsDirectory: partials,
             markingRawLinks: track?.clicks == true)
+    }
+
+    /// The preferences link: `preferences` as written, or the unsubscribe link with its
+    /// `salvo serve` path `/u/{{unsubscribe_token}}` turned into `/p/{{unsubscribe_token}}`
+    /// (the page lives beside the unsubscribe endpoint). Nil when neither applies.
+    public var preferencesURL: String? {
+        if let preferences { return preferences }
+        let tail = "/u/{{unsubscribe_token}}"
+        guard let unsubscribe, let range = unsubscribe.range(of: tail, options: .backwards) else { return nil }
+        return unsubscribe.replacingCharacters(in: range, with: "/p/{{unsubscribe_token}}")
     }
 
     /// What renders this campaign's message for any recipient, with the configuration's

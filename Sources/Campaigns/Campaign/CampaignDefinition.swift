@@ -24,6 +24,10 @@ public struct CampaignDefinition: Codable, Sendable, Equatable {
     public var text: String?
     /// The one-click unsubscribe URL template.
     public var unsubscribe: String?
+    /// The preferences page's URL template, for `{{preferences_url}}`; when absent it is
+    /// derived from an unsubscribe link of `salvo serve`'s shape (`…/u/{{unsubscribe_token}}`
+    /// gives `…/p/{{unsubscribe_token}}`).
+    public var preferences: String?
     /// Who is told of the campaign's failures; the From address when absent.
     public var notify: String?
     /// A fixed To header (a list's own address, say). Every recipient then gets the same
@@ -67,7 +71,7 @@ public struct CampaignDefinition: Codable, Sendable, Equatable {
     /// The audience in force: `start` unless the file says `live`.
     public var audienceMode: Audience { audience ?? .start }
 
-    public static let knownKeys = ["name", "list", "segment", "from", "reply_to", "subject", "html", "text", "unsubscribe", "notify", "to",
+    public static let knownKeys = ["name", "list", "segment", "from", "reply_to", "subject", "html", "text", "unsubscribe", "preferences", "notify", "to",
                                    "transactional", "audience", "exclude", "track"]
 
     /// Reads a campaign file, checking what can be checked without the store: required
@@ -136,6 +140,13 @@ public struct CampaignDefinition: Codable, Sendable, Equatable {
                 throw unsubscribe.error("the unsubscribe link must be an http(s) URL (RFC 8058 one-click), found '\(url)'")
             }
             definition.unsubscribe = url
+        }
+        if let preferences = keys["preferences"] {
+            let url = try preferences.nonEmptyString()
+            guard url.hasPrefix("https://") || url.hasPrefix("http://") else {
+                throw preferences.error("the preferences link must be an http(s) URL, found '\(url)'")
+            }
+            definition.preferences = url
         }
         if let transactional = keys["transactional"] { definition.transactional = try transactional.bool() }
         if definition.unsubscribe == nil, definition.transactional != true {

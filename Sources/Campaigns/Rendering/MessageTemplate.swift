@@ -15,6 +15,7 @@ public struct MessageTemplate: Sendable {
     public static let builtInFields: Set<String> = [
         "email", "name", "first_name", "last_name", "campaign", "list", "unsubscribe_url", "unsubscribe_token",
         "view_url",
+        "preferences_url",
     ]
 
     private static let textPragma = "{{% CONTENT_TYPE: TEXT}}\n"
@@ -23,6 +24,8 @@ public struct MessageTemplate: Sendable {
     private let html: MustacheTemplate?
     private let text: MustacheTemplate?
     private let unsubscribeURL: MustacheTemplate?
+    /// The preferences page's URL, parsed only when a template uses `{{preferences_url}}`.
+    private let preferencesURL: MustacheTemplate?
     private let htmlLibrary: MustacheLibrary
     /// The same templates compiled to literal and field pieces, where they have no more
     /// than plain field tags (nil: render with mustache).
@@ -30,6 +33,7 @@ public struct MessageTemplate: Sendable {
     private let fastHTML: FieldTemplate?
     private let fastText: FieldTemplate?
     private let fastUnsubscribeURL: FieldTemplate?
+    private let fastPreferencesURL: FieldTemplate?
     private let textLibrary: MustacheLibrary
 
     /// Every field reference in the templates and the partials they include.
@@ -62,6 +66,7 @@ public struct MessageTemplate: Sendable {
         html: TemplateSource?,
         text: TemplateSource?,
         unsubscribeURL: TemplateSource? = nil,
+        preferencesURL: TemplateSource? = nil,
         partialsDirectory: String? = nil,
         markingRawLinks: Bool = false
     ) throws(TemplateError) {
@@ -69,18 +74,31 @@ public struct MessageTemplate: Sendable {
         // and parsed once; nothing else in the folder is touched.
         var partialSources: [String: TemplateSource] = [:]
         var references: [FieldReference] = []
-        var queue = [subject, html, text, unsubscribeURL].compactMap { $0 }
-        while let source = queue.popLast() {
-            let scanner = MustacheTagScanner(source)
-            if let problem = scanner.problem { throw problem }
-            references += scanner.fields
-            for partial in scanner.partials where partialSources[partial.name] == nil {
-                guard let partialSource = try Self.partial(partial.name, in: partialsDirectory) else {
-                    throw TemplateError(file: source.name, line: partial.line, kind: .missingPartial(partial.name))
+        func scan(_ sources: [TemplateSource]) throws(TemplateError) {
+            var queue = sources
+            while let source = queue.popLast() {
+                let scanner = MustacheTagScanner(source)
+                if let problem = scanner.problem { throw problem }
+                references += scanner.fields
+                for partial in scanner.partials where partialSources[partial.name] == nil {
+                    guard let partialSource = try Self.partial(partial.name, in: partialsDirectory) else {
+                        throw TemplateError(file: source.name, line: partial.line, kind: .missingPartial(partial.name))
+                    }
+                    partialSources[partial.name] = partialSource
+                    queue.append(partialSource)
                 }
-                partialSources[partial.name] = partialSource
-                queue.append(partialSource)
             }
+        }
+        try scan([subject, html, text, unsubscribeURL].compactMap { $0 })
+        // The preferences URL counts (its token, its fields) only for a campaign that
+        // links to the page.
+        var preferencesSource: TemplateSource?
+        if let use = references.first(where: { $0.name == "preferences_url" }) {
+            guard let preferencesURL else {
+                throw TemplateError(file: use.file, line: use.line, kind: .missingPreferencesURL)
+            }
+            preferencesSource = preferencesURL
+            try scan([preferencesURL])
         }
         self.fieldReferences = references
         usesUnsubscribeToken = references.contains { $0.name == "unsubscribe_token" }
@@ -101,10 +119,12 @@ public struct MessageTemplate: Sendable {
         self.html = try htmlSource.map { source throws(TemplateError) in try Self.parse(source, asText: false) }
         self.text = try text.map { source throws(TemplateError) in try Self.parse(source, asText: true) }
         self.unsubscribeURL = try unsubscribeURL.map { source throws(TemplateError) in try Self.parse(source, asText: true) }
+        self.preferencesURL = try preferencesSource.map { source throws(TemplateError) in try Self.parse(source, asText: true) }
         fastSubject = FieldTemplate(subject.text, html: false)
         fastHTML = htmlSource.flatMap { FieldTemplate($0.text, html: true) }
         fastText = text.flatMap { FieldTemplate($0.text, html: false) }
         fastUnsubscribeURL = unsubscribeURL.flatMap { FieldTemplate($0.text, html: false) }
+        fastPreferencesURL = preferencesSource.flatMap { FieldTemplate($0.text, html: false) }
     }
 
     /// Throws for the first field that is neither in `columns` nor built in, naming
@@ -136,8 +156,9 @@ public struct MessageTemplate: Sendable {
     }
 
     /// Renders every template with `values` (field name → value; missing fields
-    /// render empty). The unsubscribe URL is rendered first and is then available to
-    /// the other templates as `{{unsubscribe_url}}`.
+    /// render empty). The unsubscribe and preferences URLs are rendered first and are
+    /// then available to the other templates as `{{unsubscribe_url}}` and
+    /// `{{preferences_url}}`.
     public func render(_ values: [String: String]) -> Rendered {
         render(values, compiled: true)
     }
@@ -157,6 +178,7 @@ public struct MessageTemplate: Sendable {
         var values = values
         let url = text(fastUnsubscribeURL, unsubscribeURL, textLibrary, values)
         if let url { values["unsubscribe_url"] = url }
+        if let preferences = text(fastPreferencesURL, preferencesURL, textLibrary, values) { values["preferences_url"] = preferences }
         return Rendered(
             subject: text(fastSubject, subject, textLibrary, values) ?? "",
             html: text(fastHTML, html, htmlLibrary, values),

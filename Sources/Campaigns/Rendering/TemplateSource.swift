@@ -36,6 +36,9 @@ public struct TemplateError: Error, Hashable, Sendable, CustomStringConvertible 
         case unknownField(String)
         /// `{{unsubscribe_token}}` is used but no secret is configured.
         case missingUnsubscribeSecret
+        /// `{{preferences_url}}` is used but the campaign has no preferences link (nor an
+        /// unsubscribe link of `salvo serve`'s shape to derive it from).
+        case missingPreferencesURL
         /// A recipient's field in a campaign whose message is shared (`to:`).
         case personalFieldInSharedMessage(String)
     }
@@ -62,6 +65,8 @@ public struct TemplateError: Error, Hashable, Sendable, CustomStringConvertible 
             return "\(place): unknown field '\(name)': not a column of the list nor a built-in (\(MessageTemplate.builtInFields.sorted().joined(separator: ", ")))"
         case .personalFieldInSharedMessage(let name):
             return "\(place): field '\(name)' differs from one recipient to the next, but the campaign's fixed `to:` sends one message to many (only \(MessageTemplate.sharedFields.sorted().joined(separator: ", ")) may be used)"
+        case .missingPreferencesURL:
+            return "\(place): uses {{preferences_url}} but the campaign has no preferences link (preferences: \"https://…/p/{{unsubscribe_token}}\", or an unsubscribe link ending in /u/{{unsubscribe_token}} to derive it from)"
         case .missingUnsubscribeSecret:
             return "\(place): uses {{unsubscribe_token}} but no unsubscribe secret is available (set the variable named by unsubscribe.secret_env, default SALVO_UNSUBSCRIBE_SECRET)"
         }

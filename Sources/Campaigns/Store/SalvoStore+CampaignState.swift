@@ -38,7 +38,8 @@ extension SalvoStore {
 
     /// Materialises one delivery per recipient of the campaign's list that its segment
     /// selects, in one `INSERT … SELECT`: `pending`, or `suppressed` when the address is
-    /// on the suppression list (compared case-insensitively). Recipients sent one of the
+    /// suppressed globally or on the campaign's list (compared case-insensitively; the
+    /// scope is kept in `suppressed_by`). Recipients sent one of the
     /// campaigns it `exclude`s are left out. It is the first step of every `salvo send`
     /// and `salvo run`: the first start decides the audience; later ones add nobody,
     /// unless the campaign says `audience: live`, when they add the recipients it does not
@@ -111,16 +112,18 @@ extension SalvoStore {
             try? db.execute(sql: "PRAGMA cache_size = \(cacheSize)")
             try? db.execute(sql: "PRAGMA shrink_memory")
         }
+        // Global suppression, or on this recipient's list (the campaign's).
+        let scope = Self.suppressionScopeSQL(email: "r.email", list: "r.list_id")
         try db.execute(literal: """
-            INSERT INTO deliveries (campaign_id, recipient_id, email, domain, state)
+            INSERT INTO deliveries (campaign_id, recipient_id, email, domain, state, suppressed_by)
             SELECT \(campaignID), r.id, r.email,
                    -- Import stores the domain lower-cased after the first "@" unless
                    -- the local part is quoted (and may hold "@" itself): keep the
                    -- Swift function for those few, C speed for the rest.
                    CASE WHEN r.email LIKE '"%' THEN salvo_domain(r.email)
                         ELSE substr(r.email, instr(r.email, '@') + 1) END,
-                   CASE WHEN EXISTS (SELECT 1 FROM suppressions s WHERE s.email = r.email)
-                        THEN 'suppressed' ELSE 'pending' END
+                   CASE WHEN (\(sql: scope)) IS NULL THEN 'pending' ELSE 'suppressed' END,
+                   \(sql: scope)
             FROM recipients r
             WHERE \(selection.condition) \(exclusion)
             ORDER BY r.id

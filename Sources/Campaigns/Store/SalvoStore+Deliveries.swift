@@ -33,10 +33,15 @@ extension SalvoStore: DeliveryStore {
             // Retries that are due first (they have waited longest), then new recipients;
             // each in the order of the (campaign_id, state, next_attempt_at) index, so the
             // claim reads only what it takes.
+            // An address suppressed globally or on the campaign's list since the start
+            // is `suppressed` now, with the scope that applied (SET sees the old row, so
+            // the scope is worked out for each column).
+            let scope = Self.suppressionScopeSQL(
+                email: "deliveries.email", list: "(SELECT c.list_id FROM campaigns c WHERE c.id = deliveries.campaign_id)")
             let statement = try db.cachedStatement(sql: """
                 UPDATE deliveries
-                SET state = CASE WHEN EXISTS (SELECT 1 FROM suppressions s WHERE s.email = deliveries.email)
-                                 THEN 'suppressed' ELSE 'claimed' END,
+                SET state = CASE WHEN (\(scope)) IS NULL THEN 'claimed' ELSE 'suppressed' END,
+                    suppressed_by = \(scope),
                     claimed_by = ?, claimed_at = ?
                 WHERE id IN (SELECT id FROM deliveries
                              WHERE campaign_id = ? AND state = ? AND next_attempt_at <= ?

@@ -246,6 +246,7 @@ extension SalvoStore {
         registerListMigrations(in: &migrator)
         registerTLSMigrations(in: &migrator)
         registerTrackingMigrations(&migrator)
+        registerListSuppressionMigrations(in: &migrator)
         return migrator
     }
 }

@@ -22,6 +22,8 @@ public struct DeliveryReportRow: Sendable, Equatable {
     /// The first open and click that looked like a person's (`track:`); nil without one.
     public var openedAt: Date? = nil
     public var clickedAt: Date? = nil
+    /// For a `suppressed` delivery, which suppression applied: `global` or `list`.
+    public var suppressedBy: String? = nil
 }
 
 extension SalvoStore {
@@ -35,7 +37,7 @@ extension SalvoStore {
             let events = try firstEvents(campaign: id, in: db)
             return try Row.fetchAll(db, sql: """
                 SELECT id, email, state, attempts, last_code, last_enhanced_code, last_response, mx_host, message_id,
-                       first_attempt_at, last_attempt_at, tls_version, tls_verified
+                       first_attempt_at, last_attempt_at, tls_version, tls_verified, suppressed_by
                 FROM deliveries WHERE campaign_id = ? ORDER BY id
                 """, arguments: [id]).map { row in
                 DeliveryReportRow(email: row["email"], status: row["state"], attempts: row["attempts"], smtpCode: row["last_code"],
@@ -44,7 +46,8 @@ extension SalvoStore {
                                   firstAttemptAt: (row["first_attempt_at"] as Int64?).map { Date(timeIntervalSince1970: TimeInterval($0)) },
                                   lastAttemptAt: (row["last_attempt_at"] as Int64?).map { Date(timeIntervalSince1970: TimeInterval($0)) },
                                   tlsVersion: row["tls_version"], tlsVerified: row["tls_verified"],
-                                  openedAt: events[row["id"]]?.openedAt, clickedAt: events[row["id"]]?.clickedAt)
+                                  openedAt: events[row["id"]]?.openedAt, clickedAt: events[row["id"]]?.clickedAt,
+                                  suppressedBy: row["suppressed_by"])
             }
         }
     }
@@ -104,13 +107,13 @@ extension SalvoStore {
 /// address or a server's reply is text anyone can choose. Such a cell is written with a
 /// `'` in front, which spreadsheets show as text and do not display.
 public enum DeliveryReportCSV {
-    public static let header = "email,status,attempts,smtp_code,enhanced_code,response,mx_host,message_id,first_attempt_at,last_attempt_at,tls,tls_verified,opened_at,clicked_at"
+    public static let header = "email,status,attempts,smtp_code,enhanced_code,response,mx_host,message_id,first_attempt_at,last_attempt_at,tls,tls_verified,opened_at,clicked_at,suppressed_by"
 
     public static func line(_ row: DeliveryReportRow) -> String {
         [row.email, row.status, String(row.attempts), row.smtpCode.map(String.init) ?? "", row.enhancedCode ?? "",
          row.response ?? "", row.mxHost ?? "", row.messageID ?? "", ReportTime.rfc3339(row.firstAttemptAt),
          ReportTime.rfc3339(row.lastAttemptAt), row.tlsVersion ?? "", row.tlsVerified.map { $0 ? "true" : "false" } ?? "",
-         ReportTime.rfc3339(row.openedAt), ReportTime.rfc3339(row.clickedAt)]
+         ReportTime.rfc3339(row.openedAt), ReportTime.rfc3339(row.clickedAt), row.suppressedBy ?? ""]
             .map { CSVField.quote(defused($0)) }.joined(separator: ",")
     }
 
@@ -158,6 +161,7 @@ public enum DeliveryReportJSON {
             key("response"); string(row.response)
             key("smtp_code"); if let code = row.smtpCode { out.append(contentsOf: String(code).utf8) } else { string(nil) }
             key("status"); string(row.status)
+            key("suppressed_by"); string(row.suppressedBy)
             key("tls"); string(row.tlsVersion)
             key("tls_verified"); out.append(contentsOf: Array((row.tlsVerified.map { $0 ? "true" : "false" } ?? "null").utf8))
             out.append(UInt8(ascii: "}"))

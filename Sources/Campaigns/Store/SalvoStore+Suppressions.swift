@@ -40,10 +40,7 @@ extension SalvoStore {
     @discardableResult
     public func suppress(_ emails: [String], reason: SuppressionReason, detail: String? = nil,
                          now: Date = Date()) throws -> Int {
-        let addresses = try emails.map { text in
-            do { return try EmailAddress(text.trimmingCharacters(in: .whitespaces)).description }
-            catch { throw SuppressionError.invalidAddress(text, reason: "\(error)") }
-        }
+        let addresses = try Self.checkedAddresses(emails)
         let now = Self.seconds(now)
         return try writer.write { db in
             let insert = try db.cachedStatement(sql: """
@@ -56,6 +53,14 @@ extension SalvoStore {
                 added += db.changesCount
             }
             return added
+        }
+    }
+
+    /// Each address parsed, in the form the store keeps; the first bad one throws.
+    static func checkedAddresses(_ emails: [String]) throws -> [String] {
+        try emails.map { text in
+            do { return try EmailAddress(text.trimmingCharacters(in: .whitespaces)).description }
+            catch { throw SuppressionError.invalidAddress(text, reason: "\(error)") }
         }
     }
 

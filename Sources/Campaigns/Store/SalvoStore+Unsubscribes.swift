@@ -47,8 +47,9 @@ public struct UnsubscribeRecord: Sendable, Equatable {
 }
 
 /// Unsubscribes that arrive through `salvo serve`: one row per address and campaign in
-/// `unsubscribes`, and the address on the global suppression list with reason
-/// `unsubscribe`. Each request is one short write transaction, run on GRDB's writer
+/// `unsubscribes`, and the address suppressed on the campaign's list with reason
+/// `unsubscribe` (`list_suppressions`: campaigns on other lists still mail it; the
+/// preferences page offers "unsubscribe from everything"). Each request is one short write transaction, run on GRDB's writer
 /// queue (not on the server's threads), so a burst of them interleaves with a running
 /// send's commits (WAL, busy timeout) instead of holding the sender off.
 extension SalvoStore {
@@ -72,9 +73,11 @@ extension SalvoStore {
         }
     }
 
-    /// Suppresses `email` for unsubscribing from `campaign` at `now`. The suppression
-    /// keeps an earlier reason if the address was suppressed already; a second request
-    /// for the same campaign changes nothing; a request after an undo unsubscribes again.
+    /// Suppresses `email` on the list of `campaign` for unsubscribing from it at `now`
+    /// (globally when the store no longer has the campaign: an unsubscribe is never
+    /// dropped). The suppression keeps an earlier reason if the address was suppressed
+    /// there already; a second request for the same campaign changes nothing; a request
+    /// after an undo unsubscribes again.
     public func recordUnsubscribe(email: String, campaign: String, channel: UnsubscribeChannel, now: Date) async throws -> UnsubscribeResult {
         let now = Self.seconds(now)
         return try await writer.write { db in
@@ -84,18 +87,24 @@ extension SalvoStore {
                 WHERE undone_at IS NOT NULL
                 """, arguments: [email, campaign, channel.rawValue, now])
             guard db.changesCount == 1 else { return .alreadyUnsubscribed }
+            let detail = "campaign \(campaign) (\(channel.rawValue))"
+            if let listID = try Int64.fetchOne(db, sql: "SELECT list_id FROM campaigns WHERE name = ?", arguments: [campaign]) {
+                try Self.suppress(email, listID: listID, reason: .unsubscribe, detail: detail, at: now, in: db)
+                return .unsubscribed
+            }
             try db.execute(sql: """
                 INSERT INTO suppressions (email, reason, detail, created_at) VALUES (?, 'unsubscribe', ?, ?)
                 ON CONFLICT (email) DO NOTHING
-                """, arguments: [email, "campaign \(campaign) (\(channel.rawValue))", now])
+                """, arguments: [email, detail, now])
             return .unsubscribed
         }
     }
 
     /// Undoes the unsubscribe of `email` from `campaign` if it was made no longer than
-    /// `window` before `now`: the suppression it added goes (one with another reason, a
-    /// bounce or a complaint, stays, and so does one that another campaign's unsubscribe
-    /// still holds).
+    /// `window` before `now`: the list suppression it added goes (one with another
+    /// reason stays, and so does one that an unsubscribe from another campaign on the same
+    /// list still holds). The global list is not touched: a bounce, a complaint or an
+    /// "unsubscribe from everything" stands.
     public func resubscribe(email: String, campaign: String, window: TimeInterval, now: Date) async throws -> ResubscribeResult {
         let now = Self.seconds(now)
         return try await writer.write { db in
@@ -106,11 +115,21 @@ extension SalvoStore {
             guard now - at <= Int64(window) else { return .tooLate }
             try db.execute(sql: "UPDATE unsubscribes SET undone_at = ? WHERE email = ? AND campaign = ?",
                            arguments: [now, email, campaign])
-            // An unsubscribe from another campaign that still stands keeps the address out.
+            guard let listID = try Int64.fetchOne(db, sql: "SELECT list_id FROM campaigns WHERE name = ?", arguments: [campaign]) else {
+                // The campaign is gone, so its unsubscribe was global: lift it unless
+                // another campaign's unsubscribe still stands.
+                try db.execute(sql: """
+                    DELETE FROM suppressions WHERE email = ?1 AND reason = 'unsubscribe'
+                    AND NOT EXISTS (SELECT 1 FROM unsubscribes WHERE email = ?1 AND undone_at IS NULL)
+                    """, arguments: [email])
+                return .resubscribed
+            }
+            // An unsubscribe from another campaign on the same list keeps the address out.
             try db.execute(sql: """
-                DELETE FROM suppressions WHERE email = ?1 AND reason = 'unsubscribe'
-                AND NOT EXISTS (SELECT 1 FROM unsubscribes WHERE email = ?1 AND undone_at IS NULL)
-                """, arguments: [email])
+                DELETE FROM list_suppressions WHERE list_id = ?1 AND email = ?2 AND reason = 'unsubscribe'
+                AND NOT EXISTS (SELECT 1 FROM unsubscribes u JOIN campaigns c ON c.name = u.campaign
+                                WHERE u.email = ?2 AND u.undone_at IS NULL AND c.list_id = ?1)
+                """, arguments: [listID, email])
             return .resubscribed
         }
     }

@@ -32,8 +32,9 @@ import Foundation
 /// - **Claim what is due, in order.** Only a running campaign's `pending` deliveries and
 ///   `deferred` ones whose time has come; retries first, then new ones, the oldest first;
 ///   at most `limit`; none of `excludingDomains`; returned by domain, then id.
-/// - **Suppression at claim.** An address on the suppression list when it is claimed
-///   becomes `suppressed` and is not returned, however late it was added.
+/// - **Suppression at claim.** An address suppressed globally, or on the campaign's own
+///   list, when it is claimed becomes `suppressed` and is not returned, however late it
+///   was added; one suppressed only on another list is claimed as any other.
 /// - **Sent only when marked.** `sent` is recorded only for a delivery marked `sending`
 ///   before its DATA; an outcome is recorded once per attempt (attempts + 1, the first
 ///   attempt's time kept); `deferred` needs its next attempt time; any state that is not
@@ -65,7 +66,8 @@ public protocol DeliveryStore: SharedLimits {
     /// together (RCPT batching, pooled connections). Retries due are taken before new
     /// recipients; within each, the oldest first. Deliveries whose domain is in
     /// `excludingDomains` (sites the engine cannot serve soon) are left for later.
-    /// An address suppressed since the campaign started becomes `suppressed` here.
+    /// An address suppressed (globally or on the campaign's list) since the campaign
+    /// started becomes `suppressed` here.
     /// Nothing is claimed unless the campaign is running (a pause or cancel that lands
     /// between two polls of `campaignControl` takes effect at the next claim).
     func claimDue(campaign: Int64, now: Date, limit: Int, owner: String,

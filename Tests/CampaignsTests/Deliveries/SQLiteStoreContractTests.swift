@@ -24,13 +24,23 @@ struct SQLiteStoreFixture: DeliveryStoreFixture {
     }
 
     func startCampaign(recipients: [String], in store: SalvoStore) async throws -> Int64 {
+        try await startCampaign(recipients: recipients, onList: nil, in: store)
+    }
+
+    func startCampaign(recipients: [String], onList list: String, in store: SalvoStore) async throws -> Int64 {
+        try await startCampaign(recipients: recipients, onList: Optional(list), in: store)
+    }
+
+    /// The campaign's list is `list`, or one of its own named as the campaign.
+    private func startCampaign(recipients: [String], onList list: String?, in store: SalvoStore) async throws -> Int64 {
         let folder = (store.path as NSString).deletingLastPathComponent
         let name = "c\(UUID().uuidString.prefix(8).lowercased())"
+        let listName = list ?? name
         let csv = "email,name\n" + recipients.map { "\($0),\($0.prefix { $0 != "@" })\n" }.joined()
-        _ = try ListImport(listName: name, path: writeFile(Array(csv.utf8), in: folder, name: name + ".csv")).run(in: store)
+        _ = try ListImport(listName: listName, path: writeFile(Array(csv.utf8), in: folder, name: name + ".csv")).run(in: store)
         let template = folder + "/\(name).txt.mustache"
         try "Hello {{name}}\n".write(toFile: template, atomically: true, encoding: .utf8)
-        try store.createCampaign(CampaignDefinition(name: name, list: name, segment: nil, from: "Shop <news@shop.example>",
+        try store.createCampaign(CampaignDefinition(name: name, list: listName, segment: nil, from: "Shop <news@shop.example>",
                                                     subject: "Hello", text: template),
                                  sourcePath: folder + "/\(name).yml")
         return try store.startCampaign(named: name, now: DeliveryStoreContract<Self>.t0).campaignID
@@ -38,6 +48,10 @@ struct SQLiteStoreFixture: DeliveryStoreFixture {
 
     func suppress(_ email: String, in store: SalvoStore) async throws {
         _ = try store.suppress([email], reason: .manual)
+    }
+
+    func suppress(_ email: String, onList list: String, in store: SalvoStore) async throws {
+        _ = try store.suppress([email], list: list, reason: .unsubscribe)
     }
 
     func isSuppressed(_ email: String, in store: SalvoStore) async throws -> Bool { try store.isSuppressed(email) }

@@ -9,17 +9,12 @@ stdout: {"pages": [{"title", "heading", "list", "buttons": [ids], "text", "url"}
          "console": ["browser console messages"]}
 """
 import json
-import os
-import shutil
 import sys
 
-os.environ.setdefault("SE_OFFLINE", "true")
-
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+import chromium
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 
 def page(driver):
@@ -39,16 +34,7 @@ def page(driver):
 
 def main():
     job = json.load(sys.stdin)
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    chromedriver = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--no-first-run", "--disable-extensions", "--window-size=1000,800"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
-    driver.set_page_load_timeout(30)
+    driver = chromium.start()
     try:
         pages = []
         driver.get(job["url"])
@@ -61,8 +47,7 @@ def main():
             pages.append(page(driver))
         if job.get("screenshot"):
             driver.save_screenshot(job["screenshot"])
-        console = [entry.get("message", "") for entry in driver.get_log("browser")]
-        json.dump({"pages": pages, "console": console}, sys.stdout)
+        json.dump({"pages": pages, "console": chromium.console(driver)}, sys.stdout)
     finally:
         driver.quit()
 
