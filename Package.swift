@@ -162,7 +162,7 @@ let package = Package(
         // Fixtures/ is read from the source tree (TestPeers.repositoryRoot), not bundled.
         .testTarget(name: "CampaignsTests", dependencies: ["Campaigns", "MailReports", "TestPeers", "StoreContract", "BounceFixtures"], exclude: ["Fixtures"]),
         .testTarget(name: "SalvoTests", dependencies: [
-            "Campaigns", "MailMessage", "TestPeers", .product(name: "GRDB", package: "GRDB.swift"),
+            "Campaigns", "MailMessage", "MailReports", "TestPeers", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "WebTests", dependencies: [
             "Web", "Campaigns", "MailMessage", "TestPeers",

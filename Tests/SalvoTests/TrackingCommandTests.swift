@@ -1,4 +1,5 @@
 import Campaigns
+import MailReports
 import Foundation
 import GRDB
 import Testing
