@@ -56,14 +56,25 @@ struct ListsCommand: ParsableCommand {
 
     struct Delete: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Delete a list and its recipients (refused while a campaign uses it, naming the campaigns).",
-            discussion: "Example:\n  salvo lists delete old-leads")
+            abstract: "Delete a list and its recipients (refused while a draft, scheduled, running or paused campaign uses it, naming the campaigns).",
+            discussion: """
+                A list whose campaigns are all finished or cancelled (archived ones too) can \
+                go: those campaigns keep their reports, so the recipients they mailed stay \
+                in the database, in no list, and `salvo campaign list` names the list \
+                'NAME (deleted TIME)'. The name is free for a new import.
+
+                Example:
+                  salvo lists delete old-leads
+                """)
 
         @OptionGroup var options: ListArguments
 
         func run() throws {
-            let count = try options.global.withStore { _, store in try store.deleteList(named: options.list) }
-            print("list '\(options.list)' deleted with its \(count) recipients")
+            let deletion = try options.global.withStore { _, store in try store.deleteList(named: options.list) }
+            print("list '\(options.list)' deleted with its \(deletion.recipients) recipients")
+            if !deletion.keptFor.isEmpty {
+                print("the recipients campaign \(deletion.keptFor.map { "'\($0)'" }.joined(separator: ", ")) mailed are kept for \(deletion.keptFor.count == 1 ? "its" : "their") report")
+            }
         }
     }
 
