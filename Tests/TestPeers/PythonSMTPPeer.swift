@@ -53,6 +53,10 @@ public struct PeerEvent: Decodable, Sendable, Hashable {
     public var options: [String]?
     /// On connect and disconnect: the sessions open at that moment.
     public var open: Int?
+    /// When the server recorded it (Unix seconds, the server's clock).
+    public var at: Double?
+    /// On `data`: the number of the message file (`message-N.json`).
+    public var message: Int?
 }
 
 public struct PeerMessage: Decodable, Sendable, Hashable {

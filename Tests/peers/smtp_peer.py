@@ -4,7 +4,8 @@
 Listens on 127.0.0.1 (port 0 unless --port), prints "PORT <n>" once it accepts
 connections, and records what it received under --dump-dir:
   events.jsonl         one JSON object per event (connect, ehlo, starttls, auth, mail,
-                       rcpt, data, rset, quit), with a session number
+                       rcpt, data, rset, quit), with a session number and the time it
+                       arrived ("at", Unix seconds by this server's clock)
   message-<n>.json     one file per accepted message: mail_from, mail_options,
                        rcpt_tos, and data (base64 of the bytes after un-dot-stuffing)
 
@@ -24,6 +25,7 @@ import json
 import os
 import ssl
 import sys
+import time
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
@@ -33,6 +35,7 @@ counter = {"session": 0, "message": 0}
 
 def record(event, **fields):
     fields["event"] = event
+    fields["at"] = time.time()
     with open(os.path.join(args.dump_dir, "events.jsonl"), "a") as f:
         f.write(json.dumps(fields) + "\n")
 

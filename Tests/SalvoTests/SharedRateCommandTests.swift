@@ -1,0 +1,70 @@
+import Delivery
+import Foundation
+import TestPeers
+import Testing
+
+/// Issue #10's check that two processes together never exceed one rate: two `salvo send`
+/// processes on one database, under `limits.global.rate`, against one aiosmtpd peer that
+/// stamps each message as it arrives.
+@Suite struct SharedRateCommandTests {
+    /// Two campaigns of one list, one `salvo send` each, at once. (Two senders of one
+    /// campaign this size would not overlap: the first claims every due recipient in one
+    /// batch of 500.) Each process alone may send at the full rate; only the store's
+    /// shared budget keeps the two together within it.
+    @Test func twoSendProcessesTogetherStayWithinOneGlobalRate() async throws {
+        let rate = try #require(Rate("20/s"))
+        let perCampaign = 60
+        let peer = try await PythonSMTPPeer.start()
+        defer { peer.stop() }
+        var csv = "email,first_name,last_name,country,tags\n"
+        for i in 0..<perCampaign { csv += "r\(i)@d\(i % 3).example,P,\(i),NG,new\n" }
+        let dir = try await SalvoBinary.initProject(editing: [
+            ("127.0.0.1:2525", "127.0.0.1:\(peer.port)"),
+            ("  default: { connections: 5,", "  global: { rate: \(rate) }\n  default: { connections: 5,"),
+            // One recipient a message: the peer's count of messages is the count of sends.
+            ("recipients_per_transaction: 50", "recipients_per_transaction: 1"),
+        ], recipients: csv)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let welcome = try String(contentsOfFile: dir + "/welcome.yml", encoding: .utf8)
+        try welcome.replacingOccurrences(of: "name: welcome", with: "name: second")
+            .replacingOccurrences(of: "subject: \"Welcome, {{first_name}}\"", with: "subject: \"Second, {{first_name}}\"")
+            .write(toFile: dir + "/second.yml", atomically: true, encoding: .utf8)
+        for step in [["import", "customers", "recipients.csv"], ["campaign", "create", "welcome.yml"], ["campaign", "create", "second.yml"]] {
+            let result = try await SalvoBinary.run(step, in: dir)
+            #expect(result.status == 0, "salvo \(step.joined(separator: " ")): \(result.stderr)")
+        }
+
+        let senders = try ["welcome", "second"].map { try SalvoBinary.start(["send", $0], in: dir) }
+        var results: [SalvoBinary.Result] = []
+        for sender in senders { results.append(await sender.finished(timeout: 120)) }
+        for result in results {
+            #expect(result.status == 0 && result.stdout.contains("sent \(perCampaign), deferred 0"), "\(result.stdout)\(result.stderr)")
+        }
+
+        // Every recipient got each campaign's message exactly once.
+        let messages = try peer.messages()
+        #expect(messages.allSatisfy { $0.rcpt_tos.count == 1 })
+        for subject in ["Welcome", "Second"] {
+            let to = messages.filter { String(decoding: $0.bytes, as: UTF8.self).contains("\r\nSubject: \(subject), ") }.flatMap(\.rcpt_tos)
+            #expect(to.sorted() == (0..<perCampaign).map { "r\($0)@d\($0 % 3).example" }.sorted(), "\(subject): \(to.count) messages")
+        }
+        for campaign in ["welcome", "second"] {
+            let status = try await SalvoBinary.run(["status", campaign, "--json"], in: dir)
+            let object = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+            #expect((object?["counts"] as? [String: Int]) == ["sent": perCampaign], "\(status.stdout)")
+        }
+
+        // In every window of one second at the peer: at most the burst plus a second's
+        // share of the rate (SendBudget's bound, W = 1 s), for both processes together.
+        let arrivals = try peer.events().filter { $0.event == "data" }.compactMap(\.at).sorted()
+        #expect(arrivals.count == 2 * perCampaign)
+        let allowance = TokenBucket<ContinuousClock.Instant>.burst(for: rate) + rate.count / rate.per
+        var busiest = 0
+        var end = 0
+        for start in arrivals.indices {
+            while end < arrivals.count, arrivals[end] <= arrivals[start] + 1 { end += 1 }
+            busiest = max(busiest, end - start)
+        }
+        #expect(busiest <= allowance, "\(busiest) messages arrived within one second; the shared rate allows \(allowance)")
+    }
+}
