@@ -10,11 +10,7 @@ import Testing
 @Suite struct CampaignLifecycleCommandTests {
     /// A `salvo init` project routed to `port`, its list imported and its campaign created.
     private func project(port: Int, editing edits: [(String, String)] = []) async throws -> String {
-        let dir = try await SalvoBinary.initProject(editing: [("127.0.0.1:2525", "127.0.0.1:\(port)")] + edits)
-        #expect(try await SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
-        let created = try await SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir)
-        #expect(created.status == 0, "\(created.stderr)")
-        return dir
+        try await SalvoBinary.campaignProject(port: port, editing: edits)
     }
 
     private func store(_ dir: String) throws -> SalvoStore { try SalvoStore(path: dir + "/salvo.db") }

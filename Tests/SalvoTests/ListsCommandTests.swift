@@ -126,10 +126,8 @@ import Testing
     @Test func aListWhoseCampaignFinishedIsDeletedAndTheReportStays() async throws {
         let sink = try await SMTPSinkPeer.start()
         defer { sink.stop() }
-        let dir = try await SalvoBinary.initProject(editing: [("127.0.0.1:2525", "127.0.0.1:\(sink.port)")])
+        let dir = try await SalvoBinary.campaignProject(port: sink.port)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        #expect(try await SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
-        #expect(try await SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir).status == 0)
         let sent = try await SalvoBinary.run(["send", "welcome"], in: dir)
         #expect(sent.status == 0, "\(sent.stdout)\(sent.stderr)")
         #expect(try await SalvoBinary.run(["status", "welcome"], in: dir).stdout.hasPrefix("campaign welcome: finished"))
