@@ -73,7 +73,7 @@ import TestPeers
             try await group.waitForAll()
         }
         await pool.shutdown()
-        #expect(try await TestPeers.eventually { try peer.events().last?.open == 0 })
+        try await peer.waitFor("every session closed") { $0.last { $0.open != nil }?.open == 0 }
         let opens = try peer.events().filter { $0.event == "connect" }
         #expect(try peer.messages().count == 20)
         // The peer's own count of sessions open at each connect.
