@@ -23,15 +23,12 @@ struct CampaignCommand: ParsableCommand {
                   salvo campaign create samples/spring-sale.yml
                 """)
 
-        @OptionGroup var global: GlobalOptions
-
-        @Argument(help: "The campaign's YAML file.")
-        var file: String
+        @OptionGroup var options: CampaignFileArguments
 
         func run() throws {
-            let (configuration, store) = try global.openStore()
-            let path = CampaignDefinition.absolutePath(file)
-            let definition = try CampaignDefinition.load(path: file)
+            let (configuration, store) = try options.global.openStore()
+            let path = CampaignDefinition.absolutePath(options.file)
+            let definition = try CampaignDefinition.load(path: options.file)
             try store.createCampaign(definition, sourcePath: path)
             let variable = configuration.unsubscribe.secretEnv
             if try definition.messageTemplate(campaignFile: path).usesUnsubscribeToken,
@@ -62,17 +59,14 @@ struct CampaignCommand: ParsableCommand {
                   salvo campaign update campaigns/spring-sale.yml
                 """)
 
-        @OptionGroup var global: GlobalOptions
-
-        @Argument(help: "The campaign's YAML file.")
-        var file: String
+        @OptionGroup var options: CampaignFileArguments
 
         func run() throws {
-            let (_, store) = try global.openStore()
-            let definition = try CampaignDefinition.load(path: file)
-            let update = try store.updateCampaign(definition, sourcePath: CampaignDefinition.absolutePath(file))
+            let (_, store) = try options.global.openStore()
+            let definition = try CampaignDefinition.load(path: options.file)
+            let update = try store.updateCampaign(definition, sourcePath: CampaignDefinition.absolutePath(options.file))
             if update.changed.isEmpty {
-                print("campaign '\(definition.name)' (\(update.state)) is as \(file) says: nothing changed")
+                print("campaign '\(definition.name)' (\(update.state)) is as \(options.file) says: nothing changed")
             } else {
                 print("updated campaign '\(definition.name)' (\(update.state)): \(update.changed.joined(separator: ", "))")
             }
@@ -84,12 +78,11 @@ struct CampaignCommand: ParsableCommand {
             abstract: "Show a campaign's stored settings, state, schedule and audience.",
             discussion: "Example:\n  salvo campaign show spring-sale")
 
-        @OptionGroup var global: GlobalOptions
-        @Argument(help: "The campaign's name.") var campaign: String
+        @OptionGroup var options: CampaignArguments
 
         func run() throws {
-            let (_, store) = try global.openStore()
-            let details = try store.campaignDetails(named: campaign)
+            let (_, store) = try options.global.openStore()
+            let details = try store.campaignDetails(named: options.campaign)
             let d = details.definition
             print("campaign \(d.name): \(details.state)\(details.reason.map { " (\($0))" } ?? "")\(details.archivedAt.map { ", archived \($0.formatted(.iso8601))" } ?? "")")
             print("file:         \(details.sourcePath)")
@@ -137,14 +130,13 @@ struct CampaignCommand: ParsableCommand {
             abstract: "Delete a draft or scheduled campaign; archive a finished or cancelled one (its report stays).",
             discussion: "Example:\n  salvo campaign delete spring-sale")
 
-        @OptionGroup var global: GlobalOptions
-        @Argument(help: "The campaign's name.") var campaign: String
+        @OptionGroup var options: CampaignArguments
 
         func run() throws {
-            let (_, store) = try global.openStore()
-            switch try store.deleteCampaign(named: campaign) {
-            case .deleted: print("deleted campaign '\(campaign)'")
-            case .archived: print("archived campaign '\(campaign)': `salvo report \(campaign)` still has its report; `salvo campaign list --all` shows it")
+            let (_, store) = try options.global.openStore()
+            switch try store.deleteCampaign(named: options.campaign) {
+            case .deleted: print("deleted campaign '\(options.campaign)'")
+            case .archived: print("archived campaign '\(options.campaign)': `salvo report \(options.campaign)` still has its report; `salvo campaign list --all` shows it")
             }
         }
     }

@@ -56,15 +56,25 @@ struct ListsCommand: ParsableCommand {
 
     struct Delete: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Delete a list and its recipients (refused while a campaign uses it, naming the campaigns).",
-            discussion: "Example:\n  salvo lists delete old-leads")
+            abstract: "Delete a list and its recipients (refused while a draft, scheduled, running or paused campaign uses it, naming the campaigns).",
+            discussion: """
+                A list whose campaigns are all finished or cancelled (archived ones too) can \
+                go: those campaigns keep their reports, so the recipients they mailed stay \
+                in the database, in no list, and `salvo campaign list` names the list \
+                'NAME (deleted TIME)'. The name is free for a new import.
 
-        @OptionGroup var global: GlobalOptions
-        @Argument(help: "The list's name.") var list: String
+                Example:
+                  salvo lists delete old-leads
+                """)
+
+        @OptionGroup var options: ListArguments
 
         func run() throws {
-            let count = try global.withStore { _, store in try store.deleteList(named: list) }
-            print("list '\(list)' deleted with its \(count) recipients")
+            let deletion = try options.global.withStore { _, store in try store.deleteList(named: options.list) }
+            print("list '\(options.list)' deleted with its \(deletion.recipients) recipients")
+            if !deletion.keptFor.isEmpty {
+                print("the recipients campaign \(deletion.keptFor.map { "'\($0)'" }.joined(separator: ", ")) mailed are kept for \(deletion.keptFor.count == 1 ? "its" : "their") report")
+            }
         }
     }
 
@@ -79,22 +89,21 @@ struct ListsCommand: ParsableCommand {
                   salvo lists export customers --segment 'plan == "pro"' --csv - | head
                 """)
 
-        @OptionGroup var global: GlobalOptions
-        @Argument(help: "The list's name.") var list: String
+        @OptionGroup var options: ListArguments
         @Option(help: ArgumentHelp("Only the recipients this segment expression selects.", valueName: "EXPR")) var segment: String?
         @Option(help: ArgumentHelp("Where to write the CSV (- for standard output).", valueName: "FILE")) var csv: String
 
         func run() throws {
-            let configuration = try global.configuration()
-            if csv != "-" { try OutputFile.check(csv, against: global.readFiles(configuration)) }
-            let count = try global.withStore { _, store in
+            let configuration = try options.global.configuration()
+            if csv != "-" { try OutputFile.check(csv, against: options.global.readFiles(configuration)) }
+            let count = try options.global.withStore { _, store in
                 // Checked (list, segment) before the output file is touched.
-                _ = try store.count(list: list, segment: segment)
+                _ = try store.count(list: options.list, segment: segment)
                 if csv == "-" {
-                    return try store.exportCSV(list: list, segment: segment) { FileHandle.standardOutput.write($0) }
+                    return try store.exportCSV(list: options.list, segment: segment) { FileHandle.standardOutput.write($0) }
                 }
                 let output = try CreatedFile(path: csv)
-                let count = try store.exportCSV(list: list, segment: segment) { try output.write($0) }
+                let count = try store.exportCSV(list: options.list, segment: segment) { try output.write($0) }
                 try output.close()
                 return count
             }
@@ -122,18 +131,17 @@ struct RecipientsCommand: ParsableCommand {
                   salvo recipients remove customers ann@example.com bob@example.org
                 """)
 
-        @OptionGroup var global: GlobalOptions
-        @Argument(help: "The list's name.") var list: String
+        @OptionGroup var options: ListArguments
         @Argument(help: "The addresses.") var emails: [String]
 
         func run() throws {
-            let removal = try global.withStore { _, store in try store.removeRecipients(list: list, emails: emails) }
+            let removal = try options.global.withStore { _, store in try store.removeRecipients(list: options.list, emails: emails) }
             for email in removal.invalid { printError("'\(email)' is not an email address") }
-            for email in removal.notInList { printError("\(email) is not in list '\(list)'") }
+            for email in removal.notInList { printError("\(email) is not in list '\(options.list)'") }
             for kept in removal.kept {
                 printError("\(kept.email) kept: campaign \(kept.campaigns.map { "'\($0)'" }.joined(separator: ", ")) has deliveries for it (salvo suppress add \(kept.email) stops mail to it)")
             }
-            print("removed \(removal.removed.count) of \(emails.count) addresses from list '\(list)'")
+            print("removed \(removal.removed.count) of \(emails.count) addresses from list '\(options.list)'")
             if !removal.invalid.isEmpty || !removal.kept.isEmpty { throw ExitCode.failure }
         }
     }

@@ -11,13 +11,12 @@ struct PauseCommand: ParsableCommand {
         abstract: "Pause a campaign: senders stop claiming and hand back what they hold; messages in flight finish.",
         discussion: "Example:\n  salvo pause spring-sale")
 
-    @OptionGroup var global: GlobalOptions
-    @Argument(help: "The campaign's name.") var campaign: String
+    @OptionGroup var options: CampaignArguments
 
     func run() throws {
-        let (_, store) = try global.openStore()
-        try store.pauseCampaign(named: campaign, reason: "paused by salvo pause")
-        print("campaign '\(campaign)' paused; `salvo resume \(campaign)` lets it go on")
+        let (_, store) = try options.global.openStore()
+        try store.pauseCampaign(named: options.campaign, reason: "paused by salvo pause")
+        print("campaign '\(options.campaign)' paused; `salvo resume \(options.campaign)` lets it go on")
     }
 }
 
@@ -27,13 +26,12 @@ struct ResumeCommand: ParsableCommand {
         abstract: "Resume a paused campaign (the next salvo send or salvo run sends it).",
         discussion: "Example:\n  salvo resume spring-sale")
 
-    @OptionGroup var global: GlobalOptions
-    @Argument(help: "The campaign's name.") var campaign: String
+    @OptionGroup var options: CampaignArguments
 
     func run() throws {
-        let (_, store) = try global.openStore()
-        try store.resumeCampaign(named: campaign)
-        print("campaign '\(campaign)' resumed")
+        let (_, store) = try options.global.openStore()
+        try store.resumeCampaign(named: options.campaign)
+        print("campaign '\(options.campaign)' resumed")
     }
 }
 
@@ -43,13 +41,12 @@ struct CancelCommand: ParsableCommand {
         abstract: "Cancel a campaign: every recipient not yet on a connection is cancelled; nothing more is sent.",
         discussion: "Example:\n  salvo cancel spring-sale")
 
-    @OptionGroup var global: GlobalOptions
-    @Argument(help: "The campaign's name.") var campaign: String
+    @OptionGroup var options: CampaignArguments
 
     func run() throws {
-        let (_, store) = try global.openStore()
-        let cancelled = try store.cancelCampaign(named: campaign)
-        print("campaign '\(campaign)' cancelled: \(cancelled) recipients will not be sent")
+        let (_, store) = try options.global.openStore()
+        let cancelled = try store.cancelCampaign(named: options.campaign)
+        print("campaign '\(options.campaign)' cancelled: \(cancelled) recipients will not be sent")
     }
 }
 
@@ -59,21 +56,20 @@ struct StatusCommand: ParsableCommand {
         abstract: "Show a campaign's state, recipients per delivery state, top domains and top replies.",
         discussion: "Examples:\n  salvo status spring-sale\n  salvo status spring-sale --json")
 
-    @OptionGroup var global: GlobalOptions
-    @Argument(help: "The campaign's name.") var campaign: String
+    @OptionGroup var options: CampaignArguments
     @Flag(help: "Print JSON instead of text.") var json = false
 
     func run() throws {
-        let (_, store) = try global.openStore()
-        let status = try store.status(campaign: campaign)
+        let (_, store) = try options.global.openStore()
+        let status = try store.status(campaign: options.campaign)
         let quota = try store.quotaUse()
-        let notices = try store.notices(campaign: campaign)
-        let timing = try store.campaignTiming(named: campaign)
+        let notices = try store.notices(campaign: options.campaign)
+        let timing = try store.campaignTiming(named: options.campaign)
         // Before it starts, its audience is what the segment selects today.
-        let audience: Int? = try timing.startedAt == nil ? store.campaignDetails(named: campaign).audience : nil
-        let unsubscribes = try store.unsubscribeCounts(campaign: campaign)
-        let tracking = try store.trackingCounts(campaign: campaign)
-        let suppressedBy = try store.suppressionCounts(campaign: campaign)
+        let audience: Int? = try timing.startedAt == nil ? store.campaignDetails(named: options.campaign).audience : nil
+        let unsubscribes = try store.unsubscribeCounts(campaign: options.campaign)
+        let tracking = try store.trackingCounts(campaign: options.campaign)
+        let suppressedBy = try store.suppressionCounts(campaign: options.campaign)
         let counts = DeliveryState.allCases.map { ($0.rawValue, status.counts.byState[$0] ?? 0) }
         if json {
             let object: [String: Any] = [
@@ -147,7 +143,7 @@ struct StatusCommand: ParsableCommand {
             }
         }
         if (status.counts.byState[.unknown] ?? 0) > 0 {
-            print("in doubt: \(status.counts.byState[.unknown]!) (their message may have arrived; `salvo send \(campaign) --resend-unknown` sends them again)")
+            print("in doubt: \(status.counts.byState[.unknown]!) (their message may have arrived; `salvo send \(options.campaign) --resend-unknown` sends them again)")
         }
     }
 }
@@ -167,8 +163,7 @@ struct ReportCommand: ParsableCommand {
               salvo report spring-sale --json
             """)
 
-    @OptionGroup var global: GlobalOptions
-    @Argument(help: "The campaign's name.") var campaign: String
+    @OptionGroup var options: CampaignArguments
     @Option(help: ArgumentHelp("Where to write the CSV (- for standard output).", valueName: "FILE")) var csv: String?
     @Flag(help: "Print the rows as a JSON array instead (keys as the CSV's columns).") var json = false
     @Flag(help: "List each tracked link with its clicks (human / machine) instead of the rows.") var links = false
@@ -180,13 +175,13 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         if links {
-            let clicks = try global.withStore { _, store in try store.linkClicks(campaign: campaign) }
+            let clicks = try options.global.withStore { _, store in try store.linkClicks(campaign: options.campaign) }
             print(try TrackingLines.links(clicks, json: json))
             return
         }
-        let configuration = try global.configuration()
-        if let csv, csv != "-" { try OutputFile.check(csv, against: global.readFiles(configuration)) }
-        let rows = try global.withStore { _, store in try store.deliveryReport(campaign: campaign) }
+        let configuration = try options.global.configuration()
+        if let csv, csv != "-" { try OutputFile.check(csv, against: options.global.readFiles(configuration)) }
+        let rows = try options.global.withStore { _, store in try store.deliveryReport(campaign: options.campaign) }
         if json {
             DeliveryReportJSON.write(rows) { FileHandle.standardOutput.write($0) }
             return

@@ -73,7 +73,9 @@ struct RunCommand: AsyncParsableCommand {
             defer { interrupt.cancel() }
             let started = Date()
             do {
-                let result = try await sender.run(sendNotices: false)
+                let progress = CampaignProgress(campaign: campaign, store: store, namesCampaign: true)
+                let result = try await sender.run(sendNotices: false, onStart: progress.started, onProgress: progress.progressed)
+                progress.finish()
                 SendReport.print(campaign: campaign, result: result, seconds: Date().timeIntervalSince(started))
                 tally.add(result.summary)
             } catch {

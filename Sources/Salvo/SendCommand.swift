@@ -2,7 +2,6 @@ import ArgumentParser
 import Campaigns
 import Delivery
 import Foundation
-import NIOConcurrencyHelpers
 
 struct SendCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -77,20 +76,9 @@ struct SendCommand: AsyncParsableCommand {
         let interrupt = InterruptHandler { await sender.stop() }
         defer { interrupt.cancel() }
         let started = Date()
-        let progress = ProgressLine(unit: "")
-        let tracker = NIOLockedValueBox<SendProgress?>(nil)
-        let result = try await sender.run(waitForRetries: wait, resendUnknown: resendUnknown, onStart: { start in
-            if start.queued > 0 || start.suppressed > 0 {
-                printNow("campaign '\(campaign)': \(start.queued) recipients queued\(start.suppressed > 0 ? ", \(start.suppressed) suppressed" : "")")
-            }
-            // From the campaign's totals, so a resumed send goes on from where it was.
-            if let counts = try? store.deliveryCounts(campaign: campaign) {
-                tracker.withLockedValue { $0 = SendProgress(counts: counts, startedAt: Date()) }
-            }
-        }, onProgress: { summary in
-            guard let shown = tracker.withLockedValue({ $0?.update(summary); return $0 }) else { return }
-            progress.show(terminal: { shown.bar(at: $0, width: progress.columns) }, log: { shown.line(at: $0) }, logInterval: 5)
-        })
+        let progress = CampaignProgress(campaign: campaign, store: store)
+        let result = try await sender.run(waitForRetries: wait, resendUnknown: resendUnknown,
+                                          onStart: progress.started, onProgress: progress.progressed)
         progress.finish()
         SendReport.print(campaign: campaign, result: result, seconds: Date().timeIntervalSince(started))
         var tally = ExitStatus.Tally()

@@ -73,7 +73,9 @@ import TestPeers
         ("delivery:\n  mode: smtp\n", "/etc/salvo/salvo.yml:2: delivery.mode: expected one of mx | relay, found 'smtp'"),
         ("limits:\n  default:\n    rate: fast\n", "/etc/salvo/salvo.yml:3: limits.default.rate: expected a rate such as 100/hour, 20/min or 5/s, found 'fast'"),
         ("retry:\n  max_age: 4 hours\n", "/etc/salvo/salvo.yml:2: retry.max_age: expected a duration such as 30s, 15m, 4h or 2d, found '4 hours'"),
-        ("delivery:\n  rely: {}\n", "/etc/salvo/salvo.yml:2: delivery.rely: unknown key (expected one of: mode, relay, routes, tls, ca_file)"),
+        ("delivery:\n  rely: {}\n", "/etc/salvo/salvo.yml:2: delivery.rely: unknown key (expected one of: mode, relay, routes, tls, ca_file, suspend_after_failed_connections)"),
+        ("delivery:\n  suspend_after_failed_connections: 0\n", "/etc/salvo/salvo.yml:2: delivery.suspend_after_failed_connections: must be at least 1"),
+        ("delivery:\n  suspend_after_failed_connections: three\n", "/etc/salvo/salvo.yml:2: delivery.suspend_after_failed_connections: expected a whole number, found 'three'"),
         ("delivery:\n  mode: relay\n", "/etc/salvo/salvo.yml:2: delivery: mode is relay but no relay is configured (delivery.relay.host)"),
         ("limits:\n  default: { connections: 0 }\n", "/etc/salvo/salvo.yml:2: limits.default.connections: must be at least 1"),
         ("helo: [a\n", "/etc/salvo/salvo.yml:2: not valid YAML"),
@@ -86,6 +88,16 @@ import TestPeers
         } catch {
             #expect("\(error)".hasPrefix(expected), "\(error)")
         }
+    }
+
+    /// `delivery.suspend_after_failed_connections` reaches the engine; without it the
+    /// engine's own default stands.
+    @Test func suspendAfterFailedConnectionsReachesTheEngine() throws {
+        let engineDefault = DeliveryEngine.Settings(owner: "t", mx: try load("").mxSession()).suspendAfterFailedConnections
+        #expect(try CampaignSender.engineSettings(load(""), environment: [:]).suspendAfterFailedConnections == engineDefault)
+        let configured = try load("delivery:\n  suspend_after_failed_connections: \(engineDefault + 4)\n")
+        #expect(configured.delivery.suspendAfterFailedConnections == engineDefault + 4)
+        #expect(try CampaignSender.engineSettings(configured, environment: [:]).suspendAfterFailedConnections == engineDefault + 4)
     }
 
     @Test func reputationGuard() throws {

@@ -13,7 +13,7 @@ import Testing
         }
     }
 
-    @Test func deleteIsRefusedWhileACampaignUsesTheListAndNamesIt() throws {
+    @Test func deleteIsRefusedWhileACampaignMayStillSendAndNamesOnlyThoseCampaigns() throws {
         let (store, folder) = try temporaryStore()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let path = writeFile(Array("email\na@example.com\nb@example.com\n".utf8), in: folder)
@@ -21,19 +21,53 @@ import Testing
         _ = try ListImport(listName: "free", path: path).run(in: store)
         try campaign("done", state: "finished", list: "used", in: store)
         try campaign("flash", state: "scheduled", list: "used", in: store)
+        try campaign("idea", state: "draft", list: "used", in: store)
+        try campaign("live", state: "paused", list: "used", in: store)
         do {
             try store.deleteList(named: "used")
             Issue.record("a used list was deleted")
         } catch let error as ListInUseError {
-            #expect(error.description == "list 'used' is used by campaign 'flash' (scheduled), 'done' (finished): cancel it or let it finish first")
+            #expect(error.description == "list 'used' is used by campaign 'live' (paused), 'flash' (scheduled), 'idea' (draft): it can be deleted once every campaign that used it is finished or cancelled (`salvo campaign delete` removes a draft or scheduled one; `salvo cancel` ends a running or paused one, or let it finish)")
         }
         #expect(try store.count(list: "used", segment: nil) == 2)
 
-        #expect(try store.deleteList(named: "free") == 2)
+        #expect(try store.deleteList(named: "free") == ListDeletion(recipients: 2))
         #expect(try store.lists().map(\.name) == ["used"])
         let left = try store.writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM recipients") }
         #expect(left == 2)
         #expect(throws: StoreError.listNotFound("free")) { try store.deleteList(named: "free") }
+    }
+
+    /// Once every campaign that used it is finished or cancelled the list goes; the
+    /// recipients those campaigns' deliveries point at stay for their reports.
+    @Test func aListWhoseCampaignsAreAllOverIsDeletedKeepingWhatTheirReportsNeed() throws {
+        let (store, folder) = try temporaryStore()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let path = writeFile(Array("email\na@example.com\nb@example.com\nc@example.com\n".utf8), in: folder)
+        _ = try ListImport(listName: "old", path: path).run(in: store)
+        try campaign("done", state: "finished", list: "old", in: store)
+        try campaign("stopped", state: "cancelled", list: "old", in: store)
+        try store.writer.write { db in
+            try db.execute(sql: """
+                INSERT INTO deliveries (campaign_id, recipient_id, email, domain, state, last_code)
+                SELECT c.id, r.id, r.email, 'example.com', 'sent', 250 FROM campaigns c, recipients r
+                WHERE c.name = 'done' AND r.email = 'a@example.com'
+                """)
+        }
+        let at = Date(timeIntervalSince1970: 1_800_000_000)
+        #expect(try store.deleteList(named: "old", now: at) == ListDeletion(recipients: 3, keptFor: ["done", "stopped"]))
+        #expect(try store.lists().isEmpty)
+        #expect(throws: StoreError.listNotFound("old")) { try store.count(list: "old", segment: nil) }
+        let kept = try store.writer.read { db in try String.fetchAll(db, sql: "SELECT email FROM recipients") }
+        #expect(kept == ["a@example.com"])
+        let report = try store.deliveryReport(campaign: "done")
+        #expect(report.map(\.email) == ["a@example.com"] && report.first?.status == "sent")
+        #expect(try store.campaigns().map(\.list) == ["old (deleted 2027-01-15T08:00:00Z)", "old (deleted 2027-01-15T08:00:00Z)"])
+
+        // The name is free: a new import is a new, empty list of that name.
+        _ = try ListImport(listName: "old", path: path).run(in: store)
+        #expect(try store.count(list: "old", segment: nil) == 3)
+        #expect(try store.deleteList(named: "old") == ListDeletion(recipients: 3))
     }
 
     @Test func renameKeepsRecipientsAndCampaigns() throws {

@@ -10,11 +10,7 @@ import Testing
 @Suite struct CampaignLifecycleCommandTests {
     /// A `salvo init` project routed to `port`, its list imported and its campaign created.
     private func project(port: Int, editing edits: [(String, String)] = []) async throws -> String {
-        let dir = try await SalvoBinary.initProject(editing: [("127.0.0.1:2525", "127.0.0.1:\(port)")] + edits)
-        #expect(try await SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
-        let created = try await SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir)
-        #expect(created.status == 0, "\(created.stderr)")
-        return dir
+        try await SalvoBinary.campaignProject(port: port, editing: edits)
     }
 
     private func store(_ dir: String) throws -> SalvoStore { try SalvoStore(path: dir + "/salvo.db") }
@@ -183,14 +179,36 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let sent = try await SalvoBinary.run(["send", "welcome"], in: dir, timeout: 60)
         #expect(sent.status == 0 && sent.stdout.contains("sent 30, deferred 0"), "\(sent.stdout)\(sent.stderr)")
-        let lines = sent.stderr.split(separator: "\n").filter { $0.contains("/30 (") }
-        #expect(!lines.isEmpty, "\(sent.stderr)")
+        expectProgressLines(in: sent.stderr, of: 30)
+        #expect(try sink.transactions().count == 30)
+    }
+
+    /// `salvo run` from cron prints the same lines, each naming the campaign it sends.
+    @Test func offATerminalARunPrintsTimestampedProgressLinesNamingTheCampaign() async throws {
+        let sink = try await SMTPSinkPeer.start()
+        defer { sink.stop() }
+        let dir = try await SalvoBinary.slowCampaignProject(port: sink.port, recipients: 30, rate: 5)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(try await SalvoBinary.run(["schedule", "welcome", "--at", "now"], in: dir).status == 0)
+        let run = try await SalvoBinary.run(["run"], in: dir, timeout: 60)
+        #expect(run.status == 0 && run.stdout.contains("sent 30, deferred 0"), "\(run.stdout)\(run.stderr)")
+        expectProgressLines(in: run.stderr, of: 30, campaign: "welcome")
+        #expect(try sink.transactions().count == 30)
+    }
+
+    /// At least one progress line, each `TIME [campaign 'NAME'] done/total (p%) sent …`.
+    private func expectProgressLines(in stderr: String, of total: Int, campaign: String? = nil,
+                                     sourceLocation: SourceLocation = #_sourceLocation) {
+        let lines = stderr.split(separator: "\n").filter { $0.contains("/\(total) (") }
+        #expect(!lines.isEmpty, "\(stderr)", sourceLocation: sourceLocation)
         for line in lines {
             let fields = line.split(separator: " ")
-            #expect(fields.count > 2 && fields[0].hasSuffix("Z") && (try? Date(String(fields[0]), strategy: .iso8601)) != nil, "\(line)")
-            #expect(line.contains(" sent ") && line.contains(" deferred 0 bounced 0 failed 0 unknown 0, ") && line.contains("/s  ETA "), "\(line)")
+            #expect(fields.count > 2 && fields[0].hasSuffix("Z") && (try? Date(String(fields[0]), strategy: .iso8601)) != nil, "\(line)", sourceLocation: sourceLocation)
+            if let campaign {
+                #expect(fields.count > 3 && fields[1] == "campaign" && fields[2] == "'\(campaign)'", "\(line)", sourceLocation: sourceLocation)
+            }
+            #expect(line.contains(" sent ") && line.contains(" deferred 0 bounced 0 failed 0 unknown 0, ") && line.contains("/s  ETA "), "\(line)", sourceLocation: sourceLocation)
         }
-        #expect(try sink.transactions().count == 30)
     }
 
     @Test func aBulkCampaignWithoutUnsubscribeIsRefusedAndTwoKeysSignEveryMessage() async throws {

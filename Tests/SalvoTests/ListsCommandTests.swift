@@ -1,4 +1,5 @@
 import Foundation
+import TestPeers
 import Testing
 
 @Suite struct ListsCommandTests {
@@ -106,7 +107,8 @@ import Testing
         #expect(lists.stdout.contains("again") && !lists.stdout.contains("clients"))
     }
 
-    /// A campaign that uses the list keeps it: delete is refused, naming the campaign.
+    /// A campaign that may still send keeps its list: delete is refused, naming the
+    /// campaign and what to do.
     @Test func deleteIsRefusedWhileACampaignUsesTheList() async throws {
         let dir = try await SalvoBinary.initProject()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -116,8 +118,30 @@ import Testing
         #expect(try await SalvoBinary.run(["schedule", "welcome", "--at", "2099-01-01T09:00:00Z"], in: dir).status == 0)
         let refused = try await SalvoBinary.run(["lists", "delete", "customers"], in: dir)
         #expect(refused.status == 1)
-        #expect(refused.stderr.contains("list 'customers' is used by campaign 'welcome' (scheduled): cancel it or let it finish first"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("list 'customers' is used by campaign 'welcome' (scheduled): it can be deleted once every campaign that used it is finished or cancelled (`salvo campaign delete` removes a draft or scheduled one)"), "\(refused.stderr)")
         #expect(try await SalvoBinary.run(["segment", "count", "customers", "email exists"], in: dir).stdout == "6\n")
+    }
+
+    /// Once its campaign has finished, the list goes; the campaign's report is as it was.
+    @Test func aListWhoseCampaignFinishedIsDeletedAndTheReportStays() async throws {
+        let sink = try await SMTPSinkPeer.start()
+        defer { sink.stop() }
+        let dir = try await SalvoBinary.campaignProject(port: sink.port)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let sent = try await SalvoBinary.run(["send", "welcome"], in: dir)
+        #expect(sent.status == 0, "\(sent.stdout)\(sent.stderr)")
+        #expect(try await SalvoBinary.run(["status", "welcome"], in: dir).stdout.hasPrefix("campaign welcome: finished"))
+        let before = try await SalvoBinary.run(["report", "welcome", "--csv", "-"], in: dir).stdout
+        #expect(before.split(separator: "\r\n").count == 1 + (try sink.transactions().flatMap(\.rcptArgs).count), "\(before)")
+
+        let deleted = try await SalvoBinary.run(["lists", "delete", "customers"], in: dir)
+        #expect(deleted.status == 0, "\(deleted.stderr)")
+        #expect(deleted.stdout == "list 'customers' deleted with its 6 recipients\nthe recipients campaign 'welcome' mailed are kept for its report\n")
+        #expect(try await SalvoBinary.run(["report", "welcome", "--csv", "-"], in: dir).stdout == before)
+        #expect(!(try await SalvoBinary.run(["lists"], in: dir).stdout.contains("customers")))
+        #expect(try await SalvoBinary.run(["campaign", "list"], in: dir).stdout.contains("list customers (deleted "))
+        let gone = try await SalvoBinary.run(["segment", "count", "customers", "email exists"], in: dir)
+        #expect(gone.status == 1 && gone.stderr.contains("customers"), "\(gone.stdout)\(gone.stderr)")
     }
 
     /// Deep nesting is an error with a place, never a crash.

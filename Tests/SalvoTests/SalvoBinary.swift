@@ -150,21 +150,24 @@ extension SalvoBinary {
         return dir
     }
 
-    /// An `initProject` routed to the smtp-sink on `port`, with `count` recipients
-    /// (`p0@example.com`…, all in the welcome campaign's segment) sent at most `rate` a
-    /// second, its list imported and its campaign created.
-    static func slowCampaignProject(port: Int, recipients count: Int, rate: Int) async throws -> String {
-        var csv = "email,first_name,last_name,country,tags\n"
-        for i in 0..<count { csv += "p\(i)@example.com,P,\(i),NG,new\n" }
-        let dir = try await initProject(editing: [
-            ("127.0.0.1:2525", "127.0.0.1:\(port)"),
-            ("default: { connections: 5,", "default: { rate: \(rate)/s, connections: 5,"),
-        ], recipients: csv)
+    /// An `initProject` routed to the peer on `port`, with `edits` and `recipients`, its
+    /// list imported and its campaign created.
+    static func campaignProject(port: Int, editing edits: [(String, String)] = [], recipients: String? = nil) async throws -> String {
+        let dir = try await initProject(editing: [("127.0.0.1:2525", "127.0.0.1:\(port)")] + edits, recipients: recipients)
         for step in [["import", "customers", "recipients.csv"], ["campaign", "create", "welcome.yml"]] {
             let result = try await run(step, in: dir)
             guard result.status == 0 else { throw ProjectError(message: "salvo \(step.joined(separator: " ")) failed: \(result.stderr)") }
         }
         return dir
+    }
+
+    /// A `campaignProject` with `count` recipients (`p0@example.com`…, all in the welcome
+    /// campaign's segment) sent at most `rate` a second.
+    static func slowCampaignProject(port: Int, recipients count: Int, rate: Int) async throws -> String {
+        var csv = "email,first_name,last_name,country,tags\n"
+        for i in 0..<count { csv += "p\(i)@example.com,P,\(i),NG,new\n" }
+        return try await campaignProject(port: port, editing: [("default: { connections: 5,", "default: { rate: \(rate)/s, connections: 5,")],
+                                         recipients: csv)
     }
 
     struct ProjectError: Error, CustomStringConvertible {

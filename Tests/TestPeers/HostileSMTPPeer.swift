@@ -8,6 +8,8 @@ import Foundation
 public struct HostileSMTPPeer: Sendable {
     public let process: PeerProcess
     public let mode: String
+    /// The events as the peer writes them (the same lines as `events.jsonl`).
+    let stream: LineStream
     public var port: Int { process.port }
     var eventsURL: URL { process.directory.appendingPathComponent("events.jsonl") }
 
@@ -16,11 +18,18 @@ public struct HostileSMTPPeer: Sendable {
         let python = try TestPeers.executable("python3")
         let script = TestPeers.repositoryRoot.appendingPathComponent("Tests/peers/hostile_smtp.py").path
         let directory = try TestPeers.makeTemporaryDirectory("hostile-\(mode)")
-        let process = try await TestPeers.launch(
-            "hostile-smtp", executable: python,
-            arguments: ["-u", script, "--mode", mode, "--events", directory.appendingPathComponent("events.jsonl").path] + arguments,
-            directory: directory)
-        return HostileSMTPPeer(process: process, mode: mode)
+        let stream = try LineStream(path: directory.appendingPathComponent("events.pipe").path)
+        do {
+            let process = try await TestPeers.launch(
+                "hostile-smtp", executable: python,
+                arguments: ["-u", script, "--mode", mode, "--events", directory.appendingPathComponent("events.jsonl").path,
+                            "--events-pipe", stream.path] + arguments,
+                directory: directory)
+            return HostileSMTPPeer(process: process, mode: mode, stream: stream)
+        } catch {
+            stream.close()
+            throw error
+        }
     }
 
     /// Every event so far, in order.
@@ -44,20 +53,20 @@ public struct HostileSMTPPeer: Sendable {
         try events().last(where: { $0.event == "connect" || $0.event == "disconnect" })?.open ?? 0
     }
 
-    /// Waits until `condition` holds on the events, checking every 50 ms; `deadline` is a
-    /// hang guard, never a measurement.
+    /// Waits until `condition` holds on the events, woken by each event the peer writes;
+    /// `deadline` is a hang guard, never a measurement.
     public func waitFor(deadline: Duration = .seconds(60), _ what: String,
-                        _ condition: ([HostileEvent]) -> Bool) async throws {
-        let clock = ContinuousClock()
-        let end = clock.now.advanced(by: deadline)
-        while clock.now < end {
-            if condition(try events()) { return }
-            try await Task.sleep(for: .milliseconds(50))
+                        _ condition: @escaping @Sendable ([HostileEvent]) -> Bool) async throws {
+        let held = await stream.waitFor(deadline: deadline) { lines in
+            condition(lines.compactMap { try? JSONDecoder().decode(HostileEvent.self, from: Data($0.utf8)) })
         }
-        throw PeerError("hostile peer (\(mode)): \(what) did not happen before the hang guard")
+        if !held { throw PeerError("hostile peer (\(mode)): \(what) did not happen before the hang guard") }
     }
 
-    public func stop() { process.stopAndClean() }
+    public func stop() {
+        process.stopAndClean()
+        stream.close()
+    }
 }
 
 public struct HostileEvent: Decodable, Sendable, Hashable {

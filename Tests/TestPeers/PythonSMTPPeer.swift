@@ -4,6 +4,8 @@ import Foundation
 /// replies and fault injection, recording what it received (see the script's header).
 public struct PythonSMTPPeer: Sendable {
     public let process: PeerProcess
+    /// The events as the peer writes them (the same lines as `events.jsonl`).
+    let stream: LineStream
     public var port: Int { process.port }
     public var dumpDirectory: URL { process.directory.appendingPathComponent("dump") }
 
@@ -13,11 +15,28 @@ public struct PythonSMTPPeer: Sendable {
         let python = try TestPeers.executable("python3")
         let script = TestPeers.repositoryRoot.appendingPathComponent("Tests/peers/smtp_peer.py").path
         let directory = try TestPeers.makeTemporaryDirectory("aiosmtpd")
-        let process = try await TestPeers.launch(
-            "aiosmtpd", executable: python,
-            arguments: ["-u", script, "--dump-dir", directory.appendingPathComponent("dump").path] + arguments,
-            directory: directory)
-        return PythonSMTPPeer(process: process)
+        let stream = try LineStream(path: directory.appendingPathComponent("events.pipe").path)
+        do {
+            let process = try await TestPeers.launch(
+                "aiosmtpd", executable: python,
+                arguments: ["-u", script, "--dump-dir", directory.appendingPathComponent("dump").path,
+                            "--events-pipe", stream.path] + arguments,
+                directory: directory)
+            return PythonSMTPPeer(process: process, stream: stream)
+        } catch {
+            stream.close()
+            throw error
+        }
+    }
+
+    /// Waits until `condition` holds on the events, woken by each event the peer writes;
+    /// `deadline` is a hang guard, never a measurement.
+    public func waitFor(deadline: Duration = .seconds(60), _ what: String,
+                        _ condition: @escaping @Sendable ([PeerEvent]) -> Bool) async throws {
+        let held = await stream.waitFor(deadline: deadline) { lines in
+            condition(lines.compactMap { try? JSONDecoder().decode(PeerEvent.self, from: Data($0.utf8)) })
+        }
+        if !held { throw PeerError("aiosmtpd peer: \(what) did not happen before the hang guard") }
     }
 
     /// Every event recorded so far, in order.
@@ -38,7 +57,10 @@ public struct PythonSMTPPeer: Sendable {
         return messages
     }
 
-    public func stop() { process.stopAndClean() }
+    public func stop() {
+        process.stopAndClean()
+        stream.close()
+    }
 }
 
 public struct PeerEvent: Decodable, Sendable, Hashable {
@@ -53,6 +75,10 @@ public struct PeerEvent: Decodable, Sendable, Hashable {
     public var options: [String]?
     /// On connect and disconnect: the sessions open at that moment.
     public var open: Int?
+    /// When the server recorded it (Unix seconds, the server's clock).
+    public var at: Double?
+    /// On `data`: the number of the message file (`message-N.json`).
+    public var message: Int?
 }
 
 public struct PeerMessage: Decodable, Sendable, Hashable {

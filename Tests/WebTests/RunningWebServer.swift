@@ -12,7 +12,7 @@ final class RunningWebServer: Sendable {
     let store: SalvoStore
     let port: Int
     let client: WebClient
-    let clock: TestClock
+    let clock: FakeClock
     let log: RecordedLog
     let settings: WebSettings
     private let group: ServiceGroup
@@ -25,11 +25,11 @@ final class RunningWebServer: Sendable {
         let store = try store ?? SalvoStore(path: FileManager.default.temporaryDirectory.appendingPathComponent("web-\(UUID().uuidString).db").path)
         var settings = WebSettings(host: "127.0.0.1", port: 0, publicURL: nil, secret: secret)
         configure(&settings)
-        let clock = TestClock(Date(timeIntervalSince1970: 1_800_000_000))
+        let clock = FakeClock(startDate: Date(timeIntervalSince1970: 1_800_000_000))
         let log = RecordedLog()
         var logger = Logger(label: "salvo.web.test") { _ in RecordingLogHandler(recorded: log) }
         logger.logLevel = .debug
-        var server = WebServer(settings: settings, store: store, logger: logger, clock: { clock.now })
+        var server = WebServer(settings: settings, store: store, logger: logger, clock: { clock.date })
         server.messages = messages
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let service = server.service { port in continuation.yield(port) }
@@ -45,7 +45,7 @@ final class RunningWebServer: Sendable {
         return RunningWebServer(store: store, port: port, clock: clock, log: log, settings: settings, group: group, task: task)
     }
 
-    private init(store: SalvoStore, port: Int, clock: TestClock, log: RecordedLog, settings: WebSettings, group: ServiceGroup, task: Task<Void, any Error>) {
+    private init(store: SalvoStore, port: Int, clock: FakeClock, log: RecordedLog, settings: WebSettings, group: ServiceGroup, task: Task<Void, any Error>) {
         self.store = store
         self.port = port
         self.client = WebClient(port: port)
@@ -64,15 +64,6 @@ final class RunningWebServer: Sendable {
     func token(campaign: String = "spring-sale", recipient: String = "ann@example.org") -> String {
         UnsubscribeToken.make(campaign: campaign, recipient: recipient, secret: Self.secret)
     }
-}
-
-/// A clock the test sets.
-final class TestClock: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Date
-    init(_ start: Date) { value = start }
-    var now: Date { lock.withLock { value } }
-    func advance(by seconds: TimeInterval) { lock.withLock { value = value.addingTimeInterval(seconds) } }
 }
 
 /// Every line the server logged, with its metadata, for the tests that check what a

@@ -10,6 +10,8 @@ connections, and appends one JSON object per event to --events (JSON lines):
   {"event": "message", "session": 1, "rcpts": ["a@x.test"], "bytes": 4211}  content accepted
   {"event": "disconnect", "session": 1, "open": 0}
 so a test asserts what the peer saw: how many connections, logins, commands, messages.
+With --events-pipe FIFO each line goes to that FIFO too, as it happens, for a test that
+waits for an event instead of reading the file again and again.
 
 Modes (everything not named behaves as a plain, well-behaved ESMTP server with
 PIPELINING and 8BITMIME):
@@ -49,10 +51,17 @@ args = None
 state = {"session": 0, "open": 0}
 
 
+events_pipe = None
+
+
 def record(event, **fields):
     fields["event"] = event
+    line = json.dumps(fields) + "\n"
     with open(args.events, "a") as f:
-        f.write(json.dumps(fields) + "\n")
+        f.write(line)
+    # The same line to the test as it happens, so it waits for the event, not polls.
+    if events_pipe is not None:
+        events_pipe.write(line)
 
 
 class Session:
@@ -262,11 +271,14 @@ if __name__ == "__main__":
     parser.add_argument("--mode", default="normal")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--events", required=True)
+    parser.add_argument("--events-pipe", help="a FIFO the test reads: each event's line is written there too")
     parser.add_argument("--drip-interval", type=float, default=1.0)
     parser.add_argument("--session-limit", type=float, default=120.0)
     parser.add_argument("--lifetime", type=float, default=900.0)
     args = parser.parse_args()
     open(args.events, "a").close()
+    if args.events_pipe:
+        events_pipe = open(args.events_pipe, "w", buffering=1)
     try:
         asyncio.run(main())
     except KeyboardInterrupt:

@@ -4,7 +4,9 @@
 Listens on 127.0.0.1 (port 0 unless --port), prints "PORT <n>" once it accepts
 connections, and records what it received under --dump-dir:
   events.jsonl         one JSON object per event (connect, ehlo, starttls, auth, mail,
-                       rcpt, data, rset, quit), with a session number
+                       rcpt, data, rset, quit), with a session number and the time it
+                       arrived ("at", Unix seconds by this server's clock); with
+                       --events-pipe FIFO each line goes to that FIFO too, as it happens
   message-<n>.json     one file per accepted message: mail_from, mail_options,
                        rcpt_tos, and data (base64 of the bytes after un-dot-stuffing)
 
@@ -24,6 +26,7 @@ import json
 import os
 import ssl
 import sys
+import time
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
@@ -31,10 +34,18 @@ args = None
 counter = {"session": 0, "message": 0}
 
 
+events_pipe = None
+
+
 def record(event, **fields):
     fields["event"] = event
+    fields["at"] = time.time()
+    line = json.dumps(fields) + "\n"
     with open(os.path.join(args.dump_dir, "events.jsonl"), "a") as f:
-        f.write(json.dumps(fields) + "\n")
+        f.write(line)
+    # The same line to the test as it happens, so it waits for the event, not polls.
+    if events_pipe is not None:
+        events_pipe.write(line)
 
 
 class Handler:
@@ -187,6 +198,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--dump-dir", required=True)
+    parser.add_argument("--events-pipe", help="a FIFO the test reads: each event's line is written there too")
     parser.add_argument("--cert")
     parser.add_argument("--key")
     parser.add_argument("--implicit-tls", action="store_true")
@@ -201,6 +213,8 @@ if __name__ == "__main__":
     parser.add_argument("--busy-greetings", type=int, default=0)
     args = parser.parse_args()
     os.makedirs(args.dump_dir, exist_ok=True)
+    if args.events_pipe:
+        events_pipe = open(args.events_pipe, "w", buffering=1)
     try:
         asyncio.run(main())
     except KeyboardInterrupt:

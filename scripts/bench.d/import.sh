@@ -5,12 +5,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 rows=${1:-1000000}
-work=$(mktemp -d "${TMPDIR:-/tmp}/salvo-bench-import.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-
-command -v sqlite3 >/dev/null || { echo "bench import needs sqlite3 (apt-get install sqlite3)" >&2; exit 1; }
 source "$root/scripts/lib/bench.sh"
-salvo_binary import
+bench_setup import sqlite3
 
 echo "generating $rows rows..." >&2
 python3 - "$work/list.csv" "$rows" <<'PY'
@@ -28,7 +24,6 @@ with open(path, "w", encoding="utf-8", newline="") as f:
 PY
 ls -l "$work/list.csv" | awk '{printf "file: %.1f MB\n", $5/1048576}'
 
-measure() { python3 "$root/scripts/lib/measure.py" "$@"; }
 sqlite_json=$(measure sqlite3 -- sqlite3 "$work/sqlite.db" ".import --csv $work/list.csv t")
 salvo_json=$(measure salvo -- "$salvo" import customers "$work/list.csv" --db "$work/salvo.db")
 count=$(sqlite3 "$work/salvo.db" "SELECT COUNT(*) FROM recipients")

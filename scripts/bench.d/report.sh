@@ -5,12 +5,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 rows=${1:-20000}
-work=$(mktemp -d "${TMPDIR:-/tmp}/salvo-bench-report.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-
-command -v sqlite3 >/dev/null || { echo "bench report needs sqlite3 (apt-get install sqlite3)" >&2; exit 1; }
 source "$root/scripts/lib/bench.sh"
-salvo_binary report
+bench_setup report sqlite3
 
 python3 - "$work/list.csv" "$rows" <<'PY'
 import sys
@@ -29,7 +25,6 @@ SELECT 1, id, email, 'example.com', 'sent', 1, 250, '2.0.0', '250 2.0.0 Ok: queu
        '<' || id || '@shop.example>', 1764579600, 1764579601 FROM recipients;
 SQL
 
-measure() { python3 "$root/scripts/lib/measure.py" "$@"; }
 csv_json=$(measure csv -- "$salvo" report c --csv - --db "$work/salvo.db")
 json_json=$(measure json -- "$salvo" report c --json --db "$work/salvo.db")
 python3 - "$csv_json" "$json_json" "$rows" <<'PY'

@@ -32,13 +32,9 @@ K=10
 
 source "$root/scripts/lib/bench.sh"
 postfix_tools send
-command -v sqlite3 >/dev/null || { echo "bench send needs sqlite3 (apt-get install sqlite3)" >&2; exit 1; }
-salvo_binary send
-work=$(mktemp -d "${TMPDIR:-/tmp}/salvo-bench-send.XXXXXX")
-trap 'stop_sink; rm -rf "$work"' EXIT
+bench_setup send sqlite3
 start_sink
 
-measure() { python3 "$root/scripts/lib/measure.py" "$@"; }
 export SALVO_UNSUBSCRIBE_SECRET=bench-secret
 
 # A recipient list of ROWS rows over 10 domains, in DIR/list.csv.

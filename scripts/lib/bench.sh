@@ -4,7 +4,14 @@
 #   postfix_tools NAME   sets `sink_bin` and `source_bin`, or stops when Postfix is missing
 #   start_sink           starts smtp-sink on a free loopback port: sets `port`, `sink_pid`
 #   stop_sink            ends it (call it from the script's EXIT trap)
-# NAME is the benchmark's name, for the messages.
+#   bench_setup NAME [sqlite3]
+#                        the preamble of a benchmark that works in a folder: sets `work`
+#                        (a new temporary folder, removed and the sink stopped when the
+#                        script exits), stops when sqlite3 is named and missing, and sets
+#                        `salvo` as salvo_binary does
+#   measure LABEL -- COMMAND [ARGS...]
+#                        prints COMMAND's wall time, CPU time and peak RSS as JSON
+# NAME is the benchmark's name, for the messages. `root` is set before sourcing.
 
 salvo_binary() {
   if [ -n "${SALVO_BIN:-}" ]; then
@@ -45,3 +52,14 @@ stop_sink() {
   kill "$sink_pid" 2>/dev/null || true
   wait "$sink_pid" 2>/dev/null || true
 }
+
+bench_setup() {
+  work=$(mktemp -d "${TMPDIR:-/tmp}/salvo-bench-$1.XXXXXX")
+  trap 'stop_sink; rm -rf "$work"' EXIT
+  if [ "${2:-}" = sqlite3 ]; then
+    command -v sqlite3 >/dev/null || { echo "bench $1 needs sqlite3 (apt-get install sqlite3)" >&2; exit 1; }
+  fi
+  salvo_binary "$1"
+}
+
+measure() { python3 "$root/scripts/lib/measure.py" "$@"; }

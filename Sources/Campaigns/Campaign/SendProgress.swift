@@ -76,10 +76,12 @@ public struct SendProgress: Sendable {
         return "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: barWidth - filled) + "] " + figures
     }
 
-    /// One line for a log, stamped with the time (RFC 3339, UTC).
-    public func line(at now: Date) -> String {
+    /// One line for a log, stamped with the time (RFC 3339, UTC); with `campaign`, its
+    /// name follows the time (`salvo run` logs several campaigns one after another).
+    public func line(at now: Date, campaign: String? = nil) -> String {
         let percent = Int((fraction * 100).rounded(.down))
-        return "\(now.formatted(.iso8601)) \(done)/\(total) (\(percent)%) " + counts + ", " + speed(at: now)
+        let name = campaign.map { "campaign '\($0)' " } ?? ""
+        return "\(now.formatted(.iso8601)) \(name)\(done)/\(total) (\(percent)%) " + counts + ", " + speed(at: now)
     }
 
     private var counts: String {

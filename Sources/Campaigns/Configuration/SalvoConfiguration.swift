@@ -58,6 +58,10 @@ public struct SalvoConfiguration: Sendable {
         public var tls = "opportunistic"
         /// `delivery.ca_file`: the CA certificates `verify` trusts instead of the system store.
         public var caFile: String?
+        /// `delivery.suspend_after_failed_connections`: connections a site may fail in a
+        /// row before the pass defers its recipients without trying each; nil keeps the
+        /// engine's default (`DeliveryEngine.Settings.suspendAfterFailedConnections`).
+        public var suspendAfterFailedConnections: Int?
     }
 
     /// A route's own TLS settings, over `delivery.tls` and `delivery.ca_file`.
@@ -297,11 +301,12 @@ extension SalvoConfiguration {
 
     private static func delivery(_ value: YAMLValue) throws -> DeliverySettings {
         var settings = DeliverySettings()
-        let keys = try value.mapping(known: ["mode", "relay", "routes", "tls", "ca_file"])
+        let keys = try value.mapping(known: ["mode", "relay", "routes", "tls", "ca_file", "suspend_after_failed_connections"])
         if let mode = keys["mode"] { settings.mode = DeliverySettings.Mode(rawValue: try mode.oneOf(["mx", "relay"]))! }
         let levels = ["opportunistic", "required", "verify", "none"]
         if let tls = keys["tls"] { settings.tls = try tls.oneOf(levels) }
         settings.caFile = try keys["ca_file"]?.path()
+        settings.suspendAfterFailedConnections = try keys["suspend_after_failed_connections"]?.int(min: 1)
         if let routes = keys["routes"] {
             // Routes to one server share its connections, so they must use them alike.
             var sessions: [String: (domain: String, tls: SessionTLS)] = [:]

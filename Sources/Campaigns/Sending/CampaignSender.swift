@@ -22,6 +22,16 @@ public actor CampaignSender {
         self.environment = environment
     }
 
+    /// The engine's settings as `salvo.yml` gives them, with an owner name of its own.
+    static func engineSettings(_ configuration: SalvoConfiguration, environment: [String: String]) throws -> DeliveryEngine.Settings {
+        var settings = DeliveryEngine.Settings(
+            owner: "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8))",
+            mx: configuration.mxSession(), relay: try configuration.relaySession(environment: environment),
+            retry: configuration.retryPolicy())
+        if let failures = configuration.delivery.suspendAfterFailedConnections { settings.suspendAfterFailedConnections = failures }
+        return settings
+    }
+
     /// What a run did.
     public struct Result: Sendable {
         public var start: CampaignStart
@@ -54,10 +64,7 @@ public actor CampaignSender {
             if sendNotices { result.notices = await NoticeSender(store: store, configuration: configuration, environment: environment).sendPending() }
             return result
         }
-        var settings = DeliveryEngine.Settings(
-            owner: "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8))",
-            mx: configuration.mxSession(), relay: try configuration.relaySession(environment: environment),
-            retry: configuration.retryPolicy())
+        var settings = try Self.engineSettings(configuration, environment: environment)
         settings.waitForRetries = waitForRetries
         let engine = DeliveryEngine(store: store, router: configuration.router(), renderer: renderer,
                                     policy: try configuration.deliveryPolicy(), settings: settings)

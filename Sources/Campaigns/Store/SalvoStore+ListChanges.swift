@@ -2,11 +2,12 @@ import Foundation
 import GRDB
 import MailMessage
 
-/// A list a campaign still refers to cannot go: the campaign's deliveries point at its
-/// recipients, and a campaign that may still send would lose its audience.
+/// A list a campaign may still send to cannot go: a draft, scheduled, running or paused
+/// campaign would lose its audience. Once each campaign that used it is finished or
+/// cancelled it can.
 public struct ListInUseError: Error, CustomStringConvertible, Equatable {
     public var list: String
-    /// The campaigns that refer to it, with their state.
+    /// The campaigns not yet finished or cancelled that use it, with their state.
     public var campaigns: [(name: String, state: String)]
 
     public static func == (a: ListInUseError, b: ListInUseError) -> Bool {
@@ -14,13 +15,23 @@ public struct ListInUseError: Error, CustomStringConvertible, Equatable {
     }
 
     public var description: String {
-        let active = campaigns.filter { ["running", "scheduled", "paused"].contains($0.state) }
         let named = campaigns.map { "'\($0.name)' (\($0.state))" }.joined(separator: ", ")
-        if !active.isEmpty {
-            return "list '\(list)' is used by campaign \(named): cancel \(active.count == 1 ? "it" : "them") or let \(active.count == 1 ? "it" : "them") finish first"
-        }
-        return "list '\(list)' is used by campaign \(named), whose deliveries refer to its recipients; the list is kept"
+        let states = Set(campaigns.map(\.state))
+        var ways: [String] = []
+        if !states.isDisjoint(with: ["draft", "scheduled"]) { ways.append("`salvo campaign delete` removes a draft or scheduled one") }
+        if !states.isDisjoint(with: ["running", "paused"]) { ways.append("`salvo cancel` ends a running or paused one, or let it finish") }
+        return "list '\(list)' is used by campaign \(named): it can be deleted once every campaign that used it is finished or cancelled"
+            + (ways.isEmpty ? "" : " (\(ways.joined(separator: "; ")))")
     }
+}
+
+/// What `salvo lists delete` did.
+public struct ListDeletion: Sendable, Equatable {
+    /// The list's recipients when it was deleted.
+    public var recipients: Int
+    /// The finished or cancelled campaigns that used it: their deliveries (and so their
+    /// reports) stay, and with them the recipient rows they point at, out of any list.
+    public var keptFor: [String] = []
 }
 
 /// What `salvo recipients remove` did with each address it was given.
@@ -38,25 +49,43 @@ public struct RecipientRemoval: Sendable, Equatable {
 }
 
 extension SalvoStore {
-    /// Deletes a list and its recipients; returns how many recipients went.
+    /// Deletes a list and its recipients. A list that finished or cancelled campaigns
+    /// used is retired instead of removed: those campaigns' deliveries keep pointing at
+    /// the recipients they mailed (their reports and unsubscribe links stay), every
+    /// other recipient goes, the list leaves `salvo lists`, and its name is free again
+    /// (the retired row is renamed `NAME (deleted TIME)`, as `campaign list` shows it).
     ///
-    /// - Throws: `ListInUseError` naming every campaign that refers to the list (running
-    ///   and scheduled ones first), `StoreError.listNotFound`.
+    /// - Throws: `ListInUseError` naming every draft, scheduled, running or paused
+    ///   campaign that uses the list (running ones first), `StoreError.listNotFound`.
     @discardableResult
-    public func deleteList(named name: String) throws -> Int {
+    public func deleteList(named name: String, now: Date = Date()) throws -> ListDeletion {
         try writer.write { db in
             guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM lists WHERE name = ?", arguments: [name]) else {
                 throw StoreError.listNotFound(name)
             }
             let users = try Row.fetchAll(db, sql: """
                 SELECT name, state FROM campaigns WHERE list_id = ?
-                ORDER BY state NOT IN ('running', 'scheduled', 'paused'), name
+                ORDER BY state NOT IN ('running', 'paused'), state NOT IN ('scheduled'), name
                 """, arguments: [id]).map { (name: $0["name"] as String, state: $0["state"] as String) }
-            if !users.isEmpty { throw ListInUseError(list: name, campaigns: users) }
+            let open = users.filter { !["finished", "cancelled"].contains($0.state) }
+            if !open.isEmpty { throw ListInUseError(list: name, campaigns: open) }
             let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM recipients WHERE list_id = ? AND address_key IS NOT NULL", arguments: [id]) ?? 0
-            try db.execute(sql: "DELETE FROM recipients WHERE list_id = ?", arguments: [id])
-            try db.execute(sql: "DELETE FROM lists WHERE id = ?", arguments: [id])
-            return count
+            if users.isEmpty {
+                try db.execute(sql: "DELETE FROM recipients WHERE list_id = ?", arguments: [id])
+                try db.execute(sql: "DELETE FROM lists WHERE id = ?", arguments: [id])
+                return ListDeletion(recipients: count)
+            }
+            try db.execute(sql: """
+                DELETE FROM recipients WHERE list_id = ?
+                AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.recipient_id = recipients.id)
+                """, arguments: [id])
+            // Kept for the deliveries only: no list counts, exports or mails them again.
+            try db.execute(sql: "UPDATE recipients SET address_key = NULL WHERE list_id = ?", arguments: [id])
+            var retired = "\(name) (deleted \(now.formatted(.iso8601)))"
+            if try Int64.fetchOne(db, sql: "SELECT id FROM lists WHERE name = ?", arguments: [retired]) != nil { retired += " #\(id)" }
+            try db.execute(sql: "UPDATE lists SET name = ?, deleted_at = ? WHERE id = ?",
+                           arguments: [retired, Int64(now.timeIntervalSince1970), id])
+            return ListDeletion(recipients: count, keptFor: users.map(\.name).sorted())
         }
     }
 

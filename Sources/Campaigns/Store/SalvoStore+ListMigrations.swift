@@ -6,6 +6,13 @@ extension SalvoStore {
         migrator.registerMigration("v6-lists: one recipient per address ignoring case") { db in
             try mergeCaseVariants(in: db)
         }
+        migrator.registerMigration("v6-lists: deleted lists kept for their campaigns' history") { db in
+            try db.execute(sql: """
+                -- A list deleted after campaigns used it: its row and the recipients their
+                -- deliveries point at stay, out of `salvo lists`, renamed to free the name.
+                ALTER TABLE lists ADD COLUMN deleted_at INTEGER;
+                """)
+        }
     }
 
     /// Gives every recipient its `address_key` (`RecipientKey`) and makes it unique per

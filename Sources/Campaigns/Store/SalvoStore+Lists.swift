@@ -16,7 +16,7 @@ extension SalvoStore {
             try Row.fetchAll(db, sql: """
                 SELECT l.name, l.columns, l.created_at,
                        (SELECT COUNT(*) FROM recipients r WHERE r.list_id = l.id AND r.address_key IS NOT NULL) AS recipients
-                FROM lists l ORDER BY l.name
+                FROM lists l WHERE l.deleted_at IS NULL ORDER BY l.name
                 """).map { row in
                 ListSummary(name: row["name"], recipients: row["recipients"],
                             columns: JSONColumns.decode(row["columns"]),

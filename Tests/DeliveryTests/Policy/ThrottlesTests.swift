@@ -1,4 +1,5 @@
 @testable import Delivery
+import TestPeers
 import Testing
 
 @Suite struct ThrottlesTests {

@@ -42,21 +42,21 @@ import TestPeers
             }
             try await group.waitForAll()
         }
-        try await eventually { try sink.transactions().count == 20 }
+        #expect(try await TestPeers.eventually { try sink.transactions().count == 20 })
         #expect(await pool.peakOpen == 2)
         // Spent connections closed after three messages each; the ones still fit for
         // more stay open, idle. 20 messages: six spent and one or two idle (five spent
         // would leave five messages to at most two connections of two).
-        try await eventually { await pool.openCount == pool.idleCount }
+        #expect(try await TestPeers.eventually { await pool.openCount == pool.idleCount })
         let idle = await pool.idleCount
         #expect((1...2).contains(idle))
         #expect(await opens.count == 6 + idle)
-        try await eventually { establishedConnections(toPort: sink.port) == idle }
+        #expect(try await TestPeers.eventually { establishedConnections(toPort: sink.port) == idle })
         // Their idle timer runs on the pool's clock: nothing closes until it moves.
         #expect(await pool.openCount == idle)
         clock.advance(by: .seconds(30))
-        try await eventually { await pool.openCount == 0 }
-        try await eventually { establishedConnections(toPort: sink.port) == 0 }
+        #expect(try await TestPeers.eventually { await pool.openCount == 0 })
+        #expect(try await TestPeers.eventually { establishedConnections(toPort: sink.port) == 0 })
         await pool.shutdown()
         #expect(await opens.count == 6 + idle)
     }
@@ -73,7 +73,7 @@ import TestPeers
             try await group.waitForAll()
         }
         await pool.shutdown()
-        try await eventually { try peer.events().last?.open == 0 }
+        try await peer.waitFor("every session closed") { $0.last { $0.open != nil }?.open == 0 }
         let opens = try peer.events().filter { $0.event == "connect" }
         #expect(try peer.messages().count == 20)
         // The peer's own count of sessions open at each connect.
@@ -130,13 +130,13 @@ import TestPeers
                             messagesPerConnection: 10, connector: Self.connector())
         let busy = try await pool.acquire()
         let cancelled = Task { try await pool.acquire() }
-        try await eventually { await pool.waitingCount == 1 }
+        #expect(try await TestPeers.eventually { await pool.waitingCount == 1 })
         cancelled.cancel()
         await #expect(throws: CancellationError.self) { _ = try await cancelled.value }
         #expect(await pool.waitingCount == 0)
 
         let refused = Task { try await pool.acquire() }
-        try await eventually { await pool.waitingCount == 1 }
+        #expect(try await TestPeers.eventually { await pool.waitingCount == 1 })
         let shutdown = Task { await pool.shutdown() }
         await #expect(throws: SitePoolError.shutDown("sink")) { _ = try await refused.value }
         await #expect(throws: SitePoolError.shutDown("sink")) { _ = try await pool.acquire() }
@@ -147,7 +147,7 @@ import TestPeers
         await shutdown.value
         #expect(await pool.openCount == 0)
         #expect(!busy.isUsable)
-        try await eventually { establishedConnections(toPort: sink.port) == 0 }
+        #expect(try await TestPeers.eventually { establishedConnections(toPort: sink.port) == 0 })
         #expect(try sink.transactions().count == 1)
     }
 
@@ -178,14 +178,14 @@ import TestPeers
             try await group.waitForAll()
         }
         for pool in pools { await pool.shutdown() }
-        try await eventually { try sink.transactions().count == 30 }
+        #expect(try await TestPeers.eventually { try sink.transactions().count == 30 })
         #expect(await store.most[siteKey] == 2)
         #expect(await store.most["global"] ?? 0 <= 2)
         #expect(await store.refusals > 0)
         // Every lease came back with its connection.
         #expect(await store.held(siteKey) == 0)
         #expect(await store.held("global") == 0)
-        try await eventually { establishedConnections(toPort: sink.port) == 0 }
+        #expect(try await TestPeers.eventually { establishedConnections(toPort: sink.port) == 0 })
     }
 }
 
@@ -238,14 +238,3 @@ func establishedConnections(toPort port: Int) -> Int {
     }
 }
 
-/// Waits until `condition` holds, checking every 20 ms; the deadline only guards against a hang.
-func eventually(within deadline: Duration = .seconds(20), _ condition: () async throws -> Bool,
-                sourceLocation: SourceLocation = #_sourceLocation) async throws {
-    let clock = ContinuousClock()
-    let end = clock.now.advanced(by: deadline)
-    while clock.now < end {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-    Issue.record("condition not met within \(deadline)", sourceLocation: sourceLocation)
-}
