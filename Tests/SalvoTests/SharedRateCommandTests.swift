@@ -63,15 +63,10 @@ import Testing
         let allowance = TokenBucket<ContinuousClock.Instant>.burst(for: rate) + rate.count / rate.per
         let busiest = Self.busiestSecond(starts)
         let completions = Self.busiestSecond(events.filter { $0.event == "data" }.compactMap(\.at).sorted())
-        // Known to fail: the engine takes a transaction's sends before it has a connection
-        // (DeliveryEngine.send: takeSharedSends, then connection(from:)), so the sends a
-        // sender took while it connects, leases and says EHLO reach the peer later, beside
-        // sends taken after them: seen 42 to 46 in one second, the second process's first
-        // connections 0.1 to 0.7 s from connect to MAIL. Taking the sends once the
-        // connection is ready keeps the peer within the bound; then drop the wrapper.
-        withKnownIssue("sends are taken before the connection is ready", isIntermittent: true) {
-            #expect(busiest <= allowance, "\(busiest) transactions began within one second (\(completions) ended within one); the shared rate allows \(allowance)")
-        }
+        // The engine takes a transaction's sends once its session is ready, just before
+        // MAIL FROM; two processes that did not share the budget would reach twice the
+        // allowance.
+        #expect(busiest <= allowance, "\(busiest) transactions began within one second (\(completions) ended within one); the shared rate allows \(allowance)")
     }
 
     /// The most of `times` (sorted, seconds) that fall in one window of one second.

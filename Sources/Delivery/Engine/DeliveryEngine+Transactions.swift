@@ -36,16 +36,19 @@ extension DeliveryEngine {
                 }
                 continue
             }
-            // The rates every sender of the store shares: a long wait hands the rest
-            // back to the store for a later run, leaving the domain alone meanwhile.
-            guard await takeSharedSends(group.count, domain: group[0].delivery.domain, site: group[0].limitsSite, poolSite: site) else {
-                await handBackForLater(Array(batch[(end - group.count)...].map(\.delivery)))
-                break
-            }
             if connection == nil {
                 connection = await self.connection(from: pool, site: site, for: group, rest: batch[end...].map(\.delivery))
             }
             guard let open = connection else { return }
+            // The rates every sender of the store shares, taken once the session is ready,
+            // just before the envelope goes: sends taken before a connection opened would
+            // reach the server later, beside sends taken after them, and together exceed
+            // the rate. A long wait hands the rest back to the store for a later run,
+            // leaving the domain alone meanwhile.
+            guard await takeSharedSends(group.count, domain: group[0].delivery.domain, site: group[0].limitsSite, poolSite: site) else {
+                await handBackForLater(Array(batch[(end - group.count)...].map(\.delivery)))
+                break
+            }
             let goOn = await transact(group, message: message, on: open, site: site, committer: committer)
             if !open.isUsable || open.transactionCount >= pool.messagesPerConnection {
                 await pool.release(open)
