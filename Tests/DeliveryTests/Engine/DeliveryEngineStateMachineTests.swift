@@ -1,6 +1,7 @@
 @testable import Delivery
 import Foundation
 import Testing
+import TestPeers
 
 /// The engine's rules as transcripts: events in, actions out, fake instants, no store and
 /// no sockets.
