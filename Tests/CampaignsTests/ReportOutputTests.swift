@@ -11,12 +11,12 @@ import Testing
 
     @Test func csvDefusesFormulas() {
         #expect(DeliveryReportCSV.line(row)
-                == #""'=HYPERLINK(""x"")@example.com",bounced,2,550,5.1.1,'-user unknown,'@mx,'+id,2025-12-01T09:00:00Z,2025-12-01T09:01:01Z,TLSv1.3,false,,,"#)
+                == #""'=HYPERLINK(""x"")@example.com",bounced,2,550,5.1.1,'-user unknown,'@mx,'+id,2025-12-01T09:00:00Z,2025-12-01T09:01:01Z,TLSv1.3,false,,,,"#)
         // The first human open and click, when tracked.
         var tracked = row
         tracked.openedAt = Date(timeIntervalSince1970: 1_764_580_000)
         tracked.clickedAt = Date(timeIntervalSince1970: 1_764_580_060)
-        #expect(DeliveryReportCSV.line(tracked).hasSuffix(",2025-12-01T09:06:40Z,2025-12-01T09:07:40Z,"))
+        #expect(DeliveryReportCSV.line(tracked).hasSuffix(",2025-12-01T09:06:40Z,2025-12-01T09:07:40Z,,"))
         var suppressed = row
         suppressed.suppressedBy = "list"
         #expect(DeliveryReportCSV.line(suppressed).hasSuffix(",list"))

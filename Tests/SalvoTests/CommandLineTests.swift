@@ -229,7 +229,7 @@ import Testing
         check.arguments = ["-c", """
             import csv, collections, sys
             rows = list(csv.DictReader(open(sys.argv[1], newline="")))
-            assert list(rows[0].keys()) == "email,status,attempts,smtp_code,enhanced_code,response,mx_host,message_id,first_attempt_at,last_attempt_at,tls,tls_verified,opened_at,clicked_at,suppressed_by".split(",")
+            assert list(rows[0].keys()) == "email,status,attempts,smtp_code,enhanced_code,response,mx_host,message_id,first_attempt_at,last_attempt_at,tls,tls_verified,opened_at,clicked_at,unsubscribed_at,suppressed_by".split(",")
             print(sorted(collections.Counter(r["status"] for r in rows).items()), [r["last_attempt_at"][-1:] for r in rows if r["status"] == "sent"])
             """, dir + "/report.csv"]
         let out = Pipe()

@@ -72,8 +72,8 @@ import TestPeers
         }
         let asCSV = try await SalvoBinary.run(["report", "welcome", "--csv", "-"], in: dir)
         let lines = asCSV.stdout.split(whereSeparator: \.isNewline).map(String.init)
-        #expect(lines.first?.hasSuffix(",last_attempt_at,tls,tls_verified,opened_at,clicked_at,suppressed_by") == true, "\(lines.first ?? "")")
-        #expect(lines.filter { $0.hasPrefix("r0@verified.test,sent,") }.allSatisfy { $0.hasSuffix(",true,,,") } && lines.count == 11,
+        #expect(lines.first?.hasSuffix(",last_attempt_at,tls,tls_verified,opened_at,clicked_at,unsubscribed_at,suppressed_by") == true, "\(lines.first ?? "")")
+        #expect(lines.filter { $0.hasPrefix("r0@verified.test,sent,") }.allSatisfy { $0.hasSuffix(",true,,,,") } && lines.count == 11,
                 "\(asCSV.stdout)")
 
         // The attempts table: one row per attempt, with the same facts.

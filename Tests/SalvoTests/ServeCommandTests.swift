@@ -120,6 +120,11 @@ import TestPeers
         let object = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
         #expect(object?["unsubscribes"] as? [String: Int] == ["one_click": 1, "page": 0, "mail": 0], "\(status.stdout)")
         #expect(try await SalvoBinary.run(["status", "welcome"], in: dir).stdout.contains("unsubscribes: 1 (one-click 1, page 0)"))
+        // The report says when: Yuki has an unsubscribed_at, nobody else.
+        let report = try await SalvoBinary.run(["report", "welcome", "--json"], in: dir)
+        let rows = try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [[String: Any]] ?? []
+        let unsubscribed = rows.filter { $0["unsubscribed_at"] is String }.compactMap { $0["email"] as? String }
+        #expect(unsubscribed == ["yuki.tanaka@example.net"], "\(report.stdout)")
 
         // The unsubscribe is from the campaign's list, not from everything.
         let suppressed = try await SalvoBinary.run(["suppress", "list", "--list", "customers"], in: dir).stdout

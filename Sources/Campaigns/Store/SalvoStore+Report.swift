@@ -22,6 +22,9 @@ public struct DeliveryReportRow: Sendable, Equatable {
     /// The first open and click that looked like a person's (`track:`); nil without one.
     public var openedAt: Date? = nil
     public var clickedAt: Date? = nil
+    /// When the recipient unsubscribed from this campaign (its link, page or mailto), unless
+    /// undone; nil otherwise.
+    public var unsubscribedAt: Date? = nil
     /// For a `suppressed` delivery, which suppression applied: `global` or `list`.
     public var suppressedBy: String? = nil
 }
@@ -36,10 +39,13 @@ extension SalvoStore {
             }
             let events = try firstEvents(campaign: id, in: db)
             return try Row.fetchAll(db, sql: """
-                SELECT id, email, state, attempts, last_code, last_enhanced_code, last_response, mx_host, message_id,
-                       first_attempt_at, last_attempt_at, tls_version, tls_verified, suppressed_by
-                FROM deliveries WHERE campaign_id = ? ORDER BY id
-                """, arguments: [id]).map { row in
+                SELECT d.id, d.email, d.state, d.attempts, d.last_code, d.last_enhanced_code, d.last_response, d.mx_host,
+                       d.message_id, d.first_attempt_at, d.last_attempt_at, d.tls_version, d.tls_verified, d.suppressed_by,
+                       u.at AS unsubscribed_at
+                FROM deliveries d
+                LEFT JOIN unsubscribes u ON u.campaign = ? AND u.email = d.email COLLATE NOCASE AND u.undone_at IS NULL
+                WHERE d.campaign_id = ? ORDER BY d.id
+                """, arguments: [name, id]).map { row in
                 DeliveryReportRow(email: row["email"], status: row["state"], attempts: row["attempts"], smtpCode: row["last_code"],
                                   enhancedCode: row["last_enhanced_code"], response: row["last_response"], mxHost: row["mx_host"],
                                   messageID: row["message_id"],
@@ -47,6 +53,7 @@ extension SalvoStore {
                                   lastAttemptAt: (row["last_attempt_at"] as Int64?).map { Date(timeIntervalSince1970: TimeInterval($0)) },
                                   tlsVersion: row["tls_version"], tlsVerified: row["tls_verified"],
                                   openedAt: events[row["id"]]?.openedAt, clickedAt: events[row["id"]]?.clickedAt,
+                                  unsubscribedAt: (row["unsubscribed_at"] as Int64?).map { Date(timeIntervalSince1970: TimeInterval($0)) },
                                   suppressedBy: row["suppressed_by"])
             }
         }
@@ -107,13 +114,13 @@ extension SalvoStore {
 /// address or a server's reply is text anyone can choose. Such a cell is written with a
 /// `'` in front, which spreadsheets show as text and do not display.
 public enum DeliveryReportCSV {
-    public static let header = "email,status,attempts,smtp_code,enhanced_code,response,mx_host,message_id,first_attempt_at,last_attempt_at,tls,tls_verified,opened_at,clicked_at,suppressed_by"
+    public static let header = "email,status,attempts,smtp_code,enhanced_code,response,mx_host,message_id,first_attempt_at,last_attempt_at,tls,tls_verified,opened_at,clicked_at,unsubscribed_at,suppressed_by"
 
     public static func line(_ row: DeliveryReportRow) -> String {
         [row.email, row.status, String(row.attempts), row.smtpCode.map(String.init) ?? "", row.enhancedCode ?? "",
          row.response ?? "", row.mxHost ?? "", row.messageID ?? "", ReportTime.rfc3339(row.firstAttemptAt),
          ReportTime.rfc3339(row.lastAttemptAt), row.tlsVersion ?? "", row.tlsVerified.map { $0 ? "true" : "false" } ?? "",
-         ReportTime.rfc3339(row.openedAt), ReportTime.rfc3339(row.clickedAt), row.suppressedBy ?? ""]
+         ReportTime.rfc3339(row.openedAt), ReportTime.rfc3339(row.clickedAt), ReportTime.rfc3339(row.unsubscribedAt), row.suppressedBy ?? ""]
             .map { CSVField.quote(defused($0)) }.joined(separator: ",")
     }
 
@@ -164,6 +171,7 @@ public enum DeliveryReportJSON {
             key("suppressed_by"); string(row.suppressedBy)
             key("tls"); string(row.tlsVersion)
             key("tls_verified"); out.append(contentsOf: Array((row.tlsVerified.map { $0 ? "true" : "false" } ?? "null").utf8))
+            key("unsubscribed_at"); string(row.unsubscribedAt.map { ReportTime.rfc3339($0) })
             out.append(UInt8(ascii: "}"))
             if out.count >= 1 << 16 {
                 try output(Data(out))
