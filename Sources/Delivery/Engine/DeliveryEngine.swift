@@ -189,7 +189,7 @@ public actor DeliveryEngine {
             // Pause, resume and cancel arrive through the store; the heartbeat keeps
             // this engine's claims from being taken for a dead sender's.
             while !Task.isCancelled {
-                try? await clock.sleep(until: clock.now + .seconds(1))
+                guard (try? await clock.sleep(until: clock.now + .seconds(1))) != nil else { return }
                 try? await store.heartbeat(owner: owner, now: clock.date())
                 if let control = try? await store.campaignControl(campaign: campaign) { await self.controlChanged(control) }
                 try? await committer.flush()
@@ -213,8 +213,12 @@ public actor DeliveryEngine {
             }
         }
         // The machine finished with nothing in flight; effects still running (a hand-back
-        // after a pause) end before the last commit.
+        // after a pause) end before the last commit, and so does the watcher: a commit of
+        // its own beside the last one would hold outcomes the store refused out of
+        // `unrecorded` while it retries.
         await quieten()
+        watcher.cancel()
+        await watcher.value
         self.jobs = nil
         retryTimer?.cancel()
         retryTimer = nil
