@@ -35,7 +35,7 @@ postfix_tools send
 bench_setup send sqlite3
 start_sink
 
-export SALVO_UNSUBSCRIBE_SECRET=bench-secret
+export SALVO_UNSUBSCRIBE_SECRET=bench-secret-bench-secret-bench-secret-0001  # 32 bytes or more, as salvo asks
 
 # A recipient list of ROWS rows over 10 domains, in DIR/list.csv.
 generate() {

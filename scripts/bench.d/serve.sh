@@ -33,8 +33,9 @@ wait_port() {
   echo "bench serve: nothing listens on 127.0.0.1:$1" >&2; exit 1
 }
 
-export SALVO_UNSUBSCRIBE_SECRET="bench-serve-secret-$(date +%s)"
-printf 'database: salvo.db\n' > "$work/salvo.yml"
+export SALVO_UNSUBSCRIBE_SECRET="bench-serve-secret-bench-serve-secret-$(date +%s)"  # 32 bytes or more
+# salvo serve opens an existing database only: `salvo init` makes one (and salvo.yml).
+(cd "$work" && "$salvo" init > /dev/null)
 # Enough distinct tokens that no request repeats one: the rate times the run, with room.
 TOKENS=${TOKENS:-200000}
 "$salvo" bench-tokens --campaign bench --count "$TOKENS" > "$work/paths.txt"
