@@ -40,16 +40,14 @@ public final class DNSMasqPeer: @unchecked Sendable {
             let log = directory.appendingPathComponent("dnsmasq.out").path
             let pid = try TestPeers.spawnDaemon(executable, ["--no-daemon", "--log-queries", "--conf-file=\(file.path)"], output: log)
             let peer = DNSMasqPeer(port: port, pid: pid, directory: directory)
-            let start = Date()
-            while Date().timeIntervalSince(start) < 90 {  // a hang guard: a loaded machine starts daemons slowly
-                if TestPeers.isAccepting(port: port) { return peer }
-                var status: Int32 = 0
-                if waitpid(pid, &status, WNOHANG) == pid {
-                    peer.stopped = true
-                    lastError = PeerError("dnsmasq exited before it was ready: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
-                    break
-                }
-                try await Task.sleep(for: .milliseconds(50))
+            switch try await TestPeers.daemonStart(port: port, pid: pid) {
+            case .accepting?:
+                return peer
+            case .exited?:
+                peer.stopped = true
+                lastError = PeerError("dnsmasq exited before it was ready: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+            case nil:
+                lastError = PeerError("dnsmasq was not ready on port \(port): \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
             }
             peer.stop()
         }

@@ -74,18 +74,15 @@ public final class DovecotPeer: @unchecked Sendable {
             let pid = try TestPeers.spawnDaemon(executable, ["-F", "-c", configuration.path], output: output)
             let peer = DovecotPeer(port: port, password: password, certificates: certificates, ownsCertificates: given == nil,
                                    directory: directory, pid: pid, mailOwner: accounts.mail)
-            let start = Date()
-            while Date().timeIntervalSince(start) < 90 {  // a hang guard: a loaded machine starts daemons slowly
-                if TestPeers.isAccepting(port: port) { return peer }
-                var status: Int32 = 0
-                if waitpid(pid, &status, WNOHANG) == pid {
-                    peer.stopped = true
-                    lastError = PeerError("dovecot exited before it was ready: \(peer.log)")
-                    break
-                }
-                try await Task.sleep(for: .milliseconds(50))
+            switch try await TestPeers.daemonStart(port: port, pid: pid) {
+            case .accepting?:
+                return peer
+            case .exited?:
+                peer.stopped = true
+                lastError = PeerError("dovecot exited before it was ready: \(peer.log)")
+            case nil:
+                lastError = PeerError("dovecot was not ready on port \(port): \(peer.log)")
             }
-            if !peer.stopped { lastError = PeerError("dovecot was not ready on port \(port) within 15 s: \(peer.log)") }
             peer.stopProcess()
             // The next attempt reuses the folder and certificates: this one must not
             // remove them when it is released.

@@ -20,4 +20,21 @@ extension TestPeers {
         }
         return try await condition()
     }
+
+    /// How a daemon's start ended: its port accepts connections, or it exited first.
+    public enum DaemonStart: Sendable { case accepting, exited }
+
+    /// Waits until the daemon `pid` accepts connections on `port` or exits (it is reaped
+    /// then); nil when neither happened within `deadline`, a hang guard: a loaded machine
+    /// starts daemons slowly.
+    public static func daemonStart(port: Int, pid: pid_t, within deadline: Duration = .seconds(90)) async throws -> DaemonStart? {
+        var exited = false
+        let ended = try await eventually(within: deadline, every: .milliseconds(50)) {
+            if isAccepting(port: port) { return true }
+            var status: Int32 = 0
+            exited = waitpid(pid, &status, WNOHANG) == pid
+            return exited
+        }
+        return ended ? (exited ? .exited : .accepting) : nil
+    }
 }
