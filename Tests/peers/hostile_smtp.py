@@ -3,7 +3,7 @@
 
 Listens on 127.0.0.1 (port 0 unless --port), prints "PORT <n>" once it accepts
 connections, and appends one JSON object per event to --events (JSON lines):
-  {"event": "connect", "session": 1, "open": 1}
+  {"event": "connect", "session": 1, "open": 1, "client": "127.0.0.1"}   the client's address
   {"event": "line", "session": 1, "text": "EHLO mail.shop.example"}   every line received
   {"event": "reply", "session": 1, "text": "250 2.1.0 OK"}             every reply line sent
   {"event": "auth", "session": 1, "success": false}
@@ -102,6 +102,10 @@ class Session:
         if mode == "drip":
             greeting = b"220 hostile.test ESMTP slowly\r\n"
             for byte in greeting:
+                # The client hung up: a write into its closed socket need not fail (the
+                # transport drops it), so the hang-up is read, not waited for.
+                if self.reader.at_eof():
+                    return
                 self.writer.write(bytes([byte]))
                 await self.writer.drain()
                 await asyncio.sleep(args.drip_interval)
@@ -244,7 +248,8 @@ class Session:
 async def serve(reader, writer):
     session = Session(reader, writer)
     state["open"] += 1
-    record("connect", session=session.number, open=state["open"])
+    peer = writer.get_extra_info("peername")
+    record("connect", session=session.number, open=state["open"], client=peer[0] if peer else None)
     try:
         await asyncio.wait_for(session.run(), timeout=args.session_limit)
     except (asyncio.TimeoutError, ConnectionError, OSError):
