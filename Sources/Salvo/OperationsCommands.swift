@@ -85,7 +85,8 @@ struct StatusCommand: ParsableCommand {
                 "top_replies": status.topReplies.map { ["reply": $0.reply, "count": $0.count] },
                 "complaints": status.complaints,
                 "suppressed_by": Dictionary(uniqueKeysWithValues: suppressedBy.map { ($0.key.rawValue, $0.value) }),
-                "unsubscribes": ["one_click": unsubscribes[.oneClick] ?? 0, "page": unsubscribes[.page] ?? 0, "mail": unsubscribes[.mailto] ?? 0],
+                "unsubscribes": ["one_click": unsubscribes[.oneClick] ?? 0, "page": unsubscribes[.page] ?? 0, "mail": unsubscribes[.mailto] ?? 0,
+                                 "preferences": unsubscribes[.preferences] ?? 0],
                 "opens": TrackingLines.json(tracking[.open]), "clicks": TrackingLines.json(tracking[.click]),
                 "quota": ["day": quota.day, "used": quota.used, "per_day": quota.perDay as Any],
                 "notices": notices.map { notice -> [String: Any] in
@@ -124,7 +125,8 @@ struct StatusCommand: ParsableCommand {
         if let at = timing.nextRetryAt { print("next retry: \(at.formatted(.iso8601)) (salvo run from cron, or salvo send, sends it)") }
         if !unsubscribes.isEmpty {
             let mail = unsubscribes[.mailto].map { ", mail \($0)" } ?? ""
-            print("unsubscribes: \(unsubscribes.values.reduce(0, +)) (one-click \(unsubscribes[.oneClick] ?? 0), page \(unsubscribes[.page] ?? 0)\(mail))")
+            let preferences = unsubscribes[.preferences].map { ", preferences page \($0)" } ?? ""
+            print("unsubscribes: \(unsubscribes.values.reduce(0, +)) (one-click \(unsubscribes[.oneClick] ?? 0), page \(unsubscribes[.page] ?? 0)\(mail)\(preferences))")
         }
         for line in TrackingLines.text(tracking) { print(line) }
         if let perDay = quota.perDay {

@@ -109,10 +109,33 @@ import Web
         let global = try #require(try server.store.suppressions().first)
         #expect(global.email == "ann@example.org" && global.reason == "unsubscribe")
         #expect(try server.store.suppressionScope(of: "ann@example.org", list: "offers") == .global)
+        // Counted as an unsubscribe from the campaign the page came from.
+        #expect(try server.store.unsubscribeCounts(campaign: "spring-sale") == [.preferences: 1])
 
+        server.clock.advance(by: .seconds(60))
         let back = try await server.client.send(.form(path, ["action": "resubscribe-all"]))
         #expect(back.status == 200 && !back.body.contains("id=\"global-state\""))
-        #expect(try WebServerTests.writes(server.store) == [0, 0, 0])
+        #expect(try server.store.unsubscribeCounts(campaign: "spring-sale").isEmpty)
+        #expect(try server.store.unsubscribes().map(\.undoneAt) == [server.clock.date])
+        #expect(try WebServerTests.writes(server.store) == [1, 0, 0])
+        try await server.stop()
+    }
+
+    /// Leaving the campaign's own list on the page is an unsubscribe from the campaign,
+    /// once however often it is asked; another list's is not; resubscribing undoes it.
+    @Test func leavingTheCampaignsListOnThePageCountsAsItsUnsubscribe() async throws {
+        let server = try await RunningWebServer.start(store: Self.store())
+        let path = "/p/" + server.token()
+        for _ in 0..<2 {
+            let done = try await server.client.send(.form(path, ["action": "unsubscribe-list", "list": "customers"]))
+            #expect(done.status == 200)
+        }
+        _ = try await server.client.send(.form(path, ["action": "unsubscribe-list", "list": "offers"]))
+        #expect(try server.store.unsubscribeCounts(campaign: "spring-sale") == [.preferences: 1])
+        let record = try #require(try server.store.unsubscribes().first)
+        #expect(record.email == "ann@example.org" && record.channel == "preferences" && record.at == server.clock.date)
+        _ = try await server.client.send(.form(path, ["action": "resubscribe-list", "list": "customers"]))
+        #expect(try server.store.unsubscribeCounts(campaign: "spring-sale").isEmpty)
         try await server.stop()
     }
 

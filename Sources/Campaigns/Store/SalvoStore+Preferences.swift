@@ -89,6 +89,9 @@ extension SalvoStore {
                 if case .unsubscribe = change {
                     guard !state.unsubscribed else { return .unchanged }
                     try Self.suppress(email, listID: listID, reason: .unsubscribe, detail: detail, at: now, in: db)
+                    // Leaving the list the message came from is an unsubscribe from its
+                    // campaign, counted by `salvo status` beside the link's.
+                    if list == current.campaignList { try Self.countPreferencesUnsubscribe(email, campaign: campaign, at: now, in: db) }
                     return .changed
                 }
                 guard state.unsubscribed else { return .unchanged }
@@ -106,13 +109,31 @@ extension SalvoStore {
                     INSERT INTO suppressions (email, reason, detail, created_at) VALUES (?, 'unsubscribe', ?, ?)
                     ON CONFLICT (email) DO NOTHING
                     """, arguments: [email, detail, now])
+                try Self.countPreferencesUnsubscribe(email, campaign: campaign, at: now, in: db)
                 return .changed
             case .resubscribeToEverything:
                 guard current.globalReason != nil else { return .unchanged }
                 guard current.canResubscribeGlobally else { return .notLiftable }
                 try db.execute(sql: "DELETE FROM suppressions WHERE email = ? AND reason = 'unsubscribe'", arguments: [email])
+                // Unsubscribes that only the global suppression held no longer stand; one
+                // whose campaign's list still keeps the address out does.
+                try db.execute(sql: """
+                    UPDATE unsubscribes SET undone_at = ?1 WHERE email = ?2 AND undone_at IS NULL
+                    AND NOT EXISTS (SELECT 1 FROM campaigns c JOIN list_suppressions s ON s.list_id = c.list_id
+                                    WHERE c.name = unsubscribes.campaign AND s.email = ?2)
+                    """, arguments: [now, email])
                 return .changed
             }
         }
+    }
+
+    /// An unsubscribe made on the page, one row per address and campaign as the link's
+    /// are: a repeat changes nothing, one after an undo stands again.
+    private static func countPreferencesUnsubscribe(_ email: String, campaign: String, at now: Int64, in db: Database) throws {
+        try db.execute(sql: """
+            INSERT INTO unsubscribes (email, campaign, channel, at) VALUES (?, ?, 'preferences', ?)
+            ON CONFLICT (email, campaign) DO UPDATE SET channel = excluded.channel, at = excluded.at, undone_at = NULL
+            WHERE undone_at IS NOT NULL
+            """, arguments: [email, campaign, now])
     }
 }

@@ -10,6 +10,8 @@ public enum UnsubscribeChannel: String, Sendable, Codable {
     /// A mail to `unsubscribe.mailto` (the List-Unsubscribe mailto), read by
     /// `salvo bounces import`.
     case mailto
+    /// The preferences page (`/p/TOKEN`): the campaign's own list, or everything.
+    case preferences
 }
 
 /// What `recordUnsubscribe` did.
@@ -63,7 +65,7 @@ extension SalvoStore {
                     id INTEGER PRIMARY KEY,
                     email TEXT NOT NULL COLLATE NOCASE,
                     campaign TEXT NOT NULL,                -- the campaign's name, as the token carries it
-                    channel TEXT NOT NULL,                 -- one-click | page
+                    channel TEXT NOT NULL,                 -- one-click | page | mailto | preferences
                     at INTEGER NOT NULL,
                     undone_at INTEGER,
                     UNIQUE (email, campaign)
@@ -139,7 +141,7 @@ extension SalvoStore {
     public func listName(ofCampaign campaign: String) async throws -> String? {
         try await writer.read { db in
             try String.fetchOne(db, sql: """
-                SELECT l.name FROM campaigns c JOIN lists l ON l.id = c.list_id WHERE c.name = ?
+                SELECT coalesce(l.name_before_deletion, l.name) FROM campaigns c JOIN lists l ON l.id = c.list_id WHERE c.name = ?
                 """, arguments: [campaign])
         }
     }
