@@ -40,14 +40,14 @@ import Testing
 
     /// Once every campaign that used it is finished or cancelled the list goes; the
     /// recipients those campaigns' deliveries point at stay for their reports.
-    @Test func aListWhoseCampaignsAreAllOverIsDeletedKeepingWhatTheirReportsNeed() throws {
+    @Test func aListWhoseCampaignsAreAllOverIsDeletedKeepingWhatTheirReportsNeed() async throws {
         let (store, folder) = try temporaryStore()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let path = writeFile(Array("email\na@example.com\nb@example.com\nc@example.com\n".utf8), in: folder)
         _ = try ListImport(listName: "old", path: path).run(in: store)
         try campaign("done", state: "finished", list: "old", in: store)
         try campaign("stopped", state: "cancelled", list: "old", in: store)
-        try store.writer.write { db in
+        try await store.writer.write { db in
             try db.execute(sql: """
                 INSERT INTO deliveries (campaign_id, recipient_id, email, domain, state, last_code)
                 SELECT c.id, r.id, r.email, 'example.com', 'sent', 250 FROM campaigns c, recipients r
@@ -58,11 +58,13 @@ import Testing
         #expect(try store.deleteList(named: "old", now: at) == ListDeletion(recipients: 3, keptFor: ["done", "stopped"]))
         #expect(try store.lists().isEmpty)
         #expect(throws: StoreError.listNotFound("old")) { try store.count(list: "old", segment: nil) }
-        let kept = try store.writer.read { db in try String.fetchAll(db, sql: "SELECT email FROM recipients") }
+        let kept = try await store.writer.read { db in try String.fetchAll(db, sql: "SELECT email FROM recipients") }
         #expect(kept == ["a@example.com"])
         let report = try store.deliveryReport(campaign: "done")
         #expect(report.map(\.email) == ["a@example.com"] && report.first?.status == "sent")
         #expect(try store.campaigns().map(\.list) == ["old (deleted 2027-01-15T08:00:00Z)", "old (deleted 2027-01-15T08:00:00Z)"])
+        // The pages its mail links to name the list as the recipient knew it.
+        #expect(try await store.listName(ofCampaign: "done") == "old")
 
         // The name is free: a new import is a new, empty list of that name.
         _ = try ListImport(listName: "old", path: path).run(in: store)

@@ -83,8 +83,8 @@ extension SalvoStore {
             try db.execute(sql: "UPDATE recipients SET address_key = NULL WHERE list_id = ?", arguments: [id])
             var retired = "\(name) (deleted \(now.formatted(.iso8601)))"
             if try Int64.fetchOne(db, sql: "SELECT id FROM lists WHERE name = ?", arguments: [retired]) != nil { retired += " #\(id)" }
-            try db.execute(sql: "UPDATE lists SET name = ?, deleted_at = ? WHERE id = ?",
-                           arguments: [retired, Int64(now.timeIntervalSince1970), id])
+            try db.execute(sql: "UPDATE lists SET name = ?, name_before_deletion = ?, deleted_at = ? WHERE id = ?",
+                           arguments: [retired, name, Int64(now.timeIntervalSince1970), id])
             return ListDeletion(recipients: count, keptFor: users.map(\.name).sorted())
         }
     }

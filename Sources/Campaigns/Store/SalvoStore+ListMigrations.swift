@@ -13,6 +13,13 @@ extension SalvoStore {
                 ALTER TABLE lists ADD COLUMN deleted_at INTEGER;
                 """)
         }
+        migrator.registerMigration("v8-lists: the name a deleted list had") { db in
+            try db.execute(sql: """
+                -- What the list was called when its campaigns' mail went out: the pages that
+                -- mail links to name it so, not by its retired name.
+                ALTER TABLE lists ADD COLUMN name_before_deletion TEXT;
+                """)
+        }
     }
 
     /// Gives every recipient its `address_key` (`RecipientKey`) and makes it unique per
