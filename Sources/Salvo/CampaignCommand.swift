@@ -180,10 +180,9 @@ struct PreviewCommand: ParsableCommand {
               salvo preview spring-sale --html preview.html
             """)
 
-    @OptionGroup var global: GlobalOptions
-
-    @Argument(help: "The campaign's name.")
-    var campaign: String
+    @OptionGroup var options: CampaignArguments
+    var global: GlobalOptions { options.global }
+    var campaign: String { options.campaign }
 
     @Option(help: ArgumentHelp("Preview for this address of the campaign's list.", valueName: "EMAIL"))
     var recipient: String?

@@ -15,8 +15,9 @@ struct ScheduleCommand: ParsableCommand {
               salvo schedule spring-sale --at now
             """)
 
-    @OptionGroup var global: GlobalOptions
-    @Argument(help: "The campaign's name.") var campaign: String
+    @OptionGroup var options: CampaignArguments
+    var global: GlobalOptions { options.global }
+    var campaign: String { options.campaign }
     @Option(help: ArgumentHelp("When, in RFC 3339 (2026-12-01T09:00:00Z, or with an offset such as +01:00), or now.", valueName: "TIME"))
     var at: String
 

@@ -25,10 +25,9 @@ struct SendCommand: AsyncParsableCommand {
               salvo send spring-sale --wait
             """)
 
-    @OptionGroup var global: GlobalOptions
-
-    @Argument(help: "The campaign's name.")
-    var campaign: String
+    @OptionGroup var options: CampaignArguments
+    var global: GlobalOptions { options.global }
+    var campaign: String { options.campaign }
 
     @Flag(help: "Render every message and route every domain, without connecting or changing anything.")
     var dryRun = false
