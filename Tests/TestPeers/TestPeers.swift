@@ -101,23 +101,20 @@ public enum TestPeers {
             throw PeerError("cannot start \(name) (\(executable)): \(error)")
         }
         let peer = PeerProcess(name: name, process: process, outputURL: outputURL, directory: directory)
-        let start = Date()
-        while Date().timeIntervalSince(start) < timeout {
+        // Ready, or exited first; false only at the hang guard.
+        let settled = try await eventually(within: .milliseconds(Int(timeout * 1000)), every: .milliseconds(50)) {
             if let port {
-                if isAccepting(port: port) {
-                    peer.port = port
-                    return peer
-                }
+                if isAccepting(port: port) { peer.port = port }
             } else if let found = peer.reportedPort() {
                 peer.port = found
-                return peer
             }
-            guard process.isRunning else {
-                let output = peer.output
-                try? FileManager.default.removeItem(at: directory)
-                throw PeerError("\(name) exited with status \(process.terminationStatus) before it was ready: \(output)")
-            }
-            try await Task.sleep(for: .milliseconds(50))
+            return peer.port != 0 || !process.isRunning
+        }
+        if peer.port != 0 { return peer }
+        if settled {
+            let output = peer.output
+            try? FileManager.default.removeItem(at: directory)
+            throw PeerError("\(name) exited with status \(process.terminationStatus) before it was ready: \(output)")
         }
         let output = peer.output
         peer.stopAndClean()
