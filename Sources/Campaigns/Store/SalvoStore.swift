@@ -131,7 +131,7 @@ extension StoreError {
         let problem: String
         switch error.resultCode.primaryResultCode {
         case .SQLITE_BUSY, .SQLITE_LOCKED:
-            problem = "busy: another process held its write lock for more than 10 seconds; run the command again when it is done"
+            problem = "busy: another process held its write lock for longer than Salvo waits; run the command again when it is done"
         case .SQLITE_NOTADB:
             problem = "not a SQLite database (\(detail)); pass the right file with --db"
         case .SQLITE_CORRUPT:
