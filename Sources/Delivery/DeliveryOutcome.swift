@@ -58,10 +58,14 @@ public struct DeliveryOutcome: Sendable, Equatable {
     /// `ca_file`); nil without TLS. False under `tls: required` or opportunistic TLS, which
     /// encrypt without trusting the certificate.
     public var certificateVerified: Bool?
+    /// The local address that session was made from (the egress IP the server saw); nil
+    /// when no session was opened.
+    public var sourceAddress: String?
 
     public init(deliveryID: Int64, state: DeliveryState, code: Int? = nil, enhancedCode: String? = nil,
                 response: String, mxHost: String? = nil, messageID: String? = nil,
-                attemptedAt: Date, nextAttemptAt: Date? = nil, tlsVersion: String? = nil, certificateVerified: Bool? = nil) {
+                attemptedAt: Date, nextAttemptAt: Date? = nil, tlsVersion: String? = nil, certificateVerified: Bool? = nil,
+                sourceAddress: String? = nil) {
         self.deliveryID = deliveryID
         self.state = state
         self.code = code
@@ -73,5 +77,6 @@ public struct DeliveryOutcome: Sendable, Equatable {
         self.nextAttemptAt = nextAttemptAt
         self.tlsVersion = tlsVersion
         self.certificateVerified = certificateVerified
+        self.sourceAddress = sourceAddress
     }
 }

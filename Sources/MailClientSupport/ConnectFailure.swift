@@ -21,4 +21,19 @@ public enum ConnectFailure {
         }
         return "\(error)"
     }
+
+    /// Whether a connect failed because the local address it was to be made from cannot
+    /// be used (not this host's, or of another family than the server's): a setup to
+    /// mend, not a server that is down.
+    public static func isUnusableSourceAddress(_ error: any Error) -> Bool {
+        ioErrors(in: error).contains { io in
+            io.errnoCode == EADDRNOTAVAIL || io.errnoCode == EAFNOSUPPORT || (io.errnoCode == EINVAL && "\(io)".contains("bind"))
+        }
+    }
+
+    private static func ioErrors(in error: any Error) -> [IOError] {
+        if let io = error as? IOError { return [io] }
+        if let error = error as? NIOConnectionError { return error.connectionErrors.compactMap { $0.error as? IOError } }
+        return []
+    }
 }

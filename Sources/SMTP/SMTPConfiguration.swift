@@ -48,6 +48,10 @@ public struct SMTPConfiguration: Sendable {
     /// are readable by anyone on the path.
     public var allowPlaintextAuth: Bool
     public var timeouts: SMTPTimeouts
+    /// The local IP address connections are made from (`delivery.source_address`): a
+    /// sending address with its own reputation at the providers. Nil lets the system
+    /// choose.
+    public var sourceAddress: String?
 
     public init(
         heloName: String,
@@ -57,7 +61,8 @@ public struct SMTPConfiguration: Sendable {
         tlsServerName: String? = nil,
         credentials: SMTPCredentials? = nil,
         allowPlaintextAuth: Bool = false,
-        timeouts: SMTPTimeouts = SMTPTimeouts()
+        timeouts: SMTPTimeouts = SMTPTimeouts(),
+        sourceAddress: String? = nil
     ) {
         self.heloName = heloName
         self.tls = tls
@@ -67,6 +72,7 @@ public struct SMTPConfiguration: Sendable {
         self.credentials = credentials
         self.allowPlaintextAuth = allowPlaintextAuth
         self.timeouts = timeouts
+        self.sourceAddress = sourceAddress
     }
 
     /// A submission relay: STARTTLS (or implicit TLS) required, certificate verified.

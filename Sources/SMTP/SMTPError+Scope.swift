@@ -34,7 +34,8 @@ extension SMTPError {
             // 421 at the greeting or in answer to EHLO: the site is closing its doors.
             // Later in a session it still says the site is busy (RFC 5321 §3.8).
             .site
-        case .heloRejected, .plaintextAuthRefused, .authNotOffered, .noSupportedAuthMechanism, .authenticationFailed:
+        case .heloRejected, .plaintextAuthRefused, .authNotOffered, .noSupportedAuthMechanism, .authenticationFailed,
+             .sourceAddressUnavailable:
             .sender
         case .invalidAddress, .noRecipients:
             .message

@@ -10,7 +10,7 @@ public struct SMTPError: Error, Sendable, Hashable, CustomStringConvertible {
             case plaintextAuthRefused, authNotOffered, noSupportedAuthMechanism, authenticationFailed
             case unexpectedReply, malformedReply, replyTimeout, connectionClosed, connectionClosedAfterData
             case invalidAddress, noRecipients, connectionNotUsable, busy, contentWithheld
-            case protocolViolation, certificateNotTrusted
+            case protocolViolation, certificateNotTrusted, sourceAddressUnavailable
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -57,6 +57,9 @@ public struct SMTPError: Error, Sendable, Hashable, CustomStringConvertible {
         /// The server's certificate did not verify (chain or name) where verification is
         /// required: a relay, or `tls: verify`.
         public static let certificateNotTrusted = Code(.certificateNotTrusted)
+        /// The configured source address cannot be used: not an address of this host, not
+        /// an IP address, or of another family than the server's. The sender's setup.
+        public static let sourceAddressUnavailable = Code(.sourceAddressUnavailable)
         /// An envelope address contains CR, LF, `<`, `>` or control characters.
         public static let invalidAddress = Code(.invalidAddress)
         public static let noRecipients = Code(.noRecipients)

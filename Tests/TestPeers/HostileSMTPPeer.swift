@@ -77,4 +77,6 @@ public struct HostileEvent: Decodable, Sendable, Hashable {
     public var success: Bool?
     public var rcpts: [String]?
     public var bytes: Int?
+    /// For `connect`: the address the client connected from.
+    public var client: String?
 }

@@ -62,6 +62,10 @@ public struct SalvoConfiguration: Sendable {
         /// row before the pass defers its recipients without trying each; nil keeps the
         /// engine's default (`DeliveryEngine.Settings.suspendAfterFailedConnections`).
         public var suspendAfterFailedConnections: Int?
+        /// `delivery.source_address`: the local IP address every SMTP connection is made
+        /// from (to MX hosts, routes and the relay), so a host sends from the address its
+        /// reputation is on; nil lets the system choose.
+        public var sourceAddress: String?
     }
 
     /// A route's own TLS settings, over `delivery.tls` and `delivery.ca_file`.
@@ -301,12 +305,20 @@ extension SalvoConfiguration {
 
     private static func delivery(_ value: YAMLValue) throws -> DeliverySettings {
         var settings = DeliverySettings()
-        let keys = try value.mapping(known: ["mode", "relay", "routes", "tls", "ca_file", "suspend_after_failed_connections"])
+        let keys = try value.mapping(known: ["mode", "relay", "routes", "tls", "ca_file", "suspend_after_failed_connections",
+                                             "source_address"])
         if let mode = keys["mode"] { settings.mode = DeliverySettings.Mode(rawValue: try mode.oneOf(["mx", "relay"]))! }
         let levels = ["opportunistic", "required", "verify", "none"]
         if let tls = keys["tls"] { settings.tls = try tls.oneOf(levels) }
         settings.caFile = try keys["ca_file"]?.path()
         settings.suspendAfterFailedConnections = try keys["suspend_after_failed_connections"]?.int(min: 1)
+        if let source = keys["source_address"] {
+            let address = try source.nonEmptyString()
+            guard IPAddress(address) != nil else {
+                throw source.error("is not an IP address (\(address)): give one of this host's addresses, such as 192.0.2.10 or 2001:db8::10")
+            }
+            settings.sourceAddress = address
+        }
         if let routes = keys["routes"] {
             // Routes to one server share its connections, so they must use them alike.
             var sessions: [String: (domain: String, tls: SessionTLS)] = [:]

@@ -90,6 +90,7 @@ extension SalvoConfiguration {
         configuration.certificateVerification = tls.certificateVerification
         configuration.caFile = tls.caFile
         configuration.timeouts = smtp.timeouts
+        configuration.sourceAddress = delivery.sourceAddress
         return configuration
     }
 
@@ -109,6 +110,7 @@ extension SalvoConfiguration {
         var configuration = SMTPConfiguration.relay(heloName: heloName, tls: tls, credentials: credentials, caFile: relay.caFile)
         configuration.allowPlaintextAuth = relay.allowPlaintextAuth
         configuration.timeouts = smtp.timeouts
+        configuration.sourceAddress = delivery.sourceAddress
         return configuration
     }
 }

@@ -152,8 +152,8 @@ extension SalvoStore: DeliveryStore {
             """)
         let attempt = try db.cachedStatement(sql: """
             INSERT INTO attempts (delivery_id, attempted_at, outcome, code, enhanced_code, response, mx_host,
-                                  tls_version, tls_verified)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                  tls_version, tls_verified, source_address)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         let suppress = try db.cachedStatement(sql: """
             INSERT INTO suppressions (email, reason, detail, created_at)
@@ -175,7 +175,7 @@ extension SalvoStore: DeliveryStore {
             if outcome.reachedServer { reachedServer.append(outcome.deliveryID) }
             try attempt.execute(arguments: [
                 outcome.deliveryID, at, outcome.state.rawValue, outcome.code, outcome.enhancedCode,
-                outcome.response, outcome.mxHost, outcome.tlsVersion, outcome.certificateVerified,
+                outcome.response, outcome.mxHost, outcome.tlsVersion, outcome.certificateVerified, outcome.sourceAddress,
             ])
             if hardBounces.contains(outcome.deliveryID) {
                 let detail = [outcome.code.map(String.init), outcome.enhancedCode, outcome.response]

@@ -247,6 +247,7 @@ extension SalvoStore {
         registerTLSMigrations(in: &migrator)
         registerTrackingMigrations(&migrator)
         registerListSuppressionMigrations(in: &migrator)
+        registerEgressMigrations(in: &migrator)
         return migrator
     }
 }

@@ -37,15 +37,15 @@ extension SalvoStore {
                          owner: String, now: Date, in db: Database) throws -> Set<Int64> {
         let insert = try db.cachedStatement(sql: """
             INSERT INTO send_log (delivery_id, owner, state, at, code, enhanced_code, response, mx_host, message_id,
-                                  next_attempt_at, suppress, tls_version, tls_verified)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                  next_attempt_at, suppress, tls_version, tls_verified, source_address)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         for outcome in outcomes {
             try insert.execute(arguments: [
                 outcome.deliveryID, owner, outcome.state.rawValue, Self.seconds(outcome.attemptedAt), outcome.code,
                 outcome.enhancedCode, outcome.response, outcome.mxHost, outcome.messageID,
                 outcome.nextAttemptAt.map(Self.seconds), hardBounces.contains(outcome.deliveryID),
-                outcome.tlsVersion, outcome.certificateVerified,
+                outcome.tlsVersion, outcome.certificateVerified, outcome.sourceAddress,
             ])
         }
         var marked: Set<Int64> = []
@@ -57,7 +57,7 @@ extension SalvoStore {
             marked = Set(try Int64.fetchAll(claimed, arguments: [Self.jsonIDs(ids), owner]))
             let at = Self.seconds(now)
             for id in ids where marked.contains(id) {
-                try insert.execute(arguments: [id, owner, DeliveryState.sending.rawValue, at, nil, nil, nil, nil, nil, nil, false, nil, nil])
+                try insert.execute(arguments: [id, owner, DeliveryState.sending.rawValue, at, nil, nil, nil, nil, nil, nil, false, nil, nil, nil])
             }
         }
         // Each of MIN and MAX alone is one look at an end of the rowid B-tree; together in
@@ -78,7 +78,7 @@ extension SalvoStore {
     func applySendLog(in db: Database) throws {
         let rows = try Row.fetchAll(db, sql: """
             SELECT seq, delivery_id, owner, state, at, code, enhanced_code, response, mx_host, message_id,
-                   next_attempt_at, suppress, tls_version, tls_verified
+                   next_attempt_at, suppress, tls_version, tls_verified, source_address
             FROM send_log ORDER BY seq
             """)
         guard let last = rows.last else { return }
@@ -96,7 +96,7 @@ extension SalvoStore {
                 deliveryID: id, state: state, code: row["code"], enhancedCode: row["enhanced_code"],
                 response: row["response"] ?? "", mxHost: row["mx_host"], messageID: row["message_id"],
                 attemptedAt: Self.date(row["at"]), nextAttemptAt: (row["next_attempt_at"] as Int64?).map(Self.date),
-                tlsVersion: row["tls_version"], certificateVerified: row["tls_verified"]))
+                tlsVersion: row["tls_version"], certificateVerified: row["tls_verified"], sourceAddress: row["source_address"]))
             if row["suppress"] as Bool { outcomes[owner]?.hardBounces.insert(id) }
         }
         // A mark whose outcome is in the same batch never needs to show: the outcome

@@ -83,7 +83,7 @@ extension DeliveryEngine {
         do {
             let result = try await connection.send(transaction, release: marking.map { Set(ids).isSubset(of: $0) })
             return await recordReplies(result, group: group, site: site, server: connection.server, messageID: message.messageID,
-                                       marking: marking, committer: committer, tls: connection.tls)
+                                       marking: marking, committer: committer, session: connection)
         } catch let error as SMTPError where error.code == .contentWithheld {
             // Nothing of the message was sent. Those the store took back are its
             // business; the ones it marked go again later.
@@ -101,7 +101,7 @@ extension DeliveryEngine {
             return true
         } catch let error as SMTPError {
             return await transactionFailed(error, group: group, site: site, messageID: message.messageID,
-                                           marking: marking, committer: committer, tls: connection.tls)
+                                           marking: marking, committer: committer, session: connection)
         } catch {
             logger.error("transaction for \(group.count) recipients: \(error)")
             return true
@@ -112,7 +112,7 @@ extension DeliveryEngine {
     /// HELO name refused at RCPT) stops the route instead of bouncing anyone.
     private nonisolated func recordReplies(_ result: SMTPTransactionResult, group: [Admitted], site: SiteKey, server: String,
                                            messageID: String, marking: EventLoopFuture<Set<Int64>>,
-                                           committer: StoreCommitter, tls: SMTPTLSInfo?) async -> Bool {
+                                           committer: StoreCommitter, session: SMTPConnection?) async -> Bool {
         var goOn = true
         var senderFault: (SMTPReply, [ClaimedDelivery])?
         for (admitted, outcome) in zip(group, result.recipients) {
@@ -121,7 +121,7 @@ extension DeliveryEngine {
                 continue
             }
             if await handle(outcome, delivery: admitted.delivery, site: admitted.limitsSite, poolSite: site,
-                            server: server, messageID: messageID, committer: committer, tls: tls) {
+                            server: server, messageID: messageID, committer: committer, session: session) {
                 goOn = false
             }
         }
@@ -140,7 +140,7 @@ extension DeliveryEngine {
     /// paused or the route stopped.
     private nonisolated func transactionFailed(_ error: SMTPError, group: [Admitted], site: SiteKey, messageID: String,
                                                marking: EventLoopFuture<Set<Int64>>, committer: StoreCommitter,
-                                               tls: SMTPTLSInfo?) async -> Bool {
+                                               session: SMTPConnection?) async -> Bool {
         if DeliveryConnector.isSenderFailure(error, via: await via(of: site)) {
             await senderFailedInTransaction(error, deliveries: group.map(\.delivery), site: site, marking: marking, committer: committer)
             return false
@@ -157,7 +157,7 @@ extension DeliveryEngine {
             }
             await finish(admitted.delivery, state, code: error.reply.map { Int($0.code) },
                          enhanced: error.reply?.enhancedCode?.description, response: "\(error)", mxHost: error.server,
-                         messageID: messageID, suppress: suppress, committer: committer, tls: tls)
+                         messageID: messageID, suppress: suppress, committer: committer, session: session)
         }
         return !paused
     }
@@ -191,14 +191,14 @@ extension DeliveryEngine {
     /// Records one recipient's outcome; true when the reply paused the site.
     @discardableResult
     nonisolated func handle(_ outcome: SMTPRecipientOutcome, delivery: ClaimedDelivery, site: SiteKey, poolSite: SiteKey,
-                            server: String, messageID: String, committer: StoreCommitter, tls: SMTPTLSInfo?) async -> Bool {
+                            server: String, messageID: String, committer: StoreCommitter, session: SMTPConnection?) async -> Bool {
         let stage: ReplyClassification.Stage = outcome.status == .accepted ? .data : .recipient
         let reaction = randomness.withLockedValue { generator in policy.withLockedValue { $0.replied(outcome.reply, stage: stage, site: site, now: clock.now, using: &generator) } }
         let paused = await apply(reaction.site, site: poolSite)
         await finish(delivery, reaction.classification.disposition.state, code: Int(outcome.reply.code),
                      enhanced: outcome.reply.enhancedCode?.description, response: outcome.reply.text,
                      mxHost: server, messageID: messageID, suppress: reaction.classification.suppressesAddress,
-                     committer: committer, tls: tls)
+                     committer: committer, session: session)
         return paused
     }
 }

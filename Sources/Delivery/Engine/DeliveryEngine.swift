@@ -529,11 +529,12 @@ public actor DeliveryEngine {
     }
 
     /// Turns a disposition into the recorded outcome: a deferral gets its next attempt
-    /// from the retry policy, or fails when the recipient has waited long enough. `tls` is
-    /// the session's, when the outcome came from a reply on one.
+    /// from the retry policy, or fails when the recipient has waited long enough. `session`
+    /// is the connection the outcome came from a reply on, if any: its TLS and source
+    /// address are recorded with the attempt.
     nonisolated func finish(_ delivery: ClaimedDelivery, _ initial: DeliveryState, code: Int?, enhanced: String?,
                             response: String, mxHost: String?, messageID: String?, suppress: Bool,
-                            committer: StoreCommitter, retryAt: Date? = nil, tls: SMTPTLSInfo? = nil) async {
+                            committer: StoreCommitter, retryAt: Date? = nil, session: SMTPConnection? = nil) async {
         let now = clock.date()
         var state = initial
         var next: Date?
@@ -560,7 +561,8 @@ public actor DeliveryEngine {
         }
         let outcome = DeliveryOutcome(deliveryID: delivery.id, state: state, code: code, enhancedCode: enhanced,
                                       response: text, mxHost: mxHost, messageID: messageID, attemptedAt: now, nextAttemptAt: next,
-                                      tlsVersion: tls?.version, certificateVerified: tls?.verified)
+                                      tlsVersion: session?.tlsVersion, certificateVerified: session?.certificateVerified,
+                                      sourceAddress: session?.localAddress)
         do {
             if committer.record(outcome, suppress: suppress && state == .bounced) { try await committer.flush() }
         } catch {

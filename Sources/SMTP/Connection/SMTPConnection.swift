@@ -46,6 +46,9 @@ public final class SMTPConnection: Sendable {
     /// True when opportunistic TLS was refused by the server (454) and the session went
     /// on in clear text.
     public let startTLSWasRefused: Bool
+    /// The local IP address the connection was made from (the egress address the server
+    /// sees), for the caller to record with each attempt.
+    public let localAddress: String?
 
     private let channel: Channel
     private let handler: NIOLoopBound<SMTPChannelHandler>
@@ -71,6 +74,7 @@ public final class SMTPConnection: Sendable {
 
     private init(server: String, info: SMTPSessionInfo, channel: Channel, status: NIOLockedValueBox<SMTPConnectionStatus>, logger: Logger) {
         self.server = server
+        self.localAddress = channel.localAddress?.ipAddress
         self.greeting = info.greeting
         self.capabilities = info.capabilities
         self.tls = info.tls
@@ -144,6 +148,17 @@ public final class SMTPConnection: Sendable {
             }
         }
 
+        let source: SocketAddress?
+        if let address = configuration.sourceAddress {
+            do {
+                source = try SocketAddress(ipAddress: address, port: 0)
+            } catch {
+                throw SMTPError(.sourceAddressUnavailable, detail: "source address \(address) is not an IP address", server: server)
+            }
+        } else {
+            source = nil
+        }
+
         let eventLoop = eventLoopGroup.next()
         let setupPromise = eventLoop.makePromise(of: SMTPSessionInfo.self)
         let status = NIOLockedValueBox(SMTPConnectionStatus())
@@ -169,9 +184,13 @@ public final class SMTPConnection: Sendable {
 
         let channel: Channel
         do {
-            channel = try await bootstrap.connect(host: host, port: port).get()
+            channel = try await (source.map { bootstrap.bind(to: $0) } ?? bootstrap).connect(host: host, port: port).get()
         } catch {
             setupPromise.fail(error)
+            if let source = configuration.sourceAddress, ConnectFailure.isUnusableSourceAddress(error) {
+                throw SMTPError(.sourceAddressUnavailable,
+                                detail: "cannot connect from source address \(source): \(ConnectFailure.describe(error))", server: server)
+            }
             if case ChannelError.connectTimeout = error {
                 throw SMTPError(.connectTimeout, detail: "no connection within \(configuration.timeouts.connect)", server: server)
             }
