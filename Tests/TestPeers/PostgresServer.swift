@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A private PostgreSQL server for the tests of one process: a cluster made by `initdb`
 /// in a new temporary folder (trust authentication), listening on 127.0.0.1 and a free
@@ -131,7 +134,8 @@ public final class PostgresServer: Sendable {
             var pipe: [Int32] = [0, 0]
             // Close-on-exec: only this process holds the write end, no other child
             // inherits it (the shell gets the read end as its input through dup2).
-            guard pipe2(&pipe, O_CLOEXEC) == 0 else { throw PeerError("pipe2() failed: errno \(errno)") }
+            guard Glibc.pipe(&pipe) == 0 else { throw PeerError("pipe() failed: errno \(errno)") }
+            for end in pipe { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
             let log = folder + "/postgres-\(port).log"
             let pid = try spawn(shell, shellArguments, input: pipe[0], output: log)
             close(pipe[0])
