@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // What the mail protocol clients share (SMTP here, the POP3 bounce reader):
@@ -104,6 +105,19 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // The engine's store (`DeliveryStore`, `SharedLimits`) on PostgreSQL, for several
+        // hosts sending one campaign from one database: claims with FOR UPDATE SKIP LOCKED.
+        .target(
+            name: "PostgresStore",
+            dependencies: [
+                "Delivery",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // `salvo serve`: the pages and endpoints the links in sent mail lead to
         // (one-click unsubscribe), over Hummingbird.
         .target(
@@ -159,6 +173,13 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "TestPeers", "StoreContract"]),
+        // PostgresStore against a private PostgreSQL server (TestPeers.PostgresServer).
+        .testTarget(name: "PostgresStoreTests", dependencies: [
+            "PostgresStore", "Delivery", "SMTP", "StoreContract", "TestPeers",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
         // Fixtures/ is read from the source tree (TestPeers.repositoryRoot), not bundled.
         .testTarget(name: "CampaignsTests", dependencies: ["Campaigns", "MailReports", "TestPeers", "StoreContract", "BounceFixtures"], exclude: ["Fixtures"]),
         .testTarget(name: "SalvoTests", dependencies: [

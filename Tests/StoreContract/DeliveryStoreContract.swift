@@ -240,9 +240,9 @@ public struct DeliveryStoreContract<Fixture: DeliveryStoreFixture>: Sendable {
     private func recordAndMark(_ store: Fixture.Store, _ check: inout Check) async throws {
         let campaign = try await fixture.startCampaign(recipients: ["x@a.test", "y@a.test"], in: store)
         let ids = try await store.claimDue(campaign: campaign, now: Self.at(1), limit: 10, owner: "o", excludingDomains: []).map(\.id)
-        let first = try store.recordAndMarkSending([], hardBounces: [], marking: [ids[0]], owner: "o", now: Self.at(2))
+        let first = try await store.recordAndMarkSending([], hardBounces: [], marking: [ids[0]], owner: "o", now: Self.at(2))
         try check.expect(first == [ids[0]], "the first mark: \(first)")
-        let second = try store.recordAndMarkSending([outcome(ids[0], .sent, at: 3)], hardBounces: [], marking: [ids[1]],
+        let second = try await store.recordAndMarkSending([outcome(ids[0], .sent, at: 3)], hardBounces: [], marking: [ids[1]],
                                                     owner: "o", now: Self.at(3))
         try check.expect(second == [ids[1]], "the second mark: \(second)")
         // The mark holds: y's `sent` is accepted (only a marked delivery may become sent).
@@ -251,7 +251,7 @@ public struct DeliveryStoreContract<Fixture: DeliveryStoreFixture>: Sendable {
         try check.expect(try await store.finishIfComplete(campaign: campaign, now: Self.at(5)), "not finished with both sent")
         let counts6 = try await check.counts(store, campaign)
         try check.expect(counts6 == [.sent: 2], "\(counts6)")
-        let stranger = try store.recordAndMarkSending([], hardBounces: [], marking: ids, owner: "other", now: Self.at(6))
+        let stranger = try await store.recordAndMarkSending([], hardBounces: [], marking: ids, owner: "other", now: Self.at(6))
         try check.expect(stranger.isEmpty, "another owner marked \(stranger)")
     }
 

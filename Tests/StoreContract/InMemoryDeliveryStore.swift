@@ -199,7 +199,7 @@ public final class InMemoryDeliveryStore: DeliveryStore, @unchecked Sendable {
     }
 
     public func recordAndMarkSending(_ outcomes: [DeliveryOutcome], hardBounces: Set<Int64>, marking ids: [Int64],
-                                     owner: String, now: Date) throws -> Set<Int64> {
+                                     owner: String, now: Date) async throws -> Set<Int64> {
         try DeliveryOutcome.checkOutcomes(outcomes)
         return locked { data in
             record(outcomes, hardBounces: hardBounces, owner: owner, in: data)

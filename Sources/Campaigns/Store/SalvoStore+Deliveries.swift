@@ -11,7 +11,7 @@ import GRDB
 ///
 /// Batches of ids travel as one JSON array argument (`id IN (SELECT value FROM
 /// json_each(?))`), so each statement is prepared once and cached, whatever the batch size.
-extension SalvoStore: DeliveryStore {
+extension SalvoStore: DeliveryStore, SynchronousCommits {
     /// How long an owner may stay silent before its claims are presumed abandoned. An
     /// owner on this host whose process has ended is recovered at once.
     public static let senderLease: TimeInterval = 60
@@ -91,8 +91,19 @@ extension SalvoStore: DeliveryStore {
         return try await write { db in try Self.markSending(ids, owner: owner, now: now, in: db) }
     }
 
+    /// The same commit as `recordAndMarkSendingSynchronously`, through the store's
+    /// queue; the engine uses the synchronous one (`SynchronousCommits`).
     public func recordAndMarkSending(_ outcomes: [DeliveryOutcome], hardBounces: Set<Int64>, marking ids: [Int64],
-                                     owner: String, now: Date) throws -> Set<Int64> {
+                                     owner: String, now: Date) async throws -> Set<Int64> {
+        try DeliveryOutcome.checkOutcomes(outcomes)
+        guard !outcomes.isEmpty || !ids.isEmpty else { return [] }
+        return try await write { db in
+            try self.appendToSendLog(outcomes, hardBounces: hardBounces, marking: ids, owner: owner, now: now, in: db)
+        }
+    }
+
+    public func recordAndMarkSendingSynchronously(_ outcomes: [DeliveryOutcome], hardBounces: Set<Int64>, marking ids: [Int64],
+                                                  owner: String, now: Date) throws -> Set<Int64> {
         try DeliveryOutcome.checkOutcomes(outcomes)
         guard !outcomes.isEmpty || !ids.isEmpty else { return [] }
         // The engine's hottest transaction: BEGIN and COMMIT as cached statements, not

@@ -98,10 +98,10 @@ public protocol DeliveryStore: SharedLimits {
     /// marked, as `markSending` does. What it writes shows in the other calls' results at
     /// the latest when they are made; readers in other processes may see it a moment later.
     ///
-    /// Synchronous: the engine calls it from a thread of its own that does nothing else,
-    /// one commit after another, so it never waits on, or blocks, the concurrency pool.
+    /// The engine calls it one commit after another from one task; a store that commits
+    /// faster on a thread of its own says so with `SynchronousCommits`.
     func recordAndMarkSending(_ outcomes: [DeliveryOutcome], hardBounces: Set<Int64>, marking ids: [Int64],
-                              owner: String, now: Date) throws -> Set<Int64>
+                              owner: String, now: Date) async throws -> Set<Int64>
 
     /// Hands `claimed` deliveries back unsent (`pending`; `cancelled` if the campaign was
     /// cancelled meanwhile). Deliveries already `sending` are not touched.
@@ -146,6 +146,18 @@ public protocol DeliveryStore: SharedLimits {
     /// spent), or nil. The engine asks when a claim comes back empty, and ends its pass
     /// with the reason rather than waiting for retries it may not send.
     func sendingHold(now: Date) async throws -> SendingHold?
+}
+
+/// A store whose commits are fastest made synchronously, from a thread that does nothing
+/// else (SQLite: a commit is a few microseconds of work on a file, and tasks, an actor and
+/// the store's own queue would cost several thread hops more on the critical path of every
+/// message). The engine's `StoreCommitter` then runs its commits on a thread of its own
+/// through `recordAndMarkSendingSynchronously`, never waiting on, or blocking, the
+/// concurrency pool; for any other store it runs the same loop as a task.
+public protocol SynchronousCommits: DeliveryStore {
+    /// `recordAndMarkSending`, on the caller's thread: same rules, same result.
+    func recordAndMarkSendingSynchronously(_ outcomes: [DeliveryOutcome], hardBounces: Set<Int64>, marking ids: [Int64],
+                                           owner: String, now: Date) throws -> Set<Int64>
 }
 
 /// A delivery the engine now holds, with what it needs to render and route the message.

@@ -34,7 +34,7 @@ import Testing
         var encrypted = fixture.outcome(id, .deferred, code: 451, at: 10, next: 20)
         encrypted.tlsVersion = "TLSv1.3"
         encrypted.certificateVerified = true
-        _ = try store.recordAndMarkSending([encrypted], hardBounces: [], marking: [], owner: "engine", now: at(10))
+        _ = try store.recordAndMarkSendingSynchronously([encrypted], hardBounces: [], marking: [], owner: "engine", now: at(10))
         #expect(try reported() == ("TLSv1.3", true))
 
         // A refused connection: no server, no session. Its attempt has no TLS; the report

@@ -26,7 +26,7 @@ import TestPeers
         let holder = try await SQLiteLockHolder.hold(store.path, for: 3)
         defer { holder.stop() }
         // The commit thread's path (synchronous) and the batch path both wait it out.
-        let first = try store.recordAndMarkSending([fixture.outcome(ids[0], .sent, at: 2)], hardBounces: [], marking: [],
+        let first = try store.recordAndMarkSendingSynchronously([fixture.outcome(ids[0], .sent, at: 2)], hardBounces: [], marking: [],
                                                    owner: "t", now: at(2))
         #expect(first.isEmpty)
         #expect(holder.said("releasing"), "written while the other process held the lock: \(holder.printed)")
@@ -49,7 +49,7 @@ import TestPeers
             #expect("\(error)".contains("database \(store.path) is locked by another process"), "\(error)")
         }
         #expect(throws: StoreError.self) {
-            try store.recordAndMarkSending([fixture.outcome(ids[0], .sent, at: 2)], hardBounces: [], marking: [],
+            try store.recordAndMarkSendingSynchronously([fixture.outcome(ids[0], .sent, at: 2)], hardBounces: [], marking: [],
                                            owner: "t", now: at(2))
         }
         #expect(holder.process.isRunning && !holder.said("releasing"), "the lock was let go: \(holder.printed)")

@@ -25,10 +25,10 @@ import Testing
         let store = fixture.store
         // One connection: mark the first; record it and mark the second; then a bounce
         // of the third (never marked), and the process dies with the second on the wire.
-        #expect(try store.recordAndMarkSending([], hardBounces: [], marking: [dead[0].id], owner: "dead", now: at(0)) == [dead[0].id])
-        #expect(try store.recordAndMarkSending([fixture.outcome(dead[0].id, .sent, at: 0)], hardBounces: [],
+        #expect(try store.recordAndMarkSendingSynchronously([], hardBounces: [], marking: [dead[0].id], owner: "dead", now: at(0)) == [dead[0].id])
+        #expect(try store.recordAndMarkSendingSynchronously([fixture.outcome(dead[0].id, .sent, at: 0)], hardBounces: [],
                                                marking: [dead[1].id], owner: "dead", now: at(0)) == [dead[1].id])
-        _ = try store.recordAndMarkSending([fixture.outcome(dead[2].id, .bounced, at: 0)], hardBounces: [dead[2].id],
+        _ = try store.recordAndMarkSendingSynchronously([fixture.outcome(dead[2].id, .bounced, at: 0)], hardBounces: [dead[2].id],
                                        marking: [], owner: "dead", now: at(0))
         #expect(try logRows(store) == 4)
         // Nothing is applied yet: the deliveries table still shows the claims.
@@ -51,8 +51,8 @@ import Testing
         let (fixture, _, claimed) = try await startClaimed(2, claiming: 2, owner: "e")
         defer { fixture.remove() }
         let store = fixture.store
-        _ = try store.recordAndMarkSending([], hardBounces: [], marking: [claimed[0].id], owner: "e", now: at(0))
-        _ = try store.recordAndMarkSending([fixture.outcome(claimed[0].id, .sent, at: 0)], hardBounces: [],
+        _ = try store.recordAndMarkSendingSynchronously([], hardBounces: [], marking: [claimed[0].id], owner: "e", now: at(0))
+        _ = try store.recordAndMarkSendingSynchronously([fixture.outcome(claimed[0].id, .sent, at: 0)], hardBounces: [],
                                            marking: [claimed[1].id], owner: "e", now: at(0))
         #expect(try logRows(store) == 3)
         let counts = try store.deliveryCounts(campaign: fixture.campaign)
@@ -66,10 +66,10 @@ import Testing
         let (fixture, campaign, claimed) = try await startClaimed(3, claiming: 3, owner: "e")
         defer { fixture.remove() }
         let store = fixture.store
-        _ = try store.recordAndMarkSending([], hardBounces: [], marking: [claimed[0].id], owner: "e", now: at(0))
+        _ = try store.recordAndMarkSendingSynchronously([], hardBounces: [], marking: [claimed[0].id], owner: "e", now: at(0))
         #expect(try store.cancelCampaign(named: fixture.campaign, now: at(1)) == 2)
         // The cancelled ones can no longer be marked; the one on the wire is recorded.
-        #expect(try store.recordAndMarkSending([fixture.outcome(claimed[0].id, .sent, at: 2)], hardBounces: [],
+        #expect(try store.recordAndMarkSendingSynchronously([fixture.outcome(claimed[0].id, .sent, at: 2)], hardBounces: [],
                                                marking: [claimed[1].id], owner: "e", now: at(2)).isEmpty)
         try await store.signOff(owner: "e")
         let counts = try await store.stateCounts(campaign: campaign)
@@ -82,19 +82,19 @@ import Testing
         defer { fixture.remove() }
         let store = fixture.store
         let now = Date()
-        _ = try store.recordAndMarkSending([], hardBounces: [], marking: claimed.prefix(10).map(\.id), owner: "e", now: now)
+        _ = try store.recordAndMarkSendingSynchronously([], hardBounces: [], marking: claimed.prefix(10).map(\.id), owner: "e", now: now)
         #expect(try logRows(store) == 10)
         // A second later, the next commit applies what is there.
-        _ = try store.recordAndMarkSending([], hardBounces: [], marking: [claimed[10].id], owner: "e", now: now + 1)
+        _ = try store.recordAndMarkSendingSynchronously([], hardBounces: [], marking: [claimed[10].id], owner: "e", now: now + 1)
         #expect(try logRows(store) == 0)
         #expect(try await store.stateCounts(campaign: campaign)[.sending] == 11)
         // Within the same second, SalvoStore.sendLogApplyRows rows do too.
         let outcomes = claimed.prefix(11).map { fixture.outcome($0.id, .sent, at: (now + 1).timeIntervalSince1970) }
         let rest = claimed.dropFirst(11).map(\.id)
-        _ = try store.recordAndMarkSending(outcomes, hardBounces: [], marking: Array(rest.prefix(SalvoStore.sendLogApplyRows - 12)),
+        _ = try store.recordAndMarkSendingSynchronously(outcomes, hardBounces: [], marking: Array(rest.prefix(SalvoStore.sendLogApplyRows - 12)),
                                            owner: "e", now: now + 1)
         #expect(try logRows(store) == SalvoStore.sendLogApplyRows - 1)
-        _ = try store.recordAndMarkSending([], hardBounces: [], marking: [rest[SalvoStore.sendLogApplyRows - 12]], owner: "e", now: now + 1)
+        _ = try store.recordAndMarkSendingSynchronously([], hardBounces: [], marking: [rest[SalvoStore.sendLogApplyRows - 12]], owner: "e", now: now + 1)
         #expect(try logRows(store) == 0)
         let counts = try await store.stateCounts(campaign: campaign)
         #expect(counts[.sent] == 11 && counts[.sending] == SalvoStore.sendLogApplyRows - 11)

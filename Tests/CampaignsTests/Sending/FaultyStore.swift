@@ -7,12 +7,12 @@ import NIOConcurrencyHelpers
 /// imitated: commits refused as a database busy in another process refuses them, and
 /// shared send buckets that really limit (a token bucket on a clock the test moves), as
 /// when other processes sending from the same database use most of a rate.
-final class FaultyStore: DeliveryStore, @unchecked Sendable {
+final class FaultyStore: SynchronousCommits, @unchecked Sendable {
     let base: SalvoStore
     private let state = NIOLockedValueBox(State())
 
     struct State {
-        /// Commits (`recordAndMarkSending`) still to refuse.
+        /// Commits (`recordAndMarkSendingSynchronously`) still to refuse.
         var busyCommits = 0
         /// Refuse every commit that records an outcome (a store that never recovers).
         var refuseOutcomes = false
@@ -42,7 +42,12 @@ final class FaultyStore: DeliveryStore, @unchecked Sendable {
     struct Busy: Error, CustomStringConvertible { var description: String { "database is locked" } }
 
     func recordAndMarkSending(_ outcomes: [DeliveryOutcome], hardBounces: Set<Int64>, marking ids: [Int64],
-                              owner: String, now: Date) throws -> Set<Int64> {
+                              owner: String, now: Date) async throws -> Set<Int64> {
+        try recordAndMarkSendingSynchronously(outcomes, hardBounces: hardBounces, marking: ids, owner: owner, now: now)
+    }
+
+    func recordAndMarkSendingSynchronously(_ outcomes: [DeliveryOutcome], hardBounces: Set<Int64>, marking ids: [Int64],
+                                           owner: String, now: Date) throws -> Set<Int64> {
         let refuse = state.withLockedValue { state in
             if state.busyCommits > 0 || (state.refuseOutcomes && !outcomes.isEmpty) {
                 state.busyCommits = max(0, state.busyCommits - 1)
@@ -52,7 +57,7 @@ final class FaultyStore: DeliveryStore, @unchecked Sendable {
             return false
         }
         if refuse { throw Busy() }
-        return try base.recordAndMarkSending(outcomes, hardBounces: hardBounces, marking: ids, owner: owner, now: now)
+        return try base.recordAndMarkSendingSynchronously(outcomes, hardBounces: hardBounces, marking: ids, owner: owner, now: now)
     }
 
     func takeSends(_ key: String, count: Int, rate: Rate, now: Date) async throws -> SendGrant {

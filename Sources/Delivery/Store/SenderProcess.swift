@@ -8,16 +8,17 @@ import Darwin
 /// Which process on which host runs a sender, so that a sender restarted after a crash
 /// can tell at once that the previous one is gone, without waiting for its lease to run
 /// out. A pid alone is not enough: in a container the same command gets the same pid on
-/// every start, so the process is named by its pid and its start time.
-struct SenderProcess: Sendable, Equatable {
-    var host: String
+/// every start, so the process is named by its pid and its start time. Shared by every
+/// store that keeps `senders` rows (SQLite, PostgreSQL).
+public struct SenderProcess: Sendable, Equatable {
+    public var host: String
     /// "pid:start-time" (the start time in clock ticks since boot, from /proc on Linux).
-    var process: String
+    public var process: String
 
-    static let current = SenderProcess(host: hostName(), process: identity(of: getpid()) ?? "\(getpid())")
+    public static let current = SenderProcess(host: hostName(), process: identity(of: getpid()) ?? "\(getpid())")
 
     /// Whether the process named `process` on this host still runs.
-    static func isAlive(_ process: String) -> Bool {
+    public static func isAlive(_ process: String) -> Bool {
         guard let pid = Int32(process.prefix { $0 != ":" }) else { return false }
         if let identity = identity(of: pid) { return identity == process }
         #if os(Linux)
@@ -27,7 +28,7 @@ struct SenderProcess: Sendable, Equatable {
         #endif
     }
 
-    static func identity(of pid: Int32) -> String? {
+    public static func identity(of pid: Int32) -> String? {
         #if os(Linux)
         // Field 22 of /proc/PID/stat; the command name (field 2) may hold spaces and
         // parentheses, so count from the last ')'.

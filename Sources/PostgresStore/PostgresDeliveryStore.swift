@@ -1,0 +1,188 @@
+import Delivery
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+
+/// The engine's store (`DeliveryStore`, and so `SharedLimits`) on PostgreSQL, for several
+/// hosts sending one campaign from one database. It keeps every rule written on
+/// `DeliveryStore` as the SQLite store does, with PostgreSQL's own means: a claim locks the
+/// rows it takes (`FOR UPDATE SKIP LOCKED`), so two hosts claiming at once never get the
+/// same delivery and never wait for each other; every other call is one transaction over
+/// a batch of ids, every value bound, never written into the SQL.
+///
+/// It runs over postgres-nio's pooled `PostgresClient`, whose `run()` is a task the store
+/// owns: call `shutdown()` when done with it. `connect` applies the schema's migrations
+/// first (`PostgresMigrations`) on one connection of its own, which also tells at once
+/// whether the server is there.
+public final class PostgresDeliveryStore: DeliveryStore, Sendable {
+    public struct Settings: Sendable {
+        /// Messages handed to servers per UTC day, nil for no quota.
+        public var perDay: Int?
+        /// Bounced over attempted deliveries above which a campaign pauses, nil for no guard.
+        public var maxBounceRate: Double?
+        /// Attempts before the guard's rate means anything.
+        public var minimumAttempts: Int
+        /// How long an owner may stay silent before its claims are presumed abandoned.
+        public var senderLease: TimeInterval
+        /// What "today" is for the quota (the engine passes the wall clock to every call;
+        /// the store's day is its own, so a test can move it).
+        public var clock: @Sendable () -> Date
+
+        public init(perDay: Int? = nil, maxBounceRate: Double? = nil, minimumAttempts: Int = 500,
+                    senderLease: TimeInterval = 60, clock: @escaping @Sendable () -> Date = { Date() }) {
+            self.perDay = perDay
+            self.maxBounceRate = maxBounceRate
+            self.minimumAttempts = minimumAttempts
+            self.senderLease = senderLease
+            self.clock = clock
+        }
+    }
+
+    public let url: PostgresURL
+    public let settings: Settings
+    /// The pool, for the commands this store does not have yet (and for tests seeding it).
+    public let client: PostgresClient
+    let logger: Logger
+    private let runner: Task<Void, Never>
+
+    private init(url: PostgresURL, settings: Settings, client: PostgresClient, logger: Logger) {
+        self.url = url
+        self.settings = settings
+        self.client = client
+        self.logger = logger
+        runner = Task { await client.run() }
+    }
+
+    /// Connects to the database at `url` (with `password`, resolved by the caller from the
+    /// environment: `PostgresURL.password(environment:passwordVariable:)`), brings its
+    /// schema up to date, and returns the store. A server that cannot be reached fails
+    /// here, naming it.
+    public static func connect(to url: PostgresURL, password: String? = nil, settings: Settings = Settings(),
+                               logger: Logger = Logger(label: "salvo.postgres")) async throws -> PostgresDeliveryStore {
+        let place = url.place
+        do {
+            let connection = try await PostgresConnection.connect(
+                configuration: try url.connectionConfiguration(password: password), id: 0, logger: logger)
+            do {
+                try await PostgresMigrations.migrate(connection, logger: logger)
+            } catch {
+                try? await connection.close()
+                throw error
+            }
+            try await connection.close()
+        } catch {
+            throw PostgresStoreError(place: place, operation: "connect", error: error)
+        }
+        let client = PostgresClient(configuration: url.clientConfiguration(password: password), backgroundLogger: logger)
+        return PostgresDeliveryStore(url: url, settings: settings, client: client, logger: logger)
+    }
+
+    /// Closes the pool and waits for its task to end. Calls after this fail.
+    public func shutdown() async {
+        runner.cancel()
+        await runner.value
+    }
+
+    /// Closes the pool without waiting (a synchronous caller's clean-up).
+    public func close() {
+        runner.cancel()
+    }
+
+    /// Runs `body` in one transaction (READ COMMITTED, PostgreSQL's default: each
+    /// statement sees what others committed before it, and row locks order the rest).
+    /// A failure rolls back and is thrown naming the server and `operation`.
+    func transaction<T: Sendable>(_ operation: String,
+                                  _ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await described(operation) {
+            try await client.withConnection { connection in
+                try await connection.query("BEGIN", logger: logger)
+                do {
+                    let value = try await body(connection)
+                    try await connection.query("COMMIT", logger: logger)
+                    return value
+                } catch {
+                    _ = try? await connection.query("ROLLBACK", logger: logger)
+                    throw error
+                }
+            }
+        }
+    }
+
+    /// Runs `body` outside any transaction (reads of one statement), errors named.
+    func described<T>(_ operation: String, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as DeliveryStoreError {
+            throw error
+        } catch let error as PostgresStoreError {
+            throw error
+        } catch {
+            throw PostgresStoreError(place: url.place, operation: operation, error: error)
+        }
+    }
+
+    /// Whether the sender whose `senders` row says this still runs: its heartbeat is
+    /// younger than the lease and, on this host, its process is there. No row: gone.
+    func isAlive(host: String?, process: String?, heartbeatAt: Int64?, now: Int64) -> Bool {
+        guard let host, let process, let heartbeatAt else { return false }
+        let fresh = heartbeatAt >= now - Int64(settings.senderLease)
+        return fresh && (host != SenderProcess.current.host || SenderProcess.isAlive(process))
+    }
+
+    static func seconds(_ date: Date) -> Int64 { Int64(date.timeIntervalSince1970.rounded(.down)) }
+    static func date(_ seconds: Int64) -> Date { Date(timeIntervalSince1970: TimeInterval(seconds)) }
+}
+
+/// A PostgreSQL store call that failed: which server, which call, and what it said.
+public struct PostgresStoreError: Error, CustomStringConvertible {
+    /// "HOST:PORT/DB".
+    public var place: String
+    public var operation: String
+    /// What went wrong, from the server's own message or the connection's error.
+    public var detail: String
+    /// The server's SQLSTATE, when the server answered.
+    public var sqlState: String?
+
+    public init(place: String, operation: String, detail: String, sqlState: String? = nil) {
+        self.place = place
+        self.operation = operation
+        self.detail = detail
+        self.sqlState = sqlState
+    }
+
+    init(place: String, operation: String, error: any Error) {
+        self.init(place: place, operation: operation, detail: Self.detail(of: error),
+                  sqlState: (error as? PSQLError)?.serverInfo?[.sqlState])
+    }
+
+    public var description: String { "PostgreSQL at \(place): \(operation): \(detail)" }
+
+    /// PSQLError keeps its description generic on purpose (it may hold a query's values);
+    /// the server's message and the connection's error are what a user can act on.
+    static func detail(of error: any Error) -> String {
+        if let error = error as? PSQLError {
+            if let info = error.serverInfo, let message = info[.message] {
+                return message + (info[.sqlState].map { " (SQLSTATE \($0))" } ?? "")
+            }
+            if let underlying = error.underlying {
+                return error.code == .connectionError ? "cannot connect: \(detail(of: underlying))"
+                    : "\(error.code): \(detail(of: underlying))"
+            }
+            return "\(error.code)"
+        }
+        if let error = error as? PostgresTransactionError {
+            return [error.beginError, error.closureError, error.commitError].compactMap { $0 }.first.map(detail(of:))
+                ?? "\(error)"
+        }
+        if let error = error as? NIOConnectionError {
+            let causes = error.connectionErrors.map { "\($0.target): \(detail(of: $0.error))" }
+            return causes.isEmpty ? "\(error)" : causes.joined(separator: "; ")
+        }
+        if let error = error as? IOError {
+            return "\(error.description)"
+        }
+        return "\(error)"
+    }
+}

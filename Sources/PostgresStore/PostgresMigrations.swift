@@ -1,0 +1,201 @@
+import Logging
+import PostgresNIO
+
+/// The PostgreSQL schema's history, applied in order and recorded in `schema_migrations`.
+/// A shipped migration is never edited: a change is a new one.
+///
+/// Each migration runs in a transaction of its own that first takes one advisory lock
+/// (`pg_advisory_xact_lock`), so two hosts starting at once apply it once: the second
+/// waits, then finds it recorded.
+///
+/// The schema mirrors the SQLite one in what the engine needs. Times are `bigint` Unix
+/// seconds, as on SQLite: the contract is kept in whole seconds, the claim compares
+/// `next_attempt_at` with a bound integer, and a later copy between the two stores moves
+/// rows as they are. The send budget alone keeps fractions (`double precision`), as
+/// `SendBudget` computes them. Addresses on the suppression lists are kept lower-cased and
+/// compared with `lower(email)`.
+enum PostgresMigrations {
+    struct Migration: Sendable {
+        var version: Int
+        var name: String
+        /// One statement each: the extended query protocol runs one at a time.
+        var statements: [String]
+    }
+
+    /// The advisory lock's key (classid, objid): "salvo", "migrate".
+    static let lockKey: (Int32, Int32) = (0x5341_4C56, 1)
+
+    static let all: [Migration] = [
+        Migration(version: 1, name: "lists, recipients, campaigns, deliveries, attempts, suppression, senders, limits", statements: [
+            """
+            CREATE TABLE lists (
+                id bigserial PRIMARY KEY,
+                name text NOT NULL UNIQUE,
+                created_at bigint NOT NULL
+            )
+            """,
+            // `attributes`: the recipient's values by the list's column names.
+            """
+            CREATE TABLE recipients (
+                id bigserial PRIMARY KEY,
+                list_id bigint NOT NULL REFERENCES lists(id) ON DELETE CASCADE,
+                email text NOT NULL,
+                domain text NOT NULL,
+                attributes jsonb NOT NULL DEFAULT '{}',
+                created_at bigint NOT NULL,
+                UNIQUE (list_id, email)
+            )
+            """,
+            // state: draft | scheduled | running | paused | finished | cancelled.
+            // `settings`: the validated campaign definition, for the later commands.
+            """
+            CREATE TABLE campaigns (
+                id bigserial PRIMARY KEY,
+                name text NOT NULL UNIQUE,
+                list_id bigint NOT NULL REFERENCES lists(id),
+                state text NOT NULL DEFAULT 'draft',
+                state_reason text,
+                settings jsonb NOT NULL DEFAULT '{}',
+                created_at bigint NOT NULL,
+                started_at bigint,
+                finished_at bigint
+            )
+            """,
+            """
+            CREATE TABLE deliveries (
+                id bigserial PRIMARY KEY,
+                campaign_id bigint NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
+                recipient_id bigint NOT NULL REFERENCES recipients(id),
+                email text NOT NULL,
+                domain text NOT NULL,
+                state text NOT NULL DEFAULT 'pending',
+                attempts bigint NOT NULL DEFAULT 0,
+                next_attempt_at bigint NOT NULL DEFAULT 0,
+                last_code bigint,
+                last_enhanced_code text,
+                last_response text,
+                mx_host text,
+                message_id text,
+                first_attempt_at bigint,
+                last_attempt_at bigint,
+                claimed_by text,
+                claimed_at bigint,
+                tls_version text,
+                tls_verified boolean,
+                suppressed_by text,
+                UNIQUE (campaign_id, recipient_id)
+            )
+            """,
+            // The claim: due deliveries of a campaign by state and time, oldest first.
+            "CREATE INDEX deliveries_due ON deliveries (campaign_id, state, next_attempt_at, id)",
+            // Held deliveries (the quota's in-flight count, sign-off, recovery).
+            "CREATE INDEX deliveries_by_owner ON deliveries (claimed_by, state) WHERE claimed_by IS NOT NULL",
+            "CREATE INDEX deliveries_by_message_id ON deliveries (message_id) WHERE message_id IS NOT NULL",
+            """
+            CREATE TABLE attempts (
+                id bigserial PRIMARY KEY,
+                delivery_id bigint NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
+                attempted_at bigint NOT NULL,
+                outcome text NOT NULL,
+                code bigint,
+                enhanced_code text,
+                response text,
+                mx_host text,
+                tls_version text,
+                tls_verified boolean
+            )
+            """,
+            "CREATE INDEX attempts_by_delivery ON attempts (delivery_id)",
+            // The global list (addresses lower-cased): no campaign mails these.
+            """
+            CREATE TABLE suppressions (
+                email text PRIMARY KEY,
+                reason text NOT NULL,
+                detail text,
+                created_at bigint NOT NULL
+            )
+            """,
+            // Addresses (lower-cased) that asked one list's mail to stop.
+            """
+            CREATE TABLE list_suppressions (
+                list_id bigint NOT NULL REFERENCES lists(id) ON DELETE CASCADE,
+                email text NOT NULL,
+                reason text NOT NULL,
+                detail text,
+                created_at bigint NOT NULL,
+                PRIMARY KEY (list_id, email)
+            )
+            """,
+            // One row per running engine, on any host.
+            """
+            CREATE TABLE senders (
+                owner text PRIMARY KEY,
+                host text NOT NULL,
+                process text NOT NULL,
+                started_at bigint NOT NULL,
+                heartbeat_at bigint NOT NULL
+            )
+            """,
+            // Messages handed to servers per UTC day ("2026-12-01").
+            """
+            CREATE TABLE quota_days (
+                day text PRIMARY KEY,
+                used bigint NOT NULL DEFAULT 0
+            )
+            """,
+            // `SendBudget` per limit key; (0, 0) is a key never used.
+            """
+            CREATE TABLE shared_budgets (
+                key text PRIMARY KEY,
+                due double precision NOT NULL,
+                interval double precision NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE shared_leases (
+                key text NOT NULL,
+                owner text NOT NULL,
+                count bigint NOT NULL,
+                PRIMARY KEY (key, owner)
+            )
+            """,
+            "CREATE INDEX shared_leases_by_owner ON shared_leases (owner)",
+        ]),
+    ]
+
+    /// Applies what `schema_migrations` does not list yet; returns the versions applied.
+    @discardableResult
+    static func migrate(_ connection: PostgresConnection, logger: Logger) async throws -> [Int] {
+        var applied: [Int] = []
+        for migration in all {
+            try await connection.query("BEGIN", logger: logger)
+            do {
+                try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey.0), \(lockKey.1))", logger: logger)
+                try await connection.query("""
+                    CREATE TABLE IF NOT EXISTS schema_migrations (
+                        version bigint PRIMARY KEY,
+                        name text NOT NULL,
+                        applied_at timestamptz NOT NULL DEFAULT now()
+                    )
+                    """, logger: logger)
+                let done = try await connection.query(
+                    "SELECT count(*) FROM schema_migrations WHERE version = \(migration.version)", logger: logger)
+                    .decode(Int64.self).collected().first ?? 0
+                if done == 0 {
+                    for statement in migration.statements {
+                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    }
+                    try await connection.query(
+                        "INSERT INTO schema_migrations (version, name) VALUES (\(migration.version), \(migration.name))",
+                        logger: logger)
+                    applied.append(migration.version)
+                }
+                try await connection.query("COMMIT", logger: logger)
+            } catch {
+                _ = try? await connection.query("ROLLBACK", logger: logger)
+                throw error
+            }
+        }
+        return applied
+    }
+}

@@ -1,0 +1,223 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A private PostgreSQL server for the tests of one process: a cluster made by `initdb`
+/// in a new temporary folder (trust authentication), listening on 127.0.0.1 and a free
+/// port only, its socket in that folder, `fsync=off` (nothing in it outlives the run).
+/// Started once, when a test first asks (`shared()`); each store gets a database of its
+/// own (`makeDatabase()`), dropped with `dropDatabase(_:)`.
+///
+/// initdb and postgres refuse to run as root: as root, the folder is given to the
+/// `postgres` user and both run as it (`runuser`).
+///
+/// The server dies with the test process, however that ends: it runs under a shell that
+/// reads its input from a pipe only this process holds open. When the process exits (or
+/// is killed), the pipe closes, the shell's `read` returns, and it stops the server (fast
+/// shutdown) and removes the folder.
+public final class PostgresServer: Sendable {
+    public let port: Int
+    /// The superuser, trusted on loopback.
+    public let user = "postgres"
+    let folder: String
+    let binaries: String
+    /// The write end of the pipe the server's shell reads; never closed while the process runs.
+    private let lifeline: Int32
+
+    private init(port: Int, folder: String, binaries: String, lifeline: Int32) {
+        self.port = port
+        self.folder = folder
+        self.binaries = binaries
+        self.lifeline = lifeline
+    }
+
+    private static let start = Task<PostgresServer, any Error> {
+        let server = try await launch()
+        startedServer.withLock { $0 = server }
+        return server
+    }
+    private static let startedServer = Locked<PostgresServer?>(nil)
+
+    /// The server once `shared()` has started it, for a synchronous caller (a fixture's
+    /// clean-up); nil before.
+    public static var started: PostgresServer? { startedServer.withLock { $0 } }
+
+    /// The test process's server, started on the first call.
+    public static func shared() async throws -> PostgresServer {
+        try await start.value
+    }
+
+    /// A new empty database; returns its name.
+    public func makeDatabase() throws -> String {
+        let name = "salvo_" + UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: "")
+        try psql("CREATE DATABASE \(name)")
+        return name
+    }
+
+    /// Drops `name`, ending any session still on it.
+    public func dropDatabase(_ name: String) {
+        try? psql("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+    }
+
+    /// Runs one statement as the superuser on the `postgres` database.
+    public func psql(_ sql: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binaries + "/psql")
+        process.arguments = ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", "\(port)", "-U", user,
+                             "-d", "postgres", "-c", sql]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw PeerError("psql \(sql): \(text)") }
+    }
+
+    /// The folder of initdb, postgres, pg_isready and psql: on PATH, or Debian's
+    /// /usr/lib/postgresql/VERSION/bin (the newest).
+    static func binaryFolder() throws -> String {
+        if let initdb = try? TestPeers.executable("initdb") {
+            let resolved = URL(fileURLWithPath: initdb).resolvingSymlinksInPath().deletingLastPathComponent().path
+            if FileManager.default.isExecutableFile(atPath: resolved + "/postgres") { return resolved }
+        }
+        let root = "/usr/lib/postgresql"
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [])
+            .compactMap(Int.init).sorted(by: >)
+        for version in versions where FileManager.default.isExecutableFile(atPath: "\(root)/\(version)/bin/initdb") {
+            return "\(root)/\(version)/bin"
+        }
+        throw PeerError("test peer PostgreSQL is not installed (no initdb on PATH or in /usr/lib/postgresql/*/bin); "
+            + "scripts/test installs Debian's postgresql")
+    }
+
+    private static func launch() async throws -> PostgresServer {
+        let binaries = try binaryFolder()
+        let folder = try TestPeers.makeTemporaryDirectory("postgres").path
+        let asRoot = geteuid() == 0
+        // The command line as the server's user (root runs it through runuser).
+        func command(_ arguments: [String]) throws -> (String, [String]) {
+            asRoot ? (try TestPeers.executable("runuser"), ["-u", "postgres", "--"] + arguments) : (arguments[0], Array(arguments.dropFirst()))
+        }
+        if asRoot {
+            guard chown(folder, uidOf("postgres"), gid_t.max) == 0 else {
+                throw PeerError("cannot give \(folder) to the postgres user: errno \(errno)")
+            }
+        }
+        let data = folder + "/data"
+        let (initdb, initdbArguments) = try command([binaries + "/initdb", "-D", data, "--auth=trust", "-U", "postgres",
+                                                      "-E", "UTF8", "--locale=C", "--no-sync"])
+        let setup = Process()
+        setup.executableURL = URL(fileURLWithPath: initdb)
+        setup.arguments = initdbArguments
+        let setupOutput = Pipe()
+        setup.standardOutput = setupOutput
+        setup.standardError = setupOutput
+        setup.standardInput = FileHandle.nullDevice
+        try setup.run()
+        let setupText = String(decoding: setupOutput.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        setup.waitUntilExit()
+        guard setup.terminationStatus == 0 else { throw PeerError("initdb failed: \(setupText)") }
+
+        var lastError: Error = PeerError("postgres did not start")
+        for _ in 0..<3 {
+            let port = try TestPeers.freePort()
+            let postgres = [binaries + "/postgres", "-D", data, "-p", "\(port)", "-k", folder,
+                            "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
+                            "-c", "full_page_writes=off", "-c", "max_connections=200"]
+            // The shell starts the server and waits for its input to close; then it stops
+            // the server and removes the cluster.
+            let script = "\"$@\" & server=$!; read _; kill -INT $server; wait $server; rm -rf '\(folder)'"
+            let (shell, shellArguments) = try command(["/bin/sh", "-c", script, "postgres-peer"] + postgres)
+            var pipe: [Int32] = [0, 0]
+            // Close-on-exec: only this process holds the write end, no other child
+            // inherits it (the shell gets the read end as its input through dup2).
+            guard Glibc.pipe(&pipe) == 0 else { throw PeerError("pipe() failed: errno \(errno)") }
+            for end in pipe { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+            let log = folder + "/postgres-\(port).log"
+            let pid = try spawn(shell, shellArguments, input: pipe[0], output: log)
+            close(pipe[0])
+            switch try await TestPeers.daemonStart(port: port, pid: pid) {
+            case .accepting?:
+                let server = PostgresServer(port: port, folder: folder, binaries: binaries, lifeline: pipe[1])
+                // Accepting connections comes before accepting sessions ("starting up").
+                if try await TestPeers.eventually(within: .seconds(90), every: .milliseconds(50), { server.isReady() }) {
+                    return server
+                }
+                lastError = PeerError("postgres on port \(port) never became ready: \(Self.read(log))")
+            case .exited?:
+                lastError = PeerError("postgres exited before it was ready: \(Self.read(log))")
+            case nil:
+                lastError = PeerError("postgres was not listening on port \(port): \(Self.read(log))")
+            }
+            close(pipe[1])
+            kill(pid, SIGKILL)
+        }
+        throw lastError
+    }
+
+    private func isReady() -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binaries + "/pg_isready")
+        process.arguments = ["-q", "-h", "127.0.0.1", "-p", "\(port)", "-U", user]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }
+
+    private static func read(_ path: String) -> String {
+        (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    }
+
+    private static func uidOf(_ user: String) -> uid_t {
+        guard let entry = getpwnam(user) else { return uid_t.max }
+        return entry.pointee.pw_uid
+    }
+
+    /// posix_spawn with `input` as the child's standard input (the lifeline) and its
+    /// output in `output`, in a process group of its own, default signal handling.
+    private static func spawn(_ executable: String, _ arguments: [String], input: Int32, output: String) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, input, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+        guard rc == 0 else { throw PeerError("cannot start \(executable): \(String(cString: strerror(rc)))") }
+        return pid
+    }
+}
+
+/// A value behind a lock.
+final class Locked<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+
+    init(_ value: Value) { self.value = value }
+
+    func withLock<T>(_ body: (inout Value) -> T) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&value)
+    }
+}
