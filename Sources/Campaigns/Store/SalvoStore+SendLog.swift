@@ -82,22 +82,26 @@ extension SalvoStore {
             FROM send_log ORDER BY seq
             """)
         guard let last = rows.last else { return }
+        // Read by position, in the SELECT's order: a read by name looks the column up,
+        // lower-casing its name, for every column of every row, the hottest read there is.
+        let (seq, deliveryID, ownerColumn, stateColumn, at, code, enhancedCode, response, mxHost, messageID,
+             nextAttemptAt, suppress, tlsVersion, tlsVerified, sourceAddress) = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)
         var outcomes: [String: (outcomes: [DeliveryOutcome], hardBounces: Set<Int64>)] = [:]
         var owners: [String] = []
         var decided: Set<Int64> = []
         for row in rows {
-            let state: String = row["state"]
+            let state: String = row[stateColumn]
             guard state != DeliveryState.sending.rawValue, let state = DeliveryState(rawValue: state) else { continue }
-            let owner: String = row["owner"]
-            let id: Int64 = row["delivery_id"]
+            let owner: String = row[ownerColumn]
+            let id: Int64 = row[deliveryID]
             decided.insert(id)
             if outcomes[owner] == nil { owners.append(owner) }
             outcomes[owner, default: ([], [])].outcomes.append(DeliveryOutcome(
-                deliveryID: id, state: state, code: row["code"], enhancedCode: row["enhanced_code"],
-                response: row["response"] ?? "", mxHost: row["mx_host"], messageID: row["message_id"],
-                attemptedAt: Self.date(row["at"]), nextAttemptAt: (row["next_attempt_at"] as Int64?).map(Self.date),
-                tlsVersion: row["tls_version"], certificateVerified: row["tls_verified"], sourceAddress: row["source_address"]))
-            if row["suppress"] as Bool { outcomes[owner]?.hardBounces.insert(id) }
+                deliveryID: id, state: state, code: row[code], enhancedCode: row[enhancedCode],
+                response: row[response] ?? "", mxHost: row[mxHost], messageID: row[messageID],
+                attemptedAt: Self.date(row[at]), nextAttemptAt: (row[nextAttemptAt] as Int64?).map(Self.date),
+                tlsVersion: row[tlsVersion], certificateVerified: row[tlsVerified], sourceAddress: row[sourceAddress]))
+            if row[suppress] as Bool { outcomes[owner]?.hardBounces.insert(id) }
         }
         // A mark whose outcome is in the same batch never needs to show: the outcome
         // replaces it. Only the deliveries still on the wire become `sending`.
@@ -105,15 +109,15 @@ extension SalvoStore {
             UPDATE deliveries SET state = 'sending', claimed_at = ?
             WHERE id = ? AND state = 'claimed' AND claimed_by = ?
             """)
-        for row in rows where row["state"] as String == DeliveryState.sending.rawValue {
-            let id: Int64 = row["delivery_id"]
+        for row in rows where row[stateColumn] as String == DeliveryState.sending.rawValue {
+            let id: Int64 = row[deliveryID]
             if decided.contains(id) { continue }
-            try mark.execute(arguments: [row["at"] as Int64, id, row["owner"] as String])
+            try mark.execute(arguments: [row[at] as Int64, id, row[ownerColumn] as String])
         }
         for owner in owners {
             guard let logged = outcomes[owner] else { continue }
             try record(logged.outcomes, hardBounces: logged.hardBounces, owner: owner, markedInLog: true, in: db)
         }
-        try db.execute(sql: "DELETE FROM send_log WHERE seq <= ?", arguments: [last["seq"] as Int64])
+        try db.execute(sql: "DELETE FROM send_log WHERE seq <= ?", arguments: [last[seq] as Int64])
     }
 }

@@ -131,9 +131,8 @@ extension DeliveryEngine {
         }
         if let smtp, let first = group.first {
             let now = clock.now
-            let reaction = randomness.withLockedValue { generator in
-                policy.withLockedValue { $0.failed(smtp, site: first.limitsSite, now: now, using: &generator) }
-            }
+            var generator = randomness
+            let reaction = policy.withLockedValue { $0.failed(smtp, site: first.limitsSite, now: now, using: &generator) }
             _ = await apply(reaction.site, site: site)
         }
         let reason = SuspensionReason(text: "\(error)", code: smtp?.reply.map { Int($0.code) },

@@ -147,7 +147,8 @@ extension DeliveryEngine {
         }
         var paused = false
         for admitted in group {
-            let reaction = randomness.withLockedValue { generator in policy.withLockedValue { $0.failed(error, site: admitted.limitsSite, now: clock.now, using: &generator) } }
+            var generator = randomness
+            let reaction = policy.withLockedValue { $0.failed(error, site: admitted.limitsSite, now: clock.now, using: &generator) }
             if await apply(reaction.site, site: site) { paused = true }
             var state = reaction.classification.disposition.state
             var suppress = reaction.classification.suppressesAddress
@@ -193,7 +194,8 @@ extension DeliveryEngine {
     nonisolated func handle(_ outcome: SMTPRecipientOutcome, delivery: ClaimedDelivery, site: SiteKey, poolSite: SiteKey,
                             server: String, messageID: String, committer: StoreCommitter, session: SMTPConnection?) async -> Bool {
         let stage: ReplyClassification.Stage = outcome.status == .accepted ? .data : .recipient
-        let reaction = randomness.withLockedValue { generator in policy.withLockedValue { $0.replied(outcome.reply, stage: stage, site: site, now: clock.now, using: &generator) } }
+        var generator = randomness
+        let reaction = policy.withLockedValue { $0.replied(outcome.reply, stage: stage, site: site, now: clock.now, using: &generator) }
         let paused = await apply(reaction.site, site: poolSite)
         await finish(delivery, reaction.classification.disposition.state, code: Int(outcome.reply.code),
                      enhanced: outcome.reply.enhancedCode?.description, response: outcome.reply.text,

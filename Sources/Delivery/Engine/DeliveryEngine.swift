@@ -113,7 +113,7 @@ public actor DeliveryEngine {
     /// Sends taken from the store's shared buckets and not used yet.
     nonisolated let sharedSends = SharedSends()
     /// Where the back-off's jitter comes from (a test passes a seeded generator).
-    nonisolated let randomness: NIOLockedValueBox<any RandomNumberGenerator & Sendable>
+    nonisolated let randomness: DeliveryRandomness
     private nonisolated let summary: NIOLockedValueBox<Summary>
     /// `machine.isHalted`, readable by workers off the actor between two messages.
     nonisolated let halted = NIOLockedValueBox(false)
@@ -131,7 +131,7 @@ public actor DeliveryEngine {
                 policy: DeliveryPolicy<ContinuousClock.Instant>, settings: Settings,
                 connector: SMTPConnector? = nil, random: (any RandomNumberGenerator & Sendable)? = nil,
                 clock: DeliveryClock = .system, logger: Logger = Logger(label: "salvo.delivery")) {
-        randomness = NIOLockedValueBox(random ?? SystemRandomNumberGenerator())
+        randomness = DeliveryRandomness(random)
         self.store = store
         self.router = router
         self.renderer = renderer
