@@ -59,9 +59,10 @@ extension PostgresDeliveryStore {
             if outcome.state == .bounced { bouncedCampaigns.insert(campaign) }
             try await connection.query("""
                 INSERT INTO attempts (delivery_id, attempted_at, outcome, code, enhanced_code, response, mx_host,
-                                      tls_version, tls_verified)
+                                      tls_version, tls_verified, source_address)
                 VALUES (\(outcome.deliveryID), \(at), \(outcome.state.rawValue), \(code), \(outcome.enhancedCode),
-                        \(outcome.response), \(outcome.mxHost), \(outcome.tlsVersion), \(outcome.certificateVerified))
+                        \(outcome.response), \(outcome.mxHost), \(outcome.tlsVersion), \(outcome.certificateVerified),
+                        \(outcome.sourceAddress))
                 """, logger: logger)
             if hardBounces.contains(outcome.deliveryID) {
                 let detail = [outcome.code.map(String.init), outcome.enhancedCode, outcome.response]

@@ -102,7 +102,8 @@ enum PostgresMigrations {
                 response text,
                 mx_host text,
                 tls_version text,
-                tls_verified boolean
+                tls_verified boolean,
+                source_address text
             )
             """,
             "CREATE INDEX attempts_by_delivery ON attempts (delivery_id)",

@@ -7,8 +7,11 @@ public final class SQLiteLockHolder: @unchecked Sendable {
     private let output: URL
 
     /// Starts the holder and returns once it holds the lock (it lets go `seconds` later).
-    public static func hold(_ database: String, for seconds: Double) async throws -> SQLiteLockHolder {
-        let holder = try SQLiteLockHolder(database: database, seconds: seconds)
+    /// With `countingDeliveriesIn` (an smtp-sink dump folder) it counts the sink's
+    /// messages at the moment it takes the lock and the moment before it lets go
+    /// (`delivered(at:)`).
+    public static func hold(_ database: String, for seconds: Double, countingDeliveriesIn dump: URL? = nil) async throws -> SQLiteLockHolder {
+        let holder = try SQLiteLockHolder(database: database, seconds: seconds, dump: dump)
         guard try await TestPeers.eventually(within: .seconds(60), { holder.said("locked") || !holder.process.isRunning }),
               holder.said("locked") else {
             holder.stop()
@@ -17,12 +20,12 @@ public final class SQLiteLockHolder: @unchecked Sendable {
         return holder
     }
 
-    private init(database: String, seconds: Double) throws {
+    private init(database: String, seconds: Double, dump: URL?) throws {
         output = FileManager.default.temporaryDirectory.appendingPathComponent("sqlite-lock-\(UUID().uuidString).out")
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         process = Process()
         process.executableURL = URL(fileURLWithPath: try TestPeers.executable("python3"))
-        process.arguments = [PythonCheck.peersDirectory.appendingPathComponent("sqlite_lock.py").path, database, String(seconds)]
+        process.arguments = [PythonCheck.peersDirectory.appendingPathComponent("sqlite_lock.py").path, database, String(seconds)] + (dump.map { [$0.path] } ?? [])
         let handle = try FileHandle(forWritingTo: output)
         process.standardOutput = handle
         process.standardError = handle
@@ -34,6 +37,14 @@ public final class SQLiteLockHolder: @unchecked Sendable {
 
     /// Whether it printed `line` ("locked", "released").
     public func said(_ line: String) -> Bool { printed.split(separator: "\n").contains { $0 == line } }
+
+    /// The sink's message count it printed at `moment` ("lock" or "release"), nil before.
+    public func delivered(at moment: String) -> Int? {
+        printed.split(separator: "\n").lazy.compactMap { line -> Int? in
+            guard line.hasPrefix("delivered-at-\(moment) ") else { return nil }
+            return Int(line.split(separator: " ").last ?? "")
+        }.first
+    }
 
     /// Waits for it to let go (at most `deadline`, a hang guard); true when it did.
     public func released(within deadline: Duration = .seconds(120)) async throws -> Bool {

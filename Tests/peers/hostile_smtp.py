@@ -101,14 +101,26 @@ class Session:
             return
         if mode == "drip":
             greeting = b"220 hostile.test ESMTP slowly\r\n"
-            for byte in greeting:
-                # The client hung up: a write into its closed socket need not fail (the
-                # transport drops it), so the hang-up is read, not waited for.
-                if self.reader.at_eof():
-                    return
-                self.writer.write(bytes([byte]))
-                await self.writer.drain()
-                await asyncio.sleep(args.drip_interval)
+            # The client's hang-up is read, not waited for: a write into its closed
+            # socket need not fail (the transport drops it), and what it sent before
+            # leaving (a QUIT) is recorded as any line is.
+            hung_up = asyncio.Event()
+
+            async def watch():
+                while await self.readline() is not None:
+                    pass
+                hung_up.set()
+
+            watcher = asyncio.ensure_future(watch())
+            try:
+                for byte in greeting:
+                    if hung_up.is_set():
+                        return
+                    self.writer.write(bytes([byte]))
+                    await self.writer.drain()
+                    await asyncio.sleep(args.drip_interval)
+            finally:
+                watcher.cancel()
             record("reply", session=self.number, text="220 hostile.test ESMTP slowly")
             # Then behave, slowly: the client should long have gone.
         elif mode == "greet-421":

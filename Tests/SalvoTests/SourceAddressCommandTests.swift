@@ -1,0 +1,69 @@
+import Foundation
+import GRDB
+import Testing
+import TestPeers
+
+/// `delivery.source_address` from salvo.yml to the attempt log, against the hostile peer
+/// in its well-behaved mode on 127.0.0.1 (which records each client's address): every
+/// connection comes from the address asked for, and one this host does not have stops the
+/// send once as the sender's failure, bouncing nobody.
+@Suite struct SourceAddressCommandTests {
+    private let secret = ["SALVO_UNSUBSCRIBE_SECRET": "s3cret-for-tests-s3cret-for-tests-s3cret"]
+
+    private func project(port: Int, source: String, recipients: Int) async throws -> String {
+        var csv = "email,first_name,last_name,country,tags\n"
+        for i in 0..<recipients { csv += "r\(i)@d\(i % 3).test,R,\(i),NG,new\n" }
+        let dir = try await SalvoBinary.initProject(editing: [
+            ("  mode: mx", "  mode: mx\n  source_address: \"\(source)\""),
+            ("127.0.0.1:2525", "127.0.0.1:\(port)"),
+        ], recipients: csv)
+        for step in [["import", "customers", "recipients.csv"], ["campaign", "create", "welcome.yml"]] {
+            let result = try await SalvoBinary.run(step, in: dir)
+            #expect(result.status == 0, "salvo \(step.joined(separator: " ")): \(result.stderr)")
+        }
+        return dir
+    }
+
+    @Test func everyAttemptIsMadeFromTheSourceAddressAndSaysSo() async throws {
+        let peer = try await HostileSMTPPeer.start(mode: "normal", ["--session-limit", "60"])
+        defer { peer.stop() }
+        let dir = try await project(port: peer.port, source: "127.0.0.2", recipients: 6)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let sent = try await SalvoBinary.run(["send", "welcome"], in: dir, environment: secret)
+        #expect(sent.status == 0, "\(sent.stdout) \(sent.stderr)")
+        #expect(sent.stdout.contains("sent 6,"), "\(sent.stdout)")
+        let clients = Set(try peer.events().filter { $0.event == "connect" }.compactMap(\.client))
+        #expect(clients == ["127.0.0.2"])
+        let sources = try await DatabaseQueue(path: dir + "/salvo.db").read { db in
+            try String?.fetchAll(db, sql: "SELECT source_address FROM attempts")
+        }
+        #expect(sources.count == 6 && sources.allSatisfy { $0 == "127.0.0.2" }, "\(sources)")
+    }
+
+    /// 192.0.2.77 (TEST-NET-1) is no address of this host: nothing reaches the server,
+    /// nobody is attempted, and the command exits 78 with one line naming the address.
+    @Test func anAddressThisHostDoesNotHaveStopsTheSendOnce() async throws {
+        let peer = try await HostileSMTPPeer.start(mode: "normal", ["--session-limit", "60"])
+        defer { peer.stop() }
+        let dir = try await project(port: peer.port, source: "192.0.2.77", recipients: 4)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let sent = try await SalvoBinary.run(["send", "welcome"], in: dir, environment: secret)
+        #expect(sent.status == 78, "\(sent.stdout) \(sent.stderr)")
+        #expect(sent.stderr.contains("error: the sender's setup failed at") && sent.stderr.contains("192.0.2.77"), "\(sent.stderr)")
+        #expect(try peer.connections() == 0)
+        let report = try await SalvoBinary.run(["report", "welcome", "--json"], in: dir)
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [[String: Any]])
+        #expect(rows.count == 4)
+        for row in rows { #expect(row["status"] as? String == "pending" && row["attempts"] as? Int == 0, "\(row)") }
+    }
+
+    @Test func aSourceAddressThatIsNotAnIPAddressIsRefusedNamingTheLine() async throws {
+        let dir = try await SalvoBinary.initProject(editing: [("  mode: mx", "  mode: mx\n  source_address: mail.shop.test")],
+                                                    recipients: "email\nann@example.test\n")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let refused = try await SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir)
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("salvo.yml") && refused.stderr.contains("delivery.source_address")
+                && refused.stderr.contains("not an IP address (mail.shop.test)"), "\(refused.stderr)")
+    }
+}
