@@ -73,7 +73,7 @@ import TestPeers
         ("delivery:\n  mode: smtp\n", "/etc/salvo/salvo.yml:2: delivery.mode: expected one of mx | relay, found 'smtp'"),
         ("limits:\n  default:\n    rate: fast\n", "/etc/salvo/salvo.yml:3: limits.default.rate: expected a rate such as 100/hour, 20/min or 5/s, found 'fast'"),
         ("retry:\n  max_age: 4 hours\n", "/etc/salvo/salvo.yml:2: retry.max_age: expected a duration such as 30s, 15m, 4h or 2d, found '4 hours'"),
-        ("delivery:\n  rely: {}\n", "/etc/salvo/salvo.yml:2: delivery.rely: unknown key (expected one of: mode, relay, routes, tls, ca_file, suspend_after_failed_connections)"),
+        ("delivery:\n  rely: {}\n", "/etc/salvo/salvo.yml:2: delivery.rely: unknown key (expected one of: mode, relay, routes, tls, ca_file, suspend_after_failed_connections, source_address)"),
         ("delivery:\n  suspend_after_failed_connections: 0\n", "/etc/salvo/salvo.yml:2: delivery.suspend_after_failed_connections: must be at least 1"),
         ("delivery:\n  suspend_after_failed_connections: three\n", "/etc/salvo/salvo.yml:2: delivery.suspend_after_failed_connections: expected a whole number, found 'three'"),
         ("delivery:\n  mode: relay\n", "/etc/salvo/salvo.yml:2: delivery: mode is relay but no relay is configured (delivery.relay.host)"),

@@ -118,7 +118,7 @@ import TestPeers
 
         let status = try await SalvoBinary.run(["status", "welcome", "--json"], in: dir)
         let object = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
-        #expect(object?["unsubscribes"] as? [String: Int] == ["one_click": 1, "page": 0, "mail": 0], "\(status.stdout)")
+        #expect(object?["unsubscribes"] as? [String: Int] == ["one_click": 1, "page": 0, "mail": 0, "preferences": 0], "\(status.stdout)")
         #expect(try await SalvoBinary.run(["status", "welcome"], in: dir).stdout.contains("unsubscribes: 1 (one-click 1, page 0)"))
         // The report says when: Yuki has an unsubscribed_at, nobody else.
         let report = try await SalvoBinary.run(["report", "welcome", "--json"], in: dir)
