@@ -114,7 +114,7 @@ extension PostgresDeliveryStore {
             let rows = try await client.query("SELECT state FROM campaigns WHERE id = \(campaign)", logger: logger)
                 .decode(String.self).collected()
             guard let state = rows.first else { throw DeliveryStoreError.campaignNotFound(campaign) }
-            return Self.control(forState: state)
+            return CampaignControl(campaignState: state)
         }
     }
 
@@ -169,13 +169,4 @@ extension PostgresDeliveryStore {
         }
     }
 
-    static func control(forState state: String) -> CampaignControl {
-        switch state {
-        case "running": .running
-        case "paused": .paused
-        case "cancelled": .cancelled
-        case "finished": .finished
-        default: .notStarted
-        }
-    }
 }

@@ -3,14 +3,18 @@ import Foundation
 extension TestPeers {
     /// Starts a daemon with posix_spawn, never Foundation's `Process`: daemons such as
     /// dnsmasq and dovecot close the descriptors they inherit, which stalls `Process`'s
-    /// monitor. It gets /dev/null for input, `output` for its output and errors, a process
-    /// group of its own and default signal handling (a test runner's child may inherit a
-    /// mask that blocks SIGTERM).
-    public static func spawnDaemon(_ executable: String, _ arguments: [String], output: String) throws -> pid_t {
+    /// monitor. It gets `input` (a descriptor of the caller's; /dev/null when nil) for its
+    /// input, `output` for its output and errors, a process group of its own and default
+    /// signal handling (a test runner's child may inherit a mask that blocks SIGTERM).
+    public static func spawnDaemon(_ executable: String, _ arguments: [String], input: Int32? = nil, output: String) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if let input {
+            posix_spawn_file_actions_adddup2(&actions, input, 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
         posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
         var attributes = posix_spawnattr_t()

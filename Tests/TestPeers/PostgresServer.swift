@@ -137,7 +137,7 @@ public final class PostgresServer: Sendable {
             guard Glibc.pipe(&pipe) == 0 else { throw PeerError("pipe() failed: errno \(errno)") }
             for end in pipe { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
             let log = folder + "/postgres-\(port).log"
-            let pid = try spawn(shell, shellArguments, input: pipe[0], output: log)
+            let pid = try TestPeers.spawnDaemon(shell, shellArguments, input: pipe[0], output: log)
             close(pipe[0])
             switch try await TestPeers.daemonStart(port: port, pid: pid) {
             case .accepting?:
@@ -176,35 +176,6 @@ public final class PostgresServer: Sendable {
     private static func uidOf(_ user: String) -> uid_t {
         guard let entry = getpwnam(user) else { return uid_t.max }
         return entry.pointee.pw_uid
-    }
-
-    /// posix_spawn with `input` as the child's standard input (the lifeline) and its
-    /// output in `output`, in a process group of its own, default signal handling.
-    private static func spawn(_ executable: String, _ arguments: [String], input: Int32, output: String) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, input, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
-        guard rc == 0 else { throw PeerError("cannot start \(executable): \(String(cString: strerror(rc)))") }
-        return pid
     }
 }
 

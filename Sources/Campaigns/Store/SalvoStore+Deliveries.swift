@@ -335,7 +335,7 @@ extension SalvoStore: DeliveryStore, SynchronousCommits {
             guard let state = try String.fetchOne(db, sql: "SELECT state FROM campaigns WHERE id = ?", arguments: [campaign]) else {
                 throw DeliveryStoreError.campaignNotFound(campaign)
             }
-            return Self.control(forState: state)
+            return CampaignControl(campaignState: state)
         }
     }
 
@@ -371,15 +371,6 @@ extension SalvoStore: DeliveryStore, SynchronousCommits {
 
     // MARK: - Shared pieces
 
-    static func control(forState state: String) -> CampaignControl {
-        switch state {
-        case "running": .running
-        case "paused": .paused
-        case "cancelled": .cancelled
-        case "finished": .finished
-        default: .notStarted
-        }
-    }
 
     static func counts(campaign: Int64, in db: Database) throws -> DeliveryCounts {
         var counts = DeliveryCounts()

@@ -217,6 +217,20 @@ public enum CampaignControl: String, Sendable, Equatable {
     case notStarted
 }
 
+extension CampaignControl {
+    /// What a campaign in `state` (a store's `campaigns.state`: draft, scheduled, running,
+    /// paused, cancelled, finished, archived) asks of a running engine.
+    public init(campaignState state: String) {
+        switch state {
+        case "running": self = .running
+        case "paused": self = .paused
+        case "cancelled": self = .cancelled
+        case "finished": self = .finished
+        default: self = .notStarted
+        }
+    }
+}
+
 /// Deliveries per state, for progress lines, `salvo status` and the end-of-run summary.
 public struct DeliveryCounts: Sendable, Equatable {
     public var byState: [DeliveryState: Int]
