@@ -10,16 +10,6 @@ import TestPeers
 /// One whole pass of the engine on PostgreSQL against Postfix's smtp-sink: the store has no
 /// synchronous commits, so every mark and outcome goes through the committer's task.
 @Suite struct PostgresEngineTests {
-    struct PlainRenderer: MessageRenderer {
-        func render(_ delivery: ClaimedDelivery, smtpUTF8: Bool) throws -> RenderedMessage {
-            let id = "<\(delivery.id)@salvo.test>"
-            let text = "From: news@salvo.test\r\nTo: \(delivery.email)\r\nSubject: hello \(delivery.id)\r\n"
-                + "Message-ID: \(id)\r\n\r\nHello.\r\n"
-            return RenderedMessage(envelopeFrom: "bounces@salvo.test", envelopeTo: delivery.email, messageID: id,
-                                   bytes: Array(text.utf8))
-        }
-    }
-
     @Test func aPassDeliversEveryRecipientAndRecordsEachSent() async throws {
         let sink = try await SMTPSinkPeer.start()
         defer { sink.stop() }
@@ -33,7 +23,7 @@ import TestPeers
         let router = Router(routes: ["*": .init(host: "127.0.0.1", port: sink.port)],
                             resolver: DNSResolver(server: ("127.0.0.1", 9), timeout: 1, attempts: 1))
         let settings = DeliveryEngine.Settings(owner: "test:postgres", mx: SMTPConfiguration(heloName: "salvo.test", tls: .none))
-        let engine = DeliveryEngine(store: store, router: router, renderer: PlainRenderer(),
+        let engine = DeliveryEngine(store: store, router: router, renderer: PlainMessageRenderer(),
                                     policy: DeliveryPolicy(limits: try SiteLimits(presets: [:])), settings: settings)
         let summary = try await engine.run(campaign: campaign)
 

@@ -9,17 +9,6 @@ import TestPeers
 /// smtp-sink: the engine's time is the clock's alone, and a pause arrives as an event from
 /// the one watcher, seen when the clock says a second has passed.
 @Suite struct DeliveryEngineRunTests {
-    /// A short plain message per recipient.
-    struct PlainRenderer: MessageRenderer {
-        func render(_ delivery: ClaimedDelivery, smtpUTF8: Bool) throws -> RenderedMessage {
-            let id = "<\(delivery.id)@salvo.test>"
-            let text = "From: news@salvo.test\r\nTo: \(delivery.email)\r\nSubject: hello \(delivery.id)\r\n"
-                + "Message-ID: \(id)\r\n\r\nHello.\r\n"
-            return RenderedMessage(envelopeFrom: "bounces@salvo.test", envelopeTo: delivery.email, messageID: id,
-                                   bytes: Array(text.utf8))
-        }
-    }
-
     static let start = Date(timeIntervalSince1970: 1_900_000_000)
 
     static func engine(store: InMemoryDeliveryStore, port: Int, clock: DeliveryClock,
@@ -28,7 +17,7 @@ import TestPeers
         let router = Router(routes: ["*": .init(host: "127.0.0.1", port: port)],
                             resolver: DNSResolver(server: ("127.0.0.1", 9), timeout: 1, attempts: 1))
         let settings = DeliveryEngine.Settings(owner: "test:fake-clock", mx: SMTPConfiguration(heloName: "salvo.test", tls: .none))
-        return DeliveryEngine(store: store, router: router, renderer: PlainRenderer(),
+        return DeliveryEngine(store: store, router: router, renderer: PlainMessageRenderer(),
                               policy: DeliveryPolicy(limits: limits), settings: settings, clock: clock)
     }
 
