@@ -18,7 +18,7 @@ PIPELINING and 8BITMIME):
   normal             the well-behaved server
   never-greet        accepts TCP, reads and records what arrives, never writes
   accept-no-read     accepts TCP, never reads and never writes
-  drip               sends its greeting one byte every --drip-interval seconds
+  drip               sends its greeting (three lines) one byte every --drip-interval seconds
   greet-421          greets "421 4.7.0 Try again later" and closes
   greet-554          greets "554 5.7.1 ..." and waits for QUIT (RFC 5321 3.1)
   greet-tss04        greets with Yahoo's "421 4.7.0 [TSS04] ..." and closes
@@ -100,7 +100,11 @@ class Session:
                 pass
             return
         if mode == "drip":
-            greeting = b"220 hostile.test ESMTP slowly\r\n"
+            # Three lines, 88 bytes: at one byte every 0.5 s the whole greeting takes 44 s,
+            # so a client held up for a while on a loaded machine still leaves well
+            # before the end, and one that never leaves sees it finish inside the
+            # session limit.
+            greeting = b"220-hostile.test ESMTP slowly\r\n220-hostile.test is in no hurry\r\n220 hostile.test ready\r\n"
             # The client's hang-up is read, not waited for: a write into its closed
             # socket need not fail (the transport drops it), and what it sent before
             # leaving (a QUIT) is recorded as any line is.
@@ -121,7 +125,7 @@ class Session:
                     await asyncio.sleep(args.drip_interval)
             finally:
                 watcher.cancel()
-            record("reply", session=self.number, text="220 hostile.test ESMTP slowly")
+            record("reply", session=self.number, text=greeting.decode().rstrip("\r\n"))
             # Then behave, slowly: the client should long have gone.
         elif mode == "greet-421":
             await self.reply("421 4.7.0 Try again later")
