@@ -24,7 +24,7 @@ extension PostgresDeliveryStore {
         let now = Self.seconds(now)
         let excluded = excludingDomains.sorted()
         let perDay = settings.perDay
-        let today = DailyQuotaDay.day(of: settings.clock())
+        let today = QuotaDay.day(of: settings.clock())
         let taken: [ClaimedDelivery] = try await transaction("claimDue") { connection in
             let rows = try await connection.query("""
                 SELECT state, list_id FROM campaigns WHERE id = \(campaign) FOR SHARE
@@ -151,20 +151,5 @@ extension PostgresDeliveryStore {
         guard let json, let data = json.data(using: .utf8),
               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
         return object.compactMapValues { $0 as? String }
-    }
-}
-
-/// The quota's day: the UTC date of an instant, "2026-12-01", as the SQLite store keys it.
-enum DailyQuotaDay {
-    static func day(of date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let parts = calendar.dateComponents([.year, .month, .day], from: date)
-        return String(format: "%04d-%02d-%02d", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0)
-    }
-
-    /// 00:00 UTC after `date`.
-    static func nextDay(after date: Date) -> Date {
-        Date(timeIntervalSince1970: ((date.timeIntervalSince1970 / 86_400).rounded(.down) + 1) * 86_400)
     }
 }

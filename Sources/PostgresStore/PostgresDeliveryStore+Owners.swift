@@ -46,7 +46,9 @@ extension PostgresDeliveryStore {
             for (holder, host, process, heartbeatAt) in holders {
                 guard let holder else { orphans = true; continue }
                 if holder == owner { continue }
-                if !isAlive(host: host, process: process, heartbeatAt: heartbeatAt, now: now) { gone.append(holder) }
+                if !SenderProcess.isAlive(host: host, process: process, heartbeatAt: heartbeatAt, now: now, lease: settings.senderLease) {
+                    gone.append(holder)
+                }
             }
             guard !gone.isEmpty || orphans else { return DeliveryRecovery() }
             // Locked in id order first, so two recoveries (or a recovery and a cancel) do
@@ -66,13 +68,13 @@ extension PostgresDeliveryStore {
             // it again without `resendUnknown`.
             try await connection.query("""
                 INSERT INTO attempts (delivery_id, attempted_at, outcome, response)
-                SELECT id, COALESCE(claimed_at, \(now)), 'unknown', \(Self.unknownResponse) FROM deliveries
+                SELECT id, COALESCE(claimed_at, \(now)), 'unknown', \(DeliveryRecovery.unknownResponse) FROM deliveries
                 WHERE campaign_id = \(campaign) AND state = 'sending' AND (claimed_by IS NULL OR claimed_by = ANY(\(gone)))
                 """, logger: logger)
             let unknown = try await connection.query("""
                 UPDATE deliveries
                 SET state = 'unknown', attempts = attempts + 1, last_code = NULL, last_enhanced_code = NULL,
-                    last_response = \(Self.unknownResponse),
+                    last_response = \(DeliveryRecovery.unknownResponse),
                     first_attempt_at = COALESCE(first_attempt_at, claimed_at, \(now)),
                     last_attempt_at = COALESCE(claimed_at, \(now))
                 WHERE campaign_id = \(campaign) AND state = 'sending' AND (claimed_by IS NULL OR claimed_by = ANY(\(gone)))
@@ -83,6 +85,4 @@ extension PostgresDeliveryStore {
             return DeliveryRecovery(released: released, unknown: unknown)
         }
     }
-
-    static let unknownResponse = "sender stopped after handing the message to a connection, before its reply was recorded"
 }

@@ -80,7 +80,7 @@ extension PostgresDeliveryStore {
             }
         }
         if settings.perDay != nil, reachedServer > 0 {
-            let day = DailyQuotaDay.day(of: settings.clock())
+            let day = QuotaDay.day(of: settings.clock())
             try await connection.query("""
                 INSERT INTO quota_days (day, used) VALUES (\(day), \(Int64(reachedServer)))
                 ON CONFLICT (day) DO UPDATE SET used = quota_days.used + excluded.used
@@ -98,12 +98,9 @@ extension PostgresDeliveryStore {
                    count(*) FILTER (WHERE state IN ('sent', 'bounced', 'failed', 'unknown', 'deferred'))
             FROM deliveries WHERE campaign_id = \(campaign)
             """, logger: logger).decode((Int64, Int64).self).collected()
-        guard let counts = rows.first else { return }
-        let (bounced, attempted) = (Int(counts.0), Int(counts.1))
-        guard attempted >= settings.minimumAttempts, Double(bounced) > maxBounceRate * Double(attempted) else { return }
-        let percent = String(format: "%.1f", 100 * Double(bounced) / Double(attempted))
-        let reason = "reputation guard: \(bounced) of \(attempted) attempted recipients bounced (\(percent)%, more than "
-            + "\(String(format: "%g", maxBounceRate * 100))%); clean the list, then `salvo resume`"
+        guard let counts = rows.first,
+              let reason = BounceRate(bounced: Int(counts.0), attempted: Int(counts.1))
+                  .pauseReason(maxBounceRate: maxBounceRate, minimumAttempts: settings.minimumAttempts) else { return }
         try await connection.query("""
             UPDATE campaigns SET state = 'paused', state_reason = \(reason) WHERE id = \(campaign) AND state = 'running'
             """, logger: logger)
@@ -161,11 +158,10 @@ extension PostgresDeliveryStore {
         let today = settings.clock()
         return try await described("sendingHold") {
             let committed = try await client.withConnection { connection in
-                try await Self.quotaCommitted(day: DailyQuotaDay.day(of: today), on: connection, logger: logger)
+                try await Self.quotaCommitted(day: QuotaDay.day(of: today), on: connection, logger: logger)
             }
             guard committed >= perDay else { return nil }
-            return SendingHold(reason: "daily quota of \(perDay) reached; resumes tomorrow (UTC)",
-                               until: DailyQuotaDay.nextDay(after: today))
+            return .dailyQuotaReached(perDay: perDay, now: today)
         }
     }
 

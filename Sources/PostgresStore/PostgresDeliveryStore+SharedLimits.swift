@@ -53,7 +53,7 @@ extension PostgresDeliveryStore {
             var open = 0
             var gone: [String] = []
             for (holder, count, host, process, heartbeatAt) in rows {
-                if holder == owner || isAlive(host: host, process: process, heartbeatAt: heartbeatAt, now: now) {
+                if holder == owner || SenderProcess.isAlive(host: host, process: process, heartbeatAt: heartbeatAt, now: now, lease: settings.senderLease) {
                     open += Int(count)
                 } else {
                     gone.append(holder)

@@ -123,14 +123,6 @@ public final class PostgresDeliveryStore: DeliveryStore, Sendable {
         }
     }
 
-    /// Whether the sender whose `senders` row says this still runs: its heartbeat is
-    /// younger than the lease and, on this host, its process is there. No row: gone.
-    func isAlive(host: String?, process: String?, heartbeatAt: Int64?, now: Int64) -> Bool {
-        guard let host, let process, let heartbeatAt else { return false }
-        let fresh = heartbeatAt >= now - Int64(settings.senderLease)
-        return fresh && (host != SenderProcess.current.host || SenderProcess.isAlive(process))
-    }
-
     static func seconds(_ date: Date) -> Int64 { Int64(date.timeIntervalSince1970.rounded(.down)) }
     static func date(_ seconds: Int64) -> Date { Date(timeIntervalSince1970: TimeInterval(seconds)) }
 }

@@ -62,18 +62,25 @@ public final class PostgresServer: Sendable {
 
     /// Runs one statement as the superuser on the `postgres` database.
     public func psql(_ sql: String) throws {
+        let (status, output) = try Self.run(binaries + "/psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1",
+                                                                  "-p", "\(port)", "-U", user, "-d", "postgres", "-c", sql])
+        guard status == 0 else { throw PeerError("psql \(sql): \(output)") }
+    }
+
+    /// Runs a program to its end: its exit status and everything it printed (read with
+    /// `readAllData`, which outlasts the signals the tests' children bring).
+    static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binaries + "/psql")
-        process.arguments = ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", "\(port)", "-U", user,
-                             "-d", "postgres", "-c", sql]
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let text = String(decoding: try output.fileHandleForReading.readAllData(), as: UTF8.self)
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw PeerError("psql \(sql): \(text)") }
+        return (process.terminationStatus, text)
     }
 
     /// The folder of initdb, postgres, pg_isready and psql: on PATH, or Debian's
@@ -109,17 +116,8 @@ public final class PostgresServer: Sendable {
         let data = folder + "/data"
         let (initdb, initdbArguments) = try command([binaries + "/initdb", "-D", data, "--auth=trust", "-U", "postgres",
                                                       "-E", "UTF8", "--locale=C", "--no-sync"])
-        let setup = Process()
-        setup.executableURL = URL(fileURLWithPath: initdb)
-        setup.arguments = initdbArguments
-        let setupOutput = Pipe()
-        setup.standardOutput = setupOutput
-        setup.standardError = setupOutput
-        setup.standardInput = FileHandle.nullDevice
-        try setup.run()
-        let setupText = String(decoding: setupOutput.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        setup.waitUntilExit()
-        guard setup.terminationStatus == 0 else { throw PeerError("initdb failed: \(setupText)") }
+        let (status, output) = try run(initdb, initdbArguments)
+        guard status == 0 else { throw PeerError("initdb failed: \(output)") }
 
         var lastError: Error = PeerError("postgres did not start")
         for _ in 0..<3 {
@@ -159,14 +157,7 @@ public final class PostgresServer: Sendable {
     }
 
     private func isReady() -> Bool {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binaries + "/pg_isready")
-        process.arguments = ["-q", "-h", "127.0.0.1", "-p", "\(port)", "-U", user]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return false }
-        process.waitUntilExit()
-        return process.terminationStatus == 0
+        (try? Self.run(binaries + "/pg_isready", ["-q", "-h", "127.0.0.1", "-p", "\(port)", "-U", user]))?.status == 0
     }
 
     private static func read(_ path: String) -> String {

@@ -77,7 +77,7 @@ struct NoticeComposer: Sendable {
     }
 
     static func quota(_ kind: Notice.Kind, facts: QuotaNoticeFacts, campaign: String, waiting: Int) -> Content {
-        let resume = DailyQuota.day(of: DailyQuota.nextDay(after: Self.date(ofDay: facts.day)))
+        let resume = QuotaDay.day(of: QuotaDay.nextDay(after: Self.date(ofDay: facts.day)))
         if kind == .quota100 {
             let text = """
                 Salvo has handed \(facts.used) messages to servers today (\(facts.day), UTC): the daily quota \

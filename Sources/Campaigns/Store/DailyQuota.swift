@@ -22,23 +22,6 @@ public struct DailyQuota: Sendable, Equatable {
     /// The share of the day's quota at which the first notice goes to the sender.
     static let warningShare = 0.8
 
-    /// The quota's key for `date`: its UTC day, "2026-12-01".
-    public static func day(of date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let parts = calendar.dateComponents([.year, .month, .day], from: date)
-        return String(format: "%04d-%02d-%02d", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0)
-    }
-
-    /// 00:00 UTC after `date`, when the quota starts again.
-    public static func nextDay(after date: Date) -> Date {
-        let seconds = date.timeIntervalSince1970
-        return Date(timeIntervalSince1970: ((seconds / 86_400).rounded(.down) + 1) * 86_400)
-    }
-
-    /// The line a pass ends with when the quota is spent.
-    public var reachedMessage: String { "daily quota of \(perDay) reached; resumes tomorrow (UTC)" }
-
     /// Messages handed to servers on `day`.
     static func used(day: String, in db: Database) throws -> Int {
         try Int.fetchOne(db, sql: "SELECT used FROM quota_days WHERE day = ?", arguments: [day]) ?? 0
@@ -55,15 +38,15 @@ public struct DailyQuota: Sendable, Equatable {
 
     /// How many of `limit` deliveries a claim at `now` may take.
     func allowance(_ limit: Int, now: Date, in db: Database) throws -> Int {
-        let left = perDay - (try Self.used(day: Self.day(of: now), in: db)) - (try Self.inFlight(in: db))
+        let left = perDay - (try Self.used(day: QuotaDay.day(of: now), in: db)) - (try Self.inFlight(in: db))
         return max(0, min(limit, left))
     }
 
     /// Nil while claims may take something; else why not, and until when.
     func hold(now: Date, in db: Database) throws -> SendingHold? {
-        let committed = try Self.used(day: Self.day(of: now), in: db) + (try Self.inFlight(in: db))
+        let committed = try Self.used(day: QuotaDay.day(of: now), in: db) + (try Self.inFlight(in: db))
         guard committed >= perDay else { return nil }
-        return SendingHold(reason: reachedMessage, until: Self.nextDay(after: now))
+        return .dailyQuotaReached(perDay: perDay, now: now)
     }
 
     /// Counts the recorded outcomes of `deliveryIDs` that reached a server against the day
@@ -71,7 +54,7 @@ public struct DailyQuota: Sendable, Equatable {
     /// day each) to the sender of the campaign whose message crossed the line.
     func count(_ deliveryIDs: [Int64], now: Date, in db: Database) throws {
         guard let first = deliveryIDs.first else { return }
-        let day = Self.day(of: now)
+        let day = QuotaDay.day(of: now)
         try db.execute(sql: """
             INSERT INTO quota_days (day, used) VALUES (?, ?)
             ON CONFLICT (day) DO UPDATE SET used = used + excluded.used

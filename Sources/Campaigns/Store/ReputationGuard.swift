@@ -1,3 +1,4 @@
+import Delivery
 import Foundation
 import GRDB
 
@@ -37,13 +38,11 @@ public struct ReputationGuard: Sendable {
                        SUM(state IN ('sent', 'bounced', 'failed', 'unknown', 'deferred')) AS attempted
                 FROM deliveries WHERE campaign_id = ?
                 """, arguments: [campaign])
-            let bounced: Int = row?["bounced"] ?? 0
-            let attempted: Int = row?["attempted"] ?? 0
-            guard attempted >= minimumAttempts, Double(bounced) > maxBounceRate * Double(attempted) else { continue }
-            let percent = String(format: "%.1f", 100 * Double(bounced) / Double(attempted))
+            let rate = BounceRate(bounced: row?["bounced"] ?? 0, attempted: row?["attempted"] ?? 0)
+            guard let reason = rate.pauseReason(maxBounceRate: maxBounceRate, minimumAttempts: minimumAttempts) else { continue }
             try db.execute(sql: """
                 UPDATE campaigns SET state = 'paused', state_reason = ? WHERE id = ? AND state = 'running'
-                """, arguments: ["reputation guard: \(bounced) of \(attempted) attempted recipients bounced (\(percent)%, more than \(String(format: "%g", maxBounceRate * 100))%); clean the list, then `salvo resume`", campaign])
+                """, arguments: [reason, campaign])
         }
     }
 }

@@ -261,8 +261,8 @@ extension SalvoStore: DeliveryStore, SynchronousCommits {
                 if holder == owner { continue }
                 let sender = try Row.fetchOne(db, sql: "SELECT host, process, heartbeat_at FROM senders WHERE owner = ?",
                                               arguments: [holder])
-                if !Self.isAlive(host: sender?["host"], process: sender?["process"], heartbeatAt: sender?["heartbeat_at"],
-                                 now: now, here: here) {
+                if !SenderProcess.isAlive(host: sender?["host"], process: sender?["process"], heartbeatAt: sender?["heartbeat_at"],
+                                          now: now, lease: Self.senderLease, here: here) {
                     gone.append(holder)
                 }
             }
@@ -280,14 +280,14 @@ extension SalvoStore: DeliveryStore, SynchronousCommits {
                 INSERT INTO attempts (delivery_id, attempted_at, outcome, response)
                 SELECT id, COALESCE(claimed_at, ?), 'unknown', ? FROM deliveries
                 WHERE state = 'sending' AND \(held)
-                """, arguments: [now, Self.unknownResponse, campaign, goneJSON])
+                """, arguments: [now, DeliveryRecovery.unknownResponse, campaign, goneJSON])
             try db.execute(sql: """
                 UPDATE deliveries
                 SET state = 'unknown', attempts = attempts + 1, last_code = NULL, last_enhanced_code = NULL,
                     last_response = ?, first_attempt_at = COALESCE(first_attempt_at, claimed_at, ?),
                     last_attempt_at = COALESCE(claimed_at, ?)
                 WHERE state = 'sending' AND \(held)
-                """, arguments: [Self.unknownResponse, now, now, campaign, goneJSON])
+                """, arguments: [DeliveryRecovery.unknownResponse, now, now, campaign, goneJSON])
             let unknown = db.changesCount
             try db.execute(sql: "DELETE FROM senders WHERE owner IN (SELECT value FROM json_each(?))", arguments: [goneJSON])
             try db.execute(sql: "DELETE FROM shared_leases WHERE owner IN (SELECT value FROM json_each(?))", arguments: [goneJSON])
@@ -309,8 +309,6 @@ extension SalvoStore: DeliveryStore, SynchronousCommits {
         var firstAttemptAt: Int64?
         var attributes: String?
     }
-
-    static let unknownResponse = "sender stopped after handing the message to a connection, before its reply was recorded"
 
     @discardableResult
     public func resendUnknown(campaign: Int64) async throws -> Int {

@@ -29,7 +29,7 @@ extension SalvoStore {
     public func quotaUse() throws -> QuotaUse {
         settleSendLog()
         let now = clock()
-        let day = DailyQuota.day(of: now)
+        let day = QuotaDay.day(of: now)
         return try writer.read { db in
             guard let dailyQuota else {
                 let start = (now.timeIntervalSince1970 / 86_400).rounded(.down) * 86_400

@@ -47,8 +47,8 @@ extension SalvoStore {
             var gone: [String] = []
             for row in rows {
                 let holder: String = row["owner"]
-                if holder == owner || Self.isAlive(host: row["host"], process: row["process"], heartbeatAt: row["heartbeat_at"],
-                                                   now: now, here: here) {
+                if holder == owner || SenderProcess.isAlive(host: row["host"], process: row["process"], heartbeatAt: row["heartbeat_at"],
+                                                            now: now, lease: Self.senderLease, here: here) {
                     open += row["count"] as Int
                 } else {
                     gone.append(holder)
@@ -72,13 +72,5 @@ extension SalvoStore {
             try db.execute(sql: "UPDATE shared_leases SET count = count - 1 WHERE key = ? AND owner = ?", arguments: [key, owner])
             try db.execute(sql: "DELETE FROM shared_leases WHERE key = ? AND owner = ? AND count <= 0", arguments: [key, owner])
         }
-    }
-
-    /// Whether the sender whose `senders` row says this still runs: its heartbeat is
-    /// younger than the lease and, on this host, its process is there. No row: gone.
-    static func isAlive(host: String?, process: String?, heartbeatAt: Int64?, now: Int64, here: SenderProcess) -> Bool {
-        guard let host, let process, let heartbeatAt else { return false }
-        let fresh = heartbeatAt >= now - Int64(senderLease)
-        return fresh && (host != here.host || SenderProcess.isAlive(process))
     }
 }

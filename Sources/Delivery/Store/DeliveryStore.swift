@@ -192,6 +192,9 @@ public struct ClaimedDelivery: Sendable, Equatable {
 
 /// What `recoverAbandoned` did.
 public struct DeliveryRecovery: Sendable, Equatable {
+    /// The reply every store records for a `sending` delivery it makes `unknown`.
+    public static let unknownResponse = "sender stopped after handing the message to a connection, before its reply was recorded"
+
     /// `claimed` deliveries handed back to `pending`.
     public var released: Int
     /// `sending` deliveries now `unknown`: their message may have been delivered.

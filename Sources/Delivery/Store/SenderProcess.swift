@@ -17,6 +17,15 @@ public struct SenderProcess: Sendable, Equatable {
 
     public static let current = SenderProcess(host: hostName(), process: identity(of: getpid()) ?? "\(getpid())")
 
+    /// Whether the sender a store's `senders` row describes still runs: its heartbeat is
+    /// younger than `lease` (Unix seconds) and, when it is on this host (`here`), its
+    /// process is there. No row (all nil): gone. The rule every store presumes death by.
+    public static func isAlive(host: String?, process: String?, heartbeatAt: Int64?, now: Int64, lease: TimeInterval,
+                               here: SenderProcess = .current) -> Bool {
+        guard let host, let process, let heartbeatAt else { return false }
+        return heartbeatAt >= now - Int64(lease) && (host != here.host || isAlive(process))
+    }
+
     /// Whether the process named `process` on this host still runs.
     public static func isAlive(_ process: String) -> Bool {
         guard let pid = Int32(process.prefix { $0 != ":" }) else { return false }

@@ -47,7 +47,7 @@ import TestPeers
             && $0.contains("Content-Transfer-Encoding: 7bit\n") })
         // The body is prose wrapped at 72 columns: read it as one line.
         #expect(told.allSatisfy { $0.replacingOccurrences(of: "\n", with: " ").contains("Campaign \"engine-test\" has 20 recipients waiting.") })
-        let day = DailyQuota.day(of: today)
+        let day = QuotaDay.day(of: today)
         #expect(try SalvoStore(path: fixture.store.path, dailyQuota: configuration.quota, clock: { today }).quotaUse()
                 == QuotaUse(day: day, used: 30, perDay: 30))
 
