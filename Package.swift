@@ -159,7 +159,7 @@ let package = Package(
         // database, for the engine's tests.
         .target(name: "StoreContract", dependencies: ["Delivery"], path: "Tests/StoreContract"),
         .testTarget(name: "StoreContractTests", dependencies: ["StoreContract", "Delivery"]),
-        .testTarget(name: "SMTPTests", dependencies: ["SMTP", "TestPeers"]),
+        .testTarget(name: "SMTPTests", dependencies: ["SMTP", "TestPeers", .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "SMTPServerTests", dependencies: ["SMTPServer", "TestPeers"]),
         .testTarget(name: "MailMessageTests", dependencies: ["MailMessage", "TestPeers"]),
         // The real DSNs and the ARF complaint in Tests/CampaignsTests/Fixtures/bounces,
