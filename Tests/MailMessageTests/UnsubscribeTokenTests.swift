@@ -19,6 +19,21 @@ import MailMessage
         #expect(token != UnsubscribeToken.make(campaign: "spring-sale", recipient: "bob@example.org", secret: secret))
     }
 
+    /// Tokens already in sent mail must keep verifying, and a message composed again must
+    /// be the same bytes: the sealed form is fixed. These vectors were computed with
+    /// Python's `cryptography` and `hmac` from the form's definition (HKDF-SHA256 keys,
+    /// HMAC-SHA256 synthetic nonce, AES-256-GCM), not with Salvo, so a change in how a
+    /// token is computed that alters one byte fails here. One Maker makes several tokens,
+    /// as the send does, so a MAC state shared between tokens would show too.
+    @Test func sealedTokensMatchIndependentlyComputedVectors() {
+        let maker = UnsubscribeToken.Maker(campaign: "spring-sale", secret: secret)
+        #expect(maker.make(recipient: "ann@example.org") == "2.qBmSej_X6zIiIWhIn66kbfV0LQx9NnrgOcs-bSxqt5H1ZqIwz1A7iO8cJGHBVhsY1YrsukVe8gv6tg")
+        #expect(maker.make(recipient: "bob@example.org") == "2.3wPJjIaYXASbMJSny30yrHWV2AIhesAXp8CczIGKcs6-UWUUvHvMdRtL4LM-SqINj-zB6x1XRaRdww")
+        #expect(maker.make(recipient: "ann@example.org") == "2.qBmSej_X6zIiIWhIn66kbfV0LQx9NnrgOcs-bSxqt5H1ZqIwz1A7iO8cJGHBVhsY1YrsukVe8gv6tg")
+        #expect(UnsubscribeToken.make(campaign: "übung", recipient: "zoë@exämple.org", secret: secret)
+                == "2.sDbNQTYZ5c1b5o5XYht9lFD918kczni8VNkFVZTLW4h5_h9vWmuQ5ZmfkmZob1BguarMaZVEcA")
+    }
+
     @Test func refusesForgedAlteredAndTruncatedTokens() throws {
         let token = UnsubscribeToken.make(campaign: "spring-sale", recipient: "ann@example.org", secret: secret)
         #expect(UnsubscribeToken.verify(token, secret: Array("another secret".utf8)) == nil)

@@ -25,29 +25,34 @@ extension SalvoStore: DeliveryStore, SynchronousCommits {
             try self.applySendLog(in: db)
             let columns = try Self.columns(ofCampaign: campaign, in: db)
             // Paused or cancelled between the engine's last look and now: nothing to take.
-            guard try String.fetchOne(db, sql: "SELECT state FROM campaigns WHERE id = ?", arguments: [campaign]) == "running" else {
+            guard let campaignRow = try Row.fetchOne(db, sql: "SELECT state, list_id FROM campaigns WHERE id = ?", arguments: [campaign]),
+                  campaignRow["state"] as String == "running" else {
                 return ClaimBatch(columns: columns, rows: [])
             }
+            let listID: Int64 = campaignRow["list_id"]
             // The daily quota (DailyQuota.swift) caps what this claim may take.
             let allowed = try dailyQuota?.allowance(limit, now: clock(), in: db) ?? limit
             // Retries that are due first (they have waited longest), then new recipients;
             // each in the order of the (campaign_id, state, next_attempt_at) index, so the
             // claim reads only what it takes.
             // An address suppressed globally or on the campaign's list since the start
-            // is `suppressed` now, with the scope that applied (SET sees the old row, so
-            // the scope is worked out for each column).
-            let scope = Self.suppressionScopeSQL(
-                email: "deliveries.email", list: "(SELECT c.list_id FROM campaigns c WHERE c.id = deliveries.campaign_id)")
+            // is `suppressed` now, with the scope that applied. The scope is worked out
+            // once per row, in the subquery that picks the rows (SET sees only the old
+            // row, so naming it in both columns would look every address up twice).
+            let scope = Self.suppressionScopeSQL(email: "d.email", list: ":list")
             let statement = try db.cachedStatement(sql: """
                 UPDATE deliveries
-                SET state = CASE WHEN (\(scope)) IS NULL THEN 'claimed' ELSE 'suppressed' END,
-                    suppressed_by = \(scope),
-                    claimed_by = ?, claimed_at = ?
-                WHERE id IN (SELECT id FROM deliveries
-                             WHERE campaign_id = ? AND state = ? AND next_attempt_at <= ?
-                               AND domain NOT IN (SELECT value FROM json_each(?))
-                             ORDER BY next_attempt_at, id LIMIT ?)
-                RETURNING id, recipient_id, email, domain, attempts, first_attempt_at, state,
+                SET state = CASE WHEN due.scope IS NULL THEN 'claimed' ELSE 'suppressed' END,
+                    suppressed_by = due.scope,
+                    claimed_by = :owner, claimed_at = :now
+                FROM (SELECT d.id, \(scope) AS scope FROM deliveries d
+                      WHERE d.campaign_id = :campaign AND d.state = :state AND d.next_attempt_at <= :now
+                        AND d.domain NOT IN (SELECT value FROM json_each(:excluded))
+                      ORDER BY d.next_attempt_at, d.id LIMIT :limit) AS due
+                WHERE deliveries.id = due.id
+                RETURNING deliveries.id AS id, deliveries.recipient_id AS recipient_id, deliveries.email AS email,
+                          deliveries.domain AS domain, deliveries.attempts AS attempts,
+                          deliveries.first_attempt_at AS first_attempt_at, deliveries.state AS state,
                           (SELECT attributes FROM recipients r WHERE r.id = deliveries.recipient_id) AS attributes
                 """)
             var taken: [ClaimRow] = []
@@ -55,7 +60,8 @@ extension SalvoStore: DeliveryStore, SynchronousCommits {
             for state in [DeliveryState.deferred, .pending] {
                 while taken.count < allowed {
                     let batch = try Row.fetchAll(statement, arguments: [
-                        owner, now, campaign, state.rawValue, now, excluded, allowed - taken.count,
+                        "owner": owner, "now": now, "campaign": campaign, "state": state.rawValue,
+                        "excluded": excluded, "limit": allowed - taken.count, "list": listID,
                     ])
                     if batch.isEmpty { break }
                     for row in batch {

@@ -45,16 +45,22 @@ public enum UnsubscribeToken {
     /// The two keys of the sealed form, each derived from the secret for its one use.
     struct SealingKeys: Sendable {
         let encryption: SymmetricKey
-        let nonce: SymmetricKey
+        /// The nonce key's HMAC with the key already absorbed: each seal copies it (the
+        /// hash states are copied on write) rather than hashing the padded key twice more
+        /// for every token of the send.
+        let keyedNonceMAC: HMAC<SHA256>
 
         init(secret: some ContiguousBytes) {
             let material = SymmetricKey(data: secret)
             encryption = HKDF<SHA256>.deriveKey(inputKeyMaterial: material, info: Array("salvo unsubscribe token v2: encryption".utf8), outputByteCount: 32)
-            nonce = HKDF<SHA256>.deriveKey(inputKeyMaterial: material, info: Array("salvo unsubscribe token v2: nonce".utf8), outputByteCount: 32)
+            let nonce = HKDF<SHA256>.deriveKey(inputKeyMaterial: material, info: Array("salvo unsubscribe token v2: nonce".utf8), outputByteCount: 32)
+            keyedNonceMAC = HMAC<SHA256>(key: nonce)
         }
 
         func seal(_ plaintext: [UInt8]) -> [UInt8] {
-            let synthetic = Array(HMAC<SHA256>.authenticationCode(for: plaintext, using: nonce).prefix(UnsubscribeToken.nonceLength))
+            var mac = keyedNonceMAC
+            mac.update(data: plaintext)
+            let synthetic = Array(mac.finalize().prefix(UnsubscribeToken.nonceLength))
             // A 12-byte nonce and a 32-byte key are always accepted: neither call can fail.
             let box = try! AES.GCM.seal(plaintext, using: encryption, nonce: try! AES.GCM.Nonce(data: synthetic))
             return synthetic + Array(box.ciphertext) + Array(box.tag)
