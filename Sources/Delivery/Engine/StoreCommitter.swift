@@ -57,10 +57,11 @@ final class StoreCommitter: @unchecked Sendable {
     /// - Parameters:
     ///   - pause: waits out a retry's delay (a test passes one that advances a fake clock
     ///     and returns at once); nil sleeps for it, the thread or the task.
-    ///   - now: the time written with each commit.
+    ///   - now: the time written with each commit: the engine's clock, so a test's fake
+    ///     clock reaches the store's rows as it reaches the engine.
     init(store: any DeliveryStore, owner: String, batchSize: Int, retryDelays: [Duration],
          pause: (@Sendable (Duration) -> Void)? = nil,
-         now: @escaping @Sendable () -> Date = { Date() }) {
+         now: @escaping @Sendable () -> Date) {
         self.owner = owner
         self.batchSize = max(1, batchSize)
         self.retryDelays = retryDelays

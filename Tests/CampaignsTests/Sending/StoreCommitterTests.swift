@@ -27,7 +27,7 @@ import Testing
         store.busy(commits: 2)
         let waited = NIOLockedValueBox<[Duration]>([])
         let committer = StoreCommitter(store: store, owner: "test:commit", batchSize: 10, retryDelays: delays,
-                                       pause: { delay in waited.withLockedValue { $0.append(delay) } })
+                                       pause: { delay in waited.withLockedValue { $0.append(delay) } }, now: { Date() })
         defer { committer.close() }
         _ = committer.record(deferred(delivery), suppress: false)
         try await committer.flush()
@@ -45,7 +45,7 @@ import Testing
         store.busy(commits: 4)
         let waited = NIOLockedValueBox<[Duration]>([])
         let committer = StoreCommitter(store: store, owner: "test:commit", batchSize: 10, retryDelays: delays,
-                                       pause: { delay in waited.withLockedValue { $0.append(delay) } })
+                                       pause: { delay in waited.withLockedValue { $0.append(delay) } }, now: { Date() })
         defer { committer.close() }
         _ = committer.record(deferred(delivery), suppress: false)
         await #expect(throws: FaultyStore.Busy.self) { try await committer.flush() }
