@@ -23,12 +23,15 @@ extension SalvoStore: DeliveryStore, SynchronousCommits {
         let excluded = try JSONColumns.encode(excludingDomains.sorted())
         let batch: ClaimBatch = try await write { db in
             try self.applySendLog(in: db)
-            let columns = try Self.columns(ofCampaign: campaign, in: db)
-            // Paused or cancelled between the engine's last look and now: nothing to take.
-            guard let campaignRow = try Row.fetchOne(db, sql: "SELECT state, list_id FROM campaigns WHERE id = ?", arguments: [campaign]),
-                  campaignRow["state"] as String == "running" else {
-                return ClaimBatch(columns: columns, rows: [])
+            // The campaign's state, its list and that list's attribute names, in one read.
+            guard let campaignRow = try Row.fetchOne(db, sql: """
+                SELECT c.state, c.list_id, l.columns FROM campaigns c JOIN lists l ON l.id = c.list_id WHERE c.id = ?
+                """, arguments: [campaign]) else {
+                throw DeliveryStoreError.campaignNotFound(campaign)
             }
+            let columns = JSONColumns.decode(campaignRow["columns"])
+            // Paused or cancelled between the engine's last look and now: nothing to take.
+            guard campaignRow["state"] as String == "running" else { return ClaimBatch(columns: columns, rows: []) }
             let listID: Int64 = campaignRow["list_id"]
             // The daily quota (DailyQuota.swift) caps what this claim may take.
             let allowed = try dailyQuota?.allowance(limit, now: clock(), in: db) ?? limit
