@@ -14,7 +14,7 @@ import _CryptoExtras
     }
 
     @Test(arguments: [DKIMKey.Algorithm.rsa, .ed25519])
-    func dkimpyVerifiesSignedMessages(_ algorithm: DKIMKey.Algorithm) throws {
+    func dkimpyVerifiesSignedMessages(_ algorithm: DKIMKey.Algorithm) async throws {
         let key = algorithm == .rsa ? Self.rsaKey : Self.edKey
         let signer = try DKIMSigner(domain: "shop.example", selector: "s1", key: key)
         let messages = try [
@@ -24,7 +24,7 @@ import _CryptoExtras
             sampleMessage(text: nil, html: "<p>" + String(repeating: "long ", count: 300) + "</p>",
                           attachments: [Attachment(filename: "f.bin", contentType: "application/octet-stream", data: Array(repeating: 7, count: 4000))]),
         ].map { try signer.sign($0.serialized(), at: fixedDate).bytes }
-        let verdicts = try DKIMVerdict.verify(messages, records: records([("s1", key)]))
+        let verdicts = try await DKIMVerdict.verify(messages, records: records([("s1", key)]))
         for verdict in verdicts {
             #expect(verdict.ok, "\(verdict.log)")
         }
@@ -48,7 +48,7 @@ import _CryptoExtras
     /// A Reply-To, Content-Type, MIME-Version or List-Id added on the way (a second one,
     /// or a first one where the message had none) breaks the signature: each is named in
     /// h= once more than it occurs.
-    @Test func aHeaderAddedInTransitBreaksTheSignature() throws {
+    @Test func aHeaderAddedInTransitBreaksTheSignature() async throws {
         let signer = try DKIMSigner(domain: "shop.example", selector: "s1", key: Self.edKey)
         var message = try sampleMessage()
         message.replyTo = try Mailbox(address: "help@shop.example")
@@ -64,14 +64,14 @@ import _CryptoExtras
             copy.headers.append(field)
             return copy.bytes
         }
-        let verdicts = try DKIMVerdict.verify([signed.bytes] + tampered, records: records([("s1", Self.edKey)]))
+        let verdicts = try await DKIMVerdict.verify([signed.bytes] + tampered, records: records([("s1", Self.edKey)]))
         #expect(verdicts[0].ok, "\(verdicts[0].log)")
         for (field, verdict) in zip(added, verdicts.dropFirst()) {
             #expect(!verdict.ok, "\(field.name) added in transit still verifies")
         }
     }
 
-    @Test func tamperingBreaksTheSignature() throws {
+    @Test func tamperingBreaksTheSignature() async throws {
         let signer = try DKIMSigner(domain: "shop.example", selector: "s1", key: Self.edKey)
         let signed = try signer.sign(sampleMessage().serialized(), at: fixedDate)
         var bodyChanged = signed
@@ -80,7 +80,7 @@ import _CryptoExtras
         headerAdded.headers.append(HeaderField(name: "List-Unsubscribe", value: " <https://evil.example/>"))
         var whitespaceOnly = signed
         whitespaceOnly.body = Array(String(decoding: signed.body, as: UTF8.self).replacingOccurrences(of: "\r\n", with: "  \r\n").utf8)
-        let verdicts = try DKIMVerdict.verify([bodyChanged.bytes, headerAdded.bytes, whitespaceOnly.bytes], records: records([("s1", Self.edKey)]))
+        let verdicts = try await DKIMVerdict.verify([bodyChanged.bytes, headerAdded.bytes, whitespaceOnly.bytes], records: records([("s1", Self.edKey)]))
         #expect(!verdicts[0].ok)
         #expect(!verdicts[1].ok)
         // Relaxed canonicalisation tolerates trailing whitespace added on the way.

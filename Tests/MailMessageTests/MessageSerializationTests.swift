@@ -63,15 +63,15 @@ import Testing
         #expect(message.suffix(2) == [13, 10])
     }
 
-    @Test func onlyHTMLGetsAGeneratedTextPart() throws {
-        let parsed = try ParsedMessage.parse([
+    @Test func onlyHTMLGetsAGeneratedTextPart() async throws {
+        let parsed = try await ParsedMessage.parse([
             try sampleMessage(text: nil, html: "<h1>Hi Ann</h1><p>See <a href=\"https://shop.example/d\">the deals</a>.</p>").serialized().bytes,
         ])[0]
         #expect(parsed.tree.description == "multipart/alternative[text/plain, text/html]")
         #expect(parsed.leaves[0].text?.contains("the deals (https://shop.example/d)") == true)
     }
 
-    @Test func pythonReadsEveryShapeBack() throws {
+    @Test func pythonReadsEveryShapeBack() async throws {
         let attachment = Attachment(filename: "Prix d’été — 2026 très long nom de fichier.pdf", contentType: "application/pdf", data: (0..<3000).map { UInt8($0 % 251) })
         let text = "Bonjour Zoë,\n\nLes offres de printemps sont là : -30 % = moins cher.\n" + String(repeating: "Une très longue ligne ", count: 20) + "\n"
         let html = "<p>Bonjour <b>Zoë</b>,</p><p>" + String(repeating: "offres ", count: 100) + "</p>"
@@ -83,7 +83,7 @@ import Testing
             (try sampleMessage(text: text, html: nil, attachments: [attachment, Attachment(filename: "a.txt", contentType: "bad type", data: [1, 2])]),
              "multipart/mixed[text/plain, application/pdf, application/octet-stream]"),
         ]
-        let parsed = try ParsedMessage.parse(try cases.map { try $0.0.serialized().bytes })
+        let parsed = try await ParsedMessage.parse(try cases.map { try $0.0.serialized().bytes })
         for ((message, tree), result) in zip(cases, parsed) {
             #expect(result.tree.description == tree)
             #expect(result.defects.isEmpty, "\(result.defects)")
@@ -104,7 +104,7 @@ import Testing
         }
     }
 
-    @Test func nonASCIINamesAndSubjectsDecodeToTheOriginal() throws {
+    @Test func nonASCIINamesAndSubjectsDecodeToTheOriginal() async throws {
         let samples: [(String, String)] = [
             ("Zoë Ångström", "Zoë, vos offres — jusqu’à -30 %"),
             ("山田 太郎", "春のセール：今だけ 30% オフ！" + String(repeating: "お得な情報", count: 10)),
@@ -117,7 +117,7 @@ import Testing
         let messages = try samples.enumerated().map { index, sample in
             try sampleMessage(toName: sample.0, subject: sample.1, seed: UInt64(index)).serialized().bytes
         }
-        for (sample, parsed) in zip(samples, try ParsedMessage.parse(messages)) {
+        for (sample, parsed) in zip(samples, try await ParsedMessage.parse(messages)) {
             let name = sample.0.trimmingCharacters(in: .whitespaces)
             #expect(parsed.header("Subject") == sample.1)
             #expect(parsed.rfc2047["subject"] == sample.1)
@@ -139,7 +139,7 @@ import Testing
     /// Every place a recipient's data reaches: display names, subject, bodies, list
     /// and campaign names, the unsubscribe URL, attachment names. The header set and the
     /// MIME tree must be those of an innocent message.
-    @Test func injectionThroughAnyFieldChangesNoStructure() throws {
+    @Test func injectionThroughAnyFieldChangesNoStructure() async throws {
         let attack = Self.injection
         let boundaryAttack = "\r\n--=_alt_x\r\nContent-Type: text/html\r\n\r\n<script>\r\n.\r\nMAIL FROM:<x@y>"
         let attachment = Attachment(filename: "a.pdf", contentType: "application/pdf", data: [1, 2, 3])
@@ -159,7 +159,7 @@ import Testing
             variants.append(from)
         }
         let all = [baseline] + variants
-        let parsed = try ParsedMessage.parse(try all.map { try $0.serialized().bytes })
+        let parsed = try await ParsedMessage.parse(try all.map { try $0.serialized().bytes })
         let expectedNames = parsed[0].headerNames
         for (index, result) in parsed.enumerated().dropFirst() {
             let names = result.headerNames.filter { $0 != "Reply-To" }
@@ -171,9 +171,9 @@ import Testing
         }
     }
 
-    @Test func aContentTypeThatIsNotOneBecomesOctetStream() throws {
+    @Test func aContentTypeThatIsNotOneBecomesOctetStream() async throws {
         let message = try sampleMessage(attachments: [Attachment(filename: "a.pdf", contentType: Self.injection, data: [1])])
-        let parsed = try ParsedMessage.parse([try message.serialized().bytes])[0]
+        let parsed = try await ParsedMessage.parse([try message.serialized().bytes])[0]
         #expect(parsed.tree.description == "multipart/mixed[multipart/alternative[text/plain, text/html], application/octet-stream]")
         #expect(!parsed.headers.contains { $0[0].lowercased() == "bcc" })
     }

@@ -57,17 +57,21 @@ import Testing
     /// The greeting comes one byte every half second, so no byte is ever a second late:
     /// a deadline that each byte moved would never pass. The whole greeting is due in 1 s.
     ///
-    /// The connection runs on an event loop of its own, so no other test's work on the
-    /// shared loop can delay its deadline or its hang-up (in full runs the peer twice saw
-    /// the whole greeting out before the client left; alone the test never did).
+    /// The connection runs on an event loop of its own and its tasks on a thread of their
+    /// own, so no other test's work on the shared loop or the shared pool can delay its
+    /// deadline or its hang-up (in full runs the peer saw the whole greeting out before
+    /// the client left; alone the test never did).
     @Test func aDrippedGreetingIsCutOffAtItsDeadline() async throws {
         let peer = try await Self.start("drip", ["--drip-interval", "0.5"])
         defer { peer.stop() }
         let loop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let error = try #require(await Self.error {
-            _ = try await SMTPConnection.connect(host: "127.0.0.1", port: peer.port,
-                                                 configuration: Self.configuration { $0.greeting = .seconds(1) },
-                                                 eventLoopGroup: loop)
+        let port = peer.port
+        let error = try #require(try await DedicatedThreadExecutor.run(name: "dripped greeting") {
+            await Self.error {
+                _ = try await SMTPConnection.connect(host: "127.0.0.1", port: port,
+                                                     configuration: Self.configuration { $0.greeting = .seconds(1) },
+                                                     eventLoopGroup: loop)
+            }
         })
         try await loop.shutdownGracefully()
         #expect(error.code == .replyTimeout, "\(error)")

@@ -236,7 +236,7 @@ import Testing
         #expect(sent.status == 0 && sent.stdout.contains("sent 4"), "\(sent.stdout)\(sent.stderr)")
         let messages = try sink.transactions().map { Array(String(decoding: $0.message, as: UTF8.self).replacingOccurrences(of: "\n", with: "\r\n").utf8) }
         #expect(messages.count == 4)
-        let verdicts = try DKIMVerdict.verify(messages, records: [
+        let verdicts = try await DKIMVerdict.verify(messages, records: [
             "rsa1._domainkey.example.com": rsa.dnsRecord, "ed1._domainkey.example.com": ed.dnsRecord,
         ])
         for verdict in verdicts { #expect(verdict.ok && verdict.signatures == 2, "\(verdict.log)") }

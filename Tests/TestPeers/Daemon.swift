@@ -4,8 +4,9 @@ extension TestPeers {
     /// Starts a daemon with posix_spawn, never Foundation's `Process`: daemons such as
     /// dnsmasq and dovecot close the descriptors they inherit, which stalls `Process`'s
     /// monitor. It gets `input` (a descriptor of the caller's; /dev/null when nil) for its
-    /// input, `output` for its output and errors, a process group of its own and default
-    /// signal handling (a test runner's child may inherit a mask that blocks SIGTERM).
+    /// input, `output` for its output and errors, no other descriptor of the caller's, a
+    /// process group of its own and default signal handling (a test runner's child may
+    /// inherit a mask that blocks SIGTERM).
     public static func spawnDaemon(_ executable: String, _ arguments: [String], input: Int32? = nil, output: String) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -17,6 +18,10 @@ extension TestPeers {
         }
         posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Nothing else of this process's: a daemon that held the write end of another
+        // child's output pipe would keep the test that reads that pipe from ever seeing
+        // its end (a PostgreSQL started while a `salvo` child ran did, and the run hung).
+        try closeFrom(3, in: &actions)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -35,5 +40,16 @@ extension TestPeers {
         let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
         guard rc == 0 else { throw PeerError("cannot start \(executable): \(String(cString: strerror(rc)))") }
         return pid
+    }
+
+    /// Adds glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later; Swift's
+    /// Glibc module does not declare it, so it is looked up by name).
+    private static func closeFrom(_ lowest: Int32, in actions: inout posix_spawn_file_actions_t) throws {
+        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+        guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "posix_spawn_file_actions_addclosefrom_np") else {
+            throw PeerError("this C library has no posix_spawn_file_actions_addclosefrom_np (glibc 2.34 or later has)")
+        }
+        let rc = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, lowest)
+        guard rc == 0 else { throw PeerError("posix_spawn_file_actions_addclosefrom_np: \(String(cString: strerror(rc)))") }
     }
 }

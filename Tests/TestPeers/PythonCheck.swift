@@ -18,68 +18,17 @@ public enum PythonCheck {
     }
 
     /// Runs `python3 Tests/peers/<script> arguments…`, feeding `input` on stdin.
-    /// Throws `Failure` (with stderr) when the script exits non-zero.
-    public static func run(_ script: String, arguments: [String] = [], input: [UInt8]) throws -> [UInt8] {
-        let path = peersDirectory.appendingPathComponent(script).path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", path] + arguments
-        let stdin = Pipe()
-        let stdout = Pipe()
-        // stderr goes to a file so a chatty script can never fill a pipe and stall.
-        let errorFile = FileManager.default.temporaryDirectory.appendingPathComponent("pythoncheck-\(UUID().uuidString).err")
-        _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
-        let errorHandle = try FileHandle(forWritingTo: errorFile)
-        defer {
-            try? errorHandle.close()
-            try? FileManager.default.removeItem(at: errorFile)
-        }
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = errorHandle
-        try process.run()
-        // Read stdout on another thread while stdin is written, so neither side can
-        // block on a full pipe.
-        let collected = OutputCollector()
-        let reader = Thread {
-            collected.set((try? stdout.fileHandleForReading.readAllData()) ?? Data())
-        }
-        reader.start()
-        stdin.fileHandleForWriting.write(Data(input))
-        try stdin.fileHandleForWriting.close()
-        process.waitUntilExit()
-        let output = collected.wait()
-        guard process.terminationStatus == 0 else {
-            let message = (try? String(contentsOf: errorFile, encoding: .utf8)) ?? ""
-            throw Failure(script: script, status: process.terminationStatus, stderr: message)
-        }
-        return Array(output)
+    /// Throws `Failure` (with stderr) when the script exits non-zero. Awaited, never
+    /// waited for: a thread of the shared concurrency pool stays free meanwhile
+    /// (`PythonProcess`).
+    public static func run(_ script: String, arguments: [String] = [], input: [UInt8]) async throws -> [UInt8] {
+        try await PythonProcess.run(script, arguments: arguments, input: input)
     }
 
     /// Sends `request` as JSON and decodes the JSON reply.
-    public static func json<Request: Encodable, Reply: Decodable>(_ script: String, _ request: Request, as: Reply.Type) throws -> Reply {
-        let output = try run(script, input: Array(try JSONEncoder().encode(request)))
+    public static func json<Request: Encodable, Reply: Decodable>(_ script: String, _ request: Request, as: Reply.Type) async throws -> Reply {
+        let output = try await run(script, input: Array(try JSONEncoder().encode(request)))
         return try JSONDecoder().decode(Reply.self, from: Data(output))
-    }
-}
-
-private final class OutputCollector: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var data: Data?
-
-    func set(_ data: Data) {
-        condition.lock()
-        self.data = data
-        condition.signal()
-        condition.unlock()
-    }
-
-    func wait() -> Data {
-        condition.lock()
-        while data == nil { condition.wait() }
-        let result = data!
-        condition.unlock()
-        return result
     }
 }
 
@@ -126,11 +75,11 @@ public struct ParsedMessage: Decodable, Sendable {
     }
 
     /// Parses every message in one run of Python.
-    public static func parse(_ messages: [[UInt8]]) throws -> [ParsedMessage] {
+    public static func parse(_ messages: [[UInt8]]) async throws -> [ParsedMessage] {
         struct Request: Encodable { let messages: [String] }
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
-        let output = try PythonCheck.run(
+        let output = try await PythonCheck.run(
             "mime/parse.py",
             input: Array(try JSONEncoder().encode(Request(messages: messages.map { Data($0).base64EncodedString() })))
         )
@@ -148,12 +97,12 @@ public struct DKIMVerdict: Decodable, Sendable {
 
     /// Verifies every message in one run; `records` maps
     /// `selector._domainkey.domain` to the TXT record text.
-    public static func verify(_ messages: [[UInt8]], records: [String: String]) throws -> [DKIMVerdict] {
+    public static func verify(_ messages: [[UInt8]], records: [String: String]) async throws -> [DKIMVerdict] {
         struct Request: Encodable {
             let records: [String: String]
             let messages: [String]
         }
         let request = Request(records: records, messages: messages.map { Data($0).base64EncodedString() })
-        return try PythonCheck.json("mime/dkim_verify.py", request, as: [DKIMVerdict].self)
+        return try await PythonCheck.json("mime/dkim_verify.py", request, as: [DKIMVerdict].self)
     }
 }

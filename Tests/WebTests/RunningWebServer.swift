@@ -35,8 +35,9 @@ final class RunningWebServer: Sendable {
         let service = server.service { port in continuation.yield(port) }
         let group = ServiceGroup(configuration: .init(services: [service], logger: logger))
         // The stream ends if the group stops before listening (a port in use), so the
-        // wait below cannot hang.
-        let task = Task {
+        // wait below cannot hang. The server's tasks run on a thread of their own, so its
+        // deadlines and answers do not wait for the rest of the suite's work.
+        let task = Task(executorPreference: DedicatedThreadExecutor(name: "web test server")) {
             defer { continuation.finish() }
             try await group.run()
         }

@@ -44,11 +44,11 @@ import Testing
     }
 
     @Test(arguments: [DKIMKey.Algorithm.rsa, .ed25519])
-    func everyMessageParsesAndVerifies(_ algorithm: DKIMKey.Algorithm) throws {
+    func everyMessageParsesAndVerifies(_ algorithm: DKIMKey.Algorithm) async throws {
         let key = try DKIMKey.generate(algorithm)
         let messages = try compose(Self.recipients, key: key)
-        let parsed = try ParsedMessage.parse(messages)
-        let verdicts = try DKIMVerdict.verify(messages, records: ["s1._domainkey.shop.example": key.dnsRecord])
+        let parsed = try await ParsedMessage.parse(messages)
+        let verdicts = try await DKIMVerdict.verify(messages, records: ["s1._domainkey.shop.example": key.dnsRecord])
         for (index, (recipient, (result, verdict))) in zip(Self.recipients, zip(parsed, verdicts)).enumerated() {
             #expect(verdict.ok, "recipient \(index): \(verdict.log)")
             #expect(result.defects.isEmpty, "recipient \(index): \(result.defects)")
@@ -85,7 +85,7 @@ import Testing
         #expect(parsed[5].addresses["to"]?.first == ["", "noname@example.org"])
     }
 
-    @Test func dualSignedMessagesVerifyWithBothKeys() throws {
+    @Test func dualSignedMessagesVerifyWithBothKeys() async throws {
         let rsa = try DKIMKey.generate(.rsa)
         let ed = try DKIMKey.generate(.ed25519)
         let folder = try springSaleFolder()
@@ -95,7 +95,7 @@ import Testing
         )
         var generator = SeededGenerator(seed: 11)
         let messages = try Self.recipients.map { try composer.compose(for: $0, date: renderDate, using: &generator).bytes }
-        let verdicts = try DKIMVerdict.verify(messages, records: [
+        let verdicts = try await DKIMVerdict.verify(messages, records: [
             "ed._domainkey.shop.example": ed.dnsRecord, "rsa._domainkey.shop.example": rsa.dnsRecord,
         ])
         for verdict in verdicts {
@@ -103,16 +103,16 @@ import Testing
             #expect(verdict.ok, "\(verdict.log)")
         }
         // With one key missing from DNS the message no longer passes every signature.
-        let partial = try DKIMVerdict.verify([messages[0]], records: ["ed._domainkey.shop.example": ed.dnsRecord])
+        let partial = try await DKIMVerdict.verify([messages[0]], records: ["ed._domainkey.shop.example": ed.dnsRecord])
         #expect(!partial[0].ok)
     }
 
-    @Test func injectionThroughEveryMergeFieldChangesNothingStructural() throws {
+    @Test func injectionThroughEveryMergeFieldChangesNothingStructural() async throws {
         let key = try DKIMKey.generate(.ed25519)
         let baseline = Self.recipients[0]
         let messages = try compose([baseline] + Self.attackers, key: key)
-        let parsed = try ParsedMessage.parse(messages)
-        let verdicts = try DKIMVerdict.verify(messages, records: ["s1._domainkey.shop.example": key.dnsRecord])
+        let parsed = try await ParsedMessage.parse(messages)
+        let verdicts = try await DKIMVerdict.verify(messages, records: ["s1._domainkey.shop.example": key.dnsRecord])
         for (index, (result, verdict)) in zip(parsed, verdicts).enumerated() {
             #expect(result.headerNames == parsed[0].headerNames, "attacker \(index)")
             #expect(result.tree == parsed[0].tree, "attacker \(index)")
@@ -134,9 +134,9 @@ import Testing
         }
     }
 
-    @Test func anHTMLOnlyCampaignGetsAReadableTextPart() throws {
+    @Test func anHTMLOnlyCampaignGetsAReadableTextPart() async throws {
         let messages = try compose([Self.recipients[0]], key: nil, text: false)
-        let parsed = try ParsedMessage.parse(messages)[0]
+        let parsed = try await ParsedMessage.parse(messages)[0]
         #expect(parsed.tree.description == "multipart/alternative[text/plain, text/html]")
         let plain = try #require(parsed.leaves.first?.text)
         #expect(plain.hasPrefix("Hello Ann,\n\nDeals near Lagos for you.\n\nYour code: SPRING-1"))
