@@ -19,7 +19,7 @@ struct PostgresStoreFixture: DeliveryStoreFixture {
 
     func makeStore(_ settings: ContractSettings) async throws -> PostgresDeliveryStore {
         let server = try await PostgresServer.shared()
-        let database = try server.makeDatabase()
+        let database = try await server.makeDatabase()
         let today = settings.today
         return try await PostgresDeliveryStore.connect(
             to: Self.url(database: database, server: server),

@@ -38,7 +38,7 @@ import TestPeers
 
     @Test func twoStoresMigratingOneEmptyDatabaseAtOnceBothSucceedWithOneSchema() async throws {
         let server = try await PostgresServer.shared()
-        let database = try server.makeDatabase()
+        let database = try await server.makeDatabase()
         defer { server.dropDatabase(database) }
         let url = PostgresStoreFixture.url(database: database, server: server)
         async let first = PostgresDeliveryStore.connect(to: url)

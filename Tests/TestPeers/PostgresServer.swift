@@ -49,9 +49,10 @@ public final class PostgresServer: Sendable {
     }
 
     /// A new empty database; returns its name.
-    public func makeDatabase() throws -> String {
+    public func makeDatabase() async throws -> String {
         let name = "salvo_" + UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: "")
-        try psql("CREATE DATABASE \(name)")
+        let finished = try await ChildProcess.run(binaries + "/psql", psqlArguments("CREATE DATABASE \(name)"), joinErrors: true)
+        guard finished.status == 0 else { throw PeerError("psql CREATE DATABASE \(name): \(String(decoding: finished.output, as: UTF8.self))") }
         return name
     }
 
@@ -60,11 +61,15 @@ public final class PostgresServer: Sendable {
         try? psql("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
     }
 
-    /// Runs one statement as the superuser on the `postgres` database.
+    /// Runs one statement as the superuser on the `postgres` database, for a synchronous
+    /// caller (a fixture's clean-up).
     public func psql(_ sql: String) throws {
-        let (status, output) = try Self.run(binaries + "/psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1",
-                                                                  "-p", "\(port)", "-U", user, "-d", "postgres", "-c", sql])
+        let (status, output) = try Self.run(binaries + "/psql", psqlArguments(sql))
         guard status == 0 else { throw PeerError("psql \(sql): \(output)") }
+    }
+
+    private func psqlArguments(_ sql: String) -> [String] {
+        ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", "\(port)", "-U", user, "-d", "postgres", "-c", sql]
     }
 
     /// Runs a program to its end: its exit status and everything it printed (read with
@@ -116,8 +121,8 @@ public final class PostgresServer: Sendable {
         let data = folder + "/data"
         let (initdb, initdbArguments) = try command([binaries + "/initdb", "-D", data, "--auth=trust", "-U", "postgres",
                                                       "-E", "UTF8", "--locale=C", "--no-sync"])
-        let (status, output) = try run(initdb, initdbArguments)
-        guard status == 0 else { throw PeerError("initdb failed: \(output)") }
+        let initialized = try await ChildProcess.run(initdb, initdbArguments, joinErrors: true)
+        guard initialized.status == 0 else { throw PeerError("initdb failed: \(String(decoding: initialized.output, as: UTF8.self))") }
 
         var lastError: Error = PeerError("postgres did not start")
         for _ in 0..<3 {

@@ -94,37 +94,14 @@ public struct WebClient: Sendable {
 }
 
 /// A script from `Tests/peers` run to its end without blocking a thread of the test's
-/// concurrency pool: stdin and stdout are files, and the exit resumes the caller.
+/// concurrency pool (`ChildProcess`).
 public enum PythonProcess {
     public static func run(_ script: String, arguments: [String] = [], input: [UInt8], environment: [String: String] = [:]) async throws -> [UInt8] {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("python-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let inputFile = folder.appendingPathComponent("in"), outputFile = folder.appendingPathComponent("out"), errorFile = folder.appendingPathComponent("err")
-        try Data(input).write(to: inputFile)
-        _ = FileManager.default.createFile(atPath: outputFile.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", PythonCheck.peersDirectory.appendingPathComponent(script).path] + arguments
-        var env = ProcessInfo.processInfo.environment
-        for (key, value) in environment { env[key] = value }
-        process.environment = env
-        let stdin = try FileHandle(forReadingFrom: inputFile), stdout = try FileHandle(forWritingTo: outputFile), stderr = try FileHandle(forWritingTo: errorFile)
-        defer { try? stdin.close(); try? stdout.close(); try? stderr.close() }
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do { try process.run() } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: error)
-            }
+        let finished = try await ChildProcess.run("/usr/bin/env", ["python3", PythonCheck.peersDirectory.appendingPathComponent(script).path] + arguments,
+                                                  input: input, environment: environment)
+        guard finished.status == 0 else {
+            throw PythonCheck.Failure(script: script, status: finished.status, stderr: finished.errors)
         }
-        guard status == 0 else {
-            throw PythonCheck.Failure(script: script, status: status, stderr: (try? String(contentsOf: errorFile, encoding: .utf8)) ?? "")
-        }
-        return Array(try Data(contentsOf: outputFile))
+        return finished.output
     }
 }
