@@ -10,6 +10,9 @@ public enum ChildProcess {
         public let output: [UInt8]
         /// What it wrote to standard error when that was kept apart.
         public let errors: String
+
+        /// `output` as text, for an error message.
+        public var text: String { String(decoding: output, as: UTF8.self) }
     }
 
     /// Runs `executable` with `arguments`, `input` on its standard input and `environment`

@@ -42,14 +42,18 @@ extension TestPeers {
         return pid
     }
 
-    /// Adds glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later; Swift's
-    /// Glibc module does not declare it, so it is looked up by name).
+    private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later), looked up by
+    /// name once: Swift's Glibc module does not declare it.
+    private static let addCloseFrom: CloseFrom? = dlsym(dlopen(nil, RTLD_NOW), "posix_spawn_file_actions_addclosefrom_np")
+        .map { unsafeBitCast($0, to: CloseFrom.self) }
+
     private static func closeFrom(_ lowest: Int32, in actions: inout posix_spawn_file_actions_t) throws {
-        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
-        guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "posix_spawn_file_actions_addclosefrom_np") else {
+        guard let addCloseFrom else {
             throw PeerError("this C library has no posix_spawn_file_actions_addclosefrom_np (glibc 2.34 or later has)")
         }
-        let rc = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, lowest)
+        let rc = addCloseFrom(&actions, lowest)
         guard rc == 0 else { throw PeerError("posix_spawn_file_actions_addclosefrom_np: \(String(cString: strerror(rc)))") }
     }
 }

@@ -52,7 +52,7 @@ public final class PostgresServer: Sendable {
     public func makeDatabase() async throws -> String {
         let name = "salvo_" + UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: "")
         let finished = try await ChildProcess.run(binaries + "/psql", psqlArguments("CREATE DATABASE \(name)"), joinErrors: true)
-        guard finished.status == 0 else { throw PeerError("psql CREATE DATABASE \(name): \(String(decoding: finished.output, as: UTF8.self))") }
+        guard finished.status == 0 else { throw PeerError("psql CREATE DATABASE \(name): \(finished.text)") }
         return name
     }
 
@@ -122,7 +122,7 @@ public final class PostgresServer: Sendable {
         let (initdb, initdbArguments) = try command([binaries + "/initdb", "-D", data, "--auth=trust", "-U", "postgres",
                                                       "-E", "UTF8", "--locale=C", "--no-sync"])
         let initialized = try await ChildProcess.run(initdb, initdbArguments, joinErrors: true)
-        guard initialized.status == 0 else { throw PeerError("initdb failed: \(String(decoding: initialized.output, as: UTF8.self))") }
+        guard initialized.status == 0 else { throw PeerError("initdb failed: \(initialized.text)") }
 
         var lastError: Error = PeerError("postgres did not start")
         for _ in 0..<3 {

@@ -17,12 +17,16 @@ public enum PythonCheck {
         public var description: String { "python3 \(script) exited with \(status): \(stderr)" }
     }
 
-    /// Runs `python3 Tests/peers/<script> arguments…`, feeding `input` on stdin.
-    /// Throws `Failure` (with stderr) when the script exits non-zero. Awaited, never
-    /// waited for: a thread of the shared concurrency pool stays free meanwhile
-    /// (`PythonProcess`).
-    public static func run(_ script: String, arguments: [String] = [], input: [UInt8]) async throws -> [UInt8] {
-        try await PythonProcess.run(script, arguments: arguments, input: input)
+    /// Runs `python3 Tests/peers/<script> arguments…`, feeding `input` on stdin, with
+    /// `environment` over this process's. Throws `Failure` (with stderr) when the script
+    /// exits non-zero. Awaited, never waited for (`ChildProcess`): a thread of the shared
+    /// concurrency pool stays free meanwhile.
+    public static func run(_ script: String, arguments: [String] = [], input: [UInt8],
+                           environment: [String: String] = [:]) async throws -> [UInt8] {
+        let finished = try await ChildProcess.run("/usr/bin/env", ["python3", peersDirectory.appendingPathComponent(script).path] + arguments,
+                                                  input: input, environment: environment)
+        guard finished.status == 0 else { throw Failure(script: script, status: finished.status, stderr: finished.errors) }
+        return finished.output
     }
 
     /// Sends `request` as JSON and decodes the JSON reply.

@@ -88,20 +88,7 @@ public struct WebClient: Sendable {
     }
 
     static func run<Job: Encodable, Reply: Decodable>(_ job: Job, as: Reply.Type) async throws -> Reply {
-        let output = try await PythonProcess.run("web/http_client.py", input: Array(try JSONEncoder().encode(job)))
+        let output = try await PythonCheck.run("web/http_client.py", input: Array(try JSONEncoder().encode(job)))
         return try JSONDecoder().decode(Reply.self, from: Data(output))
-    }
-}
-
-/// A script from `Tests/peers` run to its end without blocking a thread of the test's
-/// concurrency pool (`ChildProcess`).
-public enum PythonProcess {
-    public static func run(_ script: String, arguments: [String] = [], input: [UInt8], environment: [String: String] = [:]) async throws -> [UInt8] {
-        let finished = try await ChildProcess.run("/usr/bin/env", ["python3", PythonCheck.peersDirectory.appendingPathComponent(script).path] + arguments,
-                                                  input: input, environment: environment)
-        guard finished.status == 0 else {
-            throw PythonCheck.Failure(script: script, status: finished.status, stderr: finished.errors)
-        }
-        return finished.output
     }
 }
