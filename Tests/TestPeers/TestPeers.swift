@@ -31,9 +31,15 @@ public enum TestPeers {
     /// A TCP port on 127.0.0.1 that was free a moment ago, for servers that cannot bind
     /// port 0 and report it (smtp-sink).
     public static func freePort() throws -> Int {
+        let (fd, port) = try boundSocket()
+        close(fd)
+        return port
+    }
+
+    /// A socket bound to a port of 127.0.0.1 the system picked, not listening, and its port.
+    static func boundSocket() throws -> (Int32, Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw PeerError("socket() failed: errno \(errno)") }
-        defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = 0
@@ -41,13 +47,25 @@ public enum TestPeers {
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard bound == 0 else { throw PeerError("bind(127.0.0.1:0) failed: errno \(errno)") }
+        guard bound == 0 else { close(fd); throw PeerError("bind(127.0.0.1:0) failed: errno \(errno)") }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let named = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
         }
-        guard named == 0 else { throw PeerError("getsockname failed: errno \(errno)") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        guard named == 0 else { close(fd); throw PeerError("getsockname failed: errno \(errno)") }
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
+    }
+
+    /// A port of 127.0.0.1 that refuses every connection for as long as the value lives:
+    /// bound and never listening, so no other test's server can take it meanwhile (a port
+    /// that was only free a moment ago can be, and then a "dead" destination answers).
+    public final class RefusingPort: Sendable {
+        public let port: Int
+        private let fd: Int32
+
+        public init() throws { (fd, port) = try TestPeers.boundSocket() }
+
+        deinit { close(fd) }
     }
 
     /// True when something accepts TCP connections on 127.0.0.1:`port`.

@@ -109,7 +109,9 @@ import TestPeers
     @Test func givesUpAfterTheMaximumAgeAndDefersUnreachableSites() async throws {
         let fixture = try Fixture(recipients: ["x@down.test"])
         defer { try? FileManager.default.removeItem(atPath: fixture.folder) }
-        let dead = try TestPeers.freePort()
+        let deadPort = try TestPeers.RefusingPort()
+        defer { withExtendedLifetime(deadPort) {} }
+        let dead = deadPort.port
         let start = try fixture.store.startCampaign(named: fixture.campaign)
         let retry = RetryPolicy(intervals: [.seconds(900)], maxAge: .seconds(1800))
         let first = try await fixture.engine(routes: ["down.test": dead], retry: retry).run(campaign: start.campaignID)

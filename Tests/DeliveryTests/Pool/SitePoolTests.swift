@@ -86,7 +86,9 @@ import TestPeers
     @Test func aDeadPrimaryFallsBackToTheBackup() async throws {
         let sink = try await SMTPSinkPeer.start()
         defer { sink.stop() }
-        let dead = try TestPeers.freePort()
+        let deadPort = try TestPeers.RefusingPort()
+        defer { withExtendedLifetime(deadPort) {} }
+        let dead = deadPort.port
         let pool = SitePool(site: "mx:a,b", destinations: [
             Self.destination(dead, host: "primary.test", preference: 10),
             Self.destination(sink.port, host: "backup.test", preference: 20),
@@ -98,8 +100,12 @@ import TestPeers
     }
 
     @Test func aSiteWhoseEveryDestinationFailsGivesTheWaiterTheError() async throws {
-        let dead = try TestPeers.freePort()
-        let alsoDead = try TestPeers.freePort()
+        let deadPort = try TestPeers.RefusingPort()
+        defer { withExtendedLifetime(deadPort) {} }
+        let dead = deadPort.port
+        let alsoDeadPort = try TestPeers.RefusingPort()
+        defer { withExtendedLifetime(alsoDeadPort) {} }
+        let alsoDead = alsoDeadPort.port
         let attempts = Tally()
         let pool = SitePool(site: "mx:a,b", destinations: [
             Self.destination(dead, host: "primary.test", preference: 10),
