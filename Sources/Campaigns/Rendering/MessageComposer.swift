@@ -194,7 +194,7 @@ public struct MessageComposer: Sendable {
     public func html(for recipient: TemplateRecipient, pixel: Bool = true) -> String? {
         let values = values(for: recipient)
         let rendered = template.render(values)
-        return rendered.html.map { tracked($0, recipient: recipient, kept: keptLinks(rendered, values), pixel: pixel) }
+        return rendered.html.map { tracked($0, recipient: recipient, rendered: rendered, values: values, pixel: pixel) }
     }
 
     /// The targets of the trackable links of `recipient`'s HTML part, in the order the
@@ -215,11 +215,16 @@ public struct MessageComposer: Sendable {
     }
 
     /// `html` with its links tracked (when clicks are) and the open pixel (when opens are).
-    private func tracked(_ html: String, recipient: TemplateRecipient, kept: Set<String>, pixel: Bool = true) -> String {
+    /// The links that stay as they are come from `rendered` and `values`, worked out only
+    /// when clicks are tracked: most campaigns track nothing, and every message of a send
+    /// passes here.
+    private func tracked(_ html: String, recipient: TemplateRecipient, rendered: MessageTemplate.Rendered,
+                         values: [String: String], pixel: Bool = true) -> String {
         guard let web = settings.web, let webTokens, web.clicks || web.opens else { return html }
         let delivery = Self.deliveryID(of: recipient)
         var html = html
         if web.clicks {
+            let kept = keptLinks(rendered, values)
             let links = LinkTracking.links(in: html) { web.keeps($0, kept: kept) }
             html = LinkTracking.rewrite(html, links: links) { position, target in
                 web.publicURL + "/c/" + webTokens.click(delivery: delivery, position: position, target: target)
@@ -236,11 +241,11 @@ public struct MessageComposer: Sendable {
     public func message(for recipient: TemplateRecipient, date: Date, using generator: inout some RandomNumberGenerator) throws(CompositionError) -> Message {
         let values = values(for: recipient)
         var rendered = template.render(values)
-        let kept = keptLinks(rendered, values)
         // A text part generated from the HTML is made before the links are tracked: the
         // text part is never tracked, written or generated.
         if rendered.text == nil, settings.web?.clicks == true, let html = rendered.html { rendered.text = PlainText(html: html).text }
-        rendered.html = rendered.html.map { tracked($0, recipient: recipient, kept: kept) }
+        let untracked = rendered
+        rendered.html = untracked.html.map { tracked($0, recipient: recipient, rendered: untracked, values: values) }
 
         let to: Mailbox
         if let shared = settings.sharedTo {

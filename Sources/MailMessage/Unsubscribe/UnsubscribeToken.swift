@@ -60,10 +60,12 @@ public enum UnsubscribeToken {
         func seal(_ plaintext: [UInt8]) -> [UInt8] {
             var mac = keyedNonceMAC
             mac.update(data: plaintext)
-            let synthetic = Array(mac.finalize().prefix(UnsubscribeToken.nonceLength))
             // A 12-byte nonce and a 32-byte key are always accepted: neither call can fail.
-            let box = try! AES.GCM.seal(plaintext, using: encryption, nonce: try! AES.GCM.Nonce(data: synthetic))
-            return synthetic + Array(box.ciphertext) + Array(box.tag)
+            let nonce = mac.finalize().withUnsafeBytes { try! AES.GCM.Nonce(data: $0.prefix(UnsubscribeToken.nonceLength)) }
+            let box = try! AES.GCM.seal(plaintext, using: encryption, nonce: nonce)
+            // Nonce, ciphertext and tag, in that order, as one buffer: the token's layout.
+            // `combined` is there for every 12-byte nonce.
+            return Array(box.combined!)
         }
 
         func open(_ sealed: [UInt8]) -> [UInt8]? {
