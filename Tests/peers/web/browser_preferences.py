@@ -14,6 +14,7 @@ import json
 import sys
 
 import chromium
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
@@ -49,7 +50,13 @@ def main():
             old = driver.find_element(By.TAG_NAME, "html")
             driver.find_element(By.CSS_SELECTOR, selector).click()
             # The answer to the POST replaces the page: wait for the old one to go.
-            WebDriverWait(driver, 30).until(expected_conditions.staleness_of(old))
+            try:
+                WebDriverWait(driver, 30).until(expected_conditions.staleness_of(old))
+            except TimeoutException:
+                # Say what the browser shows, so a failure tells a click that never
+                # submitted from an answer that never came.
+                sys.exit(f"after pressing {selector!r} the page stayed for 30 s: now at {driver.current_url}, "
+                         f"showing {json.dumps(page(driver))}; console {chromium.console(driver)}")
             WebDriverWait(driver, 30).until(expected_conditions.presence_of_element_located((By.TAG_NAME, "h1")))
             pages.append(page(driver))
         json.dump({"pages": pages, "console": chromium.console(driver)}, sys.stdout)
