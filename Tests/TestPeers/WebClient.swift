@@ -88,7 +88,6 @@ public struct WebClient: Sendable {
     }
 
     static func run<Job: Encodable, Reply: Decodable>(_ job: Job, as: Reply.Type) async throws -> Reply {
-        let output = try await PythonCheck.run("web/http_client.py", input: Array(try JSONEncoder().encode(job)))
-        return try JSONDecoder().decode(Reply.self, from: Data(output))
+        try await PythonCheck.json("web/http_client.py", job, as: Reply.self)
     }
 }

@@ -11,8 +11,7 @@ import TestPeers
 
     static func browse(_ url: String, pressing press: [String]) async throws -> Result {
         let job = Job(url: url, press: press, screenshot: ProcessInfo.processInfo.environment["SALVO_BROWSER_SCREENSHOT"])
-        let output = try await PythonCheck.run("web/browser_unsubscribe.py", input: Array(try JSONEncoder().encode(job)))
-        return try JSONDecoder().decode(Result.self, from: Data(output))
+        return try await PythonCheck.json("web/browser_unsubscribe.py", job, as: Result.self)
     }
 
     @Test func theLinkShowsAButtonAndPressingItUnsubscribes() async throws {

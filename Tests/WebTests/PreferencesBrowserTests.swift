@@ -14,8 +14,7 @@ import TestPeers
     struct Result: Decodable { let pages: [Page]; let console: [String] }
 
     static func browse(_ url: String, pressing press: [String]) async throws -> Result {
-        let output = try await PythonCheck.run("web/browser_preferences.py", input: Array(try JSONEncoder().encode(Job(url: url, press: press))))
-        return try JSONDecoder().decode(Result.self, from: Data(output))
+        try await PythonCheck.json("web/browser_preferences.py", Job(url: url, press: press), as: Result.self)
     }
 
     @Test func aPersonUnsubscribesFromOneListThenEverythingThenComesBack() async throws {

@@ -194,7 +194,7 @@ public struct MessageComposer: Sendable {
     public func html(for recipient: TemplateRecipient, pixel: Bool = true) -> String? {
         let values = values(for: recipient)
         let rendered = template.render(values)
-        return rendered.html.map { tracked($0, recipient: recipient, rendered: rendered, values: values, pixel: pixel) }
+        return tracked(rendered, values: values, recipient: recipient, pixel: pixel)
     }
 
     /// The targets of the trackable links of `recipient`'s HTML part, in the order the
@@ -214,15 +214,15 @@ public struct MessageComposer: Sendable {
         Set([rendered.unsubscribeURL.map(Self.trimmed), values["preferences_url"]].compactMap { $0 })
     }
 
-    /// `html` with its links tracked (when clicks are) and the open pixel (when opens are).
-    /// The links that stay as they are come from `rendered` and `values`, worked out only
-    /// when clicks are tracked: most campaigns track nothing, and every message of a send
-    /// passes here.
-    private func tracked(_ html: String, recipient: TemplateRecipient, rendered: MessageTemplate.Rendered,
-                         values: [String: String], pixel: Bool = true) -> String {
+    /// `rendered`'s HTML part with its links tracked (when clicks are) and the open pixel
+    /// (when opens are). The links kept as they are (`values`' unsubscribe and preferences
+    /// links) are worked out only when clicks are tracked: most campaigns track nothing,
+    /// and every message of a send passes here.
+    private func tracked(_ rendered: MessageTemplate.Rendered, values: [String: String], recipient: TemplateRecipient,
+                         pixel: Bool = true) -> String? {
+        guard var html = rendered.html else { return nil }
         guard let web = settings.web, let webTokens, web.clicks || web.opens else { return html }
         let delivery = Self.deliveryID(of: recipient)
-        var html = html
         if web.clicks {
             let kept = keptLinks(rendered, values)
             let links = LinkTracking.links(in: html) { web.keeps($0, kept: kept) }
@@ -244,8 +244,7 @@ public struct MessageComposer: Sendable {
         // A text part generated from the HTML is made before the links are tracked: the
         // text part is never tracked, written or generated.
         if rendered.text == nil, settings.web?.clicks == true, let html = rendered.html { rendered.text = PlainText(html: html).text }
-        let untracked = rendered
-        rendered.html = untracked.html.map { tracked($0, recipient: recipient, rendered: untracked, values: values) }
+        rendered.html = tracked(rendered, values: values, recipient: recipient)
 
         let to: Mailbox
         if let shared = settings.sharedTo {

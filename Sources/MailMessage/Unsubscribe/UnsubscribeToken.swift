@@ -69,12 +69,9 @@ public enum UnsubscribeToken {
         }
 
         func open(_ sealed: [UInt8]) -> [UInt8]? {
+            // The layout `seal` writes: GCM's combined nonce, ciphertext and tag.
             guard sealed.count > UnsubscribeToken.nonceLength + UnsubscribeToken.tagLength,
-                  let nonce = try? AES.GCM.Nonce(data: sealed.prefix(UnsubscribeToken.nonceLength)),
-                  let box = try? AES.GCM.SealedBox(
-                      nonce: nonce,
-                      ciphertext: sealed.dropFirst(UnsubscribeToken.nonceLength).dropLast(UnsubscribeToken.tagLength),
-                      tag: sealed.suffix(UnsubscribeToken.tagLength)),
+                  let box = try? AES.GCM.SealedBox(combined: sealed),
                   let plaintext = try? AES.GCM.open(box, using: encryption)
             else { return nil }
             return Array(plaintext)
