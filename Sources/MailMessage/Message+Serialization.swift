@@ -167,8 +167,10 @@ extension Message {
     private static func mailboxField(_ name: String, _ mailbox: Mailbox, _ options: SerializationOptions) throws(SerializationError) -> HeaderField {
         var folder = HeaderFolder(name: name)
         let address = "<\(mailbox.localPart)@\(try domain(mailbox.domain, options))>"
-        if let displayName = mailbox.displayName, !HeaderFolder.sanitised(displayName).trimmingASCIIWhitespace().isEmpty {
-            folder.appendPhrase(displayName.trimmingASCIIWhitespace())
+        // Sanitised once, then trimmed: a control character at either end becomes a
+        // space and goes with the blanks around it.
+        if let displayName = mailbox.displayName.map({ HeaderFolder.sanitised($0).trimmingASCIIWhitespace() }), !displayName.isEmpty {
+            folder.appendPhrase(displayName)
             folder.append(address)
         } else {
             folder.append(address)

@@ -557,7 +557,9 @@ public actor DeliveryEngine {
             case .unknown: summary.unknown += 1
             default: summary.failed += 1
             }
-            return summary
+            // A copy (its strings and failure retained) only for every hundredth
+            // outcome, the ones the progress line shows.
+            return summary.attempts % 100 == 0 ? summary : nil
         }
         let outcome = DeliveryOutcome(deliveryID: delivery.id, state: state, code: code, enhancedCode: enhanced,
                                       response: text, mxHost: mxHost, messageID: messageID, attemptedAt: now, nextAttemptAt: next,
@@ -568,7 +570,7 @@ public actor DeliveryEngine {
         } catch {
             logger.error("recording the outcome of delivery \(delivery.id) failed: \(error)")
         }
-        if counts.attempts % 100 == 0 { progress.withLockedValue { $0 }?(counts) }
+        if let counts { progress.withLockedValue { $0 }?(counts) }
     }
 }
 

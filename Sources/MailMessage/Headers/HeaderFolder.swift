@@ -50,6 +50,8 @@ struct HeaderFolder {
 
     /// `text` with every unsafe character replaced by a space.
     static func sanitised(_ text: String) -> String {
+        // Printable ASCII, the usual case, is safe as it is: checked by byte.
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return text }
         if text.unicodeScalars.allSatisfy({ !isUnsafe($0) }) { return text }
         var scalars = String.UnicodeScalarView()
         for scalar in text.unicodeScalars {
@@ -74,36 +76,41 @@ struct HeaderFolder {
     mutating func appendPhrase(_ text: String) {
         let text = Self.sanitised(text)
         if Self.isPlainFoldable(text) {
-            var quoted = "\""
-            for character in text {
-                if character == "\"" || character == "\\" { quoted.append("\\") }
-                quoted.append(character)
+            // Plain-foldable text is ASCII: quoted byte by byte, not by grapheme.
+            var quoted: [UInt8] = [UInt8(ascii: "\"")]
+            quoted.reserveCapacity(text.utf8.count + 4)
+            for byte in text.utf8 {
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { quoted.append(UInt8(ascii: "\\")) }
+                quoted.append(byte)
             }
-            quoted.append("\"")
+            quoted.append(UInt8(ascii: "\""))
+            let quotedText = String(decoding: quoted, as: UTF8.self)
             // A quoted string may be folded at its spaces (RFC 5322 §3.2.4).
-            appendWords(of: quoted)
+            appendWords(of: quotedText)
         } else {
             appendEncodedWords(text)
         }
     }
 
     /// Appends words separated by their original whitespace, so unfolding gives back
-    /// the text exactly.
+    /// the text exactly. `text` is plain-foldable (printable ASCII), so it is split at
+    /// its space bytes rather than walked grapheme by grapheme.
     private mutating func appendWords(of text: String) {
+        let space = UInt8(ascii: " ")
+        let bytes = text.utf8
         var whitespace = Substring(" ")
-        var rest = Substring(text)
-        if let first = rest.first, first == " " {
-            let end = rest.firstIndex(where: { $0 != " " }) ?? rest.endIndex
-            whitespace = rest[..<end]
-            rest = rest[end...]
+        var position = bytes.startIndex
+        if position < bytes.endIndex, bytes[position] == space {
+            let end = bytes[position...].firstIndex(where: { $0 != space }) ?? bytes.endIndex
+            whitespace = text[position..<end]
+            position = end
         }
-        while !rest.isEmpty {
-            let wordEnd = rest.firstIndex(of: " ") ?? rest.endIndex
-            append(rest[..<wordEnd], after: whitespace)
-            rest = rest[wordEnd...]
-            let spaceEnd = rest.firstIndex(where: { $0 != " " }) ?? rest.endIndex
-            whitespace = rest[..<spaceEnd]
-            rest = rest[spaceEnd...]
+        while position < bytes.endIndex {
+            let wordEnd = bytes[position...].firstIndex(of: space) ?? bytes.endIndex
+            append(text[position..<wordEnd], after: whitespace)
+            let spaceEnd = bytes[wordEnd...].firstIndex(where: { $0 != space }) ?? bytes.endIndex
+            whitespace = text[wordEnd..<spaceEnd]
+            position = spaceEnd
         }
         if !whitespace.isEmpty, whitespace.startIndex != text.startIndex {
             // Trailing spaces: keep them inside the value (a reader trims them anyway).

@@ -37,8 +37,12 @@ public enum UnsubscribeToken {
         }
 
         public func make(recipient: String) -> String {
-            let plaintext = campaignPart + Array(recipient.utf8)
-            return UnsubscribeToken.sealedPrefix + Base64.encode(keys.seal(plaintext), urlSafe: true, padding: false)
+            var plaintext = campaignPart
+            plaintext.append(contentsOf: recipient.utf8)
+            // The prefix and the base64 written into one buffer, made a string once.
+            var token = Array(UnsubscribeToken.sealedPrefix.utf8)
+            Base64.encode(keys.seal(plaintext), into: &token, urlSafe: true, padding: false)
+            return String(decoding: token, as: UTF8.self)
         }
     }
 
@@ -59,7 +63,8 @@ public enum UnsubscribeToken {
 
         func seal(_ plaintext: [UInt8]) -> [UInt8] {
             var mac = keyedNonceMAC
-            mac.update(data: plaintext)
+            // The bytes as one buffer, not through DataProtocol's regions.
+            plaintext.withUnsafeBytes { mac.update(data: $0) }
             // A 12-byte nonce and a 32-byte key are always accepted: neither call can fail.
             let nonce = mac.finalize().withUnsafeBytes { try! AES.GCM.Nonce(data: $0.prefix(UnsubscribeToken.nonceLength)) }
             let box = try! AES.GCM.seal(plaintext, using: encryption, nonce: nonce)
