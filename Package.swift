@@ -118,6 +118,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // `salvo db copy`: a whole database between the SQLite store and PostgreSQL, either
+        // way, in one snapshot, verified by counts.
+        .target(
+            name: "StoreCopy",
+            dependencies: [
+                "Campaigns",
+                "Delivery",
+                "PostgresStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // `salvo serve`: the pages and endpoints the links in sent mail lead to
         // (one-click unsubscribe), over Hummingbird.
         .target(
@@ -143,6 +156,8 @@ let package = Package(
                 "MailMessage",
                 "Delivery",
                 "Campaigns",
+                "PostgresStore",
+                "StoreCopy",
                 "Web",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

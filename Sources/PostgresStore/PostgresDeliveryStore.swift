@@ -79,6 +79,30 @@ public final class PostgresDeliveryStore: DeliveryStore, Sendable {
         return PostgresDeliveryStore(url: url, settings: settings, client: client, logger: logger)
     }
 
+    /// Runs `body` on one connection of its own to `url`, the schema brought up to date
+    /// first, and closes it: what a one-off command holding one transaction needs (`salvo
+    /// db copy`), without a pool. A server that cannot be reached fails here, naming it.
+    public static func withMigratedConnection<T>(to url: PostgresURL, password: String? = nil,
+                                                 logger: Logger = Logger(label: "salvo.postgres"),
+                                                 _ body: (PostgresConnection) async throws -> T) async throws -> T {
+        let connection: PostgresConnection
+        do {
+            connection = try await PostgresConnection.connect(
+                configuration: try url.connectionConfiguration(password: password), id: 0, logger: logger)
+            try await PostgresMigrations.migrate(connection, logger: logger)
+        } catch {
+            throw PostgresStoreError(place: url.place, operation: "connect", error: error)
+        }
+        do {
+            let value = try await body(connection)
+            try? await connection.close()
+            return value
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
     /// Closes the pool and waits for its task to end. Calls after this fail.
     public func shutdown() async {
         runner.cancel()
@@ -144,7 +168,7 @@ public struct PostgresStoreError: Error, CustomStringConvertible {
         self.sqlState = sqlState
     }
 
-    init(place: String, operation: String, error: any Error) {
+    public init(place: String, operation: String, error: any Error) {
         self.init(place: place, operation: operation, detail: Self.detail(of: error),
                   sqlState: (error as? PSQLError)?.serverInfo?[.sqlState])
     }

@@ -47,7 +47,7 @@ enum PostgresMigrations {
             )
             """,
             // state: draft | scheduled | running | paused | finished | cancelled.
-            // `settings`: the validated campaign definition, for the later commands.
+            // `settings`: dropped by v2, which keeps the definition as SQLite does.
             """
             CREATE TABLE campaigns (
                 id bigserial PRIMARY KEY,
@@ -161,6 +161,119 @@ enum PostgresMigrations {
             )
             """,
             "CREATE INDEX shared_leases_by_owner ON shared_leases (owner)",
+        ]),
+        // Everything else the SQLite store holds, so a database copied either way keeps it
+        // all (`salvo db copy`), with the SQLite names and meanings.
+        Migration(version: 2, name: "what the SQLite store holds besides the engine's tables", statements: [
+            // Every attribute name ever imported, in import order (the CSV export's columns).
+            "ALTER TABLE lists ADD COLUMN columns jsonb NOT NULL DEFAULT '[]'",
+            // A list deleted after campaigns used it stays, out of `salvo lists`.
+            "ALTER TABLE lists ADD COLUMN deleted_at bigint",
+            "ALTER TABLE lists ADD COLUMN name_before_deletion text",
+            "ALTER TABLE recipients ADD COLUMN updated_at bigint NOT NULL DEFAULT 0",
+            // `RecipientKey`: one recipient per list and address ignoring case; NULL for a
+            // merged later spelling that deliveries still refer to.
+            "ALTER TABLE recipients ADD COLUMN address_key text",
+            "CREATE UNIQUE INDEX recipients_by_address ON recipients (list_id, address_key)",
+            "CREATE INDEX recipients_by_address_key ON recipients (address_key)",
+            // The campaign as `salvo campaign create` validated it: its segment as written
+            // (NULL for the whole list), the JSON of its definition, the file it came from.
+            "ALTER TABLE campaigns DROP COLUMN settings",
+            "ALTER TABLE campaigns ADD COLUMN segment text",
+            "ALTER TABLE campaigns ADD COLUMN definition text NOT NULL DEFAULT '{}'",
+            "ALTER TABLE campaigns ADD COLUMN source_path text NOT NULL DEFAULT ''",
+            "ALTER TABLE campaigns ADD COLUMN scheduled_at bigint",
+            "ALTER TABLE campaigns ADD COLUMN archived_at bigint",
+            "CREATE INDEX deliveries_by_domain ON deliveries (campaign_id, domain)",
+            // Each message `salvo bounces import` read, by the SHA-256 of its bytes.
+            """
+            CREATE TABLE bounce_messages (
+                sha256 text PRIMARY KEY,
+                place text NOT NULL,
+                kind text NOT NULL,
+                reporter text,
+                processed_at bigint NOT NULL
+            )
+            """,
+            // What a report said about each recipient, and the delivery it matched.
+            """
+            CREATE TABLE bounce_events (
+                id bigserial PRIMARY KEY,
+                message_sha256 text NOT NULL REFERENCES bounce_messages(sha256) ON DELETE CASCADE,
+                delivery_id bigint REFERENCES deliveries(id) ON DELETE SET NULL,
+                email text NOT NULL,
+                kind text NOT NULL,
+                status text,
+                diagnostic text,
+                remote_mta text,
+                matched_by text,
+                created_at bigint NOT NULL
+            )
+            """,
+            "CREATE INDEX bounce_events_by_delivery ON bounce_events (delivery_id) WHERE delivery_id IS NOT NULL",
+            // Mail Salvo writes to a campaign's sender on its own (failure summary, quota).
+            """
+            CREATE TABLE notices (
+                id bigserial PRIMARY KEY,
+                key text NOT NULL UNIQUE,
+                kind text NOT NULL,
+                campaign_id bigint REFERENCES campaigns(id) ON DELETE CASCADE,
+                detail text NOT NULL DEFAULT '{}',
+                state text NOT NULL DEFAULT 'pending',
+                mail_from text,
+                rcpt_to text,
+                message_id text,
+                message bytea,
+                attempts bigint NOT NULL DEFAULT 0,
+                last_error text,
+                claimed_by text,
+                claimed_at bigint,
+                created_at bigint NOT NULL,
+                sent_at bigint
+            )
+            """,
+            "CREATE INDEX notices_open ON notices (state) WHERE state IN ('pending', 'sending')",
+            // `salvo send CAMPAIGN --test-to SEED`, kept apart from the deliveries.
+            """
+            CREATE TABLE test_sends (
+                id bigserial PRIMARY KEY,
+                campaign_id bigint NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
+                recipient text NOT NULL,
+                seed text NOT NULL,
+                message_id text,
+                outcome text NOT NULL,
+                reply text,
+                sent_at bigint NOT NULL
+            )
+            """,
+            "CREATE INDEX test_sends_by_campaign ON test_sends (campaign_id)",
+            // One row per address (lower-cased) per campaign it unsubscribed from.
+            """
+            CREATE TABLE unsubscribes (
+                id bigserial PRIMARY KEY,
+                email text NOT NULL,
+                campaign text NOT NULL,
+                channel text NOT NULL,
+                at bigint NOT NULL,
+                undone_at bigint,
+                UNIQUE (email, campaign)
+            )
+            """,
+            "CREATE INDEX unsubscribes_by_campaign ON unsubscribes (campaign)",
+            // Opens and clicks; `machine`: the request looked like a scanner or a proxy.
+            """
+            CREATE TABLE tracking_events (
+                id bigserial PRIMARY KEY,
+                delivery_id bigint NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
+                kind text NOT NULL,
+                link_position bigint,
+                link_target text,
+                at bigint NOT NULL,
+                machine boolean NOT NULL DEFAULT false,
+                machine_reason text
+            )
+            """,
+            "CREATE INDEX tracking_events_by_delivery ON tracking_events (delivery_id, kind, machine, at)",
         ]),
     ]
 

@@ -7,7 +7,7 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Configuration file (default: $SALVO_CONFIG, else ./salvo.yml if present).", valueName: "FILE"))
     var config: String?
 
-    @Option(name: .long, help: ArgumentHelp("SQLite database (default: $SALVO_DB, else `database` in the configuration, else salvo.db).", valueName: "FILE"))
+    @Option(name: .long, help: ArgumentHelp("SQLite database, or postgres://USER@HOST[:PORT]/DB for salvo db copy (default: $SALVO_DB, else `database` in the configuration, else salvo.db).", valueName: "FILE"))
     var db: String?
 
     /// The configuration in force: the file found, or the defaults when there is none.
@@ -27,7 +27,11 @@ struct GlobalOptions: ParsableArguments {
     /// leaves nothing behind.
     func openStore(create: Bool = false) throws -> (SalvoConfiguration, SalvoStore) {
         let configuration = try configuration()
-        return (configuration, try SalvoStore(path: databasePath(configuration), create: create,
+        let database = databasePath(configuration)
+        if SalvoConfiguration.isPostgresURL(database) {
+            throw CommandError("database \(database) is PostgreSQL: this command works on an SQLite database so far; salvo db copy moves a database between the two")
+        }
+        return (configuration, try SalvoStore(path: database, create: create,
                                            reputationGuard: configuration.reputationGuard, dailyQuota: configuration.quota))
     }
 
@@ -47,6 +51,12 @@ struct GlobalOptions: ParsableArguments {
         let (configuration, store) = try openStore(create: create)
         return try store.explainingErrors { try body(configuration, store) }
     }
+}
+
+/// A command that cannot go on, in one line (exit status 1).
+struct CommandError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }
 
 /// Writes one line to standard error.

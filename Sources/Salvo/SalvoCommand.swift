@@ -35,6 +35,7 @@ struct SalvoCommand: AsyncParsableCommand {
             BenchComposeCommand.self,
             ServeCommand.self,
             BenchTokensCommand.self,
+            DatabaseCommand.self,
         ]
     )
 }

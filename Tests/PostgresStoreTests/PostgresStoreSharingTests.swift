@@ -1,7 +1,7 @@
 import Delivery
 import Foundation
 import PostgresNIO
-import PostgresStore
+@testable import PostgresStore
 import StoreContract
 import Testing
 import TestPeers
@@ -47,7 +47,7 @@ import TestPeers
         defer { a.close(); b.close() }
         let versions = try await a.client.query("SELECT version FROM schema_migrations ORDER BY version")
             .decode(Int64.self).collected()
-        #expect(versions == [1])
+        #expect(versions == PostgresMigrations.all.map { Int64($0.version) })
         let tables = try await b.client.query("""
             SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name = 'deliveries'
             """).decode(Int64.self).collected()

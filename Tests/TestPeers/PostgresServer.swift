@@ -56,6 +56,16 @@ public final class PostgresServer: Sendable {
         return name
     }
 
+    /// What `sql` returns on `database`: a line per row, its fields joined by `|` (psql's
+    /// unaligned output, without headers).
+    public func query(_ sql: String, database: String) async throws -> String {
+        let arguments = ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", "\(port)", "-U", user,
+                         "-d", database, "-c", sql]
+        let finished = try await ChildProcess.run(binaries + "/psql", arguments, joinErrors: false)
+        guard finished.status == 0 else { throw PeerError("psql \(sql) on \(database): \(finished.errors)") }
+        return finished.text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// Drops `name`, ending any session still on it.
     public func dropDatabase(_ name: String) {
         try? psql("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")

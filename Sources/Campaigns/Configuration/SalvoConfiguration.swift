@@ -7,7 +7,12 @@ import SMTP
 public struct SalvoConfiguration: Sendable {
     /// The file this came from, or nil when no file was found and defaults apply.
     public var file: String?
+    /// An SQLite file (resolved against the configuration's folder), or a PostgreSQL URL,
+    /// `postgres://USER@HOST[:PORT]/DB`, kept as written.
     public var database = "salvo.db"
+    /// `database_password_env`: the environment variable holding a PostgreSQL database's
+    /// password (nil: `SALVO_DB_PASSWORD`). A password never goes in the file itself.
+    public var databasePasswordEnv: String?
     /// The EHLO name; nil means the host name.
     public var helo: String?
     public var delivery = DeliverySettings()
@@ -183,6 +188,11 @@ extension SalvoConfiguration {
         return FileManager.default.fileExists(atPath: "salvo.yml") ? "salvo.yml" : nil
     }
 
+    /// Whether a `database` value names a PostgreSQL server rather than an SQLite file.
+    public static func isPostgresURL(_ database: String) -> Bool {
+        database.hasPrefix("postgres://") || database.hasPrefix("postgresql://")
+    }
+
     /// Reads and checks a configuration file. Relative paths in it are resolved against
     /// its folder.
     public static func load(path: String) throws -> SalvoConfiguration {
@@ -192,9 +202,13 @@ extension SalvoConfiguration {
     public init(yaml root: YAMLValue) throws {
         self.init()
         file = root.file
-        let top = try root.mapping(known: ["database", "helo", "delivery", "dns", "dkim", "limits", "retry", "unsubscribe", "reputation_guard", "quota", "verp", "smtp", "web", "doctor"])
-        if let value = top["database"] { database = try value.path() }
+        let top = try root.mapping(known: ["database", "database_password_env", "helo", "delivery", "dns", "dkim", "limits", "retry", "unsubscribe", "reputation_guard", "quota", "verp", "smtp", "web", "doctor"])
+        if let value = top["database"] {
+            let text = try value.nonEmptyString()
+            database = Self.isPostgresURL(text) ? text : try value.path()
+        }
         else { database = YAMLValue(node: "salvo.db", key: "database", file: root.file).relativeToFile("salvo.db") }
+        if let value = top["database_password_env"] { databasePasswordEnv = try value.nonEmptyString() }
         if let value = top["helo"] { helo = try value.nonEmptyString() }
         if let value = top["delivery"] { delivery = try Self.delivery(value) }
         if let value = top["dns"] {
