@@ -105,11 +105,13 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
-        // The engine's store (`DeliveryStore`, `SharedLimits`) on PostgreSQL, for several
-        // hosts sending one campaign from one database: claims with FOR UPDATE SKIP LOCKED.
+        // The engine's store (`DeliveryStore`, `SharedLimits`) and what sending a campaign
+        // asks besides (`CampaignSendingStore`) on PostgreSQL, for several hosts sending one
+        // campaign from one database: claims with FOR UPDATE SKIP LOCKED.
         .target(
             name: "PostgresStore",
             dependencies: [
+                "Campaigns",
                 "Delivery",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -190,7 +192,7 @@ let package = Package(
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "TestPeers", "StoreContract"]),
         // PostgresStore against a private PostgreSQL server (TestPeers.PostgresServer).
         .testTarget(name: "PostgresStoreTests", dependencies: [
-            "PostgresStore", "Delivery", "SMTP", "StoreContract", "TestPeers",
+            "PostgresStore", "Campaigns", "StoreCopy", "Delivery", "SMTP", "StoreContract", "TestPeers",
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -134,15 +134,13 @@ public final class PostgresDeliveryStore: DeliveryStore, Sendable {
         }
     }
 
-    /// Runs `body` outside any transaction (reads of one statement), errors named.
+    /// Runs `body` outside any transaction (reads of one statement), errors named: the
+    /// server's and the connection's are told as this server's; any other (no such
+    /// campaign, a segment that does not parse) is the caller's own and passes as it is.
     func described<T>(_ operation: String, _ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
-        } catch let error as DeliveryStoreError {
-            throw error
-        } catch let error as PostgresStoreError {
-            throw error
-        } catch {
+        } catch let error where PostgresStoreError.isConnectionOrServer(error) {
             throw PostgresStoreError(place: url.place, operation: operation, error: error)
         }
     }
@@ -174,6 +172,13 @@ public struct PostgresStoreError: Error, CustomStringConvertible {
     }
 
     public var description: String { "PostgreSQL at \(place): \(operation): \(detail)" }
+
+    /// Whether `error` came from the server or the connection to it (and so is told
+    /// naming the server), rather than from what the caller asked.
+    static func isConnectionOrServer(_ error: any Error) -> Bool {
+        error is PSQLError || error is PostgresTransactionError || error is NIOConnectionError || error is IOError
+            || error is ChannelError || error is PostgresDecodingError
+    }
 
     /// PSQLError keeps its description generic on purpose (it may hold a query's values);
     /// the server's message and the connection's error are what a user can act on.

@@ -8,24 +8,21 @@ import NIOConcurrencyHelpers
 /// off one. `run` names the campaign in each line, since one run sends several.
 final class CampaignProgress: Sendable {
     private let campaign: String
-    private let store: SalvoStore
     private let namesCampaign: Bool
     private let progress = ProgressLine(unit: "")
     private let tracker = NIOLockedValueBox<SendProgress?>(nil)
 
-    init(campaign: String, store: SalvoStore, namesCampaign: Bool = false) {
-        (self.campaign, self.store, self.namesCampaign) = (campaign, store, namesCampaign)
+    init(campaign: String, namesCampaign: Bool = false) {
+        (self.campaign, self.namesCampaign) = (campaign, namesCampaign)
     }
 
     /// For `CampaignSender.run(onStart:)`.
-    func started(_ start: CampaignStart) {
+    func started(_ start: CampaignStart, counts: DeliveryCounts) {
         if start.queued > 0 || start.suppressed > 0 {
             printNow("campaign '\(campaign)': \(start.queued) recipients queued\(start.suppressed > 0 ? ", \(start.suppressed) suppressed" : "")")
         }
         // From the campaign's totals, so a resumed send goes on from where it was.
-        if let counts = try? store.deliveryCounts(campaign: campaign) {
-            tracker.withLockedValue { $0 = SendProgress(counts: counts, startedAt: Date()) }
-        }
+        tracker.withLockedValue { $0 = SendProgress(counts: counts, startedAt: Date()) }
     }
 
     /// For `CampaignSender.run(onProgress:)`.

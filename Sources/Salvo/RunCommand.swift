@@ -74,8 +74,8 @@ struct RunCommand: AsyncParsableCommand {
             defer { interrupt.cancel() }
             let started = Date()
             do {
-                let progress = CampaignProgress(campaign: campaign, store: store, namesCampaign: true)
-                let result = try await sender.run(sendNotices: false, onStart: progress.started, onProgress: progress.progressed)
+                let progress = CampaignProgress(campaign: campaign, namesCampaign: true)
+                let result = try await sender.run(sendNotices: false, onStart: { progress.started($0, counts: $1) }, onProgress: progress.progressed)
                 progress.finish()
                 SendReport.print(campaign: campaign, result: result, seconds: Date().timeIntervalSince(started))
                 tally.add(result.summary)

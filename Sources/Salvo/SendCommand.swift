@@ -54,13 +54,25 @@ struct SendCommand: AsyncParsableCommand {
 
     func run() async throws {
         StopSignals.install()
-        let (configuration, store) = try global.openStore()
+        let (configuration, opened) = try await global.openSendingStore()
+        do {
+            try await run(configuration: configuration, opened: opened)
+        } catch {
+            await opened.close()
+            throw error
+        }
+        await opened.close()
+    }
+
+    private func run(configuration: SalvoConfiguration, opened: SendingStore) async throws {
+        let store = opened.store
         if !testTo.isEmpty {
-            try await testSend(store: store, configuration: configuration)
+            try await testSend(store: try opened.sqlite(for: "--test-to"), configuration: configuration)
             return
         }
         // Checked again as at `create` (templates edited since, fields the list lacks).
-        let checked = try store.checkedCampaign(named: campaign, configuration: configuration)
+        let checked = try await store.checkedCampaign(named: campaign, configuration: configuration,
+                                                      environment: ProcessInfo.processInfo.environment)
         for warning in checked.warnings { printError("warning: \(warning)") }
         let (definition, composer) = (checked.definition, checked.composer)
         if configuration.dkim == nil {
@@ -68,21 +80,22 @@ struct SendCommand: AsyncParsableCommand {
         }
         if let warning = configuration.heloWarning { printError("warning: \(warning)") }
         if dryRun {
-            try await dryRun(store: store, configuration: configuration, definition: definition, composer: composer)
+            try await dryRun(store: try opened.sqlite(for: "--dry-run"), configuration: configuration, definition: definition,
+                             composer: composer)
             return
         }
         let sender = CampaignSender(campaign: campaign, store: store, configuration: configuration)
         let interrupt = InterruptHandler { await sender.stop() }
         defer { interrupt.cancel() }
         let started = Date()
-        let progress = CampaignProgress(campaign: campaign, store: store)
+        let progress = CampaignProgress(campaign: campaign)
         let result = try await sender.run(waitForRetries: wait, resendUnknown: resendUnknown,
-                                          onStart: progress.started, onProgress: progress.progressed)
+                                          onStart: { progress.started($0, counts: $1) }, onProgress: progress.progressed)
         progress.finish()
         SendReport.print(campaign: campaign, result: result, seconds: Date().timeIntervalSince(started))
         var tally = ExitStatus.Tally()
         tally.add(result.summary)
-        try ExitStatus.exit(tally.finish(database: store.path, interrupted: StopSignals.received))
+        try ExitStatus.exit(tally.finish(database: store.place, interrupted: StopSignals.received))
     }
 
     /// The test send: one recipient's message to the seed addresses, recorded apart.

@@ -8,13 +8,13 @@ import Foundation
 /// campaign finished, the daily quota's warnings).
 public actor CampaignSender {
     public let campaign: String
-    private let store: SalvoStore
+    private let store: any CampaignSendingStore
     private let configuration: SalvoConfiguration
     private let environment: [String: String]
     private var engine: DeliveryEngine?
     private var stopRequested = false
 
-    public init(campaign: String, store: SalvoStore, configuration: SalvoConfiguration,
+    public init(campaign: String, store: any CampaignSendingStore, configuration: SalvoConfiguration,
                 environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.campaign = campaign
         self.store = store
@@ -45,23 +45,24 @@ public actor CampaignSender {
 
     /// - Parameters:
     ///   - resendUnknown: queue the recipients left `unknown` by a crash again first.
-    ///   - onStart: told how many recipients the start queued, before sending.
+    ///   - onStart: told how many recipients the start queued, and the campaign's
+    ///     deliveries by state then, before sending.
     ///   - sendNotices: send the waiting notices at the end (`salvo run` sends them once,
     ///     after all its campaigns).
     public func run(waitForRetries: Bool = false, resendUnknown: Bool = false, sendNotices: Bool = true,
-                    onStart: (@Sendable (CampaignStart) -> Void)? = nil,
+                    onStart: (@Sendable (CampaignStart, DeliveryCounts) -> Void)? = nil,
                     onProgress: (@Sendable (DeliveryEngine.Summary) -> Void)? = nil) async throws -> Result {
         // Checked again as at `create`: a template edited since must not send empty fields.
-        let composer = try store.checkedCampaign(named: campaign, configuration: configuration, environment: environment).composer
+        let composer = try await store.checkedCampaign(named: campaign, configuration: configuration, environment: environment).composer
         let renderer = CampaignRenderer(composer: composer,
                                         verp: try configuration.verpAddress(from: composer.settings.from, environment: environment))
-        let campaignID = try store.campaignID(named: campaign)
+        let campaignID = try await store.campaignID(named: campaign)
         if resendUnknown { _ = try await store.resendUnknown(campaign: campaignID) }
-        let start = try store.startCampaign(named: campaign)
-        onStart?(start)
+        let start = try await store.startCampaign(named: campaign, now: Date())
+        if let onStart { onStart(start, try await store.stateCounts(campaign: campaignID)) }
         guard start.state == "running", !stopRequested else {
             var result = Result(start: start, summary: nil, counts: try await store.stateCounts(campaign: campaignID))
-            if sendNotices { result.notices = await NoticeSender(store: store, configuration: configuration, environment: environment).sendPending() }
+            if sendNotices { result.notices = await store.sendPendingNotices(configuration: configuration, environment: environment) }
             return result
         }
         var settings = try Self.engineSettings(configuration, environment: environment)
@@ -72,7 +73,7 @@ public actor CampaignSender {
         let summary = try await engine.run(campaign: campaignID, onProgress: onProgress)
         self.engine = nil
         var result = Result(start: start, summary: summary, counts: try await store.stateCounts(campaign: campaignID))
-        if sendNotices { result.notices = await NoticeSender(store: store, configuration: configuration, environment: environment).sendPending() }
+        if sendNotices { result.notices = await store.sendPendingNotices(configuration: configuration, environment: environment) }
         return result
     }
 

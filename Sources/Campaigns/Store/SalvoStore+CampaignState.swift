@@ -13,6 +13,14 @@ public struct CampaignStart: Sendable, Equatable {
     public var total: Int
     /// The campaign's state afterwards: `running`, or `paused` if it was paused.
     public var state: String
+
+    public init(campaignID: Int64, queued: Int, suppressed: Int, total: Int, state: String) {
+        self.campaignID = campaignID
+        self.queued = queued
+        self.suppressed = suppressed
+        self.total = total
+        self.state = state
+    }
 }
 
 extension SalvoStore {

@@ -44,26 +44,15 @@ extension SalvoStore {
     /// excluded campaigns. Returns the parsed templates.
     @discardableResult
     public func check(_ definition: CampaignDefinition, sourcePath: String) throws -> MessageTemplate {
-        let columns = try fields(ofList: definition.list)
-        if let segment = definition.segment {
-            let expression = try SegmentParser.parse(segment)
-            if let unknown = expression.fields.subtracting(columns).sorted().first {
-                throw CampaignError.unknownField(unknown, in: "segment", campaign: sourcePath, known: columns.sorted())
-            }
-        }
-        let template = try definition.messageTemplate(campaignFile: sourcePath)
-        try template.checkFields(available: columns)
-        if definition.to != nil { try template.checkShared() }
+        let listFields = try fields(ofList: definition.list)
+        var existing: Set<String> = []
         if let excluded = definition.exclude {
-            let known = try writer.read { db in
+            existing = try writer.read { db in
                 Set(try String.fetchAll(db, sql: "SELECT name FROM campaigns WHERE name IN (SELECT value FROM json_each(?))",
                                         arguments: [try JSONColumns.encode(excluded)]))
             }
-            if let missing = excluded.first(where: { !known.contains($0) }) {
-                throw CampaignError.unknownExclude(missing, campaign: sourcePath)
-            }
         }
-        return template
+        return try definition.checked(sourcePath: sourcePath, listFields: listFields, existingCampaigns: existing)
     }
 
     /// The stored campaign, checked again as at `create`, and what renders its messages:
@@ -73,19 +62,8 @@ extension SalvoStore {
                                 environment: [String: String] = ProcessInfo.processInfo.environment) throws -> CheckedCampaign {
         let (definition, sourcePath) = try campaign(named: name)
         let template = try check(definition, sourcePath: sourcePath)
-        let composer = try definition.composer(template: template, configuration: configuration, environment: environment)
-        var warnings: [String] = []
-        if FileManager.default.fileExists(atPath: sourcePath) {
-            do {
-                let current = try CampaignDefinition.load(path: sourcePath)
-                if current.name == definition.name, current != definition {
-                    warnings.append("\(sourcePath) has changed since campaign '\(name)' was stored; the stored campaign is used (`salvo campaign update \(sourcePath)` applies the file)")
-                }
-            } catch {
-                warnings.append("\(sourcePath) no longer loads (\(error)); the stored campaign '\(name)' is used")
-            }
-        }
-        return CheckedCampaign(definition: definition, sourcePath: sourcePath, composer: composer, warnings: warnings)
+        return try CheckedCampaign(definition: definition, sourcePath: sourcePath, template: template,
+                                   configuration: configuration, environment: environment)
     }
 
     /// The campaigns, oldest first; archived ones (deleted after they were sent) only
@@ -133,6 +111,49 @@ public struct CheckedCampaign: Sendable {
     public var composer: MessageComposer
     /// For stderr: the campaign file differs from what is stored.
     public var warnings: [String]
+
+    /// The campaign `definition` stored from `sourcePath`, its templates checked
+    /// (`CampaignDefinition.checked`), with what renders it; warns when the file there now
+    /// says something else (the stored campaign is what is sent), whichever store held it.
+    public init(definition: CampaignDefinition, sourcePath: String, template: MessageTemplate,
+                configuration: SalvoConfiguration, environment: [String: String]) throws {
+        self.definition = definition
+        self.sourcePath = sourcePath
+        composer = try definition.composer(template: template, configuration: configuration, environment: environment)
+        warnings = []
+        if FileManager.default.fileExists(atPath: sourcePath) {
+            do {
+                let current = try CampaignDefinition.load(path: sourcePath)
+                if current.name == definition.name, current != definition {
+                    warnings.append("\(sourcePath) has changed since campaign '\(definition.name)' was stored; the stored campaign is used (`salvo campaign update \(sourcePath)` applies the file)")
+                }
+            } catch {
+                warnings.append("\(sourcePath) no longer loads (\(error)); the stored campaign '\(definition.name)' is used")
+            }
+        }
+    }
+}
+
+extension CampaignDefinition {
+    /// What `create` checks, given the fields of the campaign's list (its columns and the
+    /// built-in ones) and which of the campaigns it excludes the store has: the segment's
+    /// fields, the templates' syntax and fields, a shared message's fields, the excluded
+    /// campaigns. Returns the parsed templates. Errors name the campaign file.
+    public func checked(sourcePath: String, listFields: Set<String>, existingCampaigns: Set<String>) throws -> MessageTemplate {
+        if let segment {
+            let expression = try SegmentParser.parse(segment)
+            if let unknown = expression.fields.subtracting(listFields).sorted().first {
+                throw CampaignError.unknownField(unknown, in: "segment", campaign: sourcePath, known: listFields.sorted())
+            }
+        }
+        let template = try messageTemplate(campaignFile: sourcePath)
+        try template.checkFields(available: listFields)
+        if to != nil { try template.checkShared() }
+        if let missing = exclude?.first(where: { !existingCampaigns.contains($0) }) {
+            throw CampaignError.unknownExclude(missing, campaign: sourcePath)
+        }
+        return template
+    }
 }
 
 public enum CampaignError: Error, CustomStringConvertible {

@@ -1,0 +1,38 @@
+import Delivery
+import Foundation
+
+/// What sending a campaign asks of a store besides the engine's `DeliveryStore`: the
+/// stored campaign, its start (one delivery per recipient its segment selects), and the
+/// notices waiting. `CampaignSender` needs no more, so `salvo send` runs on the SQLite
+/// store (`SalvoStore`) and on PostgreSQL alike.
+public protocol CampaignSendingStore: DeliveryStore {
+    /// Where the store is, for messages: the SQLite file, or "PostgreSQL at HOST:PORT/DB".
+    var place: String { get }
+
+    /// The id of the campaign called `name`; `StoreError.campaignNotFound` if none.
+    func campaignID(named name: String) async throws -> Int64
+
+    /// The stored campaign checked again as at `create` (a template edited since may name a
+    /// field the list lacks), with what renders it.
+    func checkedCampaign(named name: String, configuration: SalvoConfiguration,
+                         environment: [String: String]) async throws -> CheckedCampaign
+
+    /// Starts the campaign, or goes on with it: adds a delivery for each recipient its
+    /// segment selects that it does not have yet (a suppressed address as `suppressed`,
+    /// leaving out those sent the campaigns it excludes) unless its audience was decided at
+    /// its first start, and makes it `running` (a paused one stays paused). A cancelled
+    /// campaign is `CampaignStateError.cancelled`.
+    func startCampaign(named name: String, now: Date) async throws -> CampaignStart
+
+    /// Sends the notices waiting (a finished campaign's failure summary, the daily quota's
+    /// warnings); what could not be sent is a warning, never an error.
+    func sendPendingNotices(configuration: SalvoConfiguration, environment: [String: String]) async -> NoticeSender.Report
+}
+
+extension SalvoStore: CampaignSendingStore {
+    public var place: String { path }
+
+    public func sendPendingNotices(configuration: SalvoConfiguration, environment: [String: String]) async -> NoticeSender.Report {
+        await NoticeSender(store: self, configuration: configuration, environment: environment).sendPending()
+    }
+}

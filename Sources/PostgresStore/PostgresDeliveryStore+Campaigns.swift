@@ -1,0 +1,141 @@
+import Campaigns
+import Delivery
+import Foundation
+import PostgresNIO
+
+/// What `salvo send` asks of a store besides the engine's calls (`CampaignSendingStore`),
+/// on PostgreSQL: the stored campaign checked again, and its start, which adds the
+/// deliveries its segment selects in one statement.
+extension PostgresDeliveryStore: CampaignSendingStore {
+    public var place: String { "PostgreSQL at \(url.place)" }
+
+    public func campaignID(named name: String) async throws -> Int64 {
+        let rows = try await described("campaignID") {
+            try await client.query("SELECT id FROM campaigns WHERE name = \(name)", logger: logger).decode(Int64.self).collected()
+        }
+        guard let id = rows.first else { throw StoreError.campaignNotFound(name) }
+        return id
+    }
+
+    public func checkedCampaign(named name: String, configuration: SalvoConfiguration,
+                                environment: [String: String]) async throws -> CheckedCampaign {
+        let rows = try await described("checkedCampaign") {
+            try await client.query("""
+                SELECT c.definition, c.source_path, l.columns::text FROM campaigns c JOIN lists l ON l.id = c.list_id
+                WHERE c.name = \(name)
+                """, logger: logger).decode((String, String, String).self).collected()
+        }
+        guard let (json, sourcePath, columns) = rows.first else { throw StoreError.campaignNotFound(name) }
+        let definition = try JSONDecoder().decode(CampaignDefinition.self, from: Data(json.utf8))
+        let listFields = Set((try? JSONDecoder().decode([String].self, from: Data(columns.utf8))) ?? [])
+            .union(SalvoStore.segmentBuiltins)
+        var existing: Set<String> = []
+        if let excluded = definition.exclude, !excluded.isEmpty {
+            existing = try await described("checkedCampaign") {
+                Set(try await client.query("SELECT name FROM campaigns WHERE name = ANY(\(excluded))", logger: logger)
+                    .decode(String.self).collected())
+            }
+        }
+        let template = try definition.checked(sourcePath: sourcePath, listFields: listFields, existingCampaigns: existing)
+        return try CheckedCampaign(definition: definition, sourcePath: sourcePath, template: template,
+                                   configuration: configuration, environment: environment)
+    }
+
+    public func startCampaign(named name: String, now: Date) async throws -> CampaignStart {
+        let now = Self.seconds(now)
+        return try await transaction("startCampaign") { connection in
+            // Locked: two hosts starting one campaign at once add its deliveries once.
+            let rows = try await connection.query("""
+                SELECT id, list_id, segment, state, started_at, definition FROM campaigns WHERE name = \(name) FOR UPDATE
+                """, logger: logger).decode((Int64, Int64, String?, String, Int64?, String).self).collected()
+            guard let (campaign, list, segment, state, startedAt, json) = rows.first else {
+                throw StoreError.campaignNotFound(name)
+            }
+            if state == "cancelled" { throw CampaignStateError.cancelled(name) }
+            let definition = try JSONDecoder().decode(CampaignDefinition.self, from: Data(json.utf8))
+            let before = try await Self.counts(campaign: campaign, on: connection, logger: logger)
+            if !(startedAt != nil && definition.audienceMode == .start) {
+                try await Self.insertDeliveries(campaign: campaign, named: name, list: list, segment: segment,
+                                                excluding: definition.exclude ?? [], on: connection, logger: logger)
+            }
+            let after = try await Self.counts(campaign: campaign, on: connection, logger: logger)
+            let newState = state == "paused" ? "paused" : "running"
+            try await connection.query("""
+                UPDATE campaigns SET state = \(newState), started_at = COALESCE(started_at, \(now)), finished_at = NULL
+                WHERE id = \(campaign)
+                """, logger: logger)
+            let suppressed = after[.suppressed] - before[.suppressed]
+            return CampaignStart(campaignID: campaign, queued: after.total - before.total - suppressed,
+                                 suppressed: suppressed, total: after.total, state: newState)
+        }
+    }
+
+    /// Sending the notices is the SQLite store's alone so far: a PostgreSQL campaign's
+    /// failure summary and the quota's warnings are not queued (README, "Copying a database
+    /// to PostgreSQL and back").
+    public func sendPendingNotices(configuration: SalvoConfiguration, environment: [String: String]) async -> NoticeSender.Report {
+        NoticeSender.Report()
+    }
+
+    /// The deliveries a start adds: recipients the segment selects that the campaign does
+    /// not have, less those sent one of the `excluding` campaigns (compared ignoring case);
+    /// an address on the global list, or on the campaign's list's, is added `suppressed`.
+    static func insertDeliveries(campaign: Int64, named name: String, list: Int64, segment: String?, excluding: [String],
+                                 on connection: PostgresConnection, logger: Logger) async throws {
+        var sql = PostgresSegmentSQL()
+        let condition = try segment.map { sql.condition(try SegmentParser.parse($0)) } ?? "true"
+        let campaignParameter = sql.bind(campaign)
+        let listParameter = sql.bind(list)
+        var exclusion = ""
+        if !excluding.isEmpty {
+            let known = Set(try await connection.query("SELECT name FROM campaigns WHERE name = ANY(\(excluding))", logger: logger)
+                .decode(String.self).collected())
+            if let missing = excluding.first(where: { !known.contains($0) }) {
+                throw CampaignError.unknownExclude(missing, campaign: "campaign '\(name)'")
+            }
+            let names = excluding.map { sql.bind($0) }.joined(separator: ", ")
+            exclusion = """
+                AND NOT EXISTS (SELECT 1 FROM deliveries x JOIN campaigns xc ON xc.id = x.campaign_id
+                                WHERE xc.name IN (\(names)) AND x.state = 'sent' AND lower(x.email) = lower(r.email))
+                """
+        }
+        let scope = """
+            CASE WHEN EXISTS (SELECT 1 FROM suppressions s WHERE s.email = lower(r.email)) THEN 'global'
+                 WHEN EXISTS (SELECT 1 FROM list_suppressions ls WHERE ls.list_id = r.list_id AND ls.email = lower(r.email)) THEN 'list'
+            END
+            """
+        // A NULL address key marks a case variant merged away, as on SQLite.
+        try await connection.query(PostgresQuery(unsafeSQL: """
+            INSERT INTO deliveries (campaign_id, recipient_id, email, domain, state, suppressed_by)
+            SELECT \(campaignParameter), r.id, r.email, r.domain,
+                   CASE WHEN (\(scope)) IS NULL THEN 'pending' ELSE 'suppressed' END, \(scope)
+            FROM recipients r
+            WHERE r.list_id = \(listParameter) AND r.address_key IS NOT NULL AND \(condition) \(exclusion)
+            ORDER BY r.id
+            ON CONFLICT (campaign_id, recipient_id) DO NOTHING
+            """, binds: sql.bindings), logger: logger)
+    }
+
+    /// How many recipients of the list with id `list` the segment selects (`salvo segment
+    /// count`, and the tests that hold the two stores' segments to one meaning).
+    public func segmentCount(list: Int64, segment: String) async throws -> Int {
+        var sql = PostgresSegmentSQL()
+        let condition = sql.condition(try SegmentParser.parse(segment))
+        let listParameter = sql.bind(list)
+        return try await described("segmentCount") {
+            Int(try await client.query(PostgresQuery(unsafeSQL: """
+                SELECT count(*) FROM recipients r WHERE r.list_id = \(listParameter) AND r.address_key IS NOT NULL AND \(condition)
+                """, binds: sql.bindings), logger: logger).decode(Int64.self).collected().first ?? 0)
+        }
+    }
+
+    static func counts(campaign: Int64, on connection: PostgresConnection, logger: Logger) async throws -> DeliveryCounts {
+        var counts = DeliveryCounts()
+        for (state, count) in try await connection.query("""
+            SELECT state, count(*) FROM deliveries WHERE campaign_id = \(campaign) GROUP BY state
+            """, logger: logger).decode((String, Int64).self).collected() {
+            if let state = DeliveryState(rawValue: state) { counts.byState[state] = Int(count) }
+        }
+        return counts
+    }
+}

@@ -1,0 +1,54 @@
+import Campaigns
+import Foundation
+import PostgresStore
+
+/// The store `salvo send` sends from: the SQLite file, or the PostgreSQL database that
+/// `database` (or `--db`, `$SALVO_DB`) names with a `postgres://` URL, where several hosts
+/// send one campaign together.
+enum SendingStore {
+    case sqlite(SalvoStore)
+    case postgres(PostgresDeliveryStore)
+
+    var store: any CampaignSendingStore {
+        switch self {
+        case .sqlite(let store): store
+        case .postgres(let store): store
+        }
+    }
+
+    /// The SQLite store, for what only it does so far (a test send, a dry run).
+    func sqlite(for use: String) throws -> SalvoStore {
+        switch self {
+        case .sqlite(let store): return store
+        case .postgres(let store): throw CommandError("\(use) works on an SQLite database so far, and \(store.url) is PostgreSQL")
+        }
+    }
+
+    /// Closes a PostgreSQL store's pool (an SQLite store closes when released).
+    func close() async {
+        if case .postgres(let store) = self { await store.shutdown() }
+    }
+}
+
+extension GlobalOptions {
+    /// Opens the database a send works on, with the configuration's daily quota and
+    /// reputation guard. A PostgreSQL server that cannot be reached fails here, in one line
+    /// naming it; its password comes from `$SALVO_DB_PASSWORD` or `database_password_env`.
+    func openSendingStore() async throws -> (SalvoConfiguration, SendingStore) {
+        let configuration = try configuration()
+        let database = databasePath(configuration)
+        guard SalvoConfiguration.isPostgresURL(database) else {
+            let (configuration, store) = try openStore()
+            return (configuration, .sqlite(store))
+        }
+        let url = try PostgresURL(database)
+        var settings = PostgresDeliveryStore.Settings(perDay: configuration.quota?.perDay, maxBounceRate: nil)
+        if let guardSettings = configuration.reputationGuard {
+            settings.maxBounceRate = guardSettings.maxBounceRate
+            settings.minimumAttempts = guardSettings.minimumAttempts
+        }
+        let store = try await PostgresDeliveryStore.connect(
+            to: url, password: PostgresURL.password(passwordVariable: configuration.databasePasswordEnv), settings: settings)
+        return (configuration, .postgres(store))
+    }
+}

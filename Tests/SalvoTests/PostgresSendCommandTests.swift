@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+import TestPeers
+
+/// `salvo send` on a PostgreSQL database (`--db postgres://…`), against smtp-sink: a
+/// campaign made on SQLite and copied there (`salvo db copy`) starts on PostgreSQL with its
+/// segment and suppressions, and several senders at once deliver it to each recipient once.
+@Suite struct PostgresSendCommandTests {
+    private let secret = ["SALVO_UNSUBSCRIBE_SECRET": "s3cret-for-tests-s3cret-for-tests-s3cret"]
+
+    /// A project with `count` recipients, a third of them outside the welcome campaign's
+    /// segment (`tags contains "new"`), one suppressed, copied into a new PostgreSQL
+    /// database; returns the folder and the database's URL.
+    private func copiedProject(count: Int, sinkPort: Int, server: PostgresServer, database: String) async throws -> String {
+        var csv = "email,first_name,last_name,country,tags\n"
+        for i in 0..<count { csv += "r\(i)@d\(i % 5).test,R\(i),L,NG,\(i % 3 == 0 ? "old" : "new")\n" }
+        let dir = try await SalvoBinary.initProject(editing: [("127.0.0.1:2525", "127.0.0.1:\(sinkPort)")], recipients: csv)
+        let url = "postgres://\(server.user)@127.0.0.1:\(server.port)/\(database)?sslmode=disable"
+        for step in [["import", "customers", "recipients.csv"], ["campaign", "create", "welcome.yml"],
+                     ["suppress", "add", "r1@d1.test"], ["db", "copy", "--to", url]] {
+            let result = try await SalvoBinary.run(step, in: dir)
+            #expect(result.status == 0, "salvo \(step.joined(separator: " ")): \(result.stdout) \(result.stderr)")
+        }
+        return dir
+    }
+
+    @Test func threeSendersOnOnePostgreSQLCampaignDeliverToEachRecipientOnce() async throws {
+        let sink = try await SMTPSinkPeer.start()
+        defer { sink.stop() }
+        let server = try await PostgresServer.shared()
+        let database = try await server.makeDatabase()
+        defer { server.dropDatabase(database) }
+        let dir = try await copiedProject(count: 900, sinkPort: sink.port, server: server, database: database)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let url = "postgres://\(server.user)@127.0.0.1:\(server.port)/\(database)?sslmode=disable"
+
+        let senders = try (0..<3).map { _ in try SalvoBinary.start(["send", "welcome", "--db", url], in: dir, environment: secret) }
+        var results: [SalvoBinary.Result] = []
+        for sender in senders { results.append(await sender.finished(timeout: 300)) }
+        for result in results { #expect(result.status == 0, "\(result.stdout) \(result.stderr)") }
+
+        // 600 in the segment, one of them suppressed: 599 messages, each to its own recipient.
+        let expected = Set((0..<900).filter { $0 % 3 != 0 && $0 != 1 }.map { "<r\($0)@d\($0 % 5).test>" })
+        let received = try sink.transactions().flatMap(\.rcptArgs)
+        #expect(received.count == expected.count)
+        #expect(Set(received) == expected)
+        #expect(try await server.query("SELECT state, count(*) FROM deliveries GROUP BY state ORDER BY state", database: database)
+                == "sent|599\nsuppressed|1")
+        #expect(try await server.query("SELECT state FROM campaigns WHERE name = 'welcome'", database: database) == "finished")
+        // No claim outlives its delivery's outcome, and the three told of 599 messages in all.
+        #expect(try await server.query("SELECT count(*) FROM deliveries WHERE claimed_by IS NOT NULL", database: database) == "0")
+        let reported = results.compactMap { result in
+            result.stdout.split(separator: "\n").first { $0.hasPrefix("sent ") }
+                .flatMap { Int($0.dropFirst(5).prefix { $0.isNumber }) }
+        }
+        #expect(reported.count == 3 && reported.reduce(0, +) == 599, "\(results.map(\.stdout))")
+    }
+
+    @Test func whatPostgreSQLCannotDoYetIsSaidNotAttempted() async throws {
+        let sink = try await SMTPSinkPeer.start()
+        defer { sink.stop() }
+        let server = try await PostgresServer.shared()
+        let database = try await server.makeDatabase()
+        defer { server.dropDatabase(database) }
+        let dir = try await copiedProject(count: 6, sinkPort: sink.port, server: server, database: database)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let url = "postgres://\(server.user)@127.0.0.1:\(server.port)/\(database)?sslmode=disable"
+
+        let test = try await SalvoBinary.run(["send", "welcome", "--db", url, "--test-to", "seed@shop.test"], in: dir, environment: secret)
+        #expect(test.status == 1 && test.stderr.contains("--test-to works on an SQLite database so far"), "\(test.stderr)")
+        let missing = try await SalvoBinary.run(["send", "nosuch", "--db", url], in: dir, environment: secret)
+        #expect(missing.status == 1 && missing.stderr.contains("no campaign named 'nosuch'"), "\(missing.stderr)")
+        #expect(try sink.transactions().isEmpty)
+        #expect(try await server.query("SELECT count(*) FROM deliveries", database: database) == "0")
+
+        let port = try TestPeers.RefusingPort()
+        defer { withExtendedLifetime(port) {} }
+        let nobody = try await SalvoBinary.run(["send", "welcome", "--db", "postgres://salvo@127.0.0.1:\(port.port)/db?sslmode=disable"],
+                                               in: dir, environment: secret)
+        #expect(nobody.status == 1 && nobody.stderr.contains("PostgreSQL at 127.0.0.1:\(port.port)/db: connect: cannot connect"),
+                "\(nobody.stderr)")
+    }
+}
