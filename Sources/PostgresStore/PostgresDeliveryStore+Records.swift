@@ -5,91 +5,144 @@ import PostgresNIO
 /// Outcomes, and what reads them: the campaign's state, its counts, its end.
 ///
 /// An outcome is written only for a delivery its owner holds, `sent` only for one marked
-/// `sending`; the attempt log, the hard bounce's suppression, the daily quota's count and
-/// the reputation guard's pause go in the same transaction.
+/// `sending`. A batch of outcomes is one statement, and so one transaction of its own:
+/// the deliveries' update, the attempt log, the hard bounces' suppression, the daily
+/// quota's count and, with `recordAndMarkSending`, the next messages' `sending` marks are
+/// data-modifying parts of it, the outcomes bound as one JSON array. One round trip a
+/// commit, where a statement per outcome inside BEGIN and COMMIT cost several: on
+/// PostgreSQL the committer's round trips, not the server's work, bound a sender's rate.
+/// The reputation guard's pause follows in a statement of its own when a batch bounced.
 extension PostgresDeliveryStore {
     @discardableResult
     public func record(_ outcomes: [DeliveryOutcome], hardBounces: Set<Int64>, owner: String) async throws -> Int {
         try DeliveryOutcome.checkOutcomes(outcomes)
         guard !outcomes.isEmpty else { return 0 }
-        return try await transaction("record") { connection in
-            try await self.record(outcomes, hardBounces: hardBounces, owner: owner, on: connection)
-        }
+        return try await commit("record", outcomes, hardBounces: hardBounces, marking: [], owner: owner, now: Date()).recorded
     }
 
     public func recordAndMarkSending(_ outcomes: [DeliveryOutcome], hardBounces: Set<Int64>, marking ids: [Int64],
                                      owner: String, now: Date) async throws -> Set<Int64> {
         try DeliveryOutcome.checkOutcomes(outcomes)
         guard !outcomes.isEmpty || !ids.isEmpty else { return [] }
-        return try await transaction("recordAndMarkSending") { connection in
-            try await self.record(outcomes, hardBounces: hardBounces, owner: owner, on: connection)
-            return try await Self.markSending(ids, owner: owner, now: now, on: connection, logger: self.logger)
-        }
+        return try await commit("recordAndMarkSending", outcomes, hardBounces: hardBounces, marking: ids, owner: owner,
+                                now: now).marked
     }
 
-    @discardableResult
-    private func record(_ outcomes: [DeliveryOutcome], hardBounces: Set<Int64>, owner: String,
-                        on connection: PostgresConnection) async throws -> Int {
-        guard !outcomes.isEmpty else { return 0 }
-        var recorded = 0
-        var reachedServer = 0
-        var bouncedCampaigns: Set<Int64> = []
-        for outcome in outcomes {
-            let at = Self.seconds(outcome.attemptedAt)
-            let code = outcome.code.map(Int64.init)
-            let next = outcome.nextAttemptAt.map(Self.seconds)
-            // The TLS of the session mx_host names: kept when no server was reached.
-            let rows = try await connection.query("""
-                UPDATE deliveries
-                SET state = \(outcome.state.rawValue), attempts = attempts + 1,
-                    last_code = \(code), last_enhanced_code = \(outcome.enhancedCode), last_response = \(outcome.response),
-                    mx_host = COALESCE(\(outcome.mxHost), mx_host), message_id = COALESCE(\(outcome.messageID), message_id),
-                    first_attempt_at = COALESCE(first_attempt_at, \(at)), last_attempt_at = \(at),
-                    next_attempt_at = COALESCE(\(next), next_attempt_at),
-                    claimed_by = NULL, claimed_at = NULL,
-                    tls_version = CASE WHEN \(outcome.mxHost)::text IS NULL THEN tls_version ELSE \(outcome.tlsVersion) END,
-                    tls_verified = CASE WHEN \(outcome.mxHost)::text IS NULL THEN tls_verified ELSE \(outcome.certificateVerified) END
-                WHERE id = \(outcome.deliveryID) AND claimed_by = \(owner) AND state IN ('claimed', 'sending', 'unknown')
-                  AND (state <> 'claimed' OR \(outcome.state.rawValue) <> 'sent')
-                RETURNING campaign_id
-                """, logger: logger).decode(Int64.self).collected()
-            guard let campaign = rows.first else { continue }
-            recorded += 1
-            if outcome.mxHost != nil || outcome.state == .unknown { reachedServer += 1 }
-            if outcome.state == .bounced { bouncedCampaigns.insert(campaign) }
-            try await connection.query("""
-                INSERT INTO attempts (delivery_id, attempted_at, outcome, code, enhanced_code, response, mx_host,
-                                      tls_version, tls_verified, source_address)
-                VALUES (\(outcome.deliveryID), \(at), \(outcome.state.rawValue), \(code), \(outcome.enhancedCode),
-                        \(outcome.response), \(outcome.mxHost), \(outcome.tlsVersion), \(outcome.certificateVerified),
-                        \(outcome.sourceAddress))
-                """, logger: logger)
-            if hardBounces.contains(outcome.deliveryID) {
-                let detail = [outcome.code.map(String.init), outcome.enhancedCode, outcome.response]
-                    .compactMap { $0 }.joined(separator: " ")
-                try await connection.query("""
-                    INSERT INTO suppressions (email, reason, detail, created_at)
-                    SELECT lower(email), 'hard-bounce', \(detail), \(at) FROM deliveries WHERE id = \(outcome.deliveryID)
-                    ON CONFLICT (email) DO NOTHING
-                    """, logger: logger)
-            }
+    private func commit(_ operation: String, _ outcomes: [DeliveryOutcome], hardBounces: Set<Int64>, marking ids: [Int64],
+                        owner: String, now: Date) async throws -> (recorded: Int, marked: Set<Int64>) {
+        // A delivery given twice keeps its first outcome, as one update after another
+        // would: the first clears the claim the second needs.
+        var seen: Set<Int64> = []
+        let batch = outcomes.filter { seen.insert($0.deliveryID).inserted }
+        let query = try Self.commitStatement(batch, hardBounces: hardBounces, marking: ids, owner: owner, now: now,
+                                             quotaDay: settings.perDay == nil ? nil : QuotaDay.day(of: settings.clock()))
+        let rows = try await described(operation) {
+            try await client.query(query, logger: logger).decode((String, Int64, Int64).self).collected()
+        }
+        var campaigns: [Int64: Int64] = [:]
+        var marked: Set<Int64> = []
+        for (kind, id, campaign) in rows {
+            if kind == "r" { campaigns[id] = campaign } else { marked.insert(id) }
         }
         if let maxBounceRate = settings.maxBounceRate {
-            for campaign in bouncedCampaigns.sorted() {
-                try await pauseIfBouncing(campaign, maxBounceRate: maxBounceRate, on: connection)
+            let bounced = Set(batch.filter { $0.state == .bounced }.compactMap { campaigns[$0.deliveryID] })
+            for campaign in bounced.sorted() {
+                try await described(operation) {
+                    try await client.withConnection { connection in
+                        try await pauseIfBouncing(campaign, maxBounceRate: maxBounceRate, on: connection)
+                    }
+                }
             }
         }
-        if settings.perDay != nil, reachedServer > 0 {
-            let day = QuotaDay.day(of: settings.clock())
-            try await connection.query("""
-                INSERT INTO quota_days (day, used) VALUES (\(day), \(Int64(reachedServer)))
-                ON CONFLICT (day) DO UPDATE SET used = quota_days.used + excluded.used
-                """, logger: logger)
-        }
-        return recorded
+        return (campaigns.count, marked)
     }
 
-    /// The reputation guard, in the recording transaction: a running campaign whose
+    /// The statement of one commit: rows `('r', delivery, campaign)` for each outcome
+    /// recorded and `('m', delivery, 0)` for each delivery marked `sending`.
+    static func commitStatement(_ batch: [DeliveryOutcome], hardBounces: Set<Int64>, marking ids: [Int64], owner: String,
+                                now: Date, quotaDay: String?) throws -> PostgresQuery {
+        let rows: [[String: Any]] = batch.enumerated().map { index, outcome in
+            var row: [String: Any] = [
+                "ord": index, "id": outcome.deliveryID, "state": outcome.state.rawValue, "response": outcome.response,
+                "at": seconds(outcome.attemptedAt), "hard": hardBounces.contains(outcome.deliveryID),
+                "detail": [outcome.code.map(String.init), outcome.enhancedCode, outcome.response].compactMap { $0 }.joined(separator: " "),
+            ]
+            row["code"] = outcome.code
+            row["enhanced"] = outcome.enhancedCode
+            row["mx_host"] = outcome.mxHost
+            row["message_id"] = outcome.messageID
+            row["next"] = outcome.nextAttemptAt.map(seconds)
+            row["tls_version"] = outcome.tlsVersion
+            row["tls_verified"] = outcome.certificateVerified
+            row["source"] = outcome.sourceAddress
+            return row
+        }
+        var bindings = PostgresBindings()
+        bindings.append(String(decoding: try JSONSerialization.data(withJSONObject: rows), as: UTF8.self))
+        bindings.append(owner)
+        bindings.append(ids)
+        bindings.append(seconds(now))
+        // A message handed to a server counts against the day's quota (`unknown`: it may
+        // have been).
+        var quota = ""
+        if let quotaDay {
+            bindings.append(quotaDay)
+            quota = """
+                , quota AS (
+                    INSERT INTO quota_days (day, used)
+                    SELECT $5, count(*) FROM input x JOIN updated u ON u.id = x.id
+                    WHERE x.mx_host IS NOT NULL OR x.state = 'unknown'
+                    HAVING count(*) > 0
+                    ON CONFLICT (day) DO UPDATE SET used = quota_days.used + excluded.used
+                )
+                """
+        }
+        // The TLS of the session mx_host names: kept when no server was reached.
+        return PostgresQuery(unsafeSQL: """
+            WITH input AS (
+                SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
+                    ord bigint, id bigint, state text, code bigint, enhanced text, response text, mx_host text,
+                    message_id text, at bigint, next bigint, tls_version text, tls_verified boolean, source text,
+                    hard boolean, detail text)
+            ), updated AS (
+                UPDATE deliveries d
+                SET state = x.state, attempts = d.attempts + 1,
+                    last_code = x.code, last_enhanced_code = x.enhanced, last_response = x.response,
+                    mx_host = COALESCE(x.mx_host, d.mx_host), message_id = COALESCE(x.message_id, d.message_id),
+                    first_attempt_at = COALESCE(d.first_attempt_at, x.at), last_attempt_at = x.at,
+                    next_attempt_at = COALESCE(x.next, d.next_attempt_at),
+                    claimed_by = NULL, claimed_at = NULL,
+                    tls_version = CASE WHEN x.mx_host IS NULL THEN d.tls_version ELSE x.tls_version END,
+                    tls_verified = CASE WHEN x.mx_host IS NULL THEN d.tls_verified ELSE x.tls_verified END
+                FROM input x
+                WHERE d.id = x.id AND d.claimed_by = $2 AND d.state IN ('claimed', 'sending', 'unknown')
+                  AND (d.state <> 'claimed' OR x.state <> 'sent')
+                RETURNING d.id, d.campaign_id, d.email
+            ), logged AS (
+                INSERT INTO attempts (delivery_id, attempted_at, outcome, code, enhanced_code, response, mx_host,
+                                      tls_version, tls_verified, source_address)
+                SELECT x.id, x.at, x.state, x.code, x.enhanced, x.response, x.mx_host, x.tls_version, x.tls_verified, x.source
+                FROM input x JOIN updated u ON u.id = x.id
+                ORDER BY x.ord
+            ), suppressed AS (
+                INSERT INTO suppressions (email, reason, detail, created_at)
+                SELECT DISTINCT ON (lower(u.email)) lower(u.email), 'hard-bounce', x.detail, x.at
+                FROM input x JOIN updated u ON u.id = x.id
+                WHERE x.hard
+                ORDER BY lower(u.email), x.ord
+                ON CONFLICT (email) DO NOTHING
+            ), marked AS (
+                UPDATE deliveries SET state = 'sending', claimed_at = $4
+                WHERE id = ANY($3) AND state = 'claimed' AND claimed_by = $2
+                RETURNING id
+            )\(quota)
+            SELECT 'r', id, campaign_id FROM updated
+            UNION ALL
+            SELECT 'm', id, 0 FROM marked
+            """, binds: bindings)
+    }
+
+    /// The reputation guard, after a batch that bounced: a running campaign whose
     /// bounced share of its attempted deliveries passes the threshold is paused, so every
     /// sender of it stops at its next claim or control poll.
     private func pauseIfBouncing(_ campaign: Int64, maxBounceRate: Double, on connection: PostgresConnection) async throws {

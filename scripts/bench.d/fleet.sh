@@ -32,7 +32,8 @@ pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 pg_dir="$work/pg"
 mkdir -p "$pg_dir"
-[ "$(id -u)" = 0 ] && chown postgres "$pg_dir"
+# As root, the server runs as postgres, which must reach its folder inside the run's.
+if [ "$(id -u)" = 0 ]; then chmod 711 "$work"; chown postgres "$pg_dir"; fi
 as_pg "$pg_bin/initdb" -D "$pg_dir/data" --auth=trust -U postgres -E UTF8 --locale=C >/dev/null
 pg_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w \
@@ -100,7 +101,7 @@ prepare "$work/campaign" "$N" 0
 cp -r "$work/campaign" "$work/sqlite"
 
 echo "SQLite, one sender..." >&2
-sqlite_json=$(cd "$work/sqlite" && together 1 "$salvo" send bench)
+sqlite_json=$(cd "$work/sqlite" && together 1 "$salvo" send bench 2>>"$work/senders.log")
 sent=$(sqlite3 "$work/sqlite/salvo.db" "SELECT COUNT(*) FROM deliveries WHERE state = 'sent'")
 [ "$sent" = "$N" ] || { echo "bench fleet: SQLite says $sent sent, expected $N" >&2; exit 1; }
 
@@ -112,7 +113,7 @@ for k in $SENDERS; do
   (cd "$work/campaign" && "$salvo" db copy --to "$url" >/dev/null)
   echo "PostgreSQL, $k sender(s)..." >&2
   before=$(pg_cpu)
-  pg_json[$k]=$(cd "$work/campaign" && together "$k" "$salvo" send bench --db "$url")
+  pg_json[$k]=$(cd "$work/campaign" && together "$k" "$salvo" send bench --db "$url" 2>>"$work/senders.log")
   after=$(pg_cpu)
   pg_server[$k]=$(python3 -c 'import sys; print(round(float(sys.argv[2]) - float(sys.argv[1]), 2))' "$before" "$after")
   sent=$(psql_do -d "$db" -c "SELECT count(*) FROM deliveries WHERE state = 'sent'")
