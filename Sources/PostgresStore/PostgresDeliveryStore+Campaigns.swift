@@ -70,6 +70,16 @@ extension PostgresDeliveryStore: CampaignSendingStore {
         }
     }
 
+    public func campaignsToRun(now: Date) async throws -> [String] {
+        try await described("campaignsToRun") {
+            try await client.query("""
+                SELECT name FROM campaigns
+                WHERE state = 'running' OR (state = 'scheduled' AND scheduled_at <= \(Self.seconds(now)))
+                ORDER BY COALESCE(started_at, scheduled_at), id
+                """, logger: logger).decode(String.self).collected()
+        }
+    }
+
     /// Sending the notices is the SQLite store's alone so far: a PostgreSQL campaign's
     /// failure summary and the quota's warnings are not queued (README, "Copying a database
     /// to PostgreSQL and back").

@@ -54,18 +54,7 @@ struct PostgresSegmentSQL {
         case .and, .or:
             // Flat, as on SQLite: a long chain of one operator is one level of parentheses.
             let isAnd = if case .and = expression { true } else { false }
-            var operands: [SegmentExpression] = []
-            var pending = [expression]
-            while let next = pending.popLast() {
-                switch (next, isAnd) {
-                case (.and(let lhs, let rhs), true), (.or(let lhs, let rhs), false):
-                    pending.append(rhs)
-                    pending.append(lhs)
-                default:
-                    operands.append(next)
-                }
-            }
-            let parts = operands.map { condition($0) }
+            let parts = expression.chainOperands.map { condition($0) }
             return "(\(parts.joined(separator: isAnd ? " AND " : " OR ")))"
         }
     }

@@ -51,18 +51,38 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         StopSignals.install()
-        let (configuration, store) = try global.openStore()
-        guard let lock = try RunLock(path: store.path + ".run-lock") else {
-            printNow("another salvo run is working on \(store.path); this one exits")
+        let (configuration, opened) = try await global.openSendingStore()
+        do {
+            try await run(configuration: configuration, store: opened.store)
+        } catch {
+            await opened.close()
+            throw error
+        }
+        await opened.close()
+    }
+
+    /// The lock of the runs on one database from this host: beside an SQLite file; for a
+    /// PostgreSQL database, in the temporary folder, named for its server and database
+    /// (the runs of other hosts work beside this one's, sharing its campaigns).
+    static func lockPath(for store: any CampaignSendingStore) -> String {
+        if let store = store as? SalvoStore { return store.path + ".run-lock" }
+        let name = store.place.map { $0.isLetter || $0.isNumber ? $0 : "-" }
+        return (NSTemporaryDirectory() as NSString).appendingPathComponent("salvo-run-\(String(name)).lock")
+    }
+
+    private func run(configuration: SalvoConfiguration, store: any CampaignSendingStore) async throws {
+        let environment = ProcessInfo.processInfo.environment
+        guard let lock = try RunLock(path: Self.lockPath(for: store)) else {
+            printNow("another salvo run is working on \(store.place); this one exits")
             return
         }
         defer { lock.release() }
         if let warning = configuration.heloWarning { printError("warning: \(warning)") }
-        let due = try store.campaignsToRun(now: Date())
+        let due = try await store.campaignsToRun(now: Date())
         // Notices left over from earlier sends go out even when no campaign is due.
         if due.isEmpty {
             printNow("nothing due")
-            SendReport.print(notices: await NoticeSender(store: store, configuration: configuration).sendPending())
+            SendReport.print(notices: await store.sendPendingNotices(configuration: configuration, environment: environment))
             return
         }
         var tally = ExitStatus.Tally()
@@ -89,9 +109,9 @@ struct RunCommand: AsyncParsableCommand {
         // warnings, and any notice an earlier run could not send (an interrupted run
         // leaves them to the next).
         if !StopSignals.received {
-            SendReport.print(notices: await NoticeSender(store: store, configuration: configuration).sendPending())
+            SendReport.print(notices: await store.sendPendingNotices(configuration: configuration, environment: environment))
         }
-        try ExitStatus.exit(tally.finish(database: store.path, interrupted: StopSignals.received))
+        try ExitStatus.exit(tally.finish(database: store.place, interrupted: StopSignals.received))
     }
 }
 

@@ -53,7 +53,8 @@ import TestPeers
         return dir
     }
 
-    @Test func aDatabaseCopiedToPostgreSQLAndBackIsTheSameDatabase() async throws {
+    /// Runs `body` in a sent project (`sentProject`) beside a new PostgreSQL database.
+    private func withSentProject(_ body: (_ dir: String, _ server: PostgresServer, _ database: String) async throws -> Void) async throws {
         let sink = try await SMTPSinkPeer.start()
         defer { sink.stop() }
         let server = try await PostgresServer.shared()
@@ -61,89 +62,91 @@ import TestPeers
         defer { server.dropDatabase(database) }
         let dir = try await sentProject(sinkPort: sink.port)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let url = "postgres://\(server.user)@127.0.0.1:\(server.port)/\(database)?sslmode=disable"
+        let url = server.url(database)
+        try await body(dir, server, database)
+    }
 
-        let there = try await SalvoBinary.run(["db", "copy", "--to", url], in: dir)
-        #expect(there.status == 0, "\(there.stdout) \(there.stderr)")
-        #expect(there.stdout.contains("deliveries: 40\n") && there.stdout.contains("notices: 1\n")
-                && there.stdout.contains("every table's count verified"), "\(there.stdout)")
-        // PostgreSQL keeps attributes by name (the engine's claim reads them so) and the
-        // domain beside each address; the sequences go on after the copied ids.
-        #expect(try await server.query("""
-            SELECT attributes->>'first_name', attributes->>'plan', domain FROM recipients WHERE email = 'r1@d1.test'
-            """, database: database) == "R1|gold|d1.test")
-        #expect(try await server.query("SELECT attributes ? 'plan' FROM recipients WHERE email = 'r0@d0.test'",
-                                       database: database) == "f")
-        #expect(try await server.query("SELECT tls_verified, encode(message, 'hex') FROM attempts, notices WHERE attempts.id = 1",
-                                       database: database) == "t|000102ff0d0a80")
-        #expect(try await server.query("SELECT nextval('deliveries_id_seq')", database: database) == "41")
+    @Test func aDatabaseCopiedToPostgreSQLAndBackIsTheSameDatabase() async throws {
+        try await withSentProject { dir, server, database in
+            let url = server.url(database)
 
-        let back = try await SalvoBinary.run(["db", "copy", "--from", url, "--to", "back.db"], in: dir)
-        #expect(back.status == 0, "\(back.stdout) \(back.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: dir + "/back.db.partial"))
-        for table in Self.tables {
-            let original = try await rows(of: table.name, order: table.order, in: dir + "/salvo.db")
-            let copied = try await rows(of: table.name, order: table.order, in: dir + "/back.db")
-            #expect(!original.isEmpty, "\(table.name) has no row to copy")
-            #expect(copied == original, "\(table.name)")
-        }
-        for command in [["status", "welcome", "--json"], ["report", "welcome", "--json"], ["suppress", "list"]] {
-            let before = try await SalvoBinary.run(command, in: dir)
-            let after = try await SalvoBinary.run(command + ["--db", "back.db"], in: dir)
-            #expect(before.status == 0 && after.status == 0 && before.stdout == after.stdout,
-                    "salvo \(command.joined(separator: " ")): \(before.stdout) \(after.stdout) \(after.stderr)")
+            let there = try await SalvoBinary.run(["db", "copy", "--to", url], in: dir)
+            #expect(there.status == 0, "\(there.stdout) \(there.stderr)")
+            #expect(there.stdout.contains("deliveries: 40\n") && there.stdout.contains("notices: 1\n")
+                    && there.stdout.contains("every table's count verified"), "\(there.stdout)")
+            // PostgreSQL keeps attributes by name (the engine's claim reads them so) and the
+            // domain beside each address; the sequences go on after the copied ids.
+            #expect(try await server.query("""
+                SELECT attributes->>'first_name', attributes->>'plan', domain FROM recipients WHERE email = 'r1@d1.test'
+                """, database: database) == "R1|gold|d1.test")
+            #expect(try await server.query("SELECT attributes ? 'plan' FROM recipients WHERE email = 'r0@d0.test'",
+                                           database: database) == "f")
+            #expect(try await server.query("SELECT tls_verified, encode(message, 'hex') FROM attempts, notices WHERE attempts.id = 1",
+                                           database: database) == "t|000102ff0d0a80")
+            #expect(try await server.query("SELECT nextval('deliveries_id_seq')", database: database) == "41")
+
+            let back = try await SalvoBinary.run(["db", "copy", "--from", url, "--to", "back.db"], in: dir)
+            #expect(back.status == 0, "\(back.stdout) \(back.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: dir + "/back.db.partial"))
+            for table in Self.tables {
+                let original = try await rows(of: table.name, order: table.order, in: dir + "/salvo.db")
+                let copied = try await rows(of: table.name, order: table.order, in: dir + "/back.db")
+                #expect(!original.isEmpty, "\(table.name) has no row to copy")
+                #expect(copied == original, "\(table.name)")
+            }
+            for command in [["status", "welcome", "--json"], ["report", "welcome", "--json"], ["suppress", "list"]] {
+                let before = try await SalvoBinary.run(command, in: dir)
+                let after = try await SalvoBinary.run(command + ["--db", "back.db"], in: dir)
+                #expect(before.status == 0 && after.status == 0 && before.stdout == after.stdout,
+                        "salvo \(command.joined(separator: " ")): \(before.stdout) \(after.stdout) \(after.stderr)")
+            }
         }
     }
 
     @Test func aCopyThatWouldMixTwoDatabasesIsRefused() async throws {
-        let sink = try await SMTPSinkPeer.start()
-        defer { sink.stop() }
-        let server = try await PostgresServer.shared()
-        let database = try await server.makeDatabase()
-        defer { server.dropDatabase(database) }
-        let dir = try await sentProject(sinkPort: sink.port)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let url = "postgres://\(server.user)@127.0.0.1:\(server.port)/\(database)?sslmode=disable"
-        #expect(try await SalvoBinary.run(["db", "copy", "--to", url], in: dir).status == 0)
+        try await withSentProject { dir, server, database in
+            let url = server.url(database)
+            #expect(try await SalvoBinary.run(["db", "copy", "--to", url], in: dir).status == 0)
 
-        // Into a database that holds data: nothing is added.
-        let again = try await SalvoBinary.run(["db", "copy", "--to", url], in: dir)
-        #expect(again.status == 1)
-        #expect(again.stderr.contains("cannot copy into PostgreSQL at 127.0.0.1:\(server.port)/\(database): it holds data already (1 lists, 40 recipients"),
-                "\(again.stderr)")
-        #expect(try await server.query("SELECT count(*) FROM deliveries", database: database) == "40")
+            // Into a database that holds data: nothing is added.
+            let again = try await SalvoBinary.run(["db", "copy", "--to", url], in: dir)
+            #expect(again.status == 1)
+            #expect(again.stderr.contains("cannot copy into PostgreSQL at 127.0.0.1:\(server.port)/\(database): it holds data already (1 lists, 40 recipients"),
+                    "\(again.stderr)")
+            #expect(try await server.query("SELECT count(*) FROM deliveries", database: database) == "40")
 
-        // Over an SQLite file that exists: it is left as it was.
-        let existing = try await SalvoBinary.run(["db", "copy", "--from", url, "--to", "salvo.db"], in: dir)
-        #expect(existing.status == 1 && existing.stderr.contains("salvo.db exists; copy into a new file"), "\(existing.stderr)")
-        #expect(try await rows(of: "deliveries", order: "id", in: dir + "/salvo.db").count == 40)
+            // Over an SQLite file that exists: it is left as it was.
+            let existing = try await SalvoBinary.run(["db", "copy", "--from", url, "--to", "salvo.db"], in: dir)
+            #expect(existing.status == 1 && existing.stderr.contains("salvo.db exists; copy into a new file"), "\(existing.stderr)")
+            #expect(try await rows(of: "deliveries", order: "id", in: dir + "/salvo.db").count == 40)
 
-        // From a database a sender is working on: what it records next would be lost.
-        try await DatabaseQueue(path: dir + "/salvo.db").write { db in
-            try db.execute(sql: "INSERT INTO senders (owner, host, process, started_at, heartbeat_at) VALUES ('elsewhere:1:ab', 'elsewhere', '1:1', ?, ?)",
-                           arguments: [Int(Date().timeIntervalSince1970), Int(Date().timeIntervalSince1970)])
+            // From a database a sender is working on: what it records next would be lost.
+            try await DatabaseQueue(path: dir + "/salvo.db").write { db in
+                try db.execute(sql: "INSERT INTO senders (owner, host, process, started_at, heartbeat_at) VALUES ('elsewhere:1:ab', 'elsewhere', '1:1', ?, ?)",
+                               arguments: [Int(Date().timeIntervalSince1970), Int(Date().timeIntervalSince1970)])
+            }
+            let other = try await server.makeDatabase()
+            defer { server.dropDatabase(other) }
+            let busy = try await SalvoBinary.run(["db", "copy", "--to", server.url(other)], in: dir)
+            #expect(busy.status == 1 && busy.stderr.contains("a sender is working on it (elsewhere:1:ab)"), "\(busy.stderr)")
+            #expect(try await server.query("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", database: other) == "0")
+
+            // A command that does not work on PostgreSQL yet says so, and makes no file.
+            let status = try await SalvoBinary.run(["status", "welcome", "--db", url], in: dir)
+            #expect(status.status == 1 && status.stderr.contains("is PostgreSQL: this command works on an SQLite database so far"),
+                    "\(status.stderr)")
+
+            // Between two stores of one kind, and from a server that is not there.
+            let sqliteToSQLite = try await SalvoBinary.run(["db", "copy", "--to", "other.db"], in: dir)
+            #expect(sqliteToSQLite.status == 1 && sqliteToSQLite.stderr.contains("both SQLite files"), "\(sqliteToSQLite.stderr)")
+            let port = try TestPeers.RefusingPort()
+            defer { withExtendedLifetime(port) {} }
+            let nobody = try await SalvoBinary.run(["db", "copy", "--from", "postgres://salvo@127.0.0.1:\(port.port)/db?sslmode=disable",
+                                                    "--to", "new.db"], in: dir)
+            #expect(nobody.status == 1 && nobody.stderr.contains("PostgreSQL at 127.0.0.1:\(port.port)/db: connect: cannot connect"),
+                    "\(nobody.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: dir + "/new.db"))
         }
-        let other = try await server.makeDatabase()
-        defer { server.dropDatabase(other) }
-        let busy = try await SalvoBinary.run(["db", "copy", "--to", "postgres://\(server.user)@127.0.0.1:\(server.port)/\(other)?sslmode=disable"], in: dir)
-        #expect(busy.status == 1 && busy.stderr.contains("a sender is working on it (elsewhere:1:ab)"), "\(busy.stderr)")
-        #expect(try await server.query("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", database: other) == "0")
-
-        // A command that does not work on PostgreSQL yet says so, and makes no file.
-        let status = try await SalvoBinary.run(["status", "welcome", "--db", url], in: dir)
-        #expect(status.status == 1 && status.stderr.contains("is PostgreSQL: this command works on an SQLite database so far"),
-                "\(status.stderr)")
-
-        // Between two stores of one kind, and from a server that is not there.
-        let sqliteToSQLite = try await SalvoBinary.run(["db", "copy", "--to", "other.db"], in: dir)
-        #expect(sqliteToSQLite.status == 1 && sqliteToSQLite.stderr.contains("both SQLite files"), "\(sqliteToSQLite.stderr)")
-        let port = try TestPeers.RefusingPort()
-        defer { withExtendedLifetime(port) {} }
-        let nobody = try await SalvoBinary.run(["db", "copy", "--from", "postgres://salvo@127.0.0.1:\(port.port)/db?sslmode=disable",
-                                                "--to", "new.db"], in: dir)
-        #expect(nobody.status == 1 && nobody.stderr.contains("PostgreSQL at 127.0.0.1:\(port.port)/db: connect: cannot connect"),
-                "\(nobody.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: dir + "/new.db"))
     }
 
     /// Every row of `table` as text, in `order`; a list's columns and a recipient's

@@ -18,7 +18,7 @@ import TestPeers
                               server: PostgresServer, database: String) async throws -> (dir: String, url: String) {
         let dir = try await SalvoBinary.initProject(editing: edits, recipients: csv)
         for (name, text) in files { try text.write(toFile: dir + "/" + name, atomically: true, encoding: .utf8) }
-        let url = "postgres://\(server.user)@127.0.0.1:\(server.port)/\(database)?sslmode=disable"
+        let url = server.url(database)
         let steps = [["import", "customers", "recipients.csv"]] + campaigns.map { ["campaign", "create", $0] }
             + [["db", "copy", "--to", url]]
         for step in steps {

@@ -15,7 +15,7 @@ import TestPeers
         var csv = "email,first_name,last_name,country,tags\n"
         for i in 0..<count { csv += "r\(i)@d\(i % 5).test,R\(i),L,NG,\(i % 3 == 0 ? "old" : "new")\n" }
         let dir = try await SalvoBinary.initProject(editing: [("127.0.0.1:2525", "127.0.0.1:\(sinkPort)")], recipients: csv)
-        let url = "postgres://\(server.user)@127.0.0.1:\(server.port)/\(database)?sslmode=disable"
+        let url = server.url(database)
         for step in [["import", "customers", "recipients.csv"], ["campaign", "create", "welcome.yml"],
                      ["suppress", "add", "r1@d1.test"], ["db", "copy", "--to", url]] {
             let result = try await SalvoBinary.run(step, in: dir)
@@ -32,7 +32,7 @@ import TestPeers
         defer { server.dropDatabase(database) }
         let dir = try await copiedProject(count: 900, sinkPort: sink.port, server: server, database: database)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let url = "postgres://\(server.user)@127.0.0.1:\(server.port)/\(database)?sslmode=disable"
+        let url = server.url(database)
 
         let senders = try (0..<3).map { _ in try SalvoBinary.start(["send", "welcome", "--db", url], in: dir, environment: secret) }
         var results: [SalvoBinary.Result] = []
@@ -56,6 +56,40 @@ import TestPeers
         #expect(reported.count == 3 && reported.reduce(0, +) == 599, "\(results.map(\.stdout))")
     }
 
+    /// `salvo run` from cron on two hosts (two temporary folders here: the run lock is per
+    /// host) starts the scheduled campaign and sends it together; a later run has nothing due.
+    @Test func aRunOnEachHostSendsTheScheduledCampaignTogether() async throws {
+        let sink = try await SMTPSinkPeer.start()
+        defer { sink.stop() }
+        let server = try await PostgresServer.shared()
+        let database = try await server.makeDatabase()
+        defer { server.dropDatabase(database) }
+        var csv = "email,first_name,last_name,country,tags\n"
+        for i in 0..<1200 { csv += "r\(i)@d\(i % 5).test,R\(i),L,NG,new\n" }
+        let dir = try await SalvoBinary.initProject(editing: [("127.0.0.1:2525", "127.0.0.1:\(sink.port)")], recipients: csv)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let url = server.url(database)
+        for step in [["import", "customers", "recipients.csv"], ["campaign", "create", "welcome.yml"],
+                     ["schedule", "welcome", "--at", "now"], ["db", "copy", "--to", url]] {
+            let result = try await SalvoBinary.run(step, in: dir)
+            #expect(result.status == 0, "salvo \(step.joined(separator: " ")): \(result.stdout) \(result.stderr)")
+        }
+        var runs: [SalvoBinary.Running] = []
+        for host in ["a", "b"] {
+            try FileManager.default.createDirectory(atPath: dir + "/host-" + host, withIntermediateDirectories: true)
+            runs.append(try SalvoBinary.start(["run", "--db", url], in: dir,
+                                              environment: secret.merging(["TMPDIR": dir + "/host-" + host]) { $1 }))
+        }
+        var results: [SalvoBinary.Result] = []
+        for run in runs { results.append(await run.finished(timeout: 300)) }
+        for result in results { #expect(result.status == 0, "\(result.stdout) \(result.stderr)") }
+        let received = try sink.transactions().flatMap(\.rcptArgs)
+        #expect(received.count == 1200 && Set(received).count == 1200)
+        #expect(try await server.query("SELECT state FROM campaigns WHERE name = 'welcome'", database: database) == "finished")
+        let later = try await SalvoBinary.run(["run", "--db", url], in: dir, environment: secret)
+        #expect(later.status == 0 && later.stdout.contains("nothing due"), "\(later.stdout) \(later.stderr)")
+    }
+
     @Test func whatPostgreSQLCannotDoYetIsSaidNotAttempted() async throws {
         let sink = try await SMTPSinkPeer.start()
         defer { sink.stop() }
@@ -64,7 +98,7 @@ import TestPeers
         defer { server.dropDatabase(database) }
         let dir = try await copiedProject(count: 6, sinkPort: sink.port, server: server, database: database)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let url = "postgres://\(server.user)@127.0.0.1:\(server.port)/\(database)?sslmode=disable"
+        let url = server.url(database)
 
         let test = try await SalvoBinary.run(["send", "welcome", "--db", url, "--test-to", "seed@shop.test"], in: dir, environment: secret)
         #expect(test.status == 1 && test.stderr.contains("--test-to works on an SQLite database so far"), "\(test.stderr)")

@@ -56,6 +56,11 @@ public final class PostgresServer: Sendable {
         return name
     }
 
+    /// The `postgres://` URL of `database` on this server, as salvo.yml or `--db` names it.
+    public func url(_ database: String) -> String {
+        "postgres://\(user)@127.0.0.1:\(port)/\(database)?sslmode=disable"
+    }
+
     /// What `sql` returns on `database`: a line per row, its fields joined by `|` (psql's
     /// unaligned output, without headers).
     public func query(_ sql: String, database: String) async throws -> String {

@@ -10,8 +10,9 @@
 # synchronous_commit on). The limits of salvo.yml are for all the senders together, so the
 # 10 connections are the fleet's, not each sender's.
 #
-# Timed: from the first sender's start to the last one's end, every sender's CPU time added
-# up, and PostgreSQL's own CPU time over the round (its postmaster and every backend).
+# Timed (measure.py --copies): from the first sender's start to the last one's end, every
+# sender's CPU time added up, and PostgreSQL's own CPU time over the round (its postmaster
+# and every backend).
 # Options (environment): SALVO_BIN=PATH (that binary, no build), SENDERS="1 2 3".
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -67,41 +68,14 @@ print(total / tick)
 PY
 }
 
-# Runs COUNT copies of a command at once; prints the wall time from the first start to
-# the last end, the CPU time of all of them and the largest peak RSS, as JSON.
-together() {
-  python3 - "$@" <<'PY'
-import json, os, sys, time
-count, command = int(sys.argv[1]), sys.argv[2:]
-start = time.monotonic()
-pids = []
-for _ in range(count):
-    pid = os.fork()
-    if pid == 0:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
-        try:
-            os.execvp(command[0], command)
-        finally:
-            os._exit(127)
-    pids.append(pid)
-cpu, rss, failed = 0.0, 0.0, 0
-for pid in pids:
-    _, status, usage = os.wait4(pid, 0)
-    cpu += usage.ru_utime + usage.ru_stime
-    rss = max(rss, usage.ru_maxrss / 1024)
-    failed += os.waitstatus_to_exitcode(status) != 0
-print(json.dumps({"seconds": round(time.monotonic() - start, 3), "cpu_seconds": round(cpu, 3),
-                  "peak_rss_mb": round(rss, 1), "failed": failed}))
-PY
-}
-
+load=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "generating $N recipients, importing..." >&2
 prepare "$work/campaign" "$N" 0
 cp -r "$work/campaign" "$work/sqlite"
 
 echo "SQLite, one sender..." >&2
-sqlite_json=$(cd "$work/sqlite" && together 1 "$salvo" send bench 2>>"$work/senders.log")
+sqlite_json=$(cd "$work/sqlite" && measure sqlite -- "$salvo" send bench 2>>"$work/senders.log") \
+  || { echo "bench fleet: salvo send on SQLite failed: $sqlite_json; $(tail -3 "$work/senders.log")" >&2; exit 1; }
 sent=$(sqlite3 "$work/sqlite/salvo.db" "SELECT COUNT(*) FROM deliveries WHERE state = 'sent'")
 [ "$sent" = "$N" ] || { echo "bench fleet: SQLite says $sent sent, expected $N" >&2; exit 1; }
 
@@ -113,7 +87,8 @@ for k in $SENDERS; do
   (cd "$work/campaign" && "$salvo" db copy --to "$url" >/dev/null)
   echo "PostgreSQL, $k sender(s)..." >&2
   before=$(pg_cpu)
-  pg_json[$k]=$(cd "$work/campaign" && together "$k" "$salvo" send bench --db "$url" 2>>"$work/senders.log")
+  pg_json[$k]=$(cd "$work/campaign" && measure "postgres-$k" --copies "$k" -- "$salvo" send bench --db "$url" 2>>"$work/senders.log") \
+    || { echo "bench fleet: salvo send on PostgreSQL failed with $k senders: ${pg_json[$k]}; $(tail -3 "$work/senders.log")" >&2; exit 1; }
   after=$(pg_cpu)
   pg_server[$k]=$(python3 -c 'import sys; print(round(float(sys.argv[2]) - float(sys.argv[1]), 2))' "$before" "$after")
   sent=$(psql_do -d "$db" -c "SELECT count(*) FROM deliveries WHERE state = 'sent'")
@@ -121,7 +96,7 @@ for k in $SENDERS; do
 done
 
 echo "fleet: $N personalised recipients over 10 domains -> smtp-sink on loopback, $K connections for the fleet, $(nproc) cores"
-echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load average before: $load"
 line() {
   python3 - "$1" "$2" "$N" "${3:-}" <<'PY'
 import json, sys

@@ -47,20 +47,34 @@ extension SegmentExpression {
             // overflows its stack after a few dozen nested parentheses, and a flat chain
             // of hundreds of terms is fine.
             let isAnd = if case .and = self { true } else { false }
-            var operands: [SegmentExpression] = []
-            var pending = [self]
-            while let next = pending.popLast() {
-                switch (next, isAnd) {
-                case (.and(let lhs, let rhs), true), (.or(let lhs, let rhs), false):
-                    pending.append(rhs)
-                    pending.append(lhs)
-                default:
-                    operands.append(next)
-                }
-            }
-            let parts = operands.map { $0.sql(columns: columns) }
+            let parts = chainOperands.map { $0.sql(columns: columns) }
             return "(\(parts.joined(separator: isAnd ? " AND " : " OR ")))"
         }
+    }
+
+    /// The operands of the chain of one operator this `and` or `or` heads, left to right:
+    /// `a and (b and c)` and `(a and b) and c` are both `[a, b, c]`; an operand of the other
+    /// operator (or a leaf) is one operand. Empty for any other expression. Each store's
+    /// SQL writes a chain flat, one level of parentheses however long it is.
+    public var chainOperands: [SegmentExpression] {
+        let isAnd: Bool
+        switch self {
+        case .and: isAnd = true
+        case .or: isAnd = false
+        default: return []
+        }
+        var operands: [SegmentExpression] = []
+        var pending = [self]
+        while let next = pending.popLast() {
+            switch (next, isAnd) {
+            case (.and(let lhs, let rhs), true), (.or(let lhs, let rhs), false):
+                pending.append(rhs)
+                pending.append(lhs)
+            default:
+                operands.append(next)
+            }
+        }
+        return operands
     }
 
     /// The built-in fields are columns; every other field is a JSON attribute, its path

@@ -24,6 +24,11 @@ public protocol CampaignSendingStore: DeliveryStore {
     /// campaign is `CampaignStateError.cancelled`.
     func startCampaign(named name: String, now: Date) async throws -> CampaignStart
 
+    /// The campaigns a `salvo run` at `now` sends, in the order it sends them: the running
+    /// ones (their retries may be due) and the scheduled ones whose time has come, oldest
+    /// first.
+    func campaignsToRun(now: Date) async throws -> [String]
+
     /// Sends the notices waiting (a finished campaign's failure summary, the daily quota's
     /// warnings); what could not be sent is a warning, never an error.
     func sendPendingNotices(configuration: SalvoConfiguration, environment: [String: String]) async -> NoticeSender.Report
