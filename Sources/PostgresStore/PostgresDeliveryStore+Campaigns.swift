@@ -80,6 +80,49 @@ extension PostgresDeliveryStore: CampaignSendingStore {
         }
     }
 
+    public func pauseCampaign(named name: String, reason: String?) async throws {
+        try await changeState(of: name, from: "running", to: "paused", reason: reason, action: "pause")
+    }
+
+    public func resumeCampaign(named name: String) async throws {
+        try await changeState(of: name, from: "paused", to: "running", reason: nil, action: "resume")
+    }
+
+    public func cancelCampaign(named name: String, now: Date) async throws -> Int {
+        let now = Self.seconds(now)
+        return try await transaction("cancelCampaign") { connection in
+            let rows = try await connection.query("SELECT id, state FROM campaigns WHERE name = \(name) FOR UPDATE", logger: logger)
+                .decode((Int64, String).self).collected()
+            guard let (campaign, state) = rows.first else { throw StoreError.campaignNotFound(name) }
+            if state == "finished" || state == "cancelled" {
+                throw CampaignStateError.wrongState(name, state: state, action: "cancel")
+            }
+            // A delivery already on a connection stays `sending`: its outcome is coming.
+            let cancelled = try await connection.query("""
+                UPDATE deliveries SET state = 'cancelled', claimed_by = NULL, claimed_at = NULL
+                WHERE campaign_id = \(campaign) AND state IN ('pending', 'deferred', 'claimed')
+                RETURNING id
+                """, logger: logger).decode(Int64.self).collected().count
+            try await connection.query("""
+                UPDATE campaigns SET state = 'cancelled', finished_at = \(now) WHERE id = \(campaign)
+                """, logger: logger)
+            return cancelled
+        }
+    }
+
+    /// One state to another, or the error that names the campaign and the state it is in.
+    private func changeState(of name: String, from: String, to newState: String, reason: String?, action: String) async throws {
+        try await transaction(action) { connection in
+            let rows = try await connection.query("SELECT state FROM campaigns WHERE name = \(name) FOR UPDATE", logger: logger)
+                .decode(String.self).collected()
+            guard let state = rows.first else { throw StoreError.campaignNotFound(name) }
+            guard state == from else { throw CampaignStateError.wrongState(name, state: state, action: action) }
+            try await connection.query("""
+                UPDATE campaigns SET state = \(newState), state_reason = \(reason) WHERE name = \(name)
+                """, logger: logger)
+        }
+    }
+
     /// Sending the notices is the SQLite store's alone so far: a PostgreSQL campaign's
     /// failure summary and the quota's warnings are not queued (README, "Copying a database
     /// to PostgreSQL and back").

@@ -75,7 +75,12 @@ public final class PostgresDeliveryStore: DeliveryStore, Sendable {
         } catch {
             throw PostgresStoreError(place: place, operation: "connect", error: error)
         }
-        let client = PostgresClient(configuration: url.clientConfiguration(password: password), backgroundLogger: logger)
+        // The pool's own log is for its errors only: what goes wrong reaches the caller of
+        // each query, and its warning about a lease asked for before `run()` has begun
+        // (this store's first query can come first) means nothing to a user.
+        var background = logger
+        background.logLevel = .error
+        let client = PostgresClient(configuration: url.clientConfiguration(password: password), backgroundLogger: background)
         return PostgresDeliveryStore(url: url, settings: settings, client: client, logger: logger)
     }
 

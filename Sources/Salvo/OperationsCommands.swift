@@ -4,8 +4,8 @@ import Delivery
 import Foundation
 
 /// `salvo pause|resume|cancel CAMPAIGN`: a running `salvo send` sees the change through
-/// the store within two seconds.
-struct PauseCommand: ParsableCommand {
+/// the store within two seconds, on SQLite or on PostgreSQL (every host's sender).
+struct PauseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pause",
         abstract: "Pause a campaign: senders stop claiming and hand back what they hold; messages in flight finish.",
@@ -13,14 +13,15 @@ struct PauseCommand: ParsableCommand {
 
     @OptionGroup var options: CampaignArguments
 
-    func run() throws {
-        let (_, store) = try options.global.openStore()
-        try store.pauseCampaign(named: options.campaign, reason: "paused by salvo pause")
+    func run() async throws {
+        try await options.global.withSendingStore { store in
+            try await store.pauseCampaign(named: options.campaign, reason: "paused by salvo pause")
+        }
         print("campaign '\(options.campaign)' paused; `salvo resume \(options.campaign)` lets it go on")
     }
 }
 
-struct ResumeCommand: ParsableCommand {
+struct ResumeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "resume",
         abstract: "Resume a paused campaign (the next salvo send or salvo run sends it).",
@@ -28,14 +29,13 @@ struct ResumeCommand: ParsableCommand {
 
     @OptionGroup var options: CampaignArguments
 
-    func run() throws {
-        let (_, store) = try options.global.openStore()
-        try store.resumeCampaign(named: options.campaign)
+    func run() async throws {
+        try await options.global.withSendingStore { store in try await store.resumeCampaign(named: options.campaign) }
         print("campaign '\(options.campaign)' resumed")
     }
 }
 
-struct CancelCommand: ParsableCommand {
+struct CancelCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cancel",
         abstract: "Cancel a campaign: every recipient not yet on a connection is cancelled; nothing more is sent.",
@@ -43,9 +43,10 @@ struct CancelCommand: ParsableCommand {
 
     @OptionGroup var options: CampaignArguments
 
-    func run() throws {
-        let (_, store) = try options.global.openStore()
-        let cancelled = try store.cancelCampaign(named: options.campaign)
+    func run() async throws {
+        let cancelled = try await options.global.withSendingStore { store in
+            try await store.cancelCampaign(named: options.campaign, now: Date())
+        }
         print("campaign '\(options.campaign)' cancelled: \(cancelled) recipients will not be sent")
     }
 }

@@ -52,3 +52,18 @@ extension GlobalOptions {
         return (configuration, .postgres(store))
     }
 }
+
+extension GlobalOptions {
+    /// Runs `body` with the store a send works on (`openSendingStore`), closed afterwards.
+    func withSendingStore<T>(_ body: (any CampaignSendingStore) async throws -> T) async throws -> T {
+        let (_, opened) = try await openSendingStore()
+        do {
+            let value = try await body(opened.store)
+            await opened.close()
+            return value
+        } catch {
+            await opened.close()
+            throw error
+        }
+    }
+}

@@ -110,7 +110,7 @@ extension CopiedTable {
     }
 
     /// PostgreSQL: the insert of one batch, bound as `$1`, a JSON array of those objects.
-    var postgresInsertPrefix: (columns: String, expressions: String, recordType: String) {
+    var postgresInsert: (columns: String, expressions: String, recordType: String) {
         var names: [String] = []
         var expressions: [String] = []
         var record: [String] = []

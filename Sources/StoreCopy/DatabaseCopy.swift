@@ -66,7 +66,7 @@ public enum DatabaseCopy {
             try await inTransaction(connection, place: url.place, begin: "BEGIN", logger: logger) {
                 try await requireEmpty(connection, place: url.place, logger: logger)
                 for table in CopiedTable.all {
-                    try await copyRows(of: table, from: snapshot, path: store.path, to: connection,
+                    try await copyRows(of: table, from: snapshot, to: connection,
                                        place: url.place, logger: logger)
                 }
                 let written = try await postgresCounts(connection, place: url.place, logger: logger)
@@ -83,9 +83,9 @@ public enum DatabaseCopy {
     }
 
     /// One table's rows, a batch at a time in key order, each batch one INSERT.
-    private static func copyRows(of table: CopiedTable, from snapshot: DatabaseSnapshot, path: String,
+    private static func copyRows(of table: CopiedTable, from snapshot: DatabaseSnapshot,
                                  to connection: PostgresConnection, place: String, logger: Logger) async throws {
-        let (columns, expressions, record) = table.postgresInsertPrefix
+        let (columns, expressions, record) = table.postgresInsert
         let insert = "INSERT INTO \(table.name) (\(columns)) SELECT \(expressions) FROM jsonb_to_recordset($1::jsonb) AS x(\(record))"
         var after: DatabaseValue?
         while true {
@@ -182,12 +182,11 @@ public enum DatabaseCopy {
             let counts = try await postgresCounts(connection, place: place, logger: logger)
             for table in CopiedTable.all {
                 var batch: [String] = []
-                let store = destination
                 func flush() async throws {
                     guard !batch.isEmpty else { return }
                     let json = "[" + batch.joined(separator: ",") + "]"
                     batch.removeAll(keepingCapacity: true)
-                    try await store.writer.write { db in
+                    try await destination.writer.write { db in
                         db.add(function: unhex)
                         try db.execute(sql: table.sqliteInsert, arguments: [json])
                     }

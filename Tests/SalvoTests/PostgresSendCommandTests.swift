@@ -90,6 +90,53 @@ import TestPeers
         #expect(later.status == 0 && later.stdout.contains("nothing due"), "\(later.stdout) \(later.stderr)")
     }
 
+    /// `salvo pause` on the database stops every sender of the campaign, wherever it runs;
+    /// `cancel` takes back the rest, and a cancelled campaign cannot be resumed.
+    @Test func pauseStopsEverySenderAndCancelTakesBackTheRest() async throws {
+        let sink = try await SMTPSinkPeer.start()
+        defer { sink.stop() }
+        let server = try await PostgresServer.shared()
+        let database = try await server.makeDatabase()
+        defer { server.dropDatabase(database) }
+        // 2 messages a second for the fleet: far longer than a pause takes to reach the
+        // senders. More recipients than one sender holds (a claim of 500, and another
+        // when fewer than 500 are queued), so the second has some of its own.
+        let recipients = 1500
+        let dir = try await SalvoBinary.slowProject(recipients: recipients, prefix: "p", port: sink.port)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let url = server.url(database)
+        #expect(try await SalvoBinary.run(["db", "copy", "--to", url], in: dir).status == 0)
+
+        let senders = try (0..<2).map { _ in try SalvoBinary.start(["send", "welcome", "--db", url], in: dir, environment: secret) }
+        // Paused once both are under way: each holds claims, and the server has a message.
+        #expect(try await TestPeers.eventually(within: .seconds(120)) {
+            try await server.query("SELECT count(DISTINCT claimed_by) FROM deliveries WHERE claimed_by IS NOT NULL",
+                                   database: database) == "2"
+        })
+        #expect(try await TestPeers.eventually { try sink.transactions().count > 0 })
+        let paused = try await SalvoBinary.run(["pause", "welcome", "--db", url], in: dir)
+        #expect(paused.status == 0 && paused.stdout.contains("campaign 'welcome' paused"), "\(paused.stdout) \(paused.stderr)")
+        for sender in senders {
+            let result = await sender.finished(timeout: 120)
+            #expect(result.status == 0 && result.stdout.contains("stopped: the campaign was paused"), "\(result.stdout) \(result.stderr)")
+        }
+        let sent = try sink.transactions().count
+        #expect(sent > 0 && sent < recipients, "\(sent)")
+        #expect(try await server.query("SELECT state FROM campaigns WHERE name = 'welcome'", database: database) == "paused")
+        // Handed back: nothing is held by a sender that stopped.
+        #expect(try await server.query("SELECT count(*) FROM deliveries WHERE state IN ('claimed', 'sending')", database: database) == "0")
+        let sentRows = try await server.query("SELECT count(*) FROM deliveries WHERE state = 'sent'", database: database)
+
+        let cancelled = try await SalvoBinary.run(["cancel", "welcome", "--db", url], in: dir)
+        #expect(cancelled.status == 0 && cancelled.stdout.contains("cancelled: \(recipients - (Int(sentRows) ?? 0)) recipients will not be sent"),
+                "\(cancelled.stdout) \(cancelled.stderr) (\(sentRows) sent)")
+        let resumed = try await SalvoBinary.run(["resume", "welcome", "--db", url], in: dir)
+        #expect(resumed.status == 1 && resumed.stderr.contains("cannot resume campaign 'welcome': it is cancelled"), "\(resumed.stderr)")
+        let again = try await SalvoBinary.run(["send", "welcome", "--db", url], in: dir, environment: secret)
+        #expect(again.status == 1 && again.stderr.contains("campaign 'welcome' was cancelled"), "\(again.stderr)")
+        #expect(try sink.transactions().count == sent)
+    }
+
     @Test func whatPostgreSQLCannotDoYetIsSaidNotAttempted() async throws {
         let sink = try await SMTPSinkPeer.start()
         defer { sink.stop() }

@@ -2,9 +2,11 @@ import Delivery
 import Foundation
 
 /// What sending a campaign asks of a store besides the engine's `DeliveryStore`: the
-/// stored campaign, its start (one delivery per recipient its segment selects), and the
-/// notices waiting. `CampaignSender` needs no more, so `salvo send` runs on the SQLite
-/// store (`SalvoStore`) and on PostgreSQL alike.
+/// stored campaign, its start (one delivery per recipient its segment selects), the
+/// campaigns due, the notices waiting, and the pause, resume and cancel that steer every
+/// sender of it. `CampaignSender` and the commands around it need no more, so `salvo send`,
+/// `run`, `pause`, `resume` and `cancel` run on the SQLite store (`SalvoStore`) and on
+/// PostgreSQL alike.
 public protocol CampaignSendingStore: DeliveryStore {
     /// Where the store is, for messages: the SQLite file, or "PostgreSQL at HOST:PORT/DB".
     var place: String { get }
@@ -28,6 +30,18 @@ public protocol CampaignSendingStore: DeliveryStore {
     /// ones (their retries may be due) and the scheduled ones whose time has come, oldest
     /// first.
     func campaignsToRun(now: Date) async throws -> [String]
+
+    /// `salvo pause`: a running campaign becomes `paused` (with `reason`); its senders stop
+    /// claiming and hand back what they hold. Any other state is `CampaignStateError`.
+    func pauseCampaign(named name: String, reason: String?) async throws
+
+    /// `salvo resume`: a paused campaign becomes `running` again.
+    func resumeCampaign(named name: String) async throws
+
+    /// `salvo cancel`: every delivery not yet on a connection (`pending`, `deferred`,
+    /// `claimed`) becomes `cancelled`, and so does the campaign; returns how many
+    /// deliveries were. A finished or cancelled campaign is `CampaignStateError`.
+    func cancelCampaign(named name: String, now: Date) async throws -> Int
 
     /// Sends the notices waiting (a finished campaign's failure summary, the daily quota's
     /// warnings); what could not be sent is a warning, never an error.
