@@ -51,7 +51,7 @@ struct CancelCommand: AsyncParsableCommand {
     }
 }
 
-struct StatusCommand: ParsableCommand {
+struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Show a campaign's state, recipients per delivery state, top domains and top replies.",
@@ -60,17 +60,13 @@ struct StatusCommand: ParsableCommand {
     @OptionGroup var options: CampaignArguments
     @Flag(help: "Print JSON instead of text.") var json = false
 
-    func run() throws {
-        let (_, store) = try options.global.openStore()
-        let status = try store.status(campaign: options.campaign)
-        let quota = try store.quotaUse()
-        let notices = try store.notices(campaign: options.campaign)
-        let timing = try store.campaignTiming(named: options.campaign)
+    func run() async throws {
+        let report = try await options.global.withSendingStore { store in
+            try await store.statusReport(campaign: options.campaign)
+        }
+        let (status, quota, notices, timing) = (report.status, report.quota, report.notices, report.timing)
         // Before it starts, its audience is what the segment selects today.
-        let audience: Int? = try timing.startedAt == nil ? store.campaignDetails(named: options.campaign).audience : nil
-        let unsubscribes = try store.unsubscribeCounts(campaign: options.campaign)
-        let tracking = try store.trackingCounts(campaign: options.campaign)
-        let suppressedBy = try store.suppressionCounts(campaign: options.campaign)
+        let (audience, unsubscribes, tracking, suppressedBy) = (report.audience, report.unsubscribes, report.tracking, report.suppressedBy)
         let counts = DeliveryState.allCases.map { ($0.rawValue, status.counts.byState[$0] ?? 0) }
         if json {
             let object: [String: Any] = [

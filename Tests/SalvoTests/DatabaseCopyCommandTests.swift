@@ -94,6 +94,13 @@ import TestPeers
                 #expect(!original.isEmpty, "\(table.name) has no row to copy")
                 #expect(copied == original, "\(table.name)")
             }
+            // salvo status reads the same from PostgreSQL as from SQLite.
+            let onSQLite = try await SalvoBinary.run(["status", "welcome", "--json"], in: dir)
+            let onPostgres = try await SalvoBinary.run(["status", "welcome", "--json", "--db", url], in: dir)
+            #expect(onPostgres.status == 0 && onPostgres.stdout == onSQLite.stdout,
+                    "\(onSQLite.stdout)\n\(onPostgres.stdout)\n\(onPostgres.stderr)")
+            let text = try await SalvoBinary.run(["status", "welcome", "--db", url], in: dir)
+            #expect(text.stdout == (try await SalvoBinary.run(["status", "welcome"], in: dir)).stdout, "\(text.stdout)")
             for command in [["status", "welcome", "--json"], ["report", "welcome", "--json"], ["suppress", "list"]] {
                 let before = try await SalvoBinary.run(command, in: dir)
                 let after = try await SalvoBinary.run(command + ["--db", "back.db"], in: dir)
@@ -132,9 +139,9 @@ import TestPeers
             #expect(try await server.query("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", database: other) == "0")
 
             // A command that does not work on PostgreSQL yet says so, and makes no file.
-            let status = try await SalvoBinary.run(["status", "welcome", "--db", url], in: dir)
-            #expect(status.status == 1 && status.stderr.contains("is PostgreSQL: this command works on an SQLite database so far"),
-                    "\(status.stderr)")
+            let report = try await SalvoBinary.run(["report", "welcome", "--json", "--db", url], in: dir)
+            #expect(report.status == 1 && report.stderr.contains("is PostgreSQL: this command works on an SQLite database so far"),
+                    "\(report.stderr)")
 
             // Between two stores of one kind, and from a server that is not there.
             let sqliteToSQLite = try await SalvoBinary.run(["db", "copy", "--to", "other.db"], in: dir)

@@ -47,4 +47,23 @@ public struct Notice: Sendable, Equatable {
     public var lastError: String?
     public var createdAt: Date
     public var sentAt: Date?
+
+    public init(id: Int64, key: String, kind: Kind, campaignID: Int64?, detail: String, state: State, mailFrom: String?,
+                rcptTo: String?, messageID: String?, message: [UInt8]?, attempts: Int, lastError: String?, createdAt: Date,
+                sentAt: Date?) {
+        self.id = id
+        self.key = key
+        self.kind = kind
+        self.campaignID = campaignID
+        self.detail = detail
+        self.state = state
+        self.mailFrom = mailFrom
+        self.rcptTo = rcptTo
+        self.messageID = messageID
+        self.message = message
+        self.attempts = attempts
+        self.lastError = lastError
+        self.createdAt = createdAt
+        self.sentAt = sentAt
+    }
 }

@@ -3,11 +3,11 @@ import Foundation
 
 /// What sending a campaign asks of a store besides the engine's `DeliveryStore`: the
 /// stored campaign, its start (one delivery per recipient its segment selects), the
-/// campaigns due, the notices waiting, and the pause, resume and cancel that steer every
-/// sender of it. `CampaignSender` and the commands around it need no more, so `salvo send`,
-/// `run`, `pause`, `resume` and `cancel` run on the SQLite store (`SalvoStore`) and on
-/// PostgreSQL alike.
-public protocol CampaignSendingStore: DeliveryStore {
+/// campaigns due, the notices waiting, the pause, resume and cancel that steer every
+/// sender of it, and its status (`CampaignStatusStore`). `CampaignSender` and the commands
+/// around it need no more, so `salvo send`, `run`, `pause`, `resume`, `cancel` and `status`
+/// run on the SQLite store (`SalvoStore`) and on PostgreSQL alike.
+public protocol CampaignSendingStore: DeliveryStore, CampaignStatusStore {
     /// Where the store is, for messages: the SQLite file, or "PostgreSQL at HOST:PORT/DB".
     var place: String { get }
 

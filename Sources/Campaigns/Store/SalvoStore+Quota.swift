@@ -12,6 +12,12 @@ public struct QuotaUse: Sendable, Equatable {
     public var perDay: Int?
 
     public var isSpent: Bool { perDay.map { used >= $0 } ?? false }
+
+    public init(day: String, used: Int, perDay: Int?) {
+        self.day = day
+        self.used = used
+        self.perDay = perDay
+    }
 }
 
 extension SalvoStore {

@@ -73,6 +73,17 @@ public struct CampaignStatus: Sendable, Equatable {
     /// Recipients who complained about the campaign's message (`salvo bounces import`).
     public var complaints = 0
 
+    public init(name: String, state: String, reason: String?, counts: DeliveryCounts,
+                topDomains: [(domain: String, count: Int)], topReplies: [(reply: String, count: Int)], complaints: Int = 0) {
+        self.name = name
+        self.state = state
+        self.reason = reason
+        self.counts = counts
+        self.topDomains = topDomains
+        self.topReplies = topReplies
+        self.complaints = complaints
+    }
+
     public static func == (a: CampaignStatus, b: CampaignStatus) -> Bool {
         a.name == b.name && a.state == b.state && a.counts == b.counts && a.complaints == b.complaints
             && a.topDomains.map(\.domain) == b.topDomains.map(\.domain) && a.topReplies.map(\.reply) == b.topReplies.map(\.reply)

@@ -47,6 +47,13 @@ public struct CampaignTiming: Sendable, Equatable {
     public var finishedAt: Date?
     /// The earliest retry time of its deferred recipients (nil: none deferred).
     public var nextRetryAt: Date?
+
+    public init(scheduledAt: Date? = nil, startedAt: Date? = nil, finishedAt: Date? = nil, nextRetryAt: Date? = nil) {
+        self.scheduledAt = scheduledAt
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.nextRetryAt = nextRetryAt
+    }
 }
 
 /// `salvo schedule` given a time already past.
