@@ -115,3 +115,66 @@ extension PostgresDeliveryStore: CampaignStatusStore {
         return QuotaUse(day: day, used: Int(used), perDay: perDay)
     }
 }
+
+/// `salvo report` on PostgreSQL: the rows SQLite's report has, in the same order.
+extension PostgresDeliveryStore {
+    public func deliveryReport(campaign name: String) async throws -> [DeliveryReportRow] {
+        try await described("deliveryReport") {
+            try await client.withConnection { connection in
+                let campaign = try await campaignID(named: name, on: connection)
+                // The first open and click that looked like a person's, by delivery.
+                var events: [Int64: (opened: Int64?, clicked: Int64?)] = [:]
+                for try await (id, opened, clicked) in try await connection.query("""
+                    SELECT e.delivery_id, min(CASE WHEN e.kind = 'open' THEN e.at END), min(CASE WHEN e.kind = 'click' THEN e.at END)
+                    FROM tracking_events e JOIN deliveries d ON d.id = e.delivery_id
+                    WHERE d.campaign_id = \(campaign) AND NOT e.machine GROUP BY e.delivery_id
+                    """, logger: logger).decode((Int64, Int64?, Int64?).self) {
+                    events[id] = (opened, clicked)
+                }
+                var rows: [DeliveryReportRow] = []
+                let query = try await connection.query("""
+                    SELECT d.id, d.email, d.state, d.attempts, d.last_code, d.last_enhanced_code, d.last_response, d.mx_host,
+                           d.message_id, d.first_attempt_at, d.last_attempt_at, d.tls_version, d.tls_verified, d.suppressed_by,
+                           u.at
+                    FROM deliveries d
+                    LEFT JOIN unsubscribes u ON u.campaign = \(name) AND u.email = lower(d.email) AND u.undone_at IS NULL
+                    WHERE d.campaign_id = \(campaign) ORDER BY d.id
+                    """, logger: logger)
+                for try await row in query.decode((Int64, String, String, Int64, Int64?, String?, String?, String?, String?,
+                                                   Int64?, Int64?, String?, Bool?, String?, Int64?).self) {
+                    let event = events[row.0]
+                    rows.append(DeliveryReportRow(
+                        email: row.1, status: row.2, attempts: Int(row.3), smtpCode: row.4.map(Int.init), enhancedCode: row.5,
+                        response: row.6, mxHost: row.7, messageID: row.8, firstAttemptAt: row.9.map(Self.date),
+                        lastAttemptAt: row.10.map(Self.date), tlsVersion: row.11, tlsVerified: row.12,
+                        openedAt: event?.opened.map(Self.date), clickedAt: event?.clicked.map(Self.date),
+                        unsubscribedAt: row.14.map(Self.date), suppressedBy: row.13))
+                }
+                return rows
+            }
+        }
+    }
+
+    public func linkClicks(campaign name: String) async throws -> [LinkClicks] {
+        try await described("linkClicks") {
+            try await client.withConnection { connection in
+                let campaign = try await campaignID(named: name, on: connection)
+                return try await connection.query("""
+                    SELECT e.link_position, min(e.link_target COLLATE "C"),
+                           sum(CASE WHEN e.machine THEN 0 ELSE 1 END)::bigint, sum(CASE WHEN e.machine THEN 1 ELSE 0 END)::bigint
+                    FROM tracking_events e JOIN deliveries d ON d.id = e.delivery_id
+                    WHERE d.campaign_id = \(campaign) AND e.kind = 'click'
+                    GROUP BY e.link_position ORDER BY e.link_position
+                    """, logger: logger).decode((Int64, String, Int64, Int64).self).collected().map {
+                    LinkClicks(position: Int($0.0), target: $0.1, human: Int($0.2), machine: Int($0.3))
+                }
+            }
+        }
+    }
+
+    private func campaignID(named name: String, on connection: PostgresConnection) async throws -> Int64 {
+        guard let id = try await connection.query("SELECT id FROM campaigns WHERE name = \(name)", logger: logger)
+            .decode(Int64.self).collected().first else { throw StoreError.campaignNotFound(name) }
+        return id
+    }
+}

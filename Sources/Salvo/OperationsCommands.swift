@@ -147,7 +147,7 @@ struct StatusCommand: AsyncParsableCommand {
     }
 }
 
-struct ReportCommand: ParsableCommand {
+struct ReportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
         abstract: "Write a campaign's delivery report as CSV (or JSON): one row per recipient.",
@@ -172,15 +172,15 @@ struct ReportCommand: ParsableCommand {
         if !links, (csv == nil) == !json { throw ValidationError("give --csv FILE (or -), or --json, or --links") }
     }
 
-    func run() throws {
+    func run() async throws {
         if links {
-            let clicks = try options.global.withStore { _, store in try store.linkClicks(campaign: options.campaign) }
+            let clicks = try await options.global.withSendingStore { store in try await store.linkClicks(campaign: options.campaign) }
             print(try TrackingLines.links(clicks, json: json))
             return
         }
         let configuration = try options.global.configuration()
         if let csv, csv != "-" { try OutputFile.check(csv, against: options.global.readFiles(configuration)) }
-        let rows = try options.global.withStore { _, store in try store.deliveryReport(campaign: options.campaign) }
+        let rows = try await options.global.withSendingStore { store in try await store.deliveryReport(campaign: options.campaign) }
         if json {
             DeliveryReportJSON.write(rows) { FileHandle.standardOutput.write($0) }
             return

@@ -28,11 +28,17 @@ public struct CampaignStatusReport: Sendable {
     }
 }
 
-/// A store `salvo status` reads: the SQLite store and the PostgreSQL one.
+/// A store `salvo status` and `salvo report` read: the SQLite store and the PostgreSQL one.
 public protocol CampaignStatusStore: Sendable {
     /// The campaign called `name` as `salvo status` shows it; `StoreError.campaignNotFound`
     /// if there is none.
     func statusReport(campaign name: String) async throws -> CampaignStatusReport
+
+    /// Every delivery of the campaign, in delivery order: the report's rows.
+    func deliveryReport(campaign name: String) async throws -> [DeliveryReportRow]
+
+    /// Each tracked link of the campaign that was followed, by position, with its clicks.
+    func linkClicks(campaign name: String) async throws -> [LinkClicks]
 }
 
 extension SalvoStore: CampaignStatusStore {

@@ -27,6 +27,28 @@ public struct DeliveryReportRow: Sendable, Equatable {
     public var unsubscribedAt: Date? = nil
     /// For a `suppressed` delivery, which suppression applied: `global` or `list`.
     public var suppressedBy: String? = nil
+
+    public init(email: String, status: String, attempts: Int, smtpCode: Int?, enhancedCode: String?, response: String?,
+                mxHost: String?, messageID: String?, firstAttemptAt: Date?, lastAttemptAt: Date?, tlsVersion: String? = nil,
+                tlsVerified: Bool? = nil, openedAt: Date? = nil, clickedAt: Date? = nil, unsubscribedAt: Date? = nil,
+                suppressedBy: String? = nil) {
+        self.email = email
+        self.status = status
+        self.attempts = attempts
+        self.smtpCode = smtpCode
+        self.enhancedCode = enhancedCode
+        self.response = response
+        self.mxHost = mxHost
+        self.messageID = messageID
+        self.firstAttemptAt = firstAttemptAt
+        self.lastAttemptAt = lastAttemptAt
+        self.tlsVersion = tlsVersion
+        self.tlsVerified = tlsVerified
+        self.openedAt = openedAt
+        self.clickedAt = clickedAt
+        self.unsubscribedAt = unsubscribedAt
+        self.suppressedBy = suppressedBy
+    }
 }
 
 extension SalvoStore {
