@@ -10,10 +10,14 @@ extension PostgresDeliveryStore: CampaignSendingStore {
     public var place: String { "PostgreSQL at \(url.place)" }
 
     public func campaignID(named name: String) async throws -> Int64 {
-        let rows = try await described("campaignID") {
-            try await client.query("SELECT id FROM campaigns WHERE name = \(name)", logger: logger).decode(Int64.self).collected()
+        try await described("campaignID") {
+            try await client.withConnection { connection in try await Self.campaignID(named: name, on: connection, logger: logger) }
         }
-        guard let id = rows.first else { throw StoreError.campaignNotFound(name) }
+    }
+
+    static func campaignID(named name: String, on connection: PostgresConnection, logger: Logger) async throws -> Int64 {
+        guard let id = try await connection.query("SELECT id FROM campaigns WHERE name = \(name)", logger: logger)
+            .decode(Int64.self).collected().first else { throw StoreError.campaignNotFound(name) }
         return id
     }
 
@@ -136,9 +140,8 @@ extension PostgresDeliveryStore: CampaignSendingStore {
     static func insertDeliveries(campaign: Int64, named name: String, list: Int64, segment: String?, excluding: [String],
                                  on connection: PostgresConnection, logger: Logger) async throws {
         var sql = PostgresSegmentSQL()
-        let condition = try segment.map { sql.condition(try SegmentParser.parse($0)) } ?? "true"
+        let selection = try sql.selection(list: list, segment: segment)
         let campaignParameter = sql.bind(campaign)
-        let listParameter = sql.bind(list)
         var exclusion = ""
         if !excluding.isEmpty {
             let known = Set(try await connection.query("SELECT name FROM campaigns WHERE name = ANY(\(excluding))", logger: logger)
@@ -157,29 +160,34 @@ extension PostgresDeliveryStore: CampaignSendingStore {
                  WHEN EXISTS (SELECT 1 FROM list_suppressions ls WHERE ls.list_id = r.list_id AND ls.email = lower(r.email)) THEN 'list'
             END
             """
-        // A NULL address key marks a case variant merged away, as on SQLite.
         try await connection.query(PostgresQuery(unsafeSQL: """
             INSERT INTO deliveries (campaign_id, recipient_id, email, domain, state, suppressed_by)
             SELECT \(campaignParameter), r.id, r.email, r.domain,
                    CASE WHEN (\(scope)) IS NULL THEN 'pending' ELSE 'suppressed' END, \(scope)
             FROM recipients r
-            WHERE r.list_id = \(listParameter) AND r.address_key IS NOT NULL AND \(condition) \(exclusion)
+            WHERE \(selection) \(exclusion)
             ORDER BY r.id
             ON CONFLICT (campaign_id, recipient_id) DO NOTHING
             """, binds: sql.bindings), logger: logger)
     }
 
-    /// How many recipients of the list with id `list` the segment selects (`salvo segment
-    /// count`, and the tests that hold the two stores' segments to one meaning).
-    public func segmentCount(list: Int64, segment: String) async throws -> Int {
-        var sql = PostgresSegmentSQL()
-        let condition = sql.condition(try SegmentParser.parse(segment))
-        let listParameter = sql.bind(list)
-        return try await described("segmentCount") {
-            Int(try await client.query(PostgresQuery(unsafeSQL: """
-                SELECT count(*) FROM recipients r WHERE r.list_id = \(listParameter) AND r.address_key IS NOT NULL AND \(condition)
-                """, binds: sql.bindings), logger: logger).decode(Int64.self).collected().first ?? 0)
+    /// How many recipients of the list with id `list` the segment selects, all of them
+    /// without one (`salvo segment count`, a campaign's audience before it starts, and the
+    /// tests that hold the two stores' segments to one meaning).
+    public func segmentCount(list: Int64, segment: String?) async throws -> Int {
+        try await described("segmentCount") {
+            try await client.withConnection { connection in
+                try await Self.segmentCount(list: list, segment: segment, on: connection, logger: logger)
+            }
         }
+    }
+
+    static func segmentCount(list: Int64, segment: String?, on connection: PostgresConnection, logger: Logger) async throws -> Int {
+        var sql = PostgresSegmentSQL()
+        let selection = try sql.selection(list: list, segment: segment)
+        return Int(try await connection.query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM recipients r WHERE \(selection)",
+                                                            binds: sql.bindings), logger: logger)
+            .decode(Int64.self).collected().first ?? 0)
     }
 
     static func counts(campaign: Int64, on connection: PostgresConnection, logger: Logger) async throws -> DeliveryCounts {

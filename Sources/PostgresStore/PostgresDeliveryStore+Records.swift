@@ -17,24 +17,24 @@ extension PostgresDeliveryStore {
     public func record(_ outcomes: [DeliveryOutcome], hardBounces: Set<Int64>, owner: String) async throws -> Int {
         try DeliveryOutcome.checkOutcomes(outcomes)
         guard !outcomes.isEmpty else { return 0 }
-        return try await commit("record", outcomes, hardBounces: hardBounces, marking: [], owner: owner, now: Date()).recorded
+        return try await commit("record", outcomes, hardBounces: hardBounces, marking: nil, owner: owner).recorded
     }
 
     public func recordAndMarkSending(_ outcomes: [DeliveryOutcome], hardBounces: Set<Int64>, marking ids: [Int64],
                                      owner: String, now: Date) async throws -> Set<Int64> {
         try DeliveryOutcome.checkOutcomes(outcomes)
         guard !outcomes.isEmpty || !ids.isEmpty else { return [] }
-        return try await commit("recordAndMarkSending", outcomes, hardBounces: hardBounces, marking: ids, owner: owner,
-                                now: now).marked
+        return try await commit("recordAndMarkSending", outcomes, hardBounces: hardBounces,
+                                marking: ids.isEmpty ? nil : (ids, now), owner: owner).marked
     }
 
-    private func commit(_ operation: String, _ outcomes: [DeliveryOutcome], hardBounces: Set<Int64>, marking ids: [Int64],
-                        owner: String, now: Date) async throws -> (recorded: Int, marked: Set<Int64>) {
+    private func commit(_ operation: String, _ outcomes: [DeliveryOutcome], hardBounces: Set<Int64>,
+                        marking marks: (ids: [Int64], now: Date)?, owner: String) async throws -> (recorded: Int, marked: Set<Int64>) {
         // A delivery given twice keeps its first outcome, as one update after another
         // would: the first clears the claim the second needs.
         var seen: Set<Int64> = []
         let batch = outcomes.filter { seen.insert($0.deliveryID).inserted }
-        let query = try Self.commitStatement(batch, hardBounces: hardBounces, marking: ids, owner: owner, now: now,
+        let query = try Self.commitStatement(batch, hardBounces: hardBounces, marking: marks, owner: owner,
                                              quotaDay: settings.perDay == nil ? nil : QuotaDay.day(of: settings.clock()))
         let rows = try await described(operation) {
             try await client.query(query, logger: logger).decode((String, Int64, Int64).self).collected()
@@ -58,9 +58,10 @@ extension PostgresDeliveryStore {
     }
 
     /// The statement of one commit: rows `('r', delivery, campaign)` for each outcome
-    /// recorded and `('m', delivery, 0)` for each delivery marked `sending`.
-    static func commitStatement(_ batch: [DeliveryOutcome], hardBounces: Set<Int64>, marking ids: [Int64], owner: String,
-                                now: Date, quotaDay: String?) throws -> PostgresQuery {
+    /// recorded and `('m', delivery, 0)` for each delivery marked `sending` (at `now`).
+    /// The quota's and the marks' parts are there only when they have something to do.
+    static func commitStatement(_ batch: [DeliveryOutcome], hardBounces: Set<Int64>, marking marks: (ids: [Int64], now: Date)?,
+                                owner: String, quotaDay: String?) throws -> PostgresQuery {
         let rows: [[String: Any]] = batch.enumerated().map { index, outcome in
             var row: [String: Any] = [
                 "ord": index, "id": outcome.deliveryID, "state": outcome.state.rawValue, "response": outcome.response,
@@ -80,8 +81,6 @@ extension PostgresDeliveryStore {
         var bindings = PostgresBindings()
         bindings.append(String(decoding: try JSONSerialization.data(withJSONObject: rows), as: UTF8.self))
         bindings.append(owner)
-        bindings.append(ids)
-        bindings.append(seconds(now))
         // A message handed to a server counts against the day's quota (`unknown`: it may
         // have been).
         var quota = ""
@@ -90,12 +89,26 @@ extension PostgresDeliveryStore {
             quota = """
                 , quota AS (
                     INSERT INTO quota_days (day, used)
-                    SELECT $5, count(*) FROM input x JOIN updated u ON u.id = x.id
+                    SELECT $\(bindings.count), count(*) FROM input x JOIN updated u ON u.id = x.id
                     WHERE x.mx_host IS NOT NULL OR x.state = 'unknown'
                     HAVING count(*) > 0
                     ON CONFLICT (day) DO UPDATE SET used = quota_days.used + excluded.used
                 )
                 """
+        }
+        var marked = ""
+        var markedRows = ""
+        if let marks {
+            bindings.append(marks.ids)
+            bindings.append(seconds(marks.now))
+            marked = """
+                , marked AS (
+                    UPDATE deliveries SET state = 'sending', claimed_at = $\(bindings.count)
+                    WHERE id = ANY($\(bindings.count - 1)) AND state = 'claimed' AND claimed_by = $2
+                    RETURNING id
+                )
+                """
+            markedRows = "UNION ALL SELECT 'm', id, 0 FROM marked"
         }
         // The TLS of the session mx_host names: kept when no server was reached.
         return PostgresQuery(unsafeSQL: """
@@ -131,14 +144,9 @@ extension PostgresDeliveryStore {
                 WHERE x.hard
                 ORDER BY lower(u.email), x.ord
                 ON CONFLICT (email) DO NOTHING
-            ), marked AS (
-                UPDATE deliveries SET state = 'sending', claimed_at = $4
-                WHERE id = ANY($3) AND state = 'claimed' AND claimed_by = $2
-                RETURNING id
-            )\(quota)
+            )\(quota)\(marked)
             SELECT 'r', id, campaign_id FROM updated
-            UNION ALL
-            SELECT 'm', id, 0 FROM marked
+            \(markedRows)
             """, binds: bindings)
     }
 
@@ -179,14 +187,7 @@ extension PostgresDeliveryStore {
 
     public func stateCounts(campaign: Int64) async throws -> DeliveryCounts {
         try await described("stateCounts") {
-            var counts = DeliveryCounts()
-            let rows = try await client.query("""
-                SELECT state, count(*) FROM deliveries WHERE campaign_id = \(campaign) GROUP BY state
-                """, logger: logger).decode((String, Int64).self)
-            for try await (state, count) in rows {
-                if let state = DeliveryState(rawValue: state) { counts.byState[state] = Int(count) }
-            }
-            return counts
+            try await client.withConnection { connection in try await Self.counts(campaign: campaign, on: connection, logger: logger) }
         }
     }
 

@@ -68,15 +68,8 @@ extension PostgresDeliveryStore: CampaignStatusStore {
             }
         }
         // Before the start, the audience is what the segment selects today.
-        var audience: Int?
-        if startedAt == nil {
-            var sql = PostgresSegmentSQL()
-            let condition = try segment.map { sql.condition(try SegmentParser.parse($0)) } ?? "true"
-            let listParameter = sql.bind(list)
-            audience = Int(try await connection.query(PostgresQuery(unsafeSQL: """
-                SELECT count(*) FROM recipients r WHERE r.list_id = \(listParameter) AND r.address_key IS NOT NULL AND \(condition)
-                """, binds: sql.bindings), logger: logger).decode(Int64.self).collected().first ?? 0)
-        }
+        let audience = startedAt == nil
+            ? try await Self.segmentCount(list: list, segment: segment, on: connection, logger: logger) : nil
         let notices = try await connection.query("""
             SELECT id, key, kind, campaign_id, detail, state, mail_from, rcpt_to, message_id, attempts, last_error,
                    created_at, sent_at
@@ -121,7 +114,7 @@ extension PostgresDeliveryStore {
     public func deliveryReport(campaign name: String) async throws -> [DeliveryReportRow] {
         try await described("deliveryReport") {
             try await client.withConnection { connection in
-                let campaign = try await campaignID(named: name, on: connection)
+                let campaign = try await Self.campaignID(named: name, on: connection, logger: logger)
                 // The first open and click that looked like a person's, by delivery.
                 var events: [Int64: (opened: Int64?, clicked: Int64?)] = [:]
                 for try await (id, opened, clicked) in try await connection.query("""
@@ -158,7 +151,7 @@ extension PostgresDeliveryStore {
     public func linkClicks(campaign name: String) async throws -> [LinkClicks] {
         try await described("linkClicks") {
             try await client.withConnection { connection in
-                let campaign = try await campaignID(named: name, on: connection)
+                let campaign = try await Self.campaignID(named: name, on: connection, logger: logger)
                 return try await connection.query("""
                     SELECT e.link_position, min(e.link_target COLLATE "C"),
                            sum(CASE WHEN e.machine THEN 0 ELSE 1 END)::bigint, sum(CASE WHEN e.machine THEN 1 ELSE 0 END)::bigint
@@ -170,11 +163,5 @@ extension PostgresDeliveryStore {
                 }
             }
         }
-    }
-
-    private func campaignID(named name: String, on connection: PostgresConnection) async throws -> Int64 {
-        guard let id = try await connection.query("SELECT id FROM campaigns WHERE name = \(name)", logger: logger)
-            .decode(Int64.self).collected().first else { throw StoreError.campaignNotFound(name) }
-        return id
     }
 }

@@ -61,20 +61,7 @@ public final class PostgresDeliveryStore: DeliveryStore, Sendable {
     /// here, naming it.
     public static func connect(to url: PostgresURL, password: String? = nil, settings: Settings = Settings(),
                                logger: Logger = Logger(label: "salvo.postgres")) async throws -> PostgresDeliveryStore {
-        let place = url.place
-        do {
-            let connection = try await PostgresConnection.connect(
-                configuration: try url.connectionConfiguration(password: password), id: 0, logger: logger)
-            do {
-                try await PostgresMigrations.migrate(connection, logger: logger)
-            } catch {
-                try? await connection.close()
-                throw error
-            }
-            try await connection.close()
-        } catch {
-            throw PostgresStoreError(place: place, operation: "connect", error: error)
-        }
+        try await withMigratedConnection(to: url, password: password, logger: logger) { _ in }
         // The pool's own log is for its errors only: what goes wrong reaches the caller of
         // each query, and its warning about a lease asked for before `run()` has begun
         // (this store's first query can come first) means nothing to a user.
@@ -94,11 +81,13 @@ public final class PostgresDeliveryStore: DeliveryStore, Sendable {
         do {
             connection = try await PostgresConnection.connect(
                 configuration: try url.connectionConfiguration(password: password), id: 0, logger: logger)
-            try await PostgresMigrations.migrate(connection, logger: logger)
         } catch {
             throw PostgresStoreError(place: url.place, operation: "connect", error: error)
         }
         do {
+            try await PostgresStoreError.naming(place: url.place, operation: "connect") {
+                try await PostgresMigrations.migrate(connection, logger: logger)
+            }
             let value = try await body(connection)
             try? await connection.close()
             return value
@@ -126,16 +115,24 @@ public final class PostgresDeliveryStore: DeliveryStore, Sendable {
                                   _ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try await described(operation) {
             try await client.withConnection { connection in
-                try await connection.query("BEGIN", logger: logger)
-                do {
-                    let value = try await body(connection)
-                    try await connection.query("COMMIT", logger: logger)
-                    return value
-                } catch {
-                    _ = try? await connection.query("ROLLBACK", logger: logger)
-                    throw error
-                }
+                try await Self.inTransaction(connection, logger: logger) { try await body(connection) }
             }
+        }
+    }
+
+    /// Runs `body` between `begin` (BEGIN, or one with an isolation level) and COMMIT on
+    /// `connection`, rolling back when it throws: the one transaction runner of the pool's
+    /// calls and of the one-off commands on a connection of their own (`salvo db copy`).
+    public static func inTransaction<T>(_ connection: PostgresConnection, begin: String = "BEGIN", logger: Logger,
+                                        _ body: () async throws -> T) async throws -> T {
+        try await connection.query(PostgresQuery(unsafeSQL: begin), logger: logger)
+        do {
+            let value = try await body()
+            try await connection.query("COMMIT", logger: logger)
+            return value
+        } catch {
+            _ = try? await connection.query("ROLLBACK", logger: logger)
+            throw error
         }
     }
 
@@ -143,11 +140,7 @@ public final class PostgresDeliveryStore: DeliveryStore, Sendable {
     /// server's and the connection's are told as this server's; any other (no such
     /// campaign, a segment that does not parse) is the caller's own and passes as it is.
     func described<T>(_ operation: String, _ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let error where PostgresStoreError.isConnectionOrServer(error) {
-            throw PostgresStoreError(place: url.place, operation: operation, error: error)
-        }
+        try await PostgresStoreError.naming(place: url.place, operation: operation, body)
     }
 
     static func seconds(_ date: Date) -> Int64 { Int64(date.timeIntervalSince1970.rounded(.down)) }
@@ -171,12 +164,23 @@ public struct PostgresStoreError: Error, CustomStringConvertible {
         self.sqlState = sqlState
     }
 
-    public init(place: String, operation: String, error: any Error) {
+    init(place: String, operation: String, error: any Error) {
         self.init(place: place, operation: operation, detail: Self.detail(of: error),
                   sqlState: (error as? PSQLError)?.serverInfo?[.sqlState])
     }
 
     public var description: String { "PostgreSQL at \(place): \(operation): \(detail)" }
+
+    /// Runs `body`; an error from the server or the connection to it is thrown as this
+    /// error, naming `place` and `operation`. Any other (no such campaign, a segment that
+    /// does not parse, a copy refused) is the caller's own and passes as it is.
+    public static func naming<T>(place: String, operation: String, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error where isConnectionOrServer(error) {
+            throw PostgresStoreError(place: place, operation: operation, error: error)
+        }
+    }
 
     /// Whether `error` came from the server or the connection to it (and so is told
     /// naming the server), rather than from what the caller asked.

@@ -59,6 +59,15 @@ struct PostgresSegmentSQL {
         }
     }
 
+    /// The recipients of the list with id `list` that `segment` selects (all of them
+    /// without one), as a condition over `recipients r`. A NULL address key marks a case
+    /// variant merged away, as on SQLite.
+    mutating func selection(list: Int64, segment: String?) throws -> String {
+        var selected = "true"
+        if let segment { selected = condition(try SegmentParser.parse(segment)) }
+        return "r.list_id = \(bind(list)) AND r.address_key IS NOT NULL AND \(selected)"
+    }
+
     /// A text parameter, `$n::text`.
     mutating func bind(_ text: String) -> String {
         bindings.append(text)

@@ -27,12 +27,17 @@ struct GlobalOptions: ParsableArguments {
     /// leaves nothing behind.
     func openStore(create: Bool = false) throws -> (SalvoConfiguration, SalvoStore) {
         let configuration = try configuration()
+        return (configuration, try openStore(create: create, configuration: configuration))
+    }
+
+    /// `openStore(create:)` with the configuration already read.
+    func openStore(create: Bool = false, configuration: SalvoConfiguration) throws -> SalvoStore {
         let database = databasePath(configuration)
         if SalvoConfiguration.isPostgresURL(database) {
             throw CommandError("database \(database) is PostgreSQL: this command works on an SQLite database so far; salvo db copy moves a database between the two")
         }
-        return (configuration, try SalvoStore(path: database, create: create,
-                                           reputationGuard: configuration.reputationGuard, dailyQuota: configuration.quota))
+        return try SalvoStore(path: database, create: create,
+                              reputationGuard: configuration.reputationGuard, dailyQuota: configuration.quota)
     }
 
     /// The files a command reads besides its own input: the configuration and the

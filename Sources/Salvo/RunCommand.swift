@@ -51,28 +51,13 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         StopSignals.install()
-        let (configuration, opened) = try await global.openSendingStore()
-        do {
-            try await run(configuration: configuration, store: opened.store)
-        } catch {
-            await opened.close()
-            throw error
-        }
-        await opened.close()
+        try await global.withSendingStore { configuration, opened in try await run(configuration: configuration, opened: opened) }
     }
 
-    /// The lock of the runs on one database from this host: beside an SQLite file; for a
-    /// PostgreSQL database, in the temporary folder, named for its server and database
-    /// (the runs of other hosts work beside this one's, sharing its campaigns).
-    static func lockPath(for store: any CampaignSendingStore) -> String {
-        if let store = store as? SalvoStore { return store.path + ".run-lock" }
-        let name = store.place.map { $0.isLetter || $0.isNumber ? $0 : "-" }
-        return (NSTemporaryDirectory() as NSString).appendingPathComponent("salvo-run-\(String(name)).lock")
-    }
-
-    private func run(configuration: SalvoConfiguration, store: any CampaignSendingStore) async throws {
+    private func run(configuration: SalvoConfiguration, opened: SendingStore) async throws {
+        let store = opened.store
         let environment = ProcessInfo.processInfo.environment
-        guard let lock = try RunLock(path: Self.lockPath(for: store)) else {
+        guard let lock = try RunLock(path: opened.runLockPath) else {
             printNow("another salvo run is working on \(store.place); this one exits")
             return
         }

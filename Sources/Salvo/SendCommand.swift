@@ -54,14 +54,7 @@ struct SendCommand: AsyncParsableCommand {
 
     func run() async throws {
         StopSignals.install()
-        let (configuration, opened) = try await global.openSendingStore()
-        do {
-            try await run(configuration: configuration, opened: opened)
-        } catch {
-            await opened.close()
-            throw error
-        }
-        await opened.close()
+        try await global.withSendingStore { configuration, opened in try await run(configuration: configuration, opened: opened) }
     }
 
     private func run(configuration: SalvoConfiguration, opened: SendingStore) async throws {

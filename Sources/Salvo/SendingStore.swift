@@ -28,6 +28,18 @@ enum SendingStore {
     func close() async {
         if case .postgres(let store) = self { await store.shutdown() }
     }
+
+    /// The lock of the `salvo run`s on this database from this host: beside an SQLite
+    /// file; for a PostgreSQL database, in the temporary folder, named for its server and
+    /// database (the runs of other hosts work beside this one's, sharing its campaigns).
+    var runLockPath: String {
+        switch self {
+        case .sqlite(let store): return store.path + ".run-lock"
+        case .postgres(let store):
+            let name = String(store.url.place.map { $0.isLetter || $0.isNumber ? $0 : "-" })
+            return (NSTemporaryDirectory() as NSString).appendingPathComponent("salvo-run-\(name).lock")
+        }
+    }
 }
 
 extension GlobalOptions {
@@ -38,8 +50,7 @@ extension GlobalOptions {
         let configuration = try configuration()
         let database = databasePath(configuration)
         guard SalvoConfiguration.isPostgresURL(database) else {
-            let (configuration, store) = try openStore()
-            return (configuration, .sqlite(store))
+            return (configuration, .sqlite(try openStore(configuration: configuration)))
         }
         let url = try PostgresURL(database)
         var settings = PostgresDeliveryStore.Settings(perDay: configuration.quota?.perDay, maxBounceRate: nil)
@@ -54,16 +65,22 @@ extension GlobalOptions {
 }
 
 extension GlobalOptions {
-    /// Runs `body` with the store a send works on (`openSendingStore`), closed afterwards.
-    func withSendingStore<T>(_ body: (any CampaignSendingStore) async throws -> T) async throws -> T {
-        let (_, opened) = try await openSendingStore()
+    /// Runs `body` with the configuration and the store a send works on
+    /// (`openSendingStore`), closed afterwards however `body` ends.
+    func withSendingStore<T>(_ body: (SalvoConfiguration, SendingStore) async throws -> T) async throws -> T {
+        let (configuration, opened) = try await openSendingStore()
         do {
-            let value = try await body(opened.store)
+            let value = try await body(configuration, opened)
             await opened.close()
             return value
         } catch {
             await opened.close()
             throw error
         }
+    }
+
+    /// `withSendingStore` for a command that needs only the store.
+    func withSendingStore<T>(_ body: (any CampaignSendingStore) async throws -> T) async throws -> T {
+        try await withSendingStore { _, opened in try await body(opened.store) }
     }
 }

@@ -32,19 +32,23 @@ struct CopiedTable: Sendable {
     var columns: [Column]
     /// The SQLite column the copy pages by (`rowid`, or the key of a table without one).
     var sqliteKey = "rowid"
+    /// The table's key, the order PostgreSQL's rows are read in.
+    var key = "id"
     /// PostgreSQL columns the SQLite store does not have, as SQL over the copied row `x`.
     var postgresOnly: [(name: String, expression: String)] = []
     /// Whether PostgreSQL numbers its rows with a sequence (`id bigserial`), which the copy
     /// moves past the highest id it wrote.
-    var hasSequence = true
+    let hasSequence: Bool
 
-    init(_ name: String, _ columns: [(String, Kind)], sqliteKey: String = "rowid",
-         postgresOnly: [(name: String, expression: String)] = [], hasSequence: Bool = true) {
+    /// A table keyed by `key`; one that has no `id` has no sequence either.
+    init(_ name: String, _ columns: [(String, Kind)], key: String = "id", sqliteKey: String = "rowid",
+         postgresOnly: [(name: String, expression: String)] = []) {
         self.name = name
         self.columns = columns.map { Column(name: $0.0, kind: $0.1) }
+        self.key = key
         self.sqliteKey = sqliteKey
         self.postgresOnly = postgresOnly
-        self.hasSequence = hasSequence
+        hasSequence = key == "id"
     }
 
     /// In an order that puts every table after the tables it refers to.
@@ -70,11 +74,11 @@ struct CopiedTable: Sendable {
                                  ("mx_host", .text), ("tls_version", .text), ("tls_verified", .boolean),
                                  ("source_address", .text)]),
         CopiedTable("suppressions", [("email", .address), ("reason", .text), ("detail", .text), ("created_at", .integer)],
-                    hasSequence: false),
+                    key: "email"),
         CopiedTable("list_suppressions", [("list_id", .integer), ("email", .address), ("reason", .text),
-                                          ("detail", .text), ("created_at", .integer)], hasSequence: false),
+                                          ("detail", .text), ("created_at", .integer)], key: "list_id, email"),
         CopiedTable("bounce_messages", [("sha256", .text), ("place", .text), ("kind", .text), ("reporter", .text),
-                                        ("processed_at", .integer)], hasSequence: false),
+                                        ("processed_at", .integer)], key: "sha256"),
         CopiedTable("bounce_events", [("id", .integer), ("message_sha256", .text), ("delivery_id", .integer),
                                       ("email", .text), ("kind", .text), ("status", .text), ("diagnostic", .text),
                                       ("remote_mta", .text), ("matched_by", .text), ("created_at", .integer)]),
@@ -83,7 +87,7 @@ struct CopiedTable: Sendable {
                                 ("message_id", .text), ("message", .blob), ("attempts", .integer), ("last_error", .text),
                                 ("claimed_by", .text), ("claimed_at", .integer), ("created_at", .integer),
                                 ("sent_at", .integer)]),
-        CopiedTable("quota_days", [("day", .text), ("used", .integer)], sqliteKey: "day", hasSequence: false),
+        CopiedTable("quota_days", [("day", .text), ("used", .integer)], key: "day", sqliteKey: "day"),
         CopiedTable("unsubscribes", [("id", .integer), ("email", .address), ("campaign", .text), ("channel", .text),
                                      ("at", .integer), ("undone_at", .integer)]),
         CopiedTable("test_sends", [("id", .integer), ("campaign_id", .integer), ("recipient", .text), ("seed", .text),
@@ -166,8 +170,7 @@ extension CopiedTable {
                 """
             }
         }
-        let order = columns.first.map(\.name) ?? "1"
-        return "SELECT row_to_json(s)::text FROM (SELECT \(fields.joined(separator: ", ")) FROM \(name) t ORDER BY \(order == "list_id" ? "list_id, email" : order)) s"
+        return "SELECT row_to_json(s)::text FROM (SELECT \(fields.joined(separator: ", ")) FROM \(name) t ORDER BY \(key)) s"
     }
 
     /// SQLite: the insert of one batch, bound as a JSON array of those objects.

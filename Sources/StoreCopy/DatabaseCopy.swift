@@ -50,27 +50,24 @@ public enum DatabaseCopy {
                 if let logged = try Int.fetchOne(db, sql: "SELECT count(*) FROM send_log"), logged > 0 {
                     throw DatabaseCopyError(source: store.path, problem: "\(logged) outcomes of a send are not applied yet (its send log could not be written); run salvo status once, then copy again")
                 }
-                let senders = try Row.fetchAll(db, sql: "SELECT owner, host, process, heartbeat_at FROM senders")
-                for sender in senders where SenderProcess.isAlive(host: sender["host"], process: sender["process"],
-                                                                  heartbeatAt: sender["heartbeat_at"],
-                                                                  now: Int64(now.timeIntervalSince1970),
-                                                                  lease: SalvoStore.senderLease) {
-                    throw DatabaseCopyError.senderRunning(source: store.path, owner: sender["owner"])
+                let senders = try Row.fetchAll(db, sql: "SELECT owner, host, process, heartbeat_at FROM senders").map {
+                    (owner: $0["owner"] as String, host: $0["host"] as String?, process: $0["process"] as String?,
+                     heartbeatAt: $0["heartbeat_at"] as Int64?)
                 }
-                return try CopiedTable.all.map { table in
-                    TableCount(table: table.name, rows: try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table.name)") ?? 0)
-                }
+                try requireNoSender(senders, source: store.path, now: now)
+                return try sqliteCounts(db)
             }
         }
         try await PostgresDeliveryStore.withMigratedConnection(to: url, password: password, logger: logger) { connection in
-            try await inTransaction(connection, place: url.place, begin: "BEGIN", logger: logger) {
-                try await requireEmpty(connection, place: url.place, logger: logger)
-                for table in CopiedTable.all {
-                    try await copyRows(of: table, from: snapshot, to: connection,
-                                       place: url.place, logger: logger)
+            try await described(place: url.place, operation: "copy") {
+                try await PostgresDeliveryStore.inTransaction(connection, logger: logger) {
+                    try await requireEmpty(connection, place: url.place, logger: logger)
+                    for table in CopiedTable.all {
+                        try await copyRows(of: table, from: snapshot, to: connection, logger: logger)
+                    }
+                    let written = try await postgresCounts(connection, place: url.place, logger: logger)
+                    try verify(expected: counts, found: written, destination: "PostgreSQL at \(url.place)")
                 }
-                let written = try await postgresCounts(connection, place: url.place, logger: logger)
-                try verify(expected: counts, found: written, destination: "PostgreSQL at \(url.place)")
             }
         }
         return Report(tables: counts)
@@ -84,7 +81,7 @@ public enum DatabaseCopy {
 
     /// One table's rows, a batch at a time in key order, each batch one INSERT.
     private static func copyRows(of table: CopiedTable, from snapshot: DatabaseSnapshot,
-                                 to connection: PostgresConnection, place: String, logger: Logger) async throws {
+                                 to connection: PostgresConnection, logger: Logger) async throws {
         let (columns, expressions, record) = table.postgresInsert
         let insert = "INSERT INTO \(table.name) (\(columns)) SELECT \(expressions) FROM jsonb_to_recordset($1::jsonb) AS x(\(record))"
         var after: DatabaseValue?
@@ -99,19 +96,15 @@ public enum DatabaseCopy {
             guard let last = batch.last else { break }
             var binds = PostgresBindings()
             binds.append("[" + batch.map(\.json).joined(separator: ",") + "]")
-            try await described(place: place, operation: "copy \(table.name)") {
-                try await connection.query(PostgresQuery(unsafeSQL: insert, binds: binds), logger: logger)
-            }
+            try await connection.query(PostgresQuery(unsafeSQL: insert, binds: binds), logger: logger)
             after = last.key
             if batch.count < batchRows { break }
         }
         if table.hasSequence {
-            try await described(place: place, operation: "copy \(table.name)") {
-                try await connection.query(PostgresQuery(unsafeSQL: """
-                    SELECT setval(pg_get_serial_sequence('\(table.name)', 'id'), COALESCE((SELECT max(id) FROM \(table.name)), 1),
-                                  (SELECT max(id) FROM \(table.name)) IS NOT NULL)
-                    """), logger: logger)
-            }
+            try await connection.query(PostgresQuery(unsafeSQL: """
+                SELECT setval(pg_get_serial_sequence('\(table.name)', 'id'), COALESCE((SELECT max(id) FROM \(table.name)), 1),
+                              (SELECT max(id) FROM \(table.name)) IS NOT NULL)
+                """), logger: logger)
         }
     }
 
@@ -146,14 +139,17 @@ public enum DatabaseCopy {
             throw DatabaseCopyError(destination: path, problem: "\(file) exists; copy into a new file")
         }
         let partial = path + ".partial"
-        for file in [partial, partial + "-wal", partial + "-shm"] { try? FileManager.default.removeItem(atPath: file) }
+        func removePartial() {
+            for file in [partial, partial + "-wal", partial + "-shm"] { try? FileManager.default.removeItem(atPath: file) }
+        }
+        removePartial()
         let counts: [TableCount]
         do {
             counts = try await PostgresDeliveryStore.withMigratedConnection(to: url, password: password, logger: logger) { connection in
                 try await copyAll(from: connection, place: url.place, toSQLite: partial, now: now, logger: logger)
             }
         } catch {
-            for file in [partial, partial + "-wal", partial + "-shm"] { try? FileManager.default.removeItem(atPath: file) }
+            removePartial()
             throw error
         }
         guard rename(partial, path) == 0 else {
@@ -168,46 +164,47 @@ public enum DatabaseCopy {
         // Released, and so closed, when this returns: before the file is renamed.
         let destination = try SalvoStore(path: partial, create: true, reputationGuard: nil)
         // One snapshot of every table, as on SQLite.
-        let counts: [TableCount] = try await inTransaction(connection, place: place,
-                                                           begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-                                                           logger: logger) {
-            try await described(place: place, operation: "read senders") {
-                let senders = try await connection.query("SELECT owner, host, process, heartbeat_at FROM senders", logger: logger)
-                for try await (owner, host, process, heartbeat) in senders.decode((String, String, String, Int64).self)
-                where SenderProcess.isAlive(host: host, process: process, heartbeatAt: heartbeat,
-                                            now: Int64(now.timeIntervalSince1970), lease: SalvoStore.senderLease) {
-                    throw DatabaseCopyError.senderRunning(source: "PostgreSQL at \(place)", owner: owner)
+        let counts: [TableCount] = try await described(place: place, operation: "copy") {
+            try await PostgresDeliveryStore.inTransaction(connection, begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                                                          logger: logger) {
+                var senders: [(owner: String, host: String?, process: String?, heartbeatAt: Int64?)] = []
+                for try await sender in try await connection.query("SELECT owner, host, process, heartbeat_at FROM senders",
+                                                                   logger: logger).decode((String, String?, String?, Int64?).self) {
+                    senders.append(sender)
                 }
+                try requireNoSender(senders, source: "PostgreSQL at \(place)", now: now)
+                let counts = try await postgresCounts(connection, place: place, logger: logger)
+                for table in CopiedTable.all {
+                    try await copyRows(of: table, from: connection, into: destination, logger: logger)
+                }
+                return counts
             }
-            let counts = try await postgresCounts(connection, place: place, logger: logger)
-            for table in CopiedTable.all {
-                var batch: [String] = []
-                func flush() async throws {
-                    guard !batch.isEmpty else { return }
-                    let json = "[" + batch.joined(separator: ",") + "]"
-                    batch.removeAll(keepingCapacity: true)
-                    try await destination.writer.write { db in
-                        db.add(function: unhex)
-                        try db.execute(sql: table.sqliteInsert, arguments: [json])
-                    }
-                }
-                let rows = try await described(place: place, operation: "read \(table.name)") {
-                    try await connection.query(PostgresQuery(unsafeSQL: table.postgresSelect), logger: logger)
-                }
-                for try await (row) in rows.decode(String.self) {
-                    batch.append(row)
-                    if batch.count == batchRows { try await flush() }
-                }
-                try await flush()
-            }
-            return counts
         }
-        let written: [TableCount] = try await destination.writer.read { db in
-            try CopiedTable.all.map { TableCount(table: $0.name, rows: try Int.fetchOne(db, sql: "SELECT count(*) FROM \($0.name)") ?? 0) }
-        }
+        let written = try await destination.writer.read { db in try sqliteCounts(db) }
         try verify(expected: counts, found: written, destination: partial)
         try await destination.writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
         return counts
+    }
+
+    /// One table's rows from PostgreSQL into the SQLite store, a batch at a time.
+    private static func copyRows(of table: CopiedTable, from connection: PostgresConnection, into destination: SalvoStore,
+                                 logger: Logger) async throws {
+        var batch: [String] = []
+        func flush() async throws {
+            guard !batch.isEmpty else { return }
+            let json = "[" + batch.joined(separator: ",") + "]"
+            batch.removeAll(keepingCapacity: true)
+            try await destination.writer.write { db in
+                db.add(function: unhex)
+                try db.execute(sql: table.sqliteInsert, arguments: [json])
+            }
+        }
+        for try await row in try await connection.query(PostgresQuery(unsafeSQL: table.postgresSelect), logger: logger)
+            .decode(String.self) {
+            batch.append(row)
+            if batch.count == batchRows { try await flush() }
+        }
+        try await flush()
     }
 
     /// Hex text back to bytes, for `notices.message` (SQLite before 3.41 has no `unhex`).
@@ -231,6 +228,20 @@ public enum DatabaseCopy {
 
     // MARK: Shared
 
+    /// Refuses a source with a live sender (by the rule the stores recover claims with).
+    private static func requireNoSender(_ senders: [(owner: String, host: String?, process: String?, heartbeatAt: Int64?)],
+                                        source: String, now: Date) throws {
+        for sender in senders where SenderProcess.isAlive(host: sender.host, process: sender.process, heartbeatAt: sender.heartbeatAt,
+                                                          now: Int64(now.timeIntervalSince1970), lease: SalvoStore.senderLease) {
+            throw DatabaseCopyError.senderRunning(source: source, owner: sender.owner)
+        }
+    }
+
+    /// Each copied table's rows in an SQLite database.
+    private static func sqliteCounts(_ db: Database) throws -> [TableCount] {
+        try CopiedTable.all.map { TableCount(table: $0.name, rows: try Int.fetchOne(db, sql: "SELECT count(*) FROM \($0.name)") ?? 0) }
+    }
+
     private static func verify(expected: [TableCount], found: [TableCount], destination: String) throws {
         let differences = zip(expected, found).filter { $0.rows != $1.rows }
         guard differences.isEmpty else {
@@ -239,35 +250,9 @@ public enum DatabaseCopy {
         }
     }
 
-    private static func inTransaction<T>(_ connection: PostgresConnection, place: String, begin: String, logger: Logger,
-                                         _ body: () async throws -> T) async throws -> T {
-        try await described(place: place, operation: "begin") {
-            try await connection.query(PostgresQuery(unsafeSQL: begin), logger: logger)
-        }
-        do {
-            let value = try await body()
-            try await described(place: place, operation: "commit") {
-                try await connection.query("COMMIT", logger: logger)
-            }
-            return value
-        } catch {
-            _ = try? await connection.query("ROLLBACK", logger: logger)
-            throw error
-        }
-    }
-
+    /// Runs `body` on PostgreSQL's connection, its server's errors named with `operation`.
     private static func described<T>(place: String, operation: String, _ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let error as DatabaseCopyError {
-            throw error
-        } catch let error as PostgresStoreError {
-            throw error
-        } catch let error as StoreError {
-            throw error
-        } catch {
-            throw PostgresStoreError(place: place, operation: operation, error: error)
-        }
+        try await PostgresStoreError.naming(place: place, operation: operation, body)
     }
 }
 
