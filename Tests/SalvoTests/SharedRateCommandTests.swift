@@ -60,13 +60,24 @@ import Testing
         let events = try peer.events()
         let starts = events.filter { $0.event == "mail" }.compactMap(\.at).sorted()
         #expect(starts.count == 2 * perCampaign)
-        let allowance = TokenBucket<ContinuousClock.Instant>.burst(for: rate) + rate.count / rate.per
+        let allowance = Self.allowance(for: rate)
         let busiest = Self.busiestSecond(starts)
         let completions = Self.busiestSecond(events.filter { $0.event == "data" }.compactMap(\.at).sorted())
         // The engine takes a transaction's sends once its session is ready, just before
         // MAIL FROM; two processes that did not share the budget would reach twice the
         // allowance.
         #expect(busiest <= allowance, "\(busiest) transactions began within one second (\(completions) ended within one); the shared rate allows \(allowance)")
+    }
+
+    /// How many sends the peer may see begin within one second at `rate`: the burst plus
+    /// the rate's share of the second and of `skew`. SendBudget bounds the sends as the
+    /// engine takes them; the peer stamps each MAIL FROM a little later, by a delay that
+    /// varies on a loaded machine, so a second at the peer holds the sends taken over up
+    /// to a second and that delay's spread (a run was seen with 41 where 40 were taken in
+    /// the second). Senders that did not share the budget would reach twice the burst and
+    /// rate, far above this.
+    static func allowance(for rate: Rate, skew: Double = 0.1) -> Int {
+        TokenBucket<ContinuousClock.Instant>.burst(for: rate) + Int((rate.perSecond * (1 + skew)).rounded())
     }
 
     /// The most of `times` (sorted, seconds) that fall in one window of one second.
