@@ -46,6 +46,7 @@ struct GlobalOptions: ParsableArguments {
         var files: [(role: String, path: String)] = []
         if let config = SalvoConfiguration.locate(explicit: config) { files.append(("configuration file", config)) }
         let database = databasePath(configuration)
+        if SalvoConfiguration.isPostgresURL(database) { return files }
         files += [("database", database), ("database's write-ahead log", database + "-wal"), ("database's shared memory", database + "-shm")]
         return files
     }

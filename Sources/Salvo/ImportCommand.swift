@@ -2,7 +2,7 @@ import ArgumentParser
 import Campaigns
 import Foundation
 
-struct ImportCommand: ParsableCommand {
+struct ImportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
         abstract: "Import a CSV file into a list (created if new; existing recipients are updated).",
@@ -60,14 +60,17 @@ struct ImportCommand: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func run() async throws {
         let mappings = try mappings()
         let configuration = try global.configuration()
         // Before anything is opened for writing: the rejects file is truncated when opened.
         if let rejects {
             try OutputFile.check(rejects, against: [("file being imported", file)] + global.readFiles(configuration))
         }
-        let (_, store) = try global.openStore(create: true)
+        try await global.withDatabase(create: true) { _, store in try await run(mappings: mappings, store: store) }
+    }
+
+    private func run(mappings: [(header: String, field: String)], store: OpenedStore) async throws {
         var importer = ListImport(listName: list, path: file, emailColumn: emailColumn)
         importer.mappings = mappings
         let rejectsFile = try rejects.map { try RejectsFile(path: $0) }
@@ -76,7 +79,10 @@ struct ImportCommand: ParsableCommand {
         }
         let progress = ProgressLine(unit: "rows read")
         importer.onProgress = { progress.update($0) }
-        let report = try store.explainingErrors { try importer.run(in: store) }
+        let report = switch store {
+        case .sqlite(let store): try store.explainingErrors { try importer.run(in: store) }
+        case .postgres(let store): try await store.importList(importer, now: Date())
+        }
         progress.finish()
         for column in report.columns {
             switch column.reason {

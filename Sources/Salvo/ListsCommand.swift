@@ -2,7 +2,7 @@ import ArgumentParser
 import Campaigns
 import Foundation
 
-struct ListsCommand: ParsableCommand {
+struct ListsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lists",
         abstract: "Show, rename, delete and export lists.",
@@ -16,7 +16,7 @@ struct ListsCommand: ParsableCommand {
         subcommands: [Show.self, Rename.self, Delete.self, Export.self],
         defaultSubcommand: Show.self)
 
-    struct Show: ParsableCommand {
+    struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "show",
             abstract: "Show the lists with their recipient counts and columns (what `salvo lists` does).",
@@ -24,8 +24,8 @@ struct ListsCommand: ParsableCommand {
 
         @OptionGroup var global: GlobalOptions
 
-        func run() throws {
-            let lists = try global.withStore { _, store in try store.lists() }
+        func run() async throws {
+            let lists = try await global.withDatabase { store in try await store.lists() }
             if lists.isEmpty {
                 print("no lists yet: import one with `salvo import LIST FILE.csv`")
                 return
@@ -39,7 +39,7 @@ struct ListsCommand: ParsableCommand {
         }
     }
 
-    struct Rename: ParsableCommand {
+    struct Rename: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Rename a list; the campaigns that use it follow.",
             discussion: "Example:\n  salvo lists rename customers customers-2026")
@@ -48,13 +48,13 @@ struct ListsCommand: ParsableCommand {
         @Argument(help: "The list's name.") var old: String
         @Argument(help: "Its new name.") var new: String
 
-        func run() throws {
-            try global.withStore { _, store in try store.renameList(old, to: new) }
+        func run() async throws {
+            try await global.withDatabase { store in try await store.renameList(old, to: new) }
             print("list '\(old)' renamed to '\(new)'")
         }
     }
 
-    struct Delete: ParsableCommand {
+    struct Delete: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Delete a list and its recipients (refused while a draft, scheduled, running or paused campaign uses it, naming the campaigns).",
             discussion: """
@@ -69,8 +69,8 @@ struct ListsCommand: ParsableCommand {
 
         @OptionGroup var options: ListArguments
 
-        func run() throws {
-            let deletion = try options.global.withStore { _, store in try store.deleteList(named: options.list) }
+        func run() async throws {
+            let deletion = try await options.global.withDatabase { store in try await store.deleteList(named: options.list, now: Date()) }
             print("list '\(options.list)' deleted with its \(deletion.recipients) recipients")
             if !deletion.keptFor.isEmpty {
                 print("the recipients campaign \(deletion.keptFor.map { "'\($0)'" }.joined(separator: ", ")) mailed are kept for \(deletion.keptFor.count == 1 ? "its" : "their") report")
@@ -78,7 +78,7 @@ struct ListsCommand: ParsableCommand {
         }
     }
 
-    struct Export: ParsableCommand {
+    struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write a list's recipients (or a segment of them) as CSV that `salvo import` reads back.",
             discussion: """
@@ -93,17 +93,17 @@ struct ListsCommand: ParsableCommand {
         @Option(help: ArgumentHelp("Only the recipients this segment expression selects.", valueName: "EXPR")) var segment: String?
         @Option(help: ArgumentHelp("Where to write the CSV (- for standard output).", valueName: "FILE")) var csv: String
 
-        func run() throws {
+        func run() async throws {
             let configuration = try options.global.configuration()
             if csv != "-" { try OutputFile.check(csv, against: options.global.readFiles(configuration)) }
-            let count = try options.global.withStore { _, store in
+            let count = try await options.global.withDatabase { store in
                 // Checked (list, segment) before the output file is touched.
-                _ = try store.count(list: options.list, segment: segment)
+                _ = try await store.count(list: options.list, segment: segment)
                 if csv == "-" {
-                    return try store.exportCSV(list: options.list, segment: segment) { FileHandle.standardOutput.write($0) }
+                    return try await store.exportCSV(list: options.list, segment: segment) { FileHandle.standardOutput.write($0) }
                 }
                 let output = try CreatedFile(path: csv)
-                let count = try store.exportCSV(list: options.list, segment: segment) { try output.write($0) }
+                let count = try await store.exportCSV(list: options.list, segment: segment) { try output.write($0) }
                 try output.close()
                 return count
             }
@@ -113,13 +113,13 @@ struct ListsCommand: ParsableCommand {
 }
 
 /// `salvo recipients remove`: recipients one at a time.
-struct RecipientsCommand: ParsableCommand {
+struct RecipientsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "recipients",
         abstract: "Work with single recipients of a list.",
         subcommands: [Remove.self])
 
-    struct Remove: ParsableCommand {
+    struct Remove: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Take addresses out of a list (any case).",
             discussion: """
@@ -134,8 +134,8 @@ struct RecipientsCommand: ParsableCommand {
         @OptionGroup var options: ListArguments
         @Argument(help: "The addresses.") var emails: [String]
 
-        func run() throws {
-            let removal = try options.global.withStore { _, store in try store.removeRecipients(list: options.list, emails: emails) }
+        func run() async throws {
+            let removal = try await options.global.withDatabase { store in try await store.removeRecipients(list: options.list, emails: emails) }
             for email in removal.invalid { printError("'\(email)' is not an email address") }
             for email in removal.notInList { printError("\(email) is not in list '\(options.list)'") }
             for kept in removal.kept {
@@ -162,13 +162,13 @@ final class CreatedFile {
     func close() throws { try handle.close() }
 }
 
-struct SegmentCommand: ParsableCommand {
+struct SegmentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "segment",
         abstract: "Work with segments of a list.",
         subcommands: [Count.self])
 
-    struct Count: ParsableCommand {
+    struct Count: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Count the recipients of a list that a segment expression selects.",
             discussion: """
@@ -188,8 +188,8 @@ struct SegmentCommand: ParsableCommand {
         @Argument(help: "The segment expression (quote it for the shell).")
         var expression: String
 
-        func run() throws {
-            print(try global.withStore { _, store in try store.count(list: list, segment: expression) })
+        func run() async throws {
+            print(try await global.withDatabase { store in try await store.count(list: list, segment: expression) })
         }
     }
 }

@@ -14,7 +14,7 @@ struct PauseCommand: AsyncParsableCommand {
     @OptionGroup var options: CampaignArguments
 
     func run() async throws {
-        try await options.global.withSendingStore { store in
+        try await options.global.withDatabase { store in
             try await store.pauseCampaign(named: options.campaign, reason: "paused by salvo pause")
         }
         print("campaign '\(options.campaign)' paused; `salvo resume \(options.campaign)` lets it go on")
@@ -30,7 +30,7 @@ struct ResumeCommand: AsyncParsableCommand {
     @OptionGroup var options: CampaignArguments
 
     func run() async throws {
-        try await options.global.withSendingStore { store in try await store.resumeCampaign(named: options.campaign) }
+        try await options.global.withDatabase { store in try await store.resumeCampaign(named: options.campaign) }
         print("campaign '\(options.campaign)' resumed")
     }
 }
@@ -44,7 +44,7 @@ struct CancelCommand: AsyncParsableCommand {
     @OptionGroup var options: CampaignArguments
 
     func run() async throws {
-        let cancelled = try await options.global.withSendingStore { store in
+        let cancelled = try await options.global.withDatabase { store in
             try await store.cancelCampaign(named: options.campaign, now: Date())
         }
         print("campaign '\(options.campaign)' cancelled: \(cancelled) recipients will not be sent")
@@ -61,7 +61,7 @@ struct StatusCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON instead of text.") var json = false
 
     func run() async throws {
-        let report = try await options.global.withSendingStore { store in
+        let report = try await options.global.withDatabase { store in
             try await store.statusReport(campaign: options.campaign)
         }
         let (status, quota, notices, timing) = (report.status, report.quota, report.notices, report.timing)
@@ -174,13 +174,13 @@ struct ReportCommand: AsyncParsableCommand {
 
     func run() async throws {
         if links {
-            let clicks = try await options.global.withSendingStore { store in try await store.linkClicks(campaign: options.campaign) }
+            let clicks = try await options.global.withDatabase { store in try await store.linkClicks(campaign: options.campaign) }
             print(try TrackingLines.links(clicks, json: json))
             return
         }
         let configuration = try options.global.configuration()
         if let csv, csv != "-" { try OutputFile.check(csv, against: options.global.readFiles(configuration)) }
-        let rows = try await options.global.withSendingStore { store in try await store.deliveryReport(campaign: options.campaign) }
+        let rows = try await options.global.withDatabase { store in try await store.deliveryReport(campaign: options.campaign) }
         if json {
             DeliveryReportJSON.write(rows) { FileHandle.standardOutput.write($0) }
             return

@@ -51,10 +51,10 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         StopSignals.install()
-        try await global.withSendingStore { configuration, opened in try await run(configuration: configuration, opened: opened) }
+        try await global.withDatabase { configuration, opened in try await run(configuration: configuration, opened: opened) }
     }
 
-    private func run(configuration: SalvoConfiguration, opened: SendingStore) async throws {
+    private func run(configuration: SalvoConfiguration, opened: OpenedStore) async throws {
         let store = opened.store
         let environment = ProcessInfo.processInfo.environment
         guard let lock = try RunLock(path: opened.runLockPath) else {

@@ -54,10 +54,10 @@ struct SendCommand: AsyncParsableCommand {
 
     func run() async throws {
         StopSignals.install()
-        try await global.withSendingStore { configuration, opened in try await run(configuration: configuration, opened: opened) }
+        try await global.withDatabase { configuration, opened in try await run(configuration: configuration, opened: opened) }
     }
 
-    private func run(configuration: SalvoConfiguration, opened: SendingStore) async throws {
+    private func run(configuration: SalvoConfiguration, opened: OpenedStore) async throws {
         let store = opened.store
         if !testTo.isEmpty {
             try await testSend(store: try opened.sqlite(for: "--test-to"), configuration: configuration)

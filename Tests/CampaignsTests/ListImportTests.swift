@@ -1,6 +1,7 @@
 @testable import Campaigns
 import Foundation
 import GRDB
+import Synchronization
 import Testing
 
 /// A fresh store in a temporary folder, removed by the caller.
@@ -32,10 +33,11 @@ func writeFile(_ bytes: [UInt8], in folder: String, name: String = "list.csv") -
         bytes += Array("ivy@Example.NET,\"Ivy, Jr.\",\"N\"\"G\"\n".utf8)         // 10 good
         bytes += Array("jo@bücher.example,Jo,DE\n".utf8)                         // 11 good (IDN)
         let path = writeFile(bytes, in: folder)
-        var all: [ImportReject] = []
+        let rejected = Mutex<[ImportReject]>([])
         var importer = ListImport(listName: "customers", path: path)
-        importer.onReject = { all.append($0) }
+        importer.onReject = { reject in rejected.withLock { $0.append(reject) } }
         let report = try importer.run(in: store)
+        let all = rejected.withLock { $0 }
 
         #expect(report.imported == 3)
         #expect(report.updated == 0)

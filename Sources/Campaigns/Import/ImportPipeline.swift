@@ -22,6 +22,7 @@ final class ImportPipeline: @unchecked Sendable {
     private var finished = false
     private var cancelled = false
     private(set) var error: Error?
+    private var waiter: CheckedContinuation<Void, Never>?
     private let depth = 2
     private let batchRows = 32_768
 
@@ -49,6 +50,45 @@ final class ImportPipeline: @unchecked Sendable {
         let batch = queue.removeFirst()
         condition.signal()
         return batch
+    }
+
+    /// `nextBatch()` for a writer in a task: it waits without holding its thread (a
+    /// cooperative pool thread blocked here would stall every other task).
+    func nextBatch() async -> Batch? {
+        while true {
+            if let next = poll() { return next }
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                if !park(continuation) { continuation.resume() }
+            }
+        }
+    }
+
+    /// The next batch, `.some(nil)` when the file is done, nil when none is ready yet.
+    private func poll() -> Batch?? {
+        condition.lock()
+        defer { condition.unlock() }
+        if !queue.isEmpty {
+            let batch = queue.removeFirst()
+            condition.signal()
+            return .some(batch)
+        }
+        return finished ? .some(nil) : nil
+    }
+
+    /// Leaves `continuation` for the reader to resume when a batch arrives or the file
+    /// ends; false (nothing left) if one is there already.
+    private func park(_ continuation: CheckedContinuation<Void, Never>) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        if !queue.isEmpty || finished { return false }
+        waiter = continuation
+        return true
+    }
+
+    /// Resumes the task waiting in `nextBatch() async`, if any; called with the lock held.
+    private func wakeWaiter() {
+        waiter?.resume()
+        waiter = nil
     }
 
     /// Stops the reader thread early (the writer failed).
@@ -85,6 +125,7 @@ final class ImportPipeline: @unchecked Sendable {
         condition.lock()
         finished = true
         condition.broadcast()
+        wakeWaiter()
         condition.unlock()
     }
 
@@ -124,6 +165,7 @@ final class ImportPipeline: @unchecked Sendable {
         if cancelled { return false }
         queue.append(batch)
         condition.broadcast()
+        wakeWaiter()
         return true
     }
 }

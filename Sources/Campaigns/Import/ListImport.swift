@@ -13,16 +13,16 @@ import MailMessage
 ///
 /// Reading runs on its own thread and hands encoded rows to the writer in batches, so
 /// parsing and checking overlap SQLite's work on the second core.
-public struct ListImport {
+public struct ListImport: Sendable {
     public var listName: String
     public var path: String
     public var emailColumn: String?
     /// `--map 'HEADER=field'` pairs (see `HeaderMapping`).
     public var mappings: [(header: String, field: String)] = []
     /// Called for every rejected row, in file order (for `--rejects FILE`).
-    public var onReject: ((ImportReject) -> Void)?
+    public var onReject: (@Sendable (ImportReject) -> Void)?
     /// Called after each batch with the number of rows read so far (for a progress line).
-    public var onProgress: ((Int) -> Void)?
+    public var onProgress: (@Sendable (Int) -> Void)?
     /// How many rejects the report keeps for the summary on stderr.
     public var keptRejects = 20
     public var clock: @Sendable () -> Date = { Date() }
@@ -48,16 +48,8 @@ public struct ListImport {
             defer { try? db.execute(sql: "PRAGMA cache_size = \(cacheSize)") }
 
             let existing = try String.fetchOne(db, sql: "SELECT columns FROM lists WHERE name = ?", arguments: [listName])
-            let mapping = try HeaderMapping.map(headers: headers, explicit: mappings, emailColumn: emailColumn,
-                                                existing: JSONColumns.decode(existing), path: path)
-            let header = ImportHeader(names: mapping.columns.map(\.field), emailIndex: mapping.emailIndex)
+            let (mapping, header) = try plan(headers: headers, existing: JSONColumns.decode(existing))
             let (listID, columns) = try Self.ensureList(named: listName, columns: header.attributeNames, now: now, in: db)
-            var slotOfColumn: [String: Int] = [:]
-            slotOfColumn.reserveCapacity(columns.count)
-            for (index, column) in columns.enumerated() { slotOfColumn[column] = index }
-            let slots = header.names.enumerated().map { index, name in
-                index == header.emailIndex ? nil : slotOfColumn[name]
-            }
             let before = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM recipients WHERE list_id = ?", arguments: [listID]) ?? 0
             // One recipient per address ignoring case (`address_key`): a case variant of an
             // address already in the list updates it, and its first spelling stays. An
@@ -75,8 +67,7 @@ public struct ListImport {
             var report = ImportReport()
             report.columns = mapping.renamed
             var accepted = 0
-            let encoder = RowEncoder(header: header, slots: slots, width: columns.count)
-            pipeline.start(encoder: encoder)
+            pipeline.start(encoder: RowEncoder(header: header, listColumns: columns))
             var read = 0
             while let batch = pipeline.nextBatch() {
                 read += batch.rows.count
@@ -106,6 +97,23 @@ public struct ListImport {
             report.updated = accepted - report.imported
             return report
         }
+    }
+
+    /// The file's header mapped to fields (`HeaderMapping`), against the columns the list
+    /// already has.
+    func plan(headers: [String], existing: [String]) throws -> (HeaderMapping, ImportHeader) {
+        let mapping = try HeaderMapping.map(headers: headers, explicit: mappings, emailColumn: emailColumn,
+                                            existing: existing, path: path)
+        return (mapping, ImportHeader(names: mapping.columns.map(\.field), emailIndex: mapping.emailIndex))
+    }
+
+    /// A list's columns after an import of `columns`: those it had, in their order, then
+    /// the new ones in the file's order (attribute arrays are aligned with them).
+    static func listColumns(_ known: [String], adding columns: [String]) -> [String] {
+        var known = known
+        var present = Set(known)
+        for column in columns where present.insert(column).inserted { known.append(column) }
+        return known
     }
 
     private struct InsertFailure: Error { var reason: String }
@@ -154,7 +162,7 @@ public struct ListImport {
         return .success(merged)
     }
 
-    private func record(_ reject: ImportReject, in report: inout ImportReport) {
+    func record(_ reject: ImportReject, in report: inout ImportReport) {
         report.rejected += 1
         if report.rejects.count < keptRejects { report.rejects.append(reject) }
         onReject?(reject)
@@ -162,7 +170,7 @@ public struct ListImport {
 
     /// The header's names, trimmed; each checked once against the others through a
     /// dictionary, so a header of any width is read in linear time.
-    private func readHeader(_ reader: inout CSVReader) throws -> [String] {
+    func readHeader(_ reader: inout CSVReader) throws -> [String] {
         guard let first = try reader.next() else { throw ImportError.emptyFile(path: path) }
         if case .malformed(let line, let problem) = first {
             throw ImportError.badHeader(path: path, line: line, reason: problem.description)
@@ -197,9 +205,7 @@ public struct ListImport {
             return (db.lastInsertedRowID, columns)
         }
         let id: Int64 = existing["id"]
-        var known = JSONColumns.decode(existing["columns"])
-        var present = Set(known)
-        for column in columns where present.insert(column).inserted { known.append(column) }
+        let known = Self.listColumns(JSONColumns.decode(existing["columns"]), adding: columns)
         try db.execute(sql: "UPDATE lists SET columns = ? WHERE id = ?", arguments: [try JSONColumns.encode(known), id])
         return (id, known)
     }

@@ -19,6 +19,18 @@ struct RowEncoder: Sendable {
         fieldForSlot = map
     }
 
+    /// The encoder of a file with `header` into a list whose columns (after this import)
+    /// are `listColumns`.
+    init(header: ImportHeader, listColumns: [String]) {
+        var slotOfColumn: [String: Int] = [:]
+        slotOfColumn.reserveCapacity(listColumns.count)
+        for (index, column) in listColumns.enumerated() { slotOfColumn[column] = index }
+        let slots = header.names.enumerated().map { index, name in
+            index == header.emailIndex ? nil : slotOfColumn[name]
+        }
+        self.init(header: header, slots: slots, width: listColumns.count)
+    }
+
     enum Row: Sendable {
         /// Ranges into the batch's byte buffer.
         /// `key` is the address as recipients are told apart (`RecipientKey`).

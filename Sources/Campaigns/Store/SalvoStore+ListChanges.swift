@@ -10,6 +10,11 @@ public struct ListInUseError: Error, CustomStringConvertible, Equatable {
     /// The campaigns not yet finished or cancelled that use it, with their state.
     public var campaigns: [(name: String, state: String)]
 
+    public init(list: String, campaigns: [(name: String, state: String)]) {
+        self.list = list
+        self.campaigns = campaigns
+    }
+
     public static func == (a: ListInUseError, b: ListInUseError) -> Bool {
         a.list == b.list && a.campaigns.map(\.name) == b.campaigns.map(\.name)
     }
@@ -32,6 +37,11 @@ public struct ListDeletion: Sendable, Equatable {
     /// The finished or cancelled campaigns that used it: their deliveries (and so their
     /// reports) stay, and with them the recipient rows they point at, out of any list.
     public var keptFor: [String] = []
+
+    public init(recipients: Int, keptFor: [String] = []) {
+        self.recipients = recipients
+        self.keptFor = keptFor
+    }
 }
 
 /// What `salvo recipients remove` did with each address it was given.
@@ -41,6 +51,8 @@ public struct RecipientRemoval: Sendable, Equatable {
     public var invalid: [String] = []
     /// Addresses that campaigns have deliveries for: kept, with those campaigns' names.
     public var kept: [(email: String, campaigns: [String])] = []
+
+    public init() {}
 
     public static func == (a: RecipientRemoval, b: RecipientRemoval) -> Bool {
         a.removed == b.removed && a.notInList == b.notInList && a.invalid == b.invalid
@@ -91,10 +103,7 @@ extension SalvoStore {
 
     /// Renames a list; campaigns that use it follow, since they refer to it by id.
     public func renameList(_ old: String, to new: String) throws {
-        let trimmed = new.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !trimmed.isEmpty, trimmed == new, !new.contains(where: { $0.isNewline }) else {
-            throw ListNameError(name: new)
-        }
+        try ListNameError.check(new)
         try writer.write { db in
             guard try Int64.fetchOne(db, sql: "SELECT id FROM lists WHERE name = ?", arguments: [old]) != nil else {
                 throw StoreError.listNotFound(old)
@@ -160,29 +169,17 @@ extension SalvoStore {
         let expression = try segment.map { try SegmentParser.parse($0) }
         return try writer.read { db in
             let selection = try ListSelection(list: list, expression: expression, in: db)
-            var chunk = ""
-            chunk.reserveCapacity(1 << 16)
-            chunk += (["email"] + selection.columns).map(CSVField.quote).joined(separator: ",") + "\r\n"
-            let request: SQLRequest<Row> = "SELECT email, attributes FROM recipients r WHERE \(selection.condition) ORDER BY r.id"
-            let cursor = try request.fetchCursor(db)
-            var count = 0
-            let decoder = JSONDecoder()
-            while let row = try cursor.next() {
-                let values = (try? decoder.decode([String?].self, from: Data((row["attributes"] as String).utf8))) ?? []
-                chunk += CSVField.quote(row["email"])
-                for index in selection.columns.indices {
-                    chunk += ","
-                    if index < values.count, let value = values[index] { chunk += CSVField.quote(value) }
+            return try withoutActuallyEscaping(output) { output in
+                var export = ListExport(columns: selection.columns, output: output)
+                let request: SQLRequest<Row> = "SELECT email, attributes FROM recipients r WHERE \(selection.condition) ORDER BY r.id"
+                let cursor = try request.fetchCursor(db)
+                let decoder = JSONDecoder()
+                while let row = try cursor.next() {
+                    let values = (try? decoder.decode([String?].self, from: Data((row["attributes"] as String).utf8))) ?? []
+                    try export.append(email: row["email"], values: values)
                 }
-                chunk += "\r\n"
-                count += 1
-                if chunk.utf8.count >= 1 << 16 {
-                    try output(Data(chunk.utf8))
-                    chunk.removeAll(keepingCapacity: true)
-                }
+                return try export.finish()
             }
-            if !chunk.isEmpty { try output(Data(chunk.utf8)) }
-            return count
         }
     }
 }
@@ -192,6 +189,12 @@ extension SalvoStore {
 public struct ListNameError: Error, CustomStringConvertible, Equatable {
     public var name: String
     public var exists = false
+
+    public init(name: String, exists: Bool = false) {
+        self.name = name
+        self.exists = exists
+    }
+
     public var description: String {
         exists ? "a list named '\(name)' exists already" : "'\(name)' cannot name a list (it must not be empty, start or end with a space, or hold a line break)"
     }

@@ -8,6 +8,13 @@ public struct ListSummary: Sendable, Equatable {
     public var recipients: Int
     public var columns: [String]
     public var createdAt: Date
+
+    public init(name: String, recipients: Int, columns: [String], createdAt: Date) {
+        self.name = name
+        self.recipients = recipients
+        self.columns = columns
+        self.createdAt = createdAt
+    }
 }
 
 extension SalvoStore {
@@ -81,6 +88,13 @@ public struct SegmentFieldError: Error, CustomStringConvertible {
     public var field: String
     public var list: String
     public var known: [String]
+
+    public init(field: String, list: String, known: [String]) {
+        self.field = field
+        self.list = list
+        self.known = known
+    }
+
     public var description: String {
         let mapped = HeaderMapping.knownFields[HeaderMapping.key(field)] ?? HeaderMapping.normalised(field)
         if mapped != field, known.contains(mapped) {

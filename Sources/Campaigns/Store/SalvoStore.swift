@@ -71,6 +71,15 @@ public final class SalvoStore: Sendable {
         }
     }
 
+    /// `explainingErrors` for an asynchronous `body`.
+    public func explainingErrors<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as DatabaseError {
+            throw StoreError(error, database: path)
+        }
+    }
+
     /// Makes sure there is a file for SQLite to open: refuses a missing one unless
     /// `create`, then creates it empty with mode 0600 (an empty file is a new database).
     private static func prepareFile(_ path: String, create: Bool) throws {

@@ -2,14 +2,14 @@ import Campaigns
 import Foundation
 import PostgresStore
 
-/// The store `salvo send` sends from: the SQLite file, or the PostgreSQL database that
+/// The store a command works on: the SQLite file, or the PostgreSQL database that
 /// `database` (or `--db`, `$SALVO_DB`) names with a `postgres://` URL, where several hosts
 /// send one campaign together.
-enum SendingStore {
+enum OpenedStore {
     case sqlite(SalvoStore)
     case postgres(PostgresDeliveryStore)
 
-    var store: any CampaignSendingStore {
+    var store: any SalvoDatabase {
         switch self {
         case .sqlite(let store): store
         case .postgres(let store): store
@@ -46,11 +46,13 @@ extension GlobalOptions {
     /// Opens the database a send works on, with the configuration's daily quota and
     /// reputation guard. A PostgreSQL server that cannot be reached fails here, in one line
     /// naming it; its password comes from `$SALVO_DB_PASSWORD` or `database_password_env`.
-    func openSendingStore() async throws -> (SalvoConfiguration, SendingStore) {
+    /// `create` makes a missing SQLite file (`import`); a PostgreSQL database is the
+    /// server's, made by its administrator.
+    func openDatabase(create: Bool = false) async throws -> (SalvoConfiguration, OpenedStore) {
         let configuration = try configuration()
         let database = databasePath(configuration)
         guard SalvoConfiguration.isPostgresURL(database) else {
-            return (configuration, .sqlite(try openStore(configuration: configuration)))
+            return (configuration, .sqlite(try openStore(create: create, configuration: configuration)))
         }
         let url = try PostgresURL(database)
         var settings = PostgresDeliveryStore.Settings(perDay: configuration.quota?.perDay, maxBounceRate: nil)
@@ -66,11 +68,17 @@ extension GlobalOptions {
 
 extension GlobalOptions {
     /// Runs `body` with the configuration and the store a send works on
-    /// (`openSendingStore`), closed afterwards however `body` ends.
-    func withSendingStore<T>(_ body: (SalvoConfiguration, SendingStore) async throws -> T) async throws -> T {
-        let (configuration, opened) = try await openSendingStore()
+    /// (`openDatabase`), closed afterwards however `body` ends.
+    /// An SQLite error is told in one line naming the file and what to do
+    /// (`SalvoStore.explainingErrors`).
+    func withDatabase<T>(create: Bool = false,
+                         _ body: (SalvoConfiguration, OpenedStore) async throws -> T) async throws -> T {
+        let (configuration, opened) = try await openDatabase(create: create)
         do {
-            let value = try await body(configuration, opened)
+            let value = switch opened {
+            case .sqlite(let store): try await store.explainingErrors { try await body(configuration, opened) }
+            case .postgres: try await body(configuration, opened)
+            }
             await opened.close()
             return value
         } catch {
@@ -79,8 +87,8 @@ extension GlobalOptions {
         }
     }
 
-    /// `withSendingStore` for a command that needs only the store.
-    func withSendingStore<T>(_ body: (any CampaignSendingStore) async throws -> T) async throws -> T {
-        try await withSendingStore { _, opened in try await body(opened.store) }
+    /// `withDatabase` for a command that needs only the store.
+    func withDatabase<T>(_ body: (any SalvoDatabase) async throws -> T) async throws -> T {
+        try await withDatabase { _, opened in try await body(opened.store) }
     }
 }
