@@ -23,26 +23,17 @@ extension PostgresDeliveryStore: CampaignSendingStore {
 
     public func checkedCampaign(named name: String, configuration: SalvoConfiguration,
                                 environment: [String: String]) async throws -> CheckedCampaign {
-        let rows = try await described("checkedCampaign") {
-            try await client.query("""
-                SELECT c.definition, c.source_path, l.columns::text FROM campaigns c JOIN lists l ON l.id = c.list_id
-                WHERE c.name = \(name)
-                """, logger: logger).decode((String, String, String).self).collected()
-        }
-        guard let (json, sourcePath, columns) = rows.first else { throw StoreError.campaignNotFound(name) }
-        let definition = try JSONDecoder().decode(CampaignDefinition.self, from: Data(json.utf8))
-        let listFields = Set((try? JSONDecoder().decode([String].self, from: Data(columns.utf8))) ?? [])
-            .union(SalvoStore.segmentBuiltins)
-        var existing: Set<String> = []
-        if let excluded = definition.exclude, !excluded.isEmpty {
-            existing = try await described("checkedCampaign") {
-                Set(try await client.query("SELECT name FROM campaigns WHERE name = ANY(\(excluded))", logger: logger)
-                    .decode(String.self).collected())
+        try await described("checkedCampaign") {
+            try await client.withConnection { connection in
+                guard let (json, sourcePath) = try await connection.query(
+                    "SELECT definition, source_path FROM campaigns WHERE name = \(name)", logger: logger)
+                    .decode((String, String).self).collected().first else { throw StoreError.campaignNotFound(name) }
+                let definition = try JSONDecoder().decode(CampaignDefinition.self, from: Data(json.utf8))
+                let (_, template) = try await Self.checked(definition, sourcePath: sourcePath, on: connection, logger: logger)
+                return try CheckedCampaign(definition: definition, sourcePath: sourcePath, template: template,
+                                           configuration: configuration, environment: environment)
             }
         }
-        let template = try definition.checked(sourcePath: sourcePath, listFields: listFields, existingCampaigns: existing)
-        return try CheckedCampaign(definition: definition, sourcePath: sourcePath, template: template,
-                                   configuration: configuration, environment: environment)
     }
 
     public func startCampaign(named name: String, now: Date) async throws -> CampaignStart {

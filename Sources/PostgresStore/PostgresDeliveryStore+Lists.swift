@@ -190,4 +190,5 @@ struct PostgresListSelection: Sendable {
     }
 
     mutating func bind(_ value: Int64) -> String { segment.bind(value) }
+    mutating func bind(_ text: String) -> String { segment.bind(text) }
 }

@@ -2,13 +2,13 @@ import ArgumentParser
 import Campaigns
 import Foundation
 
-struct CampaignCommand: ParsableCommand {
+struct CampaignCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "campaign",
         abstract: "Create, change, show, clone, delete and list campaigns.",
         subcommands: [Create.self, Update.self, Show.self, Clone.self, Delete.self, List.self])
 
-    struct Create: ParsableCommand {
+    struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check a campaign file and store it as a draft.",
             discussion: """
@@ -25,11 +25,14 @@ struct CampaignCommand: ParsableCommand {
 
         @OptionGroup var options: CampaignFileArguments
 
-        func run() throws {
-            let (configuration, store) = try options.global.openStore()
+        func run() async throws {
+            try await options.global.withDatabase { configuration, opened in try await create(configuration, opened.store) }
+        }
+
+        private func create(_ configuration: SalvoConfiguration, _ store: any SalvoDatabase) async throws {
             let path = CampaignDefinition.absolutePath(options.file)
             let definition = try CampaignDefinition.load(path: options.file)
-            try store.createCampaign(definition, sourcePath: path)
+            try await store.createCampaign(definition, sourcePath: path, now: Date())
             let variable = configuration.unsubscribe.secretEnv
             if try definition.messageTemplate(campaignFile: path).usesUnsubscribeToken,
                try configuration.unsubscribeSecret() == nil {
@@ -38,12 +41,12 @@ struct CampaignCommand: ParsableCommand {
             if definition.tracks, configuration.web.publicURL == nil {
                 printError("warning: track: needs web.public_url (where salvo serve answers): set it before preview and send")
             }
-            let count = try store.count(list: definition.list, segment: definition.segment)
+            let count = try await store.count(list: definition.list, segment: definition.segment)
             print("created campaign '\(definition.name)': \(count) recipients of list '\(definition.list)'\(definition.segment.map { " match \($0)" } ?? "")")
         }
     }
 
-    struct Update: ParsableCommand {
+    struct Update: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Apply a changed campaign file to the stored campaign of its name.",
             discussion: """
@@ -61,10 +64,11 @@ struct CampaignCommand: ParsableCommand {
 
         @OptionGroup var options: CampaignFileArguments
 
-        func run() throws {
-            let (_, store) = try options.global.openStore()
+        func run() async throws {
             let definition = try CampaignDefinition.load(path: options.file)
-            let update = try store.updateCampaign(definition, sourcePath: CampaignDefinition.absolutePath(options.file))
+            let update = try await options.global.withDatabase { store in
+                try await store.updateCampaign(definition, sourcePath: CampaignDefinition.absolutePath(options.file))
+            }
             if update.changed.isEmpty {
                 print("campaign '\(definition.name)' (\(update.state)) is as \(options.file) says: nothing changed")
             } else {
@@ -73,16 +77,15 @@ struct CampaignCommand: ParsableCommand {
         }
     }
 
-    struct Show: ParsableCommand {
+    struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show a campaign's stored settings, state, schedule and audience.",
             discussion: "Example:\n  salvo campaign show spring-sale")
 
         @OptionGroup var options: CampaignArguments
 
-        func run() throws {
-            let (_, store) = try options.global.openStore()
-            let details = try store.campaignDetails(named: options.campaign)
+        func run() async throws {
+            let details = try await options.global.withDatabase { store in try await store.campaignDetails(named: options.campaign) }
             let d = details.definition
             print("campaign \(d.name): \(details.state)\(details.reason.map { " (\($0))" } ?? "")\(details.archivedAt.map { ", archived \($0.formatted(.iso8601))" } ?? "")")
             print("file:         \(details.sourcePath)")
@@ -108,7 +111,7 @@ struct CampaignCommand: ParsableCommand {
         }
     }
 
-    struct Clone: ParsableCommand {
+    struct Clone: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Make a new draft with a campaign's stored settings.",
             discussion: "Example:\n  salvo campaign clone spring-sale spring-sale-2")
@@ -117,31 +120,31 @@ struct CampaignCommand: ParsableCommand {
         @Argument(help: "The campaign to copy (any state, archived too).") var campaign: String
         @Argument(help: "The new campaign's name.") var newName: String
 
-        func run() throws {
-            let (_, store) = try global.openStore()
-            try store.cloneCampaign(named: campaign, as: newName)
-            let details = try store.campaignDetails(named: newName)
+        func run() async throws {
+            let details = try await global.withDatabase { store in
+                try await store.cloneCampaign(named: campaign, as: newName, now: Date())
+                return try await store.campaignDetails(named: newName)
+            }
             print("created campaign '\(newName)' from '\(campaign)': \(details.audience) recipients of list '\(details.definition.list)' match today")
         }
     }
 
-    struct Delete: ParsableCommand {
+    struct Delete: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Delete a draft or scheduled campaign; archive a finished or cancelled one (its report stays).",
             discussion: "Example:\n  salvo campaign delete spring-sale")
 
         @OptionGroup var options: CampaignArguments
 
-        func run() throws {
-            let (_, store) = try options.global.openStore()
-            switch try store.deleteCampaign(named: options.campaign) {
+        func run() async throws {
+            switch try await options.global.withDatabase({ store in try await store.deleteCampaign(named: options.campaign, now: Date()) }) {
             case .deleted: print("deleted campaign '\(options.campaign)'")
             case .archived: print("archived campaign '\(options.campaign)': `salvo report \(options.campaign)` still has its report; `salvo campaign list --all` shows it")
             }
         }
     }
 
-    struct List: ParsableCommand {
+    struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show the campaigns with their list, segment and state.",
             discussion: "Examples:\n  salvo campaign list\n  salvo campaign list --all")
@@ -149,9 +152,8 @@ struct CampaignCommand: ParsableCommand {
         @OptionGroup var global: GlobalOptions
         @Flag(help: "Include archived campaigns.") var all = false
 
-        func run() throws {
-            let (_, store) = try global.openStore()
-            let campaigns = try store.campaigns(includeArchived: all)
+        func run() async throws {
+            let campaigns = try await global.withDatabase { store in try await store.campaigns(includeArchived: all) }
             if campaigns.isEmpty {
                 print("no campaigns yet: create one with `salvo campaign create FILE.yml`")
                 return
@@ -163,7 +165,7 @@ struct CampaignCommand: ParsableCommand {
     }
 }
 
-struct PreviewCommand: ParsableCommand {
+struct PreviewCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "preview",
         abstract: "Show the message one recipient would receive: the exact bytes, the decoded text, or the HTML as a page.",
@@ -193,12 +195,16 @@ struct PreviewCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Write the HTML part to this file, as a page for a browser.", valueName: "FILE"))
     var html: String?
 
-    func run() throws {
-        let (configuration, store) = try global.openStore()
-        let checked = try store.checkedCampaign(named: campaign, configuration: configuration)
+    func run() async throws {
+        try await global.withDatabase { configuration, opened in try await preview(configuration, opened.store) }
+    }
+
+    private func preview(_ configuration: SalvoConfiguration, _ store: any SalvoDatabase) async throws {
+        let checked = try await store.checkedCampaign(named: campaign, configuration: configuration,
+                                                      environment: ProcessInfo.processInfo.environment)
         for warning in checked.warnings { printError("warning: \(warning)") }
         let definition = checked.definition
-        guard let stored = try store.recipient(list: definition.list, email: recipient, segment: definition.segment) else {
+        guard let stored = try await store.recipient(list: definition.list, email: recipient, segment: definition.segment) else {
             if let recipient { throw ValidationError("\(recipient) is not in list '\(definition.list)'") }
             throw ValidationError("the segment of campaign '\(campaign)' selects nobody in list '\(definition.list)'")
         }

@@ -2,7 +2,7 @@ import ArgumentParser
 import Campaigns
 import Foundation
 
-struct ScheduleCommand: ParsableCommand {
+struct ScheduleCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "schedule",
         abstract: "Schedule a campaign: the first `salvo run` at or after the time starts it.",
@@ -21,13 +21,12 @@ struct ScheduleCommand: ParsableCommand {
     @Option(help: ArgumentHelp("When, in RFC 3339 (2026-12-01T09:00:00Z, or with an offset such as +01:00), or now.", valueName: "TIME"))
     var at: String
 
-    func run() throws {
+    func run() async throws {
         let now = Date()
         guard let time = at == "now" ? now : try? Date(at, strategy: .iso8601) else {
             throw ValidationError("--at '\(at)' is not an RFC 3339 time such as 2026-12-01T09:00:00Z (or now)")
         }
-        let (_, store) = try global.openStore()
-        try store.scheduleCampaign(named: campaign, at: time, now: now)
+        try await global.withDatabase { store in try await store.scheduleCampaign(named: campaign, at: time, now: now) }
         print("campaign '\(campaign)' scheduled for \(time.formatted(.iso8601)); `salvo run` from cron starts it")
     }
 }

@@ -7,6 +7,11 @@ public struct CampaignUpdate: Sendable, Equatable {
     public var changed: [String]
     /// The campaign's state (unchanged by an update).
     public var state: String
+
+    public init(changed: [String], state: String) {
+        self.changed = changed
+        self.state = state
+    }
 }
 
 /// What `salvo campaign delete` did.
@@ -33,6 +38,21 @@ public struct CampaignDetails: Sendable {
     public var audience: Int
     /// Whether `audience` is the decided one (deliveries) or today's count of the segment.
     public var audienceDecided: Bool
+
+    public init(definition: CampaignDefinition, sourcePath: String, state: String, reason: String?, createdAt: Date,
+                scheduledAt: Date?, startedAt: Date?, finishedAt: Date?, archivedAt: Date?, audience: Int, audienceDecided: Bool) {
+        self.definition = definition
+        self.sourcePath = sourcePath
+        self.state = state
+        self.reason = reason
+        self.createdAt = createdAt
+        self.scheduledAt = scheduledAt
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.archivedAt = archivedAt
+        self.audience = audience
+        self.audienceDecided = audienceDecided
+    }
 }
 
 extension SalvoStore {
@@ -52,17 +72,7 @@ extension SalvoStore {
         let (stored, _) = try campaign(named: definition.name)
         let state = try campaignState(named: definition.name)
         let changed = Self.changedKeys(from: stored, to: definition)
-        switch state {
-        case "draft", "scheduled":
-            break
-        case "running", "paused":
-            let refused = changed.filter { !Self.keysChangeableWhileSending.contains($0) }
-            if !refused.isEmpty {
-                throw CampaignUpdateError.unsafeWhileSending(definition.name, state: state, keys: refused)
-            }
-        default:
-            throw CampaignUpdateError.alreadySent(definition.name, state: state)
-        }
+        try CampaignUpdate.allowed(changed, campaign: definition.name, state: state)
         try check(definition, sourcePath: sourcePath)
         let json = try Self.json(definition)
         try writeNow { db in
@@ -106,14 +116,8 @@ extension SalvoStore {
     /// A new draft named `newName` with `name`'s stored settings (any campaign, an
     /// archived one too): how a campaign is sent again.
     public func cloneCampaign(named name: String, as newName: String, now: Date = Date()) throws {
-        var (definition, sourcePath) = try campaign(named: name)
-        guard !newName.isEmpty, !newName.contains(where: { $0.isNewline || $0.isWhitespace && $0 != " " }) else {
-            throw CampaignUpdateError.badName(newName)
-        }
-        definition.name = newName
-        definition.exclude = definition.exclude?.filter { $0 != newName }
-        if definition.exclude?.isEmpty == true { definition.exclude = nil }
-        try createCampaign(definition, sourcePath: sourcePath, now: now)
+        let (definition, sourcePath) = try campaign(named: name)
+        let _: Int64 = try createCampaign(try definition.cloned(as: newName), sourcePath: sourcePath, now: now)
     }
 
     /// Deletes a draft or scheduled campaign; archives a finished or cancelled one (its
@@ -126,18 +130,12 @@ extension SalvoStore {
                 throw StoreError.campaignNotFound(name)
             }
             let id: Int64 = row["id"]
-            let state: String = row["state"]
-            switch state {
-            case "draft", "scheduled":
-                try db.execute(sql: "DELETE FROM campaigns WHERE id = ?", arguments: [id])
-                return .deleted
-            case "finished", "cancelled":
-                if (row["archived_at"] as Int64?) != nil { throw CampaignUpdateError.alreadyArchived(name) }
-                try db.execute(sql: "UPDATE campaigns SET archived_at = ? WHERE id = ?", arguments: [Self.seconds(now), id])
-                return .archived
-            default:
-                throw CampaignUpdateError.deleteWhileSending(name, state: state)
+            let removal = try CampaignRemoval.of(campaign: name, state: row["state"], archived: (row["archived_at"] as Int64?) != nil)
+            switch removal {
+            case .deleted: try db.execute(sql: "DELETE FROM campaigns WHERE id = ?", arguments: [id])
+            case .archived: try db.execute(sql: "UPDATE campaigns SET archived_at = ? WHERE id = ?", arguments: [Self.seconds(now), id])
             }
+            return removal
         }
     }
 
@@ -176,14 +174,14 @@ public struct CampaignUpdateError: Error, CustomStringConvertible, Equatable {
 
     private let kind: Kind
 
-    static func unsafeWhileSending(_ name: String, state: String, keys: [String]) -> Self {
+    public static func unsafeWhileSending(_ name: String, state: String, keys: [String]) -> Self {
         Self(kind: .unsafeWhileSending(name, state: state, keys: keys))
     }
-    static func alreadySent(_ name: String, state: String) -> Self { Self(kind: .alreadySent(name, state: state)) }
-    static func changedMeanwhile(_ name: String) -> Self { Self(kind: .changedMeanwhile(name)) }
-    static func badName(_ name: String) -> Self { Self(kind: .badName(name)) }
-    static func alreadyArchived(_ name: String) -> Self { Self(kind: .alreadyArchived(name)) }
-    static func deleteWhileSending(_ name: String, state: String) -> Self { Self(kind: .deleteWhileSending(name, state: state)) }
+    public static func alreadySent(_ name: String, state: String) -> Self { Self(kind: .alreadySent(name, state: state)) }
+    public static func changedMeanwhile(_ name: String) -> Self { Self(kind: .changedMeanwhile(name)) }
+    public static func badName(_ name: String) -> Self { Self(kind: .badName(name)) }
+    public static func alreadyArchived(_ name: String) -> Self { Self(kind: .alreadyArchived(name)) }
+    public static func deleteWhileSending(_ name: String, state: String) -> Self { Self(kind: .deleteWhileSending(name, state: state)) }
 
     /// Why a key cannot change once a campaign has started.
     static func reason(_ key: String) -> String {

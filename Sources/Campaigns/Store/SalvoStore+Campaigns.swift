@@ -12,6 +12,18 @@ public struct CampaignSummary: Sendable, Equatable {
     public var deliveries: Int
     /// Deleted after it was sent: kept for its report, left out of `campaign list`.
     public var archived = false
+
+    public init(name: String, list: String, segment: String?, state: String, createdAt: Date, scheduledAt: Date?,
+                deliveries: Int, archived: Bool = false) {
+        self.name = name
+        self.list = list
+        self.segment = segment
+        self.state = state
+        self.createdAt = createdAt
+        self.scheduledAt = scheduledAt
+        self.deliveries = deliveries
+        self.archived = archived
+    }
 }
 
 extension SalvoStore {
@@ -97,7 +109,8 @@ extension SalvoStore {
         }
     }
 
-    static func json(_ definition: CampaignDefinition) throws -> String {
+    /// A definition as both stores keep it: JSON with its keys sorted.
+    public static func json(_ definition: CampaignDefinition) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         return String(decoding: try encoder.encode(definition), as: UTF8.self)

@@ -109,6 +109,12 @@ public struct StoredRecipient: Sendable, Equatable {
     public var id: Int64
     public var email: String
     public var attributes: [String: String]
+
+    public init(id: Int64, email: String, attributes: [String: String]) {
+        self.id = id
+        self.email = email
+        self.attributes = attributes
+    }
 }
 
 extension SalvoStore {

@@ -8,14 +8,12 @@ extension SalvoStore {
     /// without a word; `salvo schedule --at now` says that intent.
     public func scheduleCampaign(named name: String, at time: Date, now: Date = Date()) throws {
         let seconds = Self.seconds(time)
-        if seconds < Self.seconds(now) { throw ScheduleError(campaign: name, time: time, now: now) }
+        try ScheduleError.check(campaign: name, time: time, now: now)
         try writer.write { db in
             guard let state = try String.fetchOne(db, sql: "SELECT state FROM campaigns WHERE name = ?", arguments: [name]) else {
                 throw StoreError.campaignNotFound(name)
             }
-            guard state == "draft" || state == "scheduled" else {
-                throw CampaignStateError.wrongState(name, state: state, action: "schedule")
-            }
+            try ScheduleError.schedulable(campaign: name, state: state)
             try db.execute(sql: "UPDATE campaigns SET state = 'scheduled', scheduled_at = ? WHERE name = ?",
                            arguments: [seconds, name])
         }
