@@ -197,13 +197,13 @@ struct ReportCommand: AsyncParsableCommand {
     }
 }
 
-struct SuppressCommand: ParsableCommand {
+struct SuppressCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "suppress",
         abstract: "The global suppression list (addresses no campaign ever mails), or with --list one list's.",
         subcommands: [Add.self, Import.self, List.self, Remove.self])
 
-    struct Add: ParsableCommand {
+    struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Suppress addresses.",
             discussion: "Examples:\n  salvo suppress add ann@example.com bob@example.org --reason unsubscribe\n  salvo suppress add ann@example.com --list newsletter")
         @OptionGroup var global: GlobalOptions
@@ -211,62 +211,68 @@ struct SuppressCommand: ParsableCommand {
         @Option(help: "manual | hard-bounce | complaint | unsubscribe") var reason: String = "manual"
         @Option(help: ArgumentHelp("Suppress on this list only (campaigns on other lists still mail them).", valueName: "NAME")) var list: String?
 
-        func run() throws {
+        func run() async throws {
             guard let why = SuppressionReason(rawValue: reason) else {
                 throw ValidationError("--reason must be one of \(SuppressionReason.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            let (_, store) = try global.openStore()
-            let added = try list.map { try store.suppress(emails, list: $0, reason: why) } ?? store.suppress(emails, reason: why)
+            let added = try await global.withDatabase { store in
+                if let list { return try await store.suppress(emails, list: list, reason: why, detail: nil, now: Date()) }
+                return try await store.suppress(emails, reason: why, detail: nil, now: Date())
+            }
             print("suppressed \(added) new addresses (\(emails.count - added) were already)")
         }
     }
 
-    struct Import: ParsableCommand {
+    struct Import: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Suppress every address of a CSV file (an email column, an optional reason column).",
             discussion: "Example:\n  salvo suppress import unsubscribes.csv")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The CSV file.") var file: String
         @Option(help: ArgumentHelp("The column that holds the address, when it is not called 'email'.", valueName: "NAME")) var emailColumn: String?
 
-        func run() throws {
-            let (_, store) = try global.openStore()
-            let report = try store.importSuppressions(path: file, emailColumn: emailColumn)
+        func run() async throws {
+            let report = try await global.withDatabase { store in
+                try await store.importSuppressions(path: file, emailColumn: emailColumn, reason: .manual, keptRejects: 20, now: Date())
+            }
             for reject in report.rejects { printError("\(file):\(reject.line): \(reject.reason)") }
             print(report.summary)
         }
     }
 
-    struct List: ParsableCommand {
+    struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the suppressed addresses (CSV: email, reason, detail, created_at).",
             discussion: "Examples:\n  salvo suppress list > suppressed.csv\n  salvo suppress list --list newsletter")
         @OptionGroup var global: GlobalOptions
         @Option(help: ArgumentHelp("List this list's suppressions instead of the global ones.", valueName: "NAME")) var list: String?
 
-        func run() throws {
-            let (_, store) = try global.openStore()
-            print("email,reason,detail,created_at")
-            if let list {
-                for entry in try store.listSuppressions(list: list) {
-                    print([entry.email, entry.reason, entry.detail ?? "", entry.createdAt.formatted(.iso8601)].map(CSVField.quote).joined(separator: ","))
-                }
-                return
+        func run() async throws {
+            let (global, forList) = try await self.global.withDatabase { store -> ([Suppression], [ListSuppression]) in
+                if let list { return ([], try await store.listSuppressions(list: list)) }
+                return (try await store.suppressions(reason: nil), [])
             }
-            for entry in try store.suppressions() {
+            print("email,reason,detail,created_at")
+            for entry in forList {
+                print([entry.email, entry.reason, entry.detail ?? "", entry.createdAt.formatted(.iso8601)].map(CSVField.quote).joined(separator: ","))
+            }
+            for entry in global {
                 print([entry.email, entry.reason, entry.detail ?? "", entry.createdAt.formatted(.iso8601)].map(CSVField.quote).joined(separator: ","))
             }
         }
     }
 
-    struct Remove: ParsableCommand {
+    struct Remove: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Take addresses off the suppression list.",
             discussion: "Examples:\n  salvo suppress remove ann@example.com\n  salvo suppress remove ann@example.com --list newsletter")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The addresses.") var emails: [String]
         @Option(help: ArgumentHelp("Take them off this list's suppressions instead of the global ones.", valueName: "NAME")) var list: String?
 
-        func run() throws {
-            let (_, store) = try global.openStore()
-            print("removed \(try list.map { try store.unsuppress(emails, list: $0) } ?? store.unsuppress(emails)) addresses")
+        func run() async throws {
+            let removed = try await global.withDatabase { store in
+                if let list { return try await store.unsuppress(emails, list: list) }
+                return try await store.unsuppress(emails)
+            }
+            print("removed \(removed) addresses")
         }
     }
 }

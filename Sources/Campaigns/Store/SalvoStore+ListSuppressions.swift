@@ -19,6 +19,14 @@ public struct ListSuppression: Sendable, Equatable {
     public var reason: String
     public var detail: String?
     public var createdAt: Date
+
+    public init(list: String, email: String, reason: String, detail: String?, createdAt: Date) {
+        self.list = list
+        self.email = email
+        self.reason = reason
+        self.detail = detail
+        self.createdAt = createdAt
+    }
 }
 
 /// Suppression per list, beside the global list of `SalvoStore+Suppressions.swift`.

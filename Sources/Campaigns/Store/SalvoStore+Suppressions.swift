@@ -17,6 +17,13 @@ public struct Suppression: Sendable, Equatable {
     public var reason: String
     public var detail: String?
     public var createdAt: Date
+
+    public init(email: String, reason: String, detail: String?, createdAt: Date) {
+        self.email = email
+        self.reason = reason
+        self.detail = detail
+        self.createdAt = createdAt
+    }
 }
 
 /// What `importSuppressions` did.
@@ -57,7 +64,7 @@ extension SalvoStore {
     }
 
     /// Each address parsed, in the form the store keeps; the first bad one throws.
-    static func checkedAddresses(_ emails: [String]) throws -> [String] {
+    public static func checkedAddresses(_ emails: [String]) throws -> [String] {
         try emails.map { text in
             do { return try EmailAddress(text.trimmingCharacters(in: .whitespaces)).description }
             catch { throw SuppressionError.invalidAddress(text, reason: "\(error)") }
@@ -103,6 +110,35 @@ extension SalvoStore {
     /// of the reasons (else `reason`). One transaction; bad rows are reported by line.
     public func importSuppressions(path: String, emailColumn: String? = nil, reason: SuppressionReason = .manual,
                                    keptRejects: Int = 20, now: Date = Date()) throws -> SuppressionImportReport {
+        let file = try SuppressionFile.read(path: path, emailColumn: emailColumn, reason: reason, keptRejects: keptRejects)
+        var report = file.report
+        let now = Self.seconds(now)
+        try writer.write { db in
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO suppressions (email, reason, detail, created_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT (email) DO NOTHING
+                """)
+            for entry in file.entries {
+                try insert.execute(arguments: [entry.email, entry.reason.rawValue, file.detail, now])
+                if db.changesCount == 1 { report.added += 1 } else { report.alreadySuppressed += 1 }
+            }
+        }
+        return report
+    }
+}
+
+/// A CSV file of addresses to suppress, read and checked: its addresses (in the store's
+/// form) with their reasons, in file order, and its bad rows by line. Each store adds the
+/// entries and counts which were new (`SuppressionImportReport`).
+public struct SuppressionFile: Sendable {
+    public var entries: [(email: String, reason: SuppressionReason)] = []
+    /// What the rows added are noted with: the file's name.
+    public var detail: String
+    /// The rejects so far; `added` and `alreadySuppressed` are the store's to count.
+    public var report = SuppressionImportReport()
+
+    public static func read(path: String, emailColumn: String?, reason: SuppressionReason,
+                            keptRejects: Int) throws -> SuppressionFile {
         var reader = try CSVReader(path: path)
         guard let first = try reader.next() else { throw ImportError.emptyFile(path: path) }
         if case .malformed(let line, let problem) = first {
@@ -114,50 +150,41 @@ extension SalvoStore {
             throw ImportError.noEmailColumn(path: path, wanted: emailColumn ?? "email", found: names)
         }
         let reasonIndex = names.firstIndex { $0.lowercased() == "reason" }
-        let now = Self.seconds(now)
-        var report = SuppressionImportReport()
+        var file = SuppressionFile(detail: "imported from \((path as NSString).lastPathComponent)")
         func reject(_ line: Int, _ email: String?, _ why: String) {
-            report.rejected += 1
-            if report.rejects.count < keptRejects { report.rejects.append(ImportReject(line: line, email: email, reason: why)) }
+            file.report.rejected += 1
+            if file.report.rejects.count < keptRejects { file.report.rejects.append(ImportReject(line: line, email: email, reason: why)) }
         }
-        try writer.write { db in
-            let insert = try db.cachedStatement(sql: """
-                INSERT INTO suppressions (email, reason, detail, created_at) VALUES (?, ?, ?, ?)
-                ON CONFLICT (email) DO NOTHING
-                """)
-            let detail = "imported from \((path as NSString).lastPathComponent)"
-            while let outcome = try reader.next() {
-                switch outcome {
-                case .malformed(let line, let problem):
-                    reject(line, nil, problem.description)
-                case .record(let line):
-                    guard reader.fieldCount == names.count else {
-                        reject(line, nil, "expected \(names.count) fields, found \(reader.fieldCount)")
-                        continue
-                    }
-                    guard let text = reader.field(emailIndex)?.trimmingCharacters(in: .whitespaces), !text.isEmpty else {
-                        reject(line, nil, "empty email")
-                        continue
-                    }
-                    let address: String
-                    do { address = try EmailAddress(text).description } catch {
-                        reject(line, text, "invalid email '\(text)': \(error)")
-                        continue
-                    }
-                    var rowReason = reason
-                    if let reasonIndex, let value = reader.field(reasonIndex)?.trimmingCharacters(in: .whitespaces), !value.isEmpty {
-                        guard let parsed = SuppressionReason(rawValue: value.lowercased()) else {
-                            reject(line, text, "unknown reason '\(value)' (one of: \(SuppressionReason.allCases.map(\.rawValue).joined(separator: ", ")))")
-                            continue
-                        }
-                        rowReason = parsed
-                    }
-                    try insert.execute(arguments: [address, rowReason.rawValue, detail, now])
-                    if db.changesCount == 1 { report.added += 1 } else { report.alreadySuppressed += 1 }
+        while let outcome = try reader.next() {
+            switch outcome {
+            case .malformed(let line, let problem):
+                reject(line, nil, problem.description)
+            case .record(let line):
+                guard reader.fieldCount == names.count else {
+                    reject(line, nil, "expected \(names.count) fields, found \(reader.fieldCount)")
+                    continue
                 }
+                guard let text = reader.field(emailIndex)?.trimmingCharacters(in: .whitespaces), !text.isEmpty else {
+                    reject(line, nil, "empty email")
+                    continue
+                }
+                let address: String
+                do { address = try EmailAddress(text).description } catch {
+                    reject(line, text, "invalid email '\(text)': \(error)")
+                    continue
+                }
+                var rowReason = reason
+                if let reasonIndex, let value = reader.field(reasonIndex)?.trimmingCharacters(in: .whitespaces), !value.isEmpty {
+                    guard let parsed = SuppressionReason(rawValue: value.lowercased()) else {
+                        reject(line, text, "unknown reason '\(value)' (one of: \(SuppressionReason.allCases.map(\.rawValue).joined(separator: ", ")))")
+                        continue
+                    }
+                    rowReason = parsed
+                }
+                file.entries.append((address, rowReason))
             }
         }
-        return report
+        return file
     }
 }
 
