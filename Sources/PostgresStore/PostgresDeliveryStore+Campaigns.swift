@@ -118,11 +118,8 @@ extension PostgresDeliveryStore: CampaignSendingStore {
         }
     }
 
-    /// Sending the notices is the SQLite store's alone so far: a PostgreSQL campaign's
-    /// failure summary and the quota's warnings are not queued (README, "Copying a database
-    /// to PostgreSQL and back").
     public func sendPendingNotices(configuration: SalvoConfiguration, environment: [String: String]) async -> NoticeSender.Report {
-        NoticeSender.Report()
+        await NoticeSender(store: self, configuration: configuration, environment: environment).sendPending()
     }
 
     /// The deliveries a start adds: recipients the segment selects that the campaign does

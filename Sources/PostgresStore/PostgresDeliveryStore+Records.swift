@@ -199,9 +199,12 @@ extension PostgresDeliveryStore {
                                WHERE campaign_id = \(campaign) AND state IN ('pending', 'claimed', 'sending', 'deferred'))
                 """, logger: logger).decode(Bool.self).collected().first ?? false
             if open { return false }
-            try await connection.query("""
+            let finished = try await connection.query("""
                 UPDATE campaigns SET state = 'finished', finished_at = \(now) WHERE id = \(campaign) AND state = 'running'
-                """, logger: logger)
+                RETURNING id
+                """, logger: logger).decode(Int64.self).collected()
+            // The sender hears of the failures once, when the campaign finishes.
+            if !finished.isEmpty { try await Self.queueFailureSummary(campaign: campaign, now: now, on: connection, logger: logger) }
             return true
         }
     }

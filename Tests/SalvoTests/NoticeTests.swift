@@ -10,7 +10,7 @@ import TestPeers
 
     /// A `salvo init` project whose example.com and notify.test mail goes to `accepting`,
     /// example.net mail to `refusing`, with a daily quota and `notify: ops@notify.test`.
-    private func project(accepting: Int, refusing: Int, notify: Int) async throws -> String {
+    private func project(accepting: Int, refusing: Int, notify: Int, db: [String] = []) async throws -> String {
         let dir = try await SalvoBinary.initProject(editing: [
             ("    \"*\": 127.0.0.1:2525", """
                     example.com: 127.0.0.1:\(accepting)
@@ -22,20 +22,33 @@ import TestPeers
             .write(toFile: dir + "/salvo.yml", atomically: true, encoding: .utf8)
         try (String(contentsOfFile: dir + "/welcome.yml", encoding: .utf8) + "\nnotify: ops@notify.test\n")
             .write(toFile: dir + "/welcome.yml", atomically: true, encoding: .utf8)
-        #expect(try await SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
-        let created = try await SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir)
+        #expect(try await SalvoBinary.run(["import", "customers", "recipients.csv"] + db, in: dir).status == 0)
+        let created = try await SalvoBinary.run(["campaign", "create", "welcome.yml"] + db, in: dir)
         #expect(created.status == 0, "\(created.stderr)")
         return dir
     }
 
-    @Test func aFinishedCampaignWithFailuresSendsOneSummaryToTheNotifyAddress() async throws {
+    /// On the project's SQLite file, and on a PostgreSQL database (`--db postgres://…`),
+    /// where the host that finishes the campaign queues the summary and any host's send or
+    /// run sends it.
+    @Test(arguments: [false, true])
+    func aFinishedCampaignWithFailuresSendsOneSummaryToTheNotifyAddress(onPostgreSQL: Bool) async throws {
         let ok = try await SMTPSinkPeer.start()
         let bad = try await SMTPSinkPeer.start(options: ["-f", "RCPT", "-B", "550 5.1.1 no such user"])
         defer { ok.stop(); bad.stop() }
-        let dir = try await project(accepting: ok.port, refusing: bad.port, notify: ok.port)
+        var db: [String] = []
+        var dropDatabase: @Sendable () -> Void = {}
+        if onPostgreSQL {
+            let server = try await PostgresServer.shared()
+            let database = try await server.makeDatabase()
+            dropDatabase = { server.dropDatabase(database) }
+            db = ["--db", server.url(database)]
+        }
+        defer { dropDatabase() }
+        let dir = try await project(accepting: ok.port, refusing: bad.port, notify: ok.port, db: db)
         defer { try? FileManager.default.removeItem(atPath: dir) }
 
-        let sent = try await SalvoBinary.run(["send", "welcome", "--wait"], in: dir, environment: secret)
+        let sent = try await SalvoBinary.run(["send", "welcome", "--wait"] + db, in: dir, environment: secret)
         #expect(sent.status == 0, "\(sent.stderr)")
         #expect(sent.stdout.contains("sent 2, deferred 0, bounced 2"), "\(sent.stdout)")
         #expect(sent.stdout.contains("notice: failure summary of 'welcome' sent to ops@notify.test"), "\(sent.stdout) \(sent.stderr)")
@@ -53,14 +66,14 @@ import TestPeers
         }
 
         // A second send, and salvo run, find the campaign finished and the summary sent.
-        let again = try await SalvoBinary.run(["send", "welcome"], in: dir, environment: secret)
+        let again = try await SalvoBinary.run(["send", "welcome"] + db, in: dir, environment: secret)
         #expect(again.status == 0 && !again.stdout.contains("notice:"), "\(again.stdout)")
-        let cron = try await SalvoBinary.run(["run"], in: dir, environment: secret)
+        let cron = try await SalvoBinary.run(["run"] + db, in: dir, environment: secret)
         #expect(cron.stdout == "nothing due\n", "\(cron.stdout) \(cron.stderr)")
         #expect(try summaries().count == 1)
 
         // Bounces reached a server too: four of the day's hundred are used.
-        let status = try await SalvoBinary.run(["status", "welcome"], in: dir)
+        let status = try await SalvoBinary.run(["status", "welcome"] + db, in: dir)
         #expect(status.stdout.contains("daily quota: 4 of 100 handed to servers today ("), "\(status.stdout)")
         #expect(status.stdout.contains("notice: failure summary sent to ops@notify.test at "), "\(status.stdout)")
     }

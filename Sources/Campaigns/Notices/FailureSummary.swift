@@ -14,6 +14,14 @@ public struct FailureSummary: Sendable, Equatable {
     /// The domains with the most failed, bounced and unknown recipients.
     public var topDomains: [(domain: String, count: Int)]
 
+    public init(campaign: String, counts: DeliveryCounts, topReasons: [(reason: String, count: Int)],
+                topDomains: [(domain: String, count: Int)]) {
+        self.campaign = campaign
+        self.counts = counts
+        self.topReasons = topReasons
+        self.topDomains = topDomains
+    }
+
     /// States that count as not delivered.
     static let failedStates: [DeliveryState] = [.bounced, .failed, .unknown]
 

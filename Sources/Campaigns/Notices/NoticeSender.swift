@@ -13,7 +13,7 @@ import SMTP
 /// store's claim keeps two senders from sending one notice, and a server's acceptance is
 /// recorded at once, so a notice is not sent twice.
 public struct NoticeSender: Sendable {
-    private let store: SalvoStore
+    private let store: any NoticeStore
     private let configuration: SalvoConfiguration
     private let environment: [String: String]
     private let timeouts: SMTPTimeouts
@@ -29,7 +29,7 @@ public struct NoticeSender: Sendable {
 
     /// - Parameter timeouts: for each step of the session; a notice is small, so a
     ///   minute each rather than RFC 5321's ten minutes for the final reply.
-    public init(store: SalvoStore, configuration: SalvoConfiguration,
+    public init(store: any NoticeStore, configuration: SalvoConfiguration,
                 environment: [String: String] = ProcessInfo.processInfo.environment,
                 timeouts: SMTPTimeouts? = nil) {
         self.store = store
@@ -44,7 +44,7 @@ public struct NoticeSender: Sendable {
         let owner = "notices:\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8))"
         let claimed: [Notice]
         do {
-            claimed = try store.claimNotices(owner: owner, now: now)
+            claimed = try await store.claimNotices(owner: owner, now: now)
         } catch {
             report.warnings.append("notices not sent: \(error)")
             return report
@@ -52,26 +52,26 @@ public struct NoticeSender: Sendable {
         guard !claimed.isEmpty else { return report }
         let router = configuration.router()
         for notice in claimed {
-            let name = describe(notice)
+            let name = await describe(notice)
             let outcome: Outcome
             do {
-                let rendered = try render(notice, now: now)
+                let rendered = try await render(notice, now: now)
                 outcome = await send(rendered, router: router)
                 switch outcome {
                 case .sent:
-                    try store.noticeSent(id: notice.id, owner: owner, now: Date())
+                    try await store.noticeSent(id: notice.id, owner: owner, note: nil, now: Date())
                     report.sent.append("\(name) sent to \(rendered.rcptTo)")
                 case .inDoubt(let why):
                     // Possibly delivered: marked sent, so it is never sent twice.
-                    try store.noticeSent(id: notice.id, owner: owner, note: "in doubt: \(why)", now: Date())
+                    try await store.noticeSent(id: notice.id, owner: owner, note: "in doubt: \(why)", now: Date())
                     report.warnings.append("\(name) to \(rendered.rcptTo) may not have arrived (not sent again): \(why)")
                 case .failed(let why, let permanent):
-                    let state = try store.noticeFailed(id: notice.id, owner: owner, error: why, permanent: permanent)
+                    let state = try await store.noticeFailed(id: notice.id, owner: owner, error: why, permanent: permanent)
                     report.warnings.append("\(name) to \(rendered.rcptTo) not sent: \(why); "
                         + (state == .failed ? "given up" : "the next salvo send or salvo run tries again"))
                 }
             } catch {
-                let state = try? store.noticeFailed(id: notice.id, owner: owner, error: "\(error)", permanent: false)
+                let state = try? await store.noticeFailed(id: notice.id, owner: owner, error: "\(error)", permanent: false)
                 report.warnings.append("\(name) not sent: \(error); "
                     + (state == .failed ? "given up" : "the next salvo send or salvo run tries again"))
             }
@@ -85,33 +85,34 @@ public struct NoticeSender: Sendable {
         case failed(String, permanent: Bool)
     }
 
-    private func describe(_ notice: Notice) -> String {
-        let campaign = notice.campaignID.flatMap { id in try? store.campaignName(id: id) }
+    private func describe(_ notice: Notice) async -> String {
+        var campaign: String?
+        if let id = notice.campaignID { campaign = try? await store.campaignName(id: id) }
         return notice.kind.label + (campaign.map { " of '\($0)'" } ?? "")
     }
 
     /// The stored message, or a new rendering kept for the next attempts.
-    private func render(_ notice: Notice, now: Date) throws -> RenderedNotice {
+    private func render(_ notice: Notice, now: Date) async throws -> RenderedNotice {
         if let bytes = notice.message, let from = notice.mailFrom, let to = notice.rcptTo {
             return RenderedNotice(mailFrom: from, rcptTo: to, messageID: notice.messageID ?? "", bytes: bytes)
         }
         guard let campaignID = notice.campaignID else { throw NoticeError.noCampaign(notice.key) }
-        let name = try store.campaignName(id: campaignID)
-        let (definition, _) = try store.campaign(named: name)
+        let name = try await store.campaignName(id: campaignID)
+        let (definition, _) = try await store.campaign(named: name)
         let content: NoticeComposer.Content
         switch notice.kind {
         case .failureSummary:
-            content = NoticeComposer.failureSummary(try store.failureSummary(campaign: campaignID))
+            content = NoticeComposer.failureSummary(try await store.failureSummary(campaign: campaignID, top: 5))
         case .quota80, .quota100:
             let facts = try JSONDecoder().decode(QuotaNoticeFacts.self, from: Data(notice.detail.utf8))
-            let counts = try store.deliveryCounts(campaign: name)
+            let counts = try await store.deliveryCounts(campaign: name)
             let waiting = counts[.pending] + counts[.claimed] + counts[.deferred]
             content = NoticeComposer.quota(notice.kind, facts: facts, campaign: name, waiting: waiting)
         }
         var generator = SystemRandomNumberGenerator()
         let rendered = try NoticeComposer(signers: try configuration.dkimSigners())
             .render(content, definition: definition, date: now, using: &generator)
-        try store.saveNoticeMessage(id: notice.id, mailFrom: rendered.mailFrom, rcptTo: rendered.rcptTo,
+        try await store.saveNoticeMessage(id: notice.id, mailFrom: rendered.mailFrom, rcptTo: rendered.rcptTo,
                                     messageID: rendered.messageID, message: rendered.bytes)
         return rendered
     }

@@ -35,7 +35,7 @@ extension SalvoStore {
                         campaign: campaign, detail: [String: String](), now: now, in: db)
     }
 
-    func campaignName(id: Int64) throws -> String {
+    public func campaignName(id: Int64) throws -> String {
         try writer.read { db in
             guard let name = try String.fetchOne(db, sql: "SELECT name FROM campaigns WHERE id = ?", arguments: [id]) else {
                 throw DeliveryStoreError.campaignNotFound(id)
@@ -56,7 +56,7 @@ extension SalvoStore {
 
     /// Takes the notices to send now: pending ones, and those whose sender's claim is
     /// older than the lease. Each attempt is counted here, before any byte goes out.
-    func claimNotices(owner: String, now: Date) throws -> [Notice] {
+    public func claimNotices(owner: String, now: Date) throws -> [Notice] {
         let now = Self.seconds(now)
         return try writer.write { db in
             try Row.fetchAll(db, sql: """
@@ -68,7 +68,7 @@ extension SalvoStore {
     }
 
     /// Keeps the rendered message, so every later attempt sends the same bytes.
-    func saveNoticeMessage(id: Int64, mailFrom: String, rcptTo: String, messageID: String, message: [UInt8]) throws {
+    public func saveNoticeMessage(id: Int64, mailFrom: String, rcptTo: String, messageID: String, message: [UInt8]) throws {
         try writer.write { db in
             try db.execute(sql: """
                 UPDATE notices SET mail_from = ?, rcpt_to = ?, message_id = ?, message = ? WHERE id = ? AND message IS NULL
@@ -77,7 +77,7 @@ extension SalvoStore {
     }
 
     /// A server took the notice (or may have: `note` says so).
-    func noticeSent(id: Int64, owner: String, note: String? = nil, now: Date) throws {
+    public func noticeSent(id: Int64, owner: String, note: String? = nil, now: Date) throws {
         try writer.write { db in
             try db.execute(sql: """
                 UPDATE notices SET state = 'sent', sent_at = ?, last_error = ?, claimed_by = NULL, claimed_at = NULL
@@ -89,7 +89,7 @@ extension SalvoStore {
     /// The attempt failed: `pending` again for the next run, or `failed` for good when the
     /// failure is permanent or the attempts are spent. Returns the state it is left in.
     @discardableResult
-    func noticeFailed(id: Int64, owner: String, error: String, permanent: Bool) throws -> Notice.State {
+    public func noticeFailed(id: Int64, owner: String, error: String, permanent: Bool) throws -> Notice.State {
         try writer.write { db in
             try db.execute(sql: """
                 UPDATE notices SET state = CASE WHEN ? OR attempts >= ? THEN 'failed' ELSE 'pending' END,
