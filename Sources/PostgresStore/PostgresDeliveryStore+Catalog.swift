@@ -133,8 +133,7 @@ extension PostgresDeliveryStore: CampaignCatalogStore {
                 }
                 guard let (id, address, json) = try await connection.query(PostgresQuery(unsafeSQL: query, binds: sql.bindings), logger: logger)
                     .decode((Int64, String, String).self).collected().first else { return nil }
-                let attributes = (try? JSONDecoder().decode([String: String?].self, from: Data(json.utf8)))?.compactMapValues { $0 } ?? [:]
-                return StoredRecipient(id: id, email: address, attributes: attributes)
+                return StoredRecipient(id: id, email: address, attributes: Self.attributes(json))
             }
         }
     }

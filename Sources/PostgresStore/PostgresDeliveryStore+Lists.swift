@@ -145,6 +145,26 @@ extension PostgresDeliveryStore: ListStore {
         }
     }
 
+    public func forEachRecipient(list: String, segment: String?, _ body: (StoredRecipient) throws -> Void) async throws {
+        try await described("forEachRecipient") {
+            let sql = try await client.withConnection { connection in
+                try await Self.selection(list: list, segment: segment, on: connection, logger: logger).sql
+            }
+            let rows = try await client.query(PostgresQuery(unsafeSQL: """
+                SELECT r.id, r.email, r.attributes::text FROM recipients r WHERE \(sql.condition) ORDER BY r.id
+                """, binds: sql.bindings), logger: logger)
+            let decoder = JSONDecoder()
+            for try await (id, email, json) in rows.decode((Int64, String, String).self) {
+                try body(StoredRecipient(id: id, email: email, attributes: Self.attributes(json, decoder: decoder)))
+            }
+        }
+    }
+
+    /// A recipient's attributes (a `jsonb` object of names and values) as a dictionary.
+    static func attributes(_ json: String, decoder: JSONDecoder = JSONDecoder()) -> [String: String] {
+        ((try? decoder.decode([String: String?].self, from: Data(json.utf8))) ?? [:]).compactMapValues { $0 }
+    }
+
     /// The recipients of `list` that `segment` selects, with the list's id and columns;
     /// a segment naming a field the list lacks is `SegmentFieldError`, as on SQLite.
     static func selection(list: String, segment: String?, on connection: PostgresConnection,

@@ -73,7 +73,7 @@ struct SendCommand: AsyncParsableCommand {
         }
         if let warning = configuration.heloWarning { printError("warning: \(warning)") }
         if dryRun {
-            try await dryRun(store: try opened.sqlite(for: "--dry-run"), configuration: configuration, definition: definition,
+            try await dryRun(store: store, configuration: configuration, definition: definition,
                              composer: composer)
             return
         }
@@ -106,7 +106,7 @@ struct SendCommand: AsyncParsableCommand {
     }
 
     /// Renders every message and routes every domain, changing nothing.
-    private func dryRun(store: SalvoStore, configuration: SalvoConfiguration, definition: CampaignDefinition,
+    private func dryRun(store: any SalvoDatabase, configuration: SalvoConfiguration, definition: CampaignDefinition,
                         composer: MessageComposer) async throws {
         let renderer = CampaignRenderer(composer: composer, verp: try configuration.verpAddress(from: composer.settings.from))
         let router = configuration.router()
@@ -114,7 +114,7 @@ struct SendCommand: AsyncParsableCommand {
         var rendered = 0
         var bytes = 0
         var failures: [String] = []
-        try store.forEachRecipient(list: definition.list, segment: definition.segment) { recipient in
+        try await store.forEachRecipient(list: definition.list, segment: definition.segment) { recipient in
             let delivery = ClaimedDelivery(id: recipient.id, campaignID: 0, recipientID: recipient.id, email: recipient.email,
                                            domain: String(recipient.email.split(separator: "@").last ?? ""), attempts: 0,
                                            firstAttemptAt: nil, attributes: recipient.attributes)

@@ -78,6 +78,7 @@ import TestPeers
             ["suppress", "remove", "alan@example.net", "nobody@example.net"],
             ["suppress", "remove", "linus@example.org", "--list", "customers"],
             ["suppress", "add", "linus@example.org", "--list", "customers"],
+            ["send", "welcome", "--dry-run"],
             ["send", "welcome"],
             ["status", "welcome"],
             ["campaign", "show", "welcome"],

@@ -25,6 +25,10 @@ public protocol ListStore: Sendable {
     /// Writes the recipients of `list` that `segment` selects as CSV (`ListExport`), in
     /// import order, to `output` in chunks; returns how many were written.
     func exportCSV(list: String, segment: String?, to output: (Data) throws -> Void) async throws -> Int
+
+    /// Calls `body` with every recipient of `list` that `segment` selects, in import order
+    /// (for `salvo send --dry-run`, which must not change the store).
+    func forEachRecipient(list: String, segment: String?, _ body: (StoredRecipient) throws -> Void) async throws
 }
 
 extension SalvoStore: ListStore {}
