@@ -123,3 +123,19 @@ extension PostgresDeliveryStore: NoticeStore {
             """, logger: logger)
     }
 }
+
+/// `salvo send CAMPAIGN --test-to SEED` on PostgreSQL: each seed's outcome is kept in
+/// `test_sends`, apart from the campaign's deliveries, as on SQLite.
+extension PostgresDeliveryStore: TestSendStore {
+    public func recordTestSend(campaign name: String, recipient: String, result: TestSend.Result, at time: Date) async throws {
+        try await described("recordTestSend") {
+            let inserted = try await client.query("""
+                INSERT INTO test_sends (campaign_id, recipient, seed, message_id, outcome, reply, sent_at)
+                SELECT id, \(recipient), \(result.seed), \(result.messageID), \(result.outcome.rawValue), \(result.detail),
+                       \(Self.seconds(time))
+                FROM campaigns WHERE name = \(name) RETURNING id
+                """, logger: logger).decode(Int64.self).collected()
+            if inserted.isEmpty { throw StoreError.campaignNotFound(name) }
+        }
+    }
+}

@@ -16,14 +16,6 @@ enum OpenedStore {
         }
     }
 
-    /// The SQLite store, for what only it does so far (a test send, a dry run).
-    func sqlite(for use: String) throws -> SalvoStore {
-        switch self {
-        case .sqlite(let store): return store
-        case .postgres(let store): throw CommandError("\(use) works on an SQLite database so far, and \(store.url) is PostgreSQL")
-        }
-    }
-
     /// Closes a PostgreSQL store's pool (an SQLite store closes when released).
     func close() async {
         if case .postgres(let store) = self { await store.shutdown() }

@@ -60,7 +60,7 @@ struct SendCommand: AsyncParsableCommand {
     private func run(configuration: SalvoConfiguration, opened: OpenedStore) async throws {
         let store = opened.store
         if !testTo.isEmpty {
-            try await testSend(store: try opened.sqlite(for: "--test-to"), configuration: configuration)
+            try await testSend(store: store, configuration: configuration)
             return
         }
         // Checked again as at `create` (templates edited since, fields the list lacks).
@@ -92,7 +92,7 @@ struct SendCommand: AsyncParsableCommand {
     }
 
     /// The test send: one recipient's message to the seed addresses, recorded apart.
-    private func testSend(store: SalvoStore, configuration: SalvoConfiguration) async throws {
+    private func testSend(store: any SalvoDatabase, configuration: SalvoConfiguration) async throws {
         let report = try await TestSend(store: store, configuration: configuration)
             .send(campaign: campaign, recipient: recipient, to: testTo)
         for warning in report.warnings { printError("warning: \(warning)") }

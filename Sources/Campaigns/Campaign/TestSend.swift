@@ -7,14 +7,21 @@ import MailMessage
 /// their domains (routes, relay or MX, as notices go), so a person sees what the
 /// recipient will. Each send is recorded in `test_sends`; the campaign's deliveries,
 /// state and quota are never touched.
+/// What a test send asks of a store: the checked campaign, a recipient of its list, and
+/// the record of each send, so `--test-to` works on SQLite and on PostgreSQL alike.
+public protocol TestSendStore: CampaignSendingStore, CampaignCatalogStore, NoticeStore {
+    /// Records one seed's outcome in `test_sends`, apart from the campaign's deliveries.
+    func recordTestSend(campaign name: String, recipient: String, result: TestSend.Result, at time: Date) async throws
+}
+
 public struct TestSend: Sendable {
     public static let subjectPrefix = "[test] "
 
-    private let store: SalvoStore
+    private let store: any TestSendStore
     private let configuration: SalvoConfiguration
     private let environment: [String: String]
 
-    public init(store: SalvoStore, configuration: SalvoConfiguration,
+    public init(store: any TestSendStore, configuration: SalvoConfiguration,
                 environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.store = store
         self.configuration = configuration
@@ -29,6 +36,13 @@ public struct TestSend: Sendable {
         /// The server's reply or the error.
         public var detail: String
         public var messageID: String
+
+        public init(seed: String, outcome: Outcome, detail: String, messageID: String) {
+            self.seed = seed
+            self.outcome = outcome
+            self.detail = detail
+            self.messageID = messageID
+        }
     }
 
     /// What was sent, and where.
@@ -45,12 +59,12 @@ public struct TestSend: Sendable {
     /// - Throws: when the campaign does not pass its checks, a seed is not an address,
     ///   or the recipient is not in the campaign's list.
     public func send(campaign name: String, recipient: String?, to seeds: [String], now: Date = Date()) async throws -> Report {
-        let checked = try store.checkedCampaign(named: name, configuration: configuration, environment: environment)
+        let checked = try await store.checkedCampaign(named: name, configuration: configuration, environment: environment)
         let addresses = try seeds.map { seed in
             do { return try EmailAddress(seed).description } catch { throw TestSendError.badSeed(seed, "\(error)") }
         }
         let definition = checked.definition
-        guard let stored = try store.recipient(list: definition.list, email: recipient, segment: definition.segment) else {
+        guard let stored = try await store.recipient(list: definition.list, email: recipient, segment: definition.segment) else {
             if let recipient { throw TestSendError.notInList(recipient, list: definition.list) }
             throw TestSendError.nobodySelected(campaign: name, list: definition.list)
         }
@@ -73,15 +87,15 @@ public struct TestSend: Sendable {
             case .inDoubt(let why): Result(seed: seed, outcome: .unknown, detail: why, messageID: message.messageID.value)
             case .failed(let why, _): Result(seed: seed, outcome: .failed, detail: why, messageID: message.messageID.value)
             }
-            try store.recordTestSend(campaign: name, recipient: stored.email, result: result, at: now)
+            try await store.recordTestSend(campaign: name, recipient: stored.email, result: result, at: now)
             results.append(result)
         }
         return Report(recipient: stored.email, subject: message.subject, results: results, warnings: checked.warnings)
     }
 }
 
-extension SalvoStore {
-    func recordTestSend(campaign name: String, recipient: String, result: TestSend.Result, at time: Date) throws {
+extension SalvoStore: TestSendStore {
+    public func recordTestSend(campaign name: String, recipient: String, result: TestSend.Result, at time: Date) throws {
         try writer.write { db in
             guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM campaigns WHERE name = ?", arguments: [name]) else {
                 throw StoreError.campaignNotFound(name)
