@@ -7,7 +7,7 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Configuration file (default: $SALVO_CONFIG, else ./salvo.yml if present).", valueName: "FILE"))
     var config: String?
 
-    @Option(name: .long, help: ArgumentHelp("SQLite database, or postgres://USER@HOST[:PORT]/DB for send, run, pause, resume, cancel, status, report and db copy (default: $SALVO_DB, else `database` in the configuration, else salvo.db).", valueName: "FILE"))
+    @Option(name: .long, help: ArgumentHelp("SQLite database, or postgres://USER@HOST[:PORT]/DB for every command but bounces and serve (default: $SALVO_DB, else `database` in the configuration, else salvo.db).", valueName: "FILE"))
     var db: String?
 
     /// The configuration in force: the file found, or the defaults when there is none.
