@@ -55,7 +55,6 @@ extension PostgresDeliveryStore {
         if let pendingColumns {
             try await connection.query("UPDATE lists SET columns = \(pendingColumns)::jsonb WHERE id = \(list)", logger: logger)
         }
-        let before = try await recipientCount(list: list, on: connection, logger: logger)
         // Counted before the merge: a row whose address is already in the list (or met
         // earlier in the file) in another spelling is merged into that recipient.
         report.merged = try await connection.query("""
@@ -65,7 +64,9 @@ extension PostgresDeliveryStore {
             LEFT JOIN recipients r ON r.list_id = \(list) AND r.address_key = i.address_key
             WHERE COALESCE(r.email, f.email) <> i.email
             """, logger: logger).decode(Int64.self).collected().first.map(Int.init) ?? 0
-        try await connection.query("""
+        // A row PostgreSQL inserted has no deleting transaction (xmax 0); an updated one has
+        // this one's: the new recipients are counted from the merge itself, not the list.
+        let inserted = try await connection.query("""
             WITH columns AS (
                 SELECT c.name, c.i FROM lists l
                 CROSS JOIN LATERAL jsonb_array_elements_text(l.columns) WITH ORDINALITY AS c(name, i)
@@ -75,7 +76,7 @@ extension PostgresDeliveryStore {
             ), last AS (
                 SELECT DISTINCT ON (address_key) address_key, attributes::jsonb AS values FROM salvo_import_rows
                 ORDER BY address_key, line DESC
-            )
+            ), merged AS (
             INSERT INTO recipients (list_id, email, domain, address_key, attributes, created_at, updated_at)
             SELECT \(list), f.email, lower(substring(f.email from '[^@]*$')), f.address_key,
                    COALESCE((SELECT jsonb_object_agg(c.name, v.value)
@@ -88,16 +89,13 @@ extension PostgresDeliveryStore {
             ON CONFLICT (list_id, address_key) DO UPDATE SET
                 attributes = recipients.attributes || excluded.attributes,
                 updated_at = excluded.updated_at
-            """, logger: logger)
-        let after = try await recipientCount(list: list, on: connection, logger: logger)
-        report.imported = after - before
+            RETURNING (xmax = 0) AS inserted
+            )
+            SELECT count(*) FILTER (WHERE inserted) FROM merged
+            """, logger: logger).decode(Int64.self).collected().first ?? 0
+        report.imported = Int(inserted)
         report.updated = accepted - report.imported
         return report
-    }
-
-    private static func recipientCount(list: Int64, on connection: PostgresConnection, logger: Logger) async throws -> Int {
-        try await connection.query("SELECT count(*) FROM recipients WHERE list_id = \(list)", logger: logger)
-            .decode(Int64.self).collected().first.map(Int.init) ?? 0
     }
 }
 

@@ -82,7 +82,8 @@ extension PostgresDeliveryStore: NoticeStore {
     public func failureSummary(campaign id: Int64, top: Int) async throws -> FailureSummary {
         try await described("failureSummary") {
             try await client.withConnection { connection in
-                let name = try await campaignName(id: id)
+                guard let name = try await connection.query("SELECT name FROM campaigns WHERE id = \(id)", logger: logger)
+                    .decode(String.self).collected().first else { throw DeliveryStoreError.campaignNotFound(id) }
                 let reasons = try await connection.query("""
                     SELECT reason, count(*) AS n FROM (
                         SELECT btrim(COALESCE(last_code || ' ', '') || COALESCE(last_enhanced_code || ' ', '')

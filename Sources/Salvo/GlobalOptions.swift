@@ -50,13 +50,6 @@ struct GlobalOptions: ParsableArguments {
         files += [("database", database), ("database's write-ahead log", database + "-wal"), ("database's shared memory", database + "-shm")]
         return files
     }
-
-    /// Runs `body` with the store, an SQLite error turned into one line naming the
-    /// database and what to do.
-    func withStore<T>(create: Bool = false, _ body: (SalvoConfiguration, SalvoStore) throws -> T) throws -> T {
-        let (configuration, store) = try openStore(create: create)
-        return try store.explainingErrors { try body(configuration, store) }
-    }
 }
 
 /// A command that cannot go on, in one line (exit status 1).
