@@ -198,12 +198,14 @@ let package = Package(
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         // Fixtures/ is read from the source tree (TestPeers.repositoryRoot), not bundled.
-        .testTarget(name: "CampaignsTests", dependencies: ["Campaigns", "MailReports", "TestPeers", "StoreContract", "BounceFixtures"], exclude: ["Fixtures"]),
+        .testTarget(name: "CampaignsTests", dependencies: [
+            "Campaigns", "MailReports", "TestPeers", "StoreContract", "BounceFixtures", "PostgresStore", "StoreCopy",
+        ], exclude: ["Fixtures"]),
         .testTarget(name: "SalvoTests", dependencies: [
             "Campaigns", "MailMessage", "MailReports", "TestPeers", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "WebTests", dependencies: [
-            "Web", "Campaigns", "MailMessage", "TestPeers",
+            "Web", "Campaigns", "MailMessage", "TestPeers", "PostgresStore", "StoreCopy",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),

@@ -72,9 +72,10 @@ extension PostgresDeliveryStore: NoticeStore {
 
     public func campaign(named name: String) async throws -> (definition: CampaignDefinition, sourcePath: String) {
         try await described("campaign") {
-            guard let (json, sourcePath) = try await client.query(
-                "SELECT definition, source_path FROM campaigns WHERE name = \(name)", logger: logger)
-                .decode((String, String).self).collected().first else { throw StoreError.campaignNotFound(name) }
+            guard let (json, sourcePath) = try await withConnection("campaign", { connection in
+                try await connection.query("SELECT definition, source_path FROM campaigns WHERE name = \(name)", logger: logger)
+                    .decode((String, String).self).collected().first
+            }) else { throw StoreError.campaignNotFound(name) }
             return (try JSONDecoder().decode(CampaignDefinition.self, from: Data(json.utf8)), sourcePath)
         }
     }

@@ -153,7 +153,7 @@ extension PostgresDeliveryStore {
     /// The reputation guard, after a batch that bounced: a running campaign whose
     /// bounced share of its attempted deliveries passes the threshold is paused, so every
     /// sender of it stops at its next claim or control poll.
-    private func pauseIfBouncing(_ campaign: Int64, maxBounceRate: Double, on connection: PostgresConnection) async throws {
+    func pauseIfBouncing(_ campaign: Int64, maxBounceRate: Double, on connection: PostgresConnection) async throws {
         let rows = try await connection.query("""
             SELECT count(*) FILTER (WHERE state = 'bounced'),
                    count(*) FILTER (WHERE state IN ('sent', 'bounced', 'failed', 'unknown', 'deferred'))

@@ -1,9 +1,11 @@
+import Campaigns
 import Delivery
 import Foundation
 import Logging
 import NIOCore
 import NIOPosix
 import PostgresNIO
+import Synchronization
 
 /// The engine's store (`DeliveryStore`, and so `SharedLimits`) on PostgreSQL, for several
 /// hosts sending one campaign from one database. It keeps every rule written on
@@ -29,13 +31,20 @@ public final class PostgresDeliveryStore: DeliveryStore, Sendable {
         /// What "today" is for the quota (the engine passes the wall clock to every call;
         /// the store's day is its own, so a test can move it).
         public var clock: @Sendable () -> Date
+        /// How long a call waits for a pooled connection before it fails, nil to wait until
+        /// the server is back. `salvo serve` bounds it, so a link followed while the server
+        /// is gone is answered 503 rather than left hanging; only the wait is bounded, never
+        /// a statement that runs.
+        public var connectionWait: Duration?
 
         public init(perDay: Int? = nil, maxBounceRate: Double? = nil, minimumAttempts: Int = 500,
-                    senderLease: TimeInterval = 60, clock: @escaping @Sendable () -> Date = { Date() }) {
+                    senderLease: TimeInterval = 60, connectionWait: Duration? = nil,
+                    clock: @escaping @Sendable () -> Date = { Date() }) {
             self.perDay = perDay
             self.maxBounceRate = maxBounceRate
             self.minimumAttempts = minimumAttempts
             self.senderLease = senderLease
+            self.connectionWait = connectionWait
             self.clock = clock
         }
     }
@@ -114,8 +123,40 @@ public final class PostgresDeliveryStore: DeliveryStore, Sendable {
     func transaction<T: Sendable>(_ operation: String,
                                   _ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try await described(operation) {
-            try await client.withConnection { connection in
+            try await withConnection(operation) { connection in
                 try await Self.inTransaction(connection, logger: logger) { try await body(connection) }
+            }
+        }
+    }
+
+    /// Runs `body` on a pooled connection, waiting for one no longer than
+    /// `settings.connectionWait` when that is set (the pool itself waits while it cannot
+    /// connect). Once `body` has its connection it runs to its end.
+    func withConnection<T: Sendable>(_ operation: String,
+                                     _ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        guard let wait = settings.connectionWait else { return try await client.withConnection(body) }
+        let leased = LeaseFlag()
+        return try await withoutActuallyEscaping(body) { body in
+            try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask {
+                    try await self.client.withConnection { connection in
+                        leased.set()
+                        return try await body(connection)
+                    }
+                }
+                group.addTask {
+                    try await Task.sleep(for: wait)
+                    if leased.isSet { return nil }
+                    throw PostgresStoreError(place: self.url.place, operation: operation,
+                                             detail: "no connection to the server within \(wait)")
+                }
+                while let result = try await group.next() {
+                    if let value = result {
+                        group.cancelAll()
+                        return value
+                    }
+                }
+                throw CancellationError()
             }
         }
     }
@@ -145,6 +186,13 @@ public final class PostgresDeliveryStore: DeliveryStore, Sendable {
 
     static func seconds(_ date: Date) -> Int64 { Int64(date.timeIntervalSince1970.rounded(.down)) }
     static func date(_ seconds: Int64) -> Date { Date(timeIntervalSince1970: TimeInterval(seconds)) }
+}
+
+/// Whether a call has its connection yet: set once, read by the call's wait.
+private final class LeaseFlag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
 }
 
 /// A PostgreSQL store call that failed: which server, which call, and what it said.
@@ -215,4 +263,9 @@ public struct PostgresStoreError: Error, CustomStringConvertible {
         }
         return "\(error)"
     }
+}
+
+extension PostgresStoreError: StoreServerError {
+    /// The SQLSTATE when the server answered, else "connection".
+    public var logCode: String { sqlState ?? "connection" }
 }

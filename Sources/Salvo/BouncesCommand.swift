@@ -42,15 +42,16 @@ struct BouncesCommand: AsyncParsableCommand {
 
         func run() async throws {
             let source = try BounceSourceLocation(path).source(caFile: caFile, deleteProcessed: delete)
-            // An import, like `salvo import`: it may start a database (with suppressions).
-            let (configuration, store) = try global.openStore(create: true)
-            let importer = BounceImport(verp: configuration.verpReader(), unsubscribeMailto: configuration.unsubscribeMailtoAddress(),
-                                        unsubscribeSecret: try? configuration.unsubscribeSecret())
-            let report = try await importer.run(source, into: store, onMalformed: { malformed in
-                printError("malformed: \(malformed.place): \(malformed.reason)")
-            }, onRefused: { refused in
-                printError("unsubscribe refused: \(refused.place): \(refused.reason)")
-            })
+            // An import, like `salvo import`: it may start an SQLite database (with suppressions).
+            let report = try await global.withDatabase(create: true) { configuration, opened in
+                let importer = BounceImport(verp: configuration.verpReader(), unsubscribeMailto: configuration.unsubscribeMailtoAddress(),
+                                            unsubscribeSecret: try? configuration.unsubscribeSecret())
+                return try await importer.run(source, into: opened.store, onMalformed: { malformed in
+                    printError("malformed: \(malformed.place): \(malformed.reason)")
+                }, onRefused: { refused in
+                    printError("unsubscribe refused: \(refused.place): \(refused.reason)")
+                })
+            }
             print(report.summary)
         }
     }

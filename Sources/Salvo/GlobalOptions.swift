@@ -7,7 +7,7 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Configuration file (default: $SALVO_CONFIG, else ./salvo.yml if present).", valueName: "FILE"))
     var config: String?
 
-    @Option(name: .long, help: ArgumentHelp("SQLite database, or postgres://USER@HOST[:PORT]/DB for every command but bounces and serve (default: $SALVO_DB, else `database` in the configuration, else salvo.db).", valueName: "FILE"))
+    @Option(name: .long, help: ArgumentHelp("SQLite database, or postgres://USER@HOST[:PORT]/DB (default: $SALVO_DB, else `database` in the configuration, else salvo.db).", valueName: "FILE"))
     var db: String?
 
     /// The configuration in force: the file found, or the defaults when there is none.
@@ -22,22 +22,12 @@ struct GlobalOptions: ParsableArguments {
         return configuration.database
     }
 
-    /// Opens the database. Only `init` and `import` pass `create`: any other command run
-    /// from the wrong folder, or with a mistyped `--db`, says there is no database and
-    /// leaves nothing behind.
-    func openStore(create: Bool = false) throws -> (SalvoConfiguration, SalvoStore) {
-        let configuration = try configuration()
-        return (configuration, try openStore(create: create, configuration: configuration))
-    }
-
-    /// `openStore(create:)` with the configuration already read.
-    func openStore(create: Bool = false, configuration: SalvoConfiguration) throws -> SalvoStore {
-        let database = databasePath(configuration)
-        if SalvoConfiguration.isPostgresURL(database) {
-            throw CommandError("database \(database) is PostgreSQL: this command works on an SQLite database so far; salvo db copy moves a database between the two")
-        }
-        return try SalvoStore(path: database, create: create,
-                              reputationGuard: configuration.reputationGuard, dailyQuota: configuration.quota)
+    /// Opens the SQLite database `database` names. Only `init`, `import` and `bounces
+    /// import` pass `create`: any other command run from the wrong folder, or with a
+    /// mistyped `--db`, says there is no database and leaves nothing behind.
+    func openSQLite(_ database: String, create: Bool, configuration: SalvoConfiguration) throws -> SalvoStore {
+        try SalvoStore(path: database, create: create,
+                       reputationGuard: configuration.reputationGuard, dailyQuota: configuration.quota)
     }
 
     /// The files a command reads besides its own input: the configuration and the

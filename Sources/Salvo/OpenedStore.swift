@@ -39,15 +39,17 @@ extension GlobalOptions {
     /// reputation guard. A PostgreSQL server that cannot be reached fails here, in one line
     /// naming it; its password comes from `$SALVO_DB_PASSWORD` or `database_password_env`.
     /// `create` makes a missing SQLite file (`import`); a PostgreSQL database is the
-    /// server's, made by its administrator.
-    func openDatabase(create: Bool = false) async throws -> (SalvoConfiguration, OpenedStore) {
+    /// server's, made by its administrator. `connectionWait` bounds how long a PostgreSQL
+    /// call waits for a connection (nil: until the server is back).
+    func openDatabase(create: Bool = false, connectionWait: Duration? = nil) async throws -> (SalvoConfiguration, OpenedStore) {
         let configuration = try configuration()
         let database = databasePath(configuration)
         guard SalvoConfiguration.isPostgresURL(database) else {
-            return (configuration, .sqlite(try openStore(create: create, configuration: configuration)))
+            return (configuration, .sqlite(try openSQLite(database, create: create, configuration: configuration)))
         }
         let url = try PostgresURL(database)
-        var settings = PostgresDeliveryStore.Settings(perDay: configuration.quota?.perDay, maxBounceRate: nil)
+        var settings = PostgresDeliveryStore.Settings(perDay: configuration.quota?.perDay, maxBounceRate: nil,
+                                                      connectionWait: connectionWait)
         if let guardSettings = configuration.reputationGuard {
             settings.maxBounceRate = guardSettings.maxBounceRate
             settings.minimumAttempts = guardSettings.minimumAttempts
@@ -63,9 +65,9 @@ extension GlobalOptions {
     /// (`openDatabase`), closed afterwards however `body` ends.
     /// An SQLite error is told in one line naming the file and what to do
     /// (`SalvoStore.explainingErrors`).
-    func withDatabase<T>(create: Bool = false,
+    func withDatabase<T>(create: Bool = false, connectionWait: Duration? = nil,
                          _ body: (SalvoConfiguration, OpenedStore) async throws -> T) async throws -> T {
-        let (configuration, opened) = try await openDatabase(create: create)
+        let (configuration, opened) = try await openDatabase(create: create, connectionWait: connectionWait)
         do {
             let value = switch opened {
             case .sqlite(let store): try await store.explainingErrors { try await body(configuration, opened) }

@@ -22,8 +22,19 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("host:port to listen on (default: web.listen, else 127.0.0.1:8080).", valueName: "HOST:PORT"))
     var listen: String?
 
+    /// How long a request waits for a PostgreSQL connection before it is answered 503:
+    /// well inside the time a mailbox provider gives a one-click POST, which it retries.
+    static let connectionWait: Duration = .seconds(10)
+
     func run() async throws {
-        let (configuration, store) = try global.openStore()
+        try await global.withDatabase(connectionWait: Self.connectionWait) { configuration, opened in
+            try await serve(configuration, store: opened.store)
+        }
+    }
+
+    /// Serves until SIGTERM or SIGINT; the store is closed by the caller afterwards, with
+    /// every request's write committed.
+    private func serve(_ configuration: SalvoConfiguration, store: any SalvoDatabase) async throws {
         var endpoint = configuration.web.listen
         if let listen {
             guard let parsed = SalvoConfiguration.Endpoint(listen, defaultPort: 8080) else {

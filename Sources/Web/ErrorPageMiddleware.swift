@@ -1,3 +1,4 @@
+import Campaigns
 import Foundation
 import GRDB
 import Hummingbird
@@ -5,8 +6,9 @@ import Logging
 
 /// Turns every failure below it into a short page of its own: a 404 for an unknown path
 /// or token, a 413 for a body over the limit, a 503 when the store cannot take the
-/// write now. No error's description reaches a response (a store error's would carry
-/// SQL); the log gets the kind of failure only.
+/// write now (a busy SQLite file, a PostgreSQL server gone or refusing). No error's
+/// description reaches a response (a store error's would carry SQL); the log gets the
+/// kind of failure only.
 struct ErrorPageMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -16,6 +18,9 @@ struct ErrorPageMiddleware<Context: RequestContext>: RouterMiddleware {
             return Self.page(for: error.status)
         } catch let error as DatabaseError {
             context.logger.error("store failed", metadata: ["store.result_code": "\(error.resultCode)"])
+            return Self.page(for: .serviceUnavailable)
+        } catch let error as any StoreServerError {
+            context.logger.error("store failed", metadata: ["store.result_code": "\(error.logCode)"])
             return Self.page(for: .serviceUnavailable)
         } catch is CancellationError {
             return Self.page(for: .serviceUnavailable)

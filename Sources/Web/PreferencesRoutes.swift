@@ -10,7 +10,7 @@ import MailMessage
 /// resubscribe. The decision is `PreferencesDecision`'s; this runs it against the store.
 struct PreferencesRoutes: Sendable {
     let settings: WebSettings
-    let store: SalvoStore
+    let store: any WebStore
     let clock: @Sendable () -> Date
 
     func add(to router: Router<BasicRequestContext>) {

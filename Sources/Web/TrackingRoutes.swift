@@ -14,7 +14,7 @@ import NIOCore
 /// to redirect anywhere else.
 struct TrackingRoutes: Sendable {
     let settings: WebSettings
-    let store: SalvoStore
+    let store: any WebStore
     let messages: DeliveryMessages?
     let classifier: TrackingEventClassifier
     let clock: @Sendable () -> Date
@@ -49,7 +49,7 @@ struct TrackingRoutes: Sendable {
         let verdict = classifier.classify(isHead: isHead, userAgent: request.headers[.userAgent], sentAt: delivery.sentAt, now: now)
         switch kind {
         case .open:
-            try await store.recordTrackingEvent(delivery: delivery.id, kind: .open, verdict: verdict, now: now)
+            try await store.recordTrackingEvent(delivery: delivery.id, kind: .open, link: nil, verdict: verdict, now: now)
             log(context, kind: .open, campaign: delivery.campaign, verdict: verdict)
             var headers: HTTPFields = [.contentType: "image/gif"]
             headers[.cacheControl] = "no-store, no-cache, must-revalidate, max-age=0"

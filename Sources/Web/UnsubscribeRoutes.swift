@@ -10,7 +10,7 @@ import NIOCore
 /// against the store.
 struct UnsubscribeRoutes: Sendable {
     let settings: WebSettings
-    let store: SalvoStore
+    let store: any WebStore
     let clock: @Sendable () -> Date
 
     func add(to router: Router<BasicRequestContext>) {

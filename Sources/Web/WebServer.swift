@@ -12,14 +12,14 @@ import ServiceLifecycle
 /// then the store closes with every write committed).
 public struct WebServer: Sendable {
     public let settings: WebSettings
-    public let store: SalvoStore
+    public let store: any WebStore
     public let logger: Logger
     /// The time unsubscribes are recorded at and undo windows measured from.
     public let clock: @Sendable () -> Date
     /// The messages behind `/c/` and `/v/` (`TrackingRoutes`); nil: those answer 404.
     public var messages: DeliveryMessages?
 
-    public init(settings: WebSettings, store: SalvoStore, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }) {
+    public init(settings: WebSettings, store: any WebStore, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }) {
         self.settings = settings
         self.store = store
         self.logger = logger

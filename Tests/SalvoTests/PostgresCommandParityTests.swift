@@ -42,6 +42,7 @@ import TestPeers
         try "email,reason\nsup@example.net,complaint\nbad,\nSUP@example.net,\nx@example.net,nope\nw@example.net,unsubscribe\n"
             .write(toFile: dir + "/suppress.csv", atomically: true, encoding: .utf8)
 
+        let bounces = TestPeers.repositoryRoot.appendingPathComponent("Tests/CampaignsTests/Fixtures/bounces").path
         let steps: [[String]] = [
             ["lists"], ["campaign", "list"], ["suppress", "list"],
             ["import", "customers", "recipients.csv"],
@@ -81,6 +82,12 @@ import TestPeers
             ["send", "welcome", "--dry-run"],
             ["send", "welcome"],
             ["status", "welcome"],
+            // Real DSNs (about other messages: unmatched, yet dead addresses), then again,
+            // then a path that is not there.
+            ["bounces", "import", bounces + "/postfix.mbox"],
+            ["bounces", "import", bounces + "/postfix-maildir"],
+            ["bounces", "import", bounces + "/postfix.mbox"],
+            ["bounces", "import", bounces + "/nosuch.mbox"],
             ["campaign", "show", "welcome"],
             ["campaign", "update", "welcome.yml"],
             ["campaign", "delete", "welcome"],

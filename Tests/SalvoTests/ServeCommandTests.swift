@@ -82,14 +82,24 @@ import TestPeers
         return paths
     }
 
-    @Test func aMessagesOwnUnsubscribeURLPostedAsAProviderWouldKeepsTheAddressOutOfTheNextCampaign() async throws {
+    /// On the project's SQLite file, and on a PostgreSQL database (`$SALVO_DB`) for every
+    /// command, `salvo serve` included.
+    @Test(arguments: [false, true])
+    func aMessagesOwnUnsubscribeURLPostedAsAProviderWouldKeepsTheAddressOutOfTheNextCampaign(onPostgreSQL: Bool) async throws {
         let sink = try await SMTPSinkPeer.start()
         defer { sink.stop() }
         let dir = try await Self.servedProject(sinkPort: sink.port)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let env = ["SALVO_UNSUBSCRIBE_SECRET": Self.secret]
-        #expect(try await SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
-        #expect(try await SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir).status == 0)
+        var env = ["SALVO_UNSUBSCRIBE_SECRET": Self.secret]
+        var database: (server: PostgresServer, name: String)?
+        if onPostgreSQL {
+            let server = try await PostgresServer.shared()
+            database = (server, try await server.makeDatabase())
+            env["SALVO_DB"] = server.url(database!.name)
+        }
+        defer { if let database { database.server.dropDatabase(database.name) } }
+        #expect(try await SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir, environment: env).status == 0)
+        #expect(try await SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir, environment: env).status == 0)
         let sent = try await SalvoBinary.run(["send", "welcome"], in: dir, environment: env)
         #expect(sent.status == 0, "\(sent.stderr)")
         let paths = Self.unsubscribePaths(try sink.transactions())
@@ -106,7 +116,7 @@ import TestPeers
         let preview = try await SalvoBinary.run(["preview", "welcome", "--recipient", "yuki.tanaka@example.net"], in: dir, environment: env)
         #expect(preview.stdout.contains("<https://example.com\(yuki)>"), "\(preview.stdout)")
 
-        let server = try await Server(dir: dir)
+        let server = try await Server(dir: dir, extraEnvironment: env["SALVO_DB"].map { ["SALVO_DB=" + $0] } ?? [])
         let client = WebClient(port: server.port)
         // A scanner fetching Ada's link changes nothing; the provider's POST for Yuki does.
         #expect(try await client.send(.init("GET", ada)).status == 200)
@@ -116,40 +126,40 @@ import TestPeers
         tampered[8] = tampered[8] == "x" ? "y" : "x"
         #expect(try await client.send(.oneClick(String(tampered))).status == 404)
 
-        let status = try await SalvoBinary.run(["status", "welcome", "--json"], in: dir)
+        let status = try await SalvoBinary.run(["status", "welcome", "--json"], in: dir, environment: env)
         let object = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
         #expect(object?["unsubscribes"] as? [String: Int] == ["one_click": 1, "page": 0, "mail": 0, "preferences": 0], "\(status.stdout)")
-        #expect(try await SalvoBinary.run(["status", "welcome"], in: dir).stdout.contains("unsubscribes: 1 (one-click 1, page 0)"))
+        #expect(try await SalvoBinary.run(["status", "welcome"], in: dir, environment: env).stdout.contains("unsubscribes: 1 (one-click 1, page 0)"))
         // The report says when: Yuki has an unsubscribed_at, nobody else.
-        let report = try await SalvoBinary.run(["report", "welcome", "--json"], in: dir)
+        let report = try await SalvoBinary.run(["report", "welcome", "--json"], in: dir, environment: env)
         let rows = try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [[String: Any]] ?? []
         let unsubscribed = rows.filter { $0["unsubscribed_at"] is String }.compactMap { $0["email"] as? String }
         #expect(unsubscribed == ["yuki.tanaka@example.net"], "\(report.stdout)")
 
         // The unsubscribe is from the campaign's list, not from everything.
-        let suppressed = try await SalvoBinary.run(["suppress", "list", "--list", "customers"], in: dir).stdout
+        let suppressed = try await SalvoBinary.run(["suppress", "list", "--list", "customers"], in: dir, environment: env).stdout
         #expect(suppressed.contains("yuki.tanaka@example.net,unsubscribe"), "\(suppressed)")
         #expect(!suppressed.contains("ada.okafor"))
-        #expect(try await SalvoBinary.run(["suppress", "list"], in: dir).stdout == "email,reason,detail,created_at\n")
+        #expect(try await SalvoBinary.run(["suppress", "list"], in: dir, environment: env).stdout == "email,reason,detail,created_at\n")
 
         // The next campaign over the same list skips Yuki.
         let second = try String(contentsOfFile: dir + "/welcome.yml", encoding: .utf8).replacingOccurrences(of: "name: welcome", with: "name: welcome-again")
         try second.write(toFile: dir + "/welcome-again.yml", atomically: true, encoding: .utf8)
-        #expect(try await SalvoBinary.run(["campaign", "create", "welcome-again.yml"], in: dir).status == 0)
+        #expect(try await SalvoBinary.run(["campaign", "create", "welcome-again.yml"], in: dir, environment: env).status == 0)
         let before = try sink.transactions().count
         let again = try await SalvoBinary.run(["send", "welcome-again"], in: dir, environment: env)
         #expect(again.status == 0, "\(again.stderr)")
         let recipients = try sink.transactions().dropFirst(before).flatMap(\.rcptArgs).sorted()
         #expect(recipients == ["<ada.okafor@example.com>", "<kwame.mensah@example.net>", "<o'brien.sean@example.com>"])
-        let againStatus = try await SalvoBinary.run(["status", "welcome-again"], in: dir).stdout
+        let againStatus = try await SalvoBinary.run(["status", "welcome-again"], in: dir, environment: env).stdout
         #expect(againStatus.contains("suppressed: list 1"), "\(againStatus)")
 
         // A campaign over another list still mails Yuki.
-        #expect(try await SalvoBinary.run(["import", "partners", "recipients.csv"], in: dir).status == 0)
+        #expect(try await SalvoBinary.run(["import", "partners", "recipients.csv"], in: dir, environment: env).status == 0)
         let partners = second.replacingOccurrences(of: "name: welcome-again", with: "name: partners-news")
             .replacingOccurrences(of: "list: customers", with: "list: partners")
         try partners.write(toFile: dir + "/partners-news.yml", atomically: true, encoding: .utf8)
-        #expect(try await SalvoBinary.run(["campaign", "create", "partners-news.yml"], in: dir).status == 0)
+        #expect(try await SalvoBinary.run(["campaign", "create", "partners-news.yml"], in: dir, environment: env).status == 0)
         let beforePartners = try sink.transactions().count
         let partnersSent = try await SalvoBinary.run(["send", "partners-news"], in: dir, environment: env)
         #expect(partnersSent.status == 0, "\(partnersSent.stderr)")
@@ -169,7 +179,9 @@ import TestPeers
     /// 2,000 one-click POSTs from 20 clients at once while a campaign sends to smtp-sink:
     /// every one is answered 200 and recorded, and the send finishes with every
     /// recipient either delivered once or left out as suppressed.
-    @Test func aBurstOfUnsubscribesDuringASendLosesNothingAndHarmsNothing() async throws {
+    /// On SQLite and on PostgreSQL, whose database is then copied back to be read alike.
+    @Test(arguments: [false, true])
+    func aBurstOfUnsubscribesDuringASendLosesNothingAndHarmsNothing(onPostgreSQL: Bool) async throws {
         let sink = try await SMTPSinkPeer.start()
         defer { sink.stop() }
         let count = 2000
@@ -180,13 +192,21 @@ import TestPeers
             ("messages_per_connection: 100", "messages_per_connection: 1000"),
         ], recipients: csv)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let env = ["SALVO_UNSUBSCRIBE_SECRET": Self.secret]
-        #expect(try await SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir).status == 0)
-        #expect(try await SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir).status == 0)
-        let server = try await Server(dir: dir)
+        var env = ["SALVO_UNSUBSCRIBE_SECRET": Self.secret]
+        var database: (server: PostgresServer, name: String)?
+        if onPostgreSQL {
+            let server = try await PostgresServer.shared()
+            database = (server, try await server.makeDatabase())
+            env["SALVO_DB"] = server.url(database!.name)
+        }
+        defer { if let database { database.server.dropDatabase(database.name) } }
+        #expect(try await SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir, environment: env).status == 0)
+        #expect(try await SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir, environment: env).status == 0)
+        let server = try await Server(dir: dir, extraEnvironment: env["SALVO_DB"].map { ["SALVO_DB=" + $0] } ?? [])
 
         // The send runs as its own process while the burst arrives.
-        let send = Task.detached { try await SalvoBinary.run(["send", "welcome"], in: dir, environment: env, timeout: 300) }
+        let sendEnvironment = env
+        let send = Task.detached { try await SalvoBinary.run(["send", "welcome"], in: dir, environment: sendEnvironment, timeout: 300) }
         let maker = UnsubscribeToken.Maker(campaign: "welcome", secret: Array(Self.secret.utf8))
         let emails = (0..<count).map { "user\($0)@\(["example.com", "example.net", "example.org"][$0 % 3])" }
         let burst = try await WebClient(port: server.port).burst(
@@ -198,7 +218,11 @@ import TestPeers
         #expect(burst.statuses == ["200": count])
         #expect(sent.status == 0, "\(sent.stderr)")
 
-        let store = try SalvoStore(path: dir + "/salvo.db")
+        if onPostgreSQL {
+            let copied = try await SalvoBinary.run(["db", "copy", "--to", dir + "/copied.db"], in: dir, environment: env)
+            #expect(copied.status == 0, "\(copied.stderr)")
+        }
+        let store = try SalvoStore(path: dir + (onPostgreSQL ? "/copied.db" : "/salvo.db"))
         let recorded = try store.unsubscribes(campaign: "welcome")
         #expect(recorded.count == count)
         #expect(Set(recorded.map(\.email)) == Set(emails))

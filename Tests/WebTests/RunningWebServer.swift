@@ -9,7 +9,10 @@ import Web
 /// A `WebServer` listening on a port of 127.0.0.1 the system picked, over a new store,
 /// with a clock the test moves and a log it reads. Stopped by a graceful shutdown.
 final class RunningWebServer: Sendable {
-    let store: SalvoStore
+    /// The store the server answers from.
+    let served: any WebStore
+    /// The SQLite store the server answers from, for the tests that start it on one.
+    var store: SalvoStore { served as! SalvoStore }
     let port: Int
     let client: WebClient
     let clock: FakeClock
@@ -20,7 +23,7 @@ final class RunningWebServer: Sendable {
 
     static let secret = Array("the web tests' unsubscribe secret, long enough".utf8)
 
-    static func start(store: SalvoStore? = nil, messages: DeliveryMessages? = nil,
+    static func start(store: (any WebStore)? = nil, messages: DeliveryMessages? = nil,
                       configure: (inout WebSettings) -> Void = { _ in }) async throws -> RunningWebServer {
         let store = try store ?? SalvoStore(path: FileManager.default.temporaryDirectory.appendingPathComponent("web-\(UUID().uuidString).db").path)
         var settings = WebSettings(host: "127.0.0.1", port: 0, publicURL: nil, secret: secret)
@@ -43,11 +46,11 @@ final class RunningWebServer: Sendable {
         }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else { throw PeerError("the web server stopped before it listened") }
-        return RunningWebServer(store: store, port: port, clock: clock, log: log, settings: settings, group: group, task: task)
+        return RunningWebServer(served: store, port: port, clock: clock, log: log, settings: settings, group: group, task: task)
     }
 
-    private init(store: SalvoStore, port: Int, clock: FakeClock, log: RecordedLog, settings: WebSettings, group: ServiceGroup, task: Task<Void, any Error>) {
-        self.store = store
+    private init(served: any WebStore, port: Int, clock: FakeClock, log: RecordedLog, settings: WebSettings, group: ServiceGroup, task: Task<Void, any Error>) {
+        self.served = served
         self.port = port
         self.client = WebClient(port: port)
         self.clock = clock

@@ -25,7 +25,7 @@ public struct BounceImport: Sendable {
     /// - Parameters:
     ///   - onMalformed: each message that claims to be a report and cannot be read.
     ///   - onRefused: each unsubscribe mail that unsubscribed nobody, and why.
-    public func run(_ source: any BounceSource, into store: SalvoStore, now: @Sendable () -> Date = { Date() },
+    public func run(_ source: any BounceSource, into store: any BounceStore, now: @Sendable () -> Date = { Date() },
                     onMalformed: (MalformedBounce) -> Void = { _ in },
                     onRefused: (MalformedBounce) -> Void = { _ in }) async throws -> BounceImportReport {
         var report = BounceImportReport()
@@ -48,8 +48,8 @@ public struct BounceImport: Sendable {
                 try await source.messageProcessed(message)
                 return
             }
-            let outcome = try store.recordBounce(parsed, sha256: sha256, place: message.place, verp: verp,
-                                                 now: now(), recentWindow: recentWindow)
+            let outcome = try await store.recordBounce(BounceReading(parsed), sha256: sha256, place: message.place,
+                                                       matcher: BounceMatcher(verp: verp, recentWindow: recentWindow, now: now()))
             switch outcome {
             case .alreadyProcessed:
                 report.alreadyProcessed += 1
@@ -70,23 +70,23 @@ public struct BounceImport: Sendable {
     /// Unsubscribes the address an unsubscribe mail names, through `recordUnsubscribe`
     /// as the web link does, then remembers the message. A crash between the two
     /// repeats the unsubscribe on the next import, which changes nothing.
-    private func applyUnsubscribe(_ request: UnsubscribeMail, message: RawMailMessage, sha256: String, store: SalvoStore,
+    private func applyUnsubscribe(_ request: UnsubscribeMail, message: RawMailMessage, sha256: String, store: any BounceStore,
                                   now: Date, report: inout BounceImportReport,
                                   onRefused: (MalformedBounce) -> Void) async throws {
-        if try store.bounceMessageRecorded(sha256: sha256) {
+        if try await store.bounceMessageRecorded(sha256: sha256) {
             report.alreadyProcessed += 1
             return
         }
-        switch try request.resolve(secret: unsubscribeSecret, mailedCampaign: { try store.latestCampaign(mailedTo: $0) }) {
+        switch try await request.resolve(secret: unsubscribeSecret, mailedCampaign: { try await store.latestCampaign(mailedTo: $0) }) {
         case .unsubscribe(let email, let campaign):
             _ = try await store.recordUnsubscribe(email: email, campaign: campaign, channel: .mailto, now: now)
             report.unsubscribes += 1
-            try store.recordImportedMessage(sha256: sha256, place: message.place, kind: "unsubscribe", now: now)
+            try await store.recordImportedMessage(sha256: sha256, place: message.place, kind: "unsubscribe", now: now)
         case .refused(let reason):
             let refused = MalformedBounce(place: message.place, reason: reason)
             report.refusedUnsubscribes.append(refused)
             onRefused(refused)
-            try store.recordImportedMessage(sha256: sha256, place: message.place, kind: "refused-unsubscribe", now: now)
+            try await store.recordImportedMessage(sha256: sha256, place: message.place, kind: "refused-unsubscribe", now: now)
         }
     }
 

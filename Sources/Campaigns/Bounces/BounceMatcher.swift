@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// Finds the delivery a report is about. In order, the first rule that finds one wins:
 ///
@@ -16,84 +15,85 @@ import GRDB
 ///    a DSN about an older message than that is more likely about mail Salvo did not send.
 ///
 /// Addresses compare case-insensitively, as the suppression list does.
-struct BounceMatcher {
-    var verp: VERPAddress?
-    var recentWindow: TimeInterval
-    var now: Date
+///
+/// The rules are pure; a store answers the three look-ups they need, in two rounds
+/// (`BounceMatching`), so rule 3, which reads deliveries by address, runs only for the
+/// recipients the first two left unmatched.
+public struct BounceMatcher: Sendable {
+    public var verp: VERPAddress?
+    public var recentWindow: TimeInterval
+    public var now: Date
 
-    enum Rule: String { case verp, messageID = "message-id", recipient }
-
-    struct Match {
-        var deliveryID: Int64
-        var email: String
-        var state: String
-        var rule: Rule
+    public init(verp: VERPAddress?, recentWindow: TimeInterval = 30 * 86_400, now: Date) {
+        self.verp = verp
+        self.recentWindow = recentWindow
+        self.now = now
     }
 
-    /// The delivery a VERP token among `addresses` names, if it exists.
-    func verpDelivery(among addresses: [String], in db: Database) throws -> Match? {
-        guard let verp else { return nil }
-        for address in addresses {
-            guard let id = verp.deliveryID(in: address) else { continue }
-            if let row = try Row.fetchOne(db, sql: "SELECT email, state FROM deliveries WHERE id = ?", arguments: [id]) {
-                return Match(deliveryID: id, email: row["email"], state: row["state"], rule: .verp)
-            }
-        }
-        return nil
+    /// Rule 3 looks no further back than this (seconds since 1970).
+    public var recentSince: Int64 { Int64(now.addingTimeInterval(-recentWindow).timeIntervalSince1970.rounded(.down)) }
+
+    /// The delivery ids the VERP tokens among `envelope` name, in order: the first that
+    /// exists is rule 1's.
+    public func verpIDs(in envelope: [String]) -> [Int64] {
+        guard let verp else { return [] }
+        return envelope.compactMap { verp.deliveryID(in: $0) }
     }
 
-    /// Deliveries whose message had this Message-ID (normally one).
-    func messageIDDeliveries(_ messageID: String?, in db: Database) throws -> [Match] {
-        guard let messageID else { return [] }
-        return try Row.fetchAll(db, sql: "SELECT id, email, state FROM deliveries WHERE message_id = ?",
-                                arguments: [messageID]).map {
-            Match(deliveryID: $0["id"], email: $0["email"], state: $0["state"], rule: .messageID)
-        }
-    }
-
-    /// Rule 3. Reads the deliveries table without an index on email: it runs only for
-    /// reports that carry neither a token nor a known Message-ID, which are rare, and an
-    /// index would slow every campaign start for them.
-    func recentDelivery(to address: String, in db: Database) throws -> Match? {
-        let since = SalvoStore.seconds(now.addingTimeInterval(-recentWindow))
-        return try Row.fetchOne(db, sql: """
-            SELECT id, email, state FROM deliveries
-            WHERE email = ? COLLATE NOCASE AND state IN ('sent', 'unknown') AND last_attempt_at >= ?
-            ORDER BY last_attempt_at DESC, id DESC LIMIT 1
-            """, arguments: [address, since]).map {
-            Match(deliveryID: $0["id"], email: $0["email"], state: $0["state"], rule: .recipient)
-        }
-    }
-
-    /// Pairs each of `addresses` (one per recipient block, each with its alternatives)
-    /// with a delivery, by the three rules in order.
-    func match(recipients: [[String]], envelope: [String], messageID: String?, in db: Database) throws -> [Match?] {
-        var result = [Match?](repeating: nil, count: recipients.count)
-        func same(_ a: String, _ b: String) -> Bool { a.caseInsensitiveCompare(b) == .orderedSame }
-        if let verp = try verpDelivery(among: envelope, in: db) {
+    /// Rules 1 and 2 for each of `recipients` (one block per recipient, each with its
+    /// alternative addresses): `verpMatch` is the delivery rule 1 found, `byMessageID`
+    /// the deliveries whose message had the returned Message-ID.
+    public func firstPass(recipients: [[String]], verpMatch: BounceMatch?, byMessageID: [BounceMatch]) -> [BounceMatch?] {
+        var result = [BounceMatch?](repeating: nil, count: recipients.count)
+        if let verpMatch {
             // One token names one delivery: the block about its address, or the only block.
-            if let index = recipients.firstIndex(where: { $0.contains { same($0, verp.email) } }) {
-                result[index] = verp
+            if let index = recipients.firstIndex(where: { $0.contains { Self.same($0, verpMatch.email) } }) {
+                result[index] = verpMatch
             } else if recipients.count == 1 {
-                result[0] = verp
+                result[0] = verpMatch
             }
         }
-        let byMessageID = try messageIDDeliveries(messageID, in: db)
         for index in recipients.indices where result[index] == nil {
-            if let match = byMessageID.first(where: { delivery in recipients[index].contains { same($0, delivery.email) } }) {
+            if let match = byMessageID.first(where: { delivery in recipients[index].contains { Self.same($0, delivery.email) } }) {
                 result[index] = match
             } else if byMessageID.count == 1, recipients.count == 1 {
                 result[index] = byMessageID[0]
             }
         }
+        return result
+    }
+
+    /// The addresses rule 3 must look up: those of the blocks still unmatched.
+    public func recentLookups(recipients: [[String]], matched: [BounceMatch?]) -> [String] {
+        recipients.indices.filter { matched[$0] == nil }.flatMap { recipients[$0] }
+    }
+
+    /// Rule 3 for the blocks still unmatched: the first of a block's addresses with a
+    /// recent delivery (`recent`, as the store found it for each looked-up address).
+    public func finish(recipients: [[String]], matched: [BounceMatch?], recent: [String: BounceMatch]) -> [BounceMatch?] {
+        var result = matched
         for index in recipients.indices where result[index] == nil {
-            for address in recipients[index] {
-                if let match = try recentDelivery(to: address, in: db) {
-                    result[index] = match
-                    break
-                }
-            }
+            result[index] = recipients[index].lazy.compactMap { recent[$0] }.first
         }
         return result
+    }
+
+    static func same(_ a: String, _ b: String) -> Bool { a.caseInsensitiveCompare(b) == .orderedSame }
+}
+
+/// A delivery a report matched, and by which rule.
+public struct BounceMatch: Sendable, Equatable {
+    public enum Rule: String, Sendable { case verp, messageID = "message-id", recipient }
+
+    public var deliveryID: Int64
+    public var email: String
+    public var state: String
+    public var rule: Rule
+
+    public init(deliveryID: Int64, email: String, state: String, rule: Rule) {
+        self.deliveryID = deliveryID
+        self.email = email
+        self.state = state
+        self.rule = rule
     }
 }

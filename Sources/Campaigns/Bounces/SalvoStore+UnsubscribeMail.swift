@@ -5,7 +5,7 @@ import GRDB
 /// itself is `recordUnsubscribe`, the one place every channel records one.
 extension SalvoStore {
     /// Whether a message with these bytes was imported before.
-    func bounceMessageRecorded(sha256: String) throws -> Bool {
+    public func bounceMessageRecorded(sha256: String) throws -> Bool {
         try writer.read { db in
             try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM bounce_messages WHERE sha256 = ?)", arguments: [sha256]) ?? false
         }
@@ -14,7 +14,7 @@ extension SalvoStore {
     /// Remembers a message that is not a report (an unsubscribe mail) as imported, so
     /// importing the mailbox again counts it as already processed. `kind` is
     /// `unsubscribe` or `refused-unsubscribe`.
-    func recordImportedMessage(sha256: String, place: String, kind: String, now: Date) throws {
+    public func recordImportedMessage(sha256: String, place: String, kind: String, now: Date) throws {
         try writer.write { db in
             try db.execute(sql: """
                 INSERT INTO bounce_messages (sha256, place, kind, reporter, processed_at) VALUES (?, ?, ?, NULL, ?)
@@ -25,7 +25,7 @@ extension SalvoStore {
 
     /// The address as Salvo mailed it and the campaign of the latest message sent to
     /// `address` (compared case-insensitively), or nil when Salvo never sent it one.
-    func latestCampaign(mailedTo address: String) throws -> (email: String, campaign: String)? {
+    public func latestCampaign(mailedTo address: String) throws -> (email: String, campaign: String)? {
         try writer.read { db in
             try Row.fetchOne(db, sql: """
                 SELECT d.email, c.name FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id

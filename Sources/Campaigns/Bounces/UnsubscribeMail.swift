@@ -34,7 +34,7 @@ enum UnsubscribeMail: Equatable {
 
     /// Whose unsubscribe it is, once the token is checked with `secret` (or From
     /// looked up with `mailedCampaign`): the address and the campaign, or why nobody.
-    func resolve(secret: [UInt8]?, mailedCampaign: (String) throws -> (email: String, campaign: String)?) rethrows -> Resolution {
+    func resolve(secret: [UInt8]?, mailedCampaign: (String) async throws -> (email: String, campaign: String)?) async rethrows -> Resolution {
         switch self {
         case .token(let token):
             guard let secret, !secret.isEmpty else {
@@ -46,7 +46,7 @@ enum UnsubscribeMail: Equatable {
             return .unsubscribe(email: found.recipient, campaign: found.campaign)
         case .withoutToken(let from):
             guard let from else { return .refused("an unsubscribe mail without a token or a From address") }
-            guard let mailed = try mailedCampaign(from) else {
+            guard let mailed = try await mailedCampaign(from) else {
                 return .refused("an unsubscribe mail without a token from \(from), an address Salvo has not mailed")
             }
             return .unsubscribe(email: mailed.email, campaign: mailed.campaign)

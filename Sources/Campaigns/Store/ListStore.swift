@@ -34,7 +34,7 @@ public protocol ListStore: Sendable {
 extension SalvoStore: ListStore {}
 
 /// Everything the commands ask of a store: what both stores do.
-public typealias SalvoDatabase = TestSendStore & ListStore & SuppressionStore
+public typealias SalvoDatabase = TestSendStore & ListStore & SuppressionStore & BounceStore
 
 extension ListNameError {
     /// The name checked as `renameList` checks it: not empty, no spaces at its ends, no

@@ -42,141 +42,81 @@ public enum BounceMessageKind: String, Sendable, Equatable {
 extension SalvoStore {
     public func recordBounce(_ report: BounceReport, sha256: String, place: String, verp: VERPAddress?,
                              now: Date = Date(), recentWindow: TimeInterval = 30 * 86_400) throws -> BounceRecording {
-        let matcher = BounceMatcher(verp: verp, recentWindow: recentWindow, now: now)
-        let at = Self.seconds(now)
+        try recordBounce(BounceReading(report), sha256: sha256, place: place,
+                         matcher: BounceMatcher(verp: verp, recentWindow: recentWindow, now: now))
+    }
+
+    public func recordBounce(_ reading: BounceReading, sha256: String, place: String, matcher: BounceMatcher) throws -> BounceRecording {
+        let at = Self.seconds(matcher.now)
         return try writer.write { db in
             // A bounce may name a delivery whose outcome a running send has only logged.
             try applySendLog(in: db)
             if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM bounce_messages WHERE sha256 = ?)", arguments: [sha256]) ?? false {
                 return .alreadyProcessed
             }
-            let kind: BounceMessageKind
-            var events: [Event] = []
-            var reporter: String?
-            switch report.kind {
-            case .notABounce:
-                kind = .notBounce
-            case .deliveryStatus(let dsn):
-                reporter = dsn.reportingMTA
-                let envelope = report.envelopeRecipients + [dsn.originalReturnPath].compactMap { $0 }
-                let matches = try matcher.match(
-                    recipients: dsn.recipients.map { [$0.finalRecipient] + [$0.originalRecipient].compactMap { $0 } },
-                    envelope: envelope, messageID: dsn.originalMessageID, in: db)
-                for (recipient, match) in zip(dsn.recipients, matches) {
-                    events.append(Event(recipient: recipient, match: match))
-                }
-                kind = events.contains { $0.kind == "hard-bounce" } ? .hardBounce
-                    : events.contains { ["soft-bounce", "delayed"].contains($0.kind) } ? .softBounce : .notBounce
-            case .feedback(let feedback):
-                reporter = feedback.reporter
-                guard feedback.isComplaint else { kind = .notBounce; break }
-                kind = .complaint
-                let envelope = report.envelopeRecipients + [feedback.originalReturnPath, feedback.originalMailFrom].compactMap { $0 }
-                var addresses = feedback.originalRecipients
-                if addresses.isEmpty, feedback.originalTo.count == 1 { addresses = feedback.originalTo }
-                let matches = try matcher.match(recipients: addresses.isEmpty ? [[]] : addresses.map { [$0] },
-                                                envelope: envelope, messageID: feedback.originalMessageID, in: db)
-                for (index, match) in matches.enumerated() {
-                    let email = match?.email ?? (index < addresses.count ? addresses[index] : nil)
-                    guard let email else { continue }  // redacted and unmatched: nobody to suppress
-                    events.append(Event(email: email, kind: "complaint", status: feedback.feedbackType, match: match))
-                }
-                if events.isEmpty { events.append(Event(email: "", kind: "complaint", status: feedback.feedbackType, match: nil)) }
-            }
+            let events = reading.events(matches: try Self.match(reading, with: matcher, in: db))
             try db.execute(sql: """
                 INSERT INTO bounce_messages (sha256, place, kind, reporter, processed_at) VALUES (?, ?, ?, ?, ?)
-                """, arguments: [sha256, place, kind.rawValue, reporter, at])
-            var bounced: [Int64] = []
-            for event in events {
-                try apply(event, messageSHA256: sha256, reporter: reporter, at: at, in: db)
-                if event.kind == "hard-bounce", let match = event.match, ["sent", "unknown"].contains(match.state) {
-                    bounced.append(match.deliveryID)
-                }
-            }
-            if let reputationGuard { try reputationGuard.check(deliveryIDs: bounced, in: db) }
-            let unmatched = events.contains { $0.match == nil && $0.kind != "delivered" }
-            return .recorded(kind: kind, unmatched: kind != .notBounce && unmatched)
+                """, arguments: [sha256, place, reading.kind(of: events).rawValue, reading.reporter, at])
+            for event in events { try Self.apply(event, messageSHA256: sha256, at: at, in: db) }
+            if let reputationGuard { try reputationGuard.check(deliveryIDs: events.compactMap(\.bouncedDelivery), in: db) }
+            return reading.recording(of: events)
         }
     }
 
-    /// One recipient's part of a report, with the delivery it matched.
-    private struct Event {
-        var email: String
-        var kind: String
-        var status: String?
-        var diagnostic: String?
-        var remoteMTA: String?
-        var smtpCode: Int?
-        var match: BounceMatcher.Match?
-
-        init(email: String, kind: String, status: String?, match: BounceMatcher.Match?) {
-            self.email = email
-            self.kind = kind
-            self.status = status
-            self.match = match
-        }
-
-        init(recipient: DeliveryStatusNotification.RecipientStatus, match: BounceMatcher.Match?) {
-            // The address Salvo mails is the delivery's, even when an alias rewrote the
-            // Final-Recipient; without a match, the Final-Recipient is all there is.
-            email = match?.email ?? recipient.finalRecipient
-            switch (recipient.action, recipient.statusClass) {
-            case (.failed, 5): kind = "hard-bounce"
-            case (.failed, _): kind = "soft-bounce"
-            case (.delayed, _): kind = "delayed"
-            default: kind = "delivered"
+    /// Each recipient block's delivery, by `matcher`'s rules, looked up in `db`.
+    private static func match(_ reading: BounceReading, with matcher: BounceMatcher, in db: Database) throws -> [BounceMatch?] {
+        var verpMatch: BounceMatch?
+        for id in matcher.verpIDs(in: reading.envelope) {
+            if let row = try Row.fetchOne(db, sql: "SELECT email, state FROM deliveries WHERE id = ?", arguments: [id]) {
+                verpMatch = BounceMatch(deliveryID: id, email: row["email"], state: row["state"], rule: .verp)
+                break
             }
-            status = recipient.status
-            diagnostic = recipient.diagnosticCode
-            remoteMTA = recipient.remoteMTA
-            smtpCode = recipient.smtpCode
-            self.match = match
         }
+        let byMessageID = try reading.messageID.map { messageID in
+            try Row.fetchAll(db, sql: "SELECT id, email, state FROM deliveries WHERE message_id = ?", arguments: [messageID]).map {
+                BounceMatch(deliveryID: $0["id"], email: $0["email"], state: $0["state"], rule: .messageID)
+            }
+        } ?? []
+        let matched = matcher.firstPass(recipients: reading.recipients, verpMatch: verpMatch, byMessageID: byMessageID)
+        var recent: [String: BounceMatch] = [:]
+        // Without an index on email: this runs only for reports that carry neither a token
+        // nor a known Message-ID, which are rare, and an index would slow every campaign
+        // start for them.
+        for address in matcher.recentLookups(recipients: reading.recipients, matched: matched) {
+            recent[address] = try Row.fetchOne(db, sql: """
+                SELECT id, email, state FROM deliveries
+                WHERE email = ? COLLATE NOCASE AND state IN ('sent', 'unknown') AND last_attempt_at >= ?
+                ORDER BY last_attempt_at DESC, id DESC LIMIT 1
+                """, arguments: [address, matcher.recentSince]).map {
+                BounceMatch(deliveryID: $0["id"], email: $0["email"], state: $0["state"], rule: .recipient)
+            }
+        }
+        return matcher.finish(recipients: reading.recipients, matched: matched, recent: recent)
     }
 
-    private func apply(_ event: Event, messageSHA256: String, reporter: String?, at: Int64, in db: Database) throws {
+    private static func apply(_ event: BounceEvent, messageSHA256: String, at: Int64, in db: Database) throws {
         try db.execute(sql: """
             INSERT INTO bounce_events (message_sha256, delivery_id, email, kind, status, diagnostic, remote_mta, matched_by, created_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [messageSHA256, event.match?.deliveryID, event.email, event.kind, event.status,
+            """, arguments: [messageSHA256, event.match?.deliveryID, event.email, event.kind.rawValue, event.status,
                              event.diagnostic, event.remoteMTA, event.match?.rule.rawValue, at])
-        let from = reporter.map { " (reported by \($0))" } ?? ""
-        switch event.kind {
-        case "hard-bounce", "soft-bounce":
-            if let match = event.match, ["sent", "unknown"].contains(match.state) {
-                let state = event.kind == "hard-bounce" ? "bounced" : "failed"
-                try db.execute(sql: """
-                    UPDATE deliveries SET state = ?, last_code = ?, last_enhanced_code = ?, last_response = ?
-                    WHERE id = ? AND state IN ('sent', 'unknown')
-                    """, arguments: [state, event.smtpCode, event.status, event.diagnostic, match.deliveryID])
-                try db.execute(sql: """
-                    INSERT INTO attempts (delivery_id, attempted_at, outcome, code, enhanced_code, response, mx_host)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [match.deliveryID, at, state, event.smtpCode, event.status,
-                                     event.diagnostic.map { $0 + from } ?? "delivery status notification\(from)", event.remoteMTA])
-            }
-            if event.kind == "hard-bounce", Self.isAddress(event.email) {
-                let detail = [event.status, event.diagnostic].compactMap { $0 }.joined(separator: " ") + from
-                try suppress(event.email, reason: .hardBounce, detail: detail, at: at, in: db)
-            }
-        case "complaint":
-            if Self.isAddress(event.email) {
-                try suppress(event.email, reason: .complaint, detail: "feedback report: \(event.status ?? "abuse")\(from)", at: at, in: db)
-            }
-        default:
-            break
+        if let change = event.deliveryChange {
+            try db.execute(sql: """
+                UPDATE deliveries SET state = ?, last_code = ?, last_enhanced_code = ?, last_response = ?
+                WHERE id = ? AND state IN ('sent', 'unknown')
+                """, arguments: [change.state, event.smtpCode, event.status, event.diagnostic, change.deliveryID])
+            try db.execute(sql: """
+                INSERT INTO attempts (delivery_id, attempted_at, outcome, code, enhanced_code, response, mx_host)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [change.deliveryID, at, change.state, event.smtpCode, event.status, change.response, event.remoteMTA])
         }
-    }
-
-    private func suppress(_ email: String, reason: SuppressionReason, detail: String, at: Int64, in db: Database) throws {
-        try db.execute(sql: """
-            INSERT INTO suppressions (email, reason, detail, created_at) VALUES (?, ?, ?, ?)
-            ON CONFLICT (email) DO NOTHING
-            """, arguments: [email, reason.rawValue, detail, at])
-    }
-
-    private static func isAddress(_ text: String) -> Bool {
-        (try? EmailAddress(text)) != nil
+        if let suppression = event.suppression {
+            try db.execute(sql: """
+                INSERT INTO suppressions (email, reason, detail, created_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT (email) DO NOTHING
+                """, arguments: [event.email, suppression.reason.rawValue, suppression.detail, at])
+        }
     }
 
     /// What the bounce import noted about a delivery, oldest first: the kinds of its events.

@@ -12,6 +12,12 @@ public struct SubscriptionPreferences: Sendable, Equatable {
         public var reason: String?
         /// Whether the recipient may lift it themself: only their own unsubscribe.
         public var canResubscribe: Bool { unsubscribed && reason == SuppressionReason.unsubscribe.rawValue }
+
+        public init(list: String, unsubscribed: Bool, reason: String?) {
+            self.list = list
+            self.unsubscribed = unsubscribed
+            self.reason = reason
+        }
     }
 
     /// The lists, by name: those the address is on, the campaign's, and those it is
@@ -26,6 +32,12 @@ public struct SubscriptionPreferences: Sendable, Equatable {
     /// Only an unsubscribe from everything may be undone from the page; a bounce, a
     /// complaint or the sender's own `salvo suppress` stays.
     public var canResubscribeGlobally: Bool { globalReason == SuppressionReason.unsubscribe.rawValue }
+
+    public init(lists: [ListState], campaignList: String?, globalReason: String?) {
+        self.lists = lists
+        self.campaignList = campaignList
+        self.globalReason = globalReason
+    }
 }
 
 /// One choice made on the preferences page.
@@ -73,57 +85,42 @@ extension SalvoStore {
         return SubscriptionPreferences(lists: lists, campaignList: campaignList, globalReason: global)
     }
 
-    /// Makes one change for `email`, which came to the page from `campaign`'s message.
-    /// A list must be one the page shows for the address; a global suppression is lifted
-    /// only when it is the address's own unsubscribe.
+    /// Makes one change for `email`, which came to the page from `campaign`'s message,
+    /// as `PreferenceWrite.of` decides it.
     public func changePreferences(email: String, campaign: String, _ change: PreferenceChange,
                                   now: Date) async throws -> PreferenceResult {
         let now = Self.seconds(now)
         return try await writer.write { db in
             let current = try Self.preferences(email: email, campaign: campaign, in: db)
-            let detail = "campaign \(campaign) (preferences)"
-            switch change {
-            case .unsubscribe(let list), .resubscribe(let list):
-                guard let state = current.lists.first(where: { $0.list == list }) else { return .notOnList }
+            let detail = PreferenceWrite.detail(campaign: campaign)
+            switch PreferenceWrite.of(change, current: current) {
+            case .nothing(let result):
+                return result
+            case .suppressOnList(let list, let countsForCampaign):
+                try Self.suppress(email, listID: try Self.listID(named: list, in: db), reason: .unsubscribe, detail: detail, at: now, in: db)
+                if countsForCampaign { try Self.countPreferencesUnsubscribe(email, campaign: campaign, at: now, in: db) }
+            case .liftOnList(let list):
                 let listID = try Self.listID(named: list, in: db)
-                if case .unsubscribe = change {
-                    guard !state.unsubscribed else { return .unchanged }
-                    try Self.suppress(email, listID: listID, reason: .unsubscribe, detail: detail, at: now, in: db)
-                    // Leaving the list the message came from is an unsubscribe from its
-                    // campaign, counted by `salvo status` beside the link's.
-                    if list == current.campaignList { try Self.countPreferencesUnsubscribe(email, campaign: campaign, at: now, in: db) }
-                    return .changed
-                }
-                guard state.unsubscribed else { return .unchanged }
-                guard state.canResubscribe else { return .notLiftable }
                 try db.execute(sql: "DELETE FROM list_suppressions WHERE list_id = ? AND email = ?", arguments: [listID, email])
-                // The unsubscribes from this list's campaigns no longer stand.
                 try db.execute(sql: """
                     UPDATE unsubscribes SET undone_at = ?1 WHERE email = ?2 AND undone_at IS NULL
                     AND campaign IN (SELECT name FROM campaigns WHERE list_id = ?3)
                     """, arguments: [now, email, listID])
-                return .changed
-            case .unsubscribeFromEverything:
-                guard current.globalReason == nil else { return .unchanged }
+            case .suppressEverywhere:
                 try db.execute(sql: """
                     INSERT INTO suppressions (email, reason, detail, created_at) VALUES (?, 'unsubscribe', ?, ?)
                     ON CONFLICT (email) DO NOTHING
                     """, arguments: [email, detail, now])
                 try Self.countPreferencesUnsubscribe(email, campaign: campaign, at: now, in: db)
-                return .changed
-            case .resubscribeToEverything:
-                guard current.globalReason != nil else { return .unchanged }
-                guard current.canResubscribeGlobally else { return .notLiftable }
+            case .liftEverywhere:
                 try db.execute(sql: "DELETE FROM suppressions WHERE email = ? AND reason = 'unsubscribe'", arguments: [email])
-                // Unsubscribes that only the global suppression held no longer stand; one
-                // whose campaign's list still keeps the address out does.
                 try db.execute(sql: """
                     UPDATE unsubscribes SET undone_at = ?1 WHERE email = ?2 AND undone_at IS NULL
                     AND NOT EXISTS (SELECT 1 FROM campaigns c JOIN list_suppressions s ON s.list_id = c.list_id
                                     WHERE c.name = unsubscribes.campaign AND s.email = ?2)
                     """, arguments: [now, email])
-                return .changed
             }
+            return .changed
         }
     }
 
@@ -136,4 +133,45 @@ extension SalvoStore {
             WHERE undone_at IS NOT NULL
             """, arguments: [email, campaign, now])
     }
+}
+
+/// What one choice on the preferences page writes, decided from the address's state
+/// before it: the rules of both stores, in one place.
+public enum PreferenceWrite: Sendable, Equatable {
+    /// Nothing to write; the page is told `result`.
+    case nothing(PreferenceResult)
+    /// Suppress the address on `list` (reason `unsubscribe`); `countsForCampaign`: it is
+    /// the list the message came from, so leaving it is an unsubscribe from the campaign,
+    /// counted by `salvo status` beside the link's.
+    case suppressOnList(String, countsForCampaign: Bool)
+    /// Lift the address's own unsubscribe from `list`; the unsubscribes from that list's
+    /// campaigns no longer stand.
+    case liftOnList(String)
+    /// Suppress the address globally, and count it against the campaign.
+    case suppressEverywhere
+    /// Lift the address's own global unsubscribe; an unsubscribe from a campaign whose
+    /// list still keeps the address out stands.
+    case liftEverywhere
+
+    /// A list must be one the page shows for the address; only the address's own
+    /// unsubscribe may be lifted (a bounce, a complaint, a manual suppression stays).
+    public static func of(_ change: PreferenceChange, current: SubscriptionPreferences) -> PreferenceWrite {
+        switch change {
+        case .unsubscribe(let list):
+            guard let state = current.lists.first(where: { $0.list == list }) else { return .nothing(.notOnList) }
+            return state.unsubscribed ? .nothing(.unchanged) : .suppressOnList(list, countsForCampaign: list == current.campaignList)
+        case .resubscribe(let list):
+            guard let state = current.lists.first(where: { $0.list == list }) else { return .nothing(.notOnList) }
+            guard state.unsubscribed else { return .nothing(.unchanged) }
+            return state.canResubscribe ? .liftOnList(list) : .nothing(.notLiftable)
+        case .unsubscribeFromEverything:
+            return current.globalReason == nil ? .suppressEverywhere : .nothing(.unchanged)
+        case .resubscribeToEverything:
+            guard current.globalReason != nil else { return .nothing(.unchanged) }
+            return current.canResubscribeGlobally ? .liftEverywhere : .nothing(.notLiftable)
+        }
+    }
+
+    /// The detail a suppression made on the page carries.
+    public static func detail(campaign: String) -> String { "campaign \(campaign) (preferences)" }
 }

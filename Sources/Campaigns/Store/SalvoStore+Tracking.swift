@@ -11,6 +11,14 @@ public struct TrackedDelivery: Sendable, Equatable {
     public var attributes: [String: String]
     /// When a server accepted it (nil: not sent, or not yet recorded).
     public var sentAt: Date?
+
+    public init(id: Int64, campaign: String, email: String, attributes: [String: String], sentAt: Date?) {
+        self.id = id
+        self.campaign = campaign
+        self.email = email
+        self.attributes = attributes
+        self.sentAt = sentAt
+    }
 }
 
 /// Opens or clicks of a campaign: recipients with a human event, and recipients whose
