@@ -24,10 +24,8 @@ extension PostgresDeliveryStore: BounceStore {
                                        logger: logger)
             var bounced: [Int64] = []
             for event in events {
-                if try await Self.apply(event, messageSHA256: sha256, at: at, on: connection, logger: logger),
-                   event.deliveryChange?.state == "bounced" {
-                    bounced.append(event.deliveryChange!.deliveryID)
-                }
+                let changed = try await Self.apply(event, messageSHA256: sha256, at: at, on: connection, logger: logger)
+                if changed, let delivery = event.bouncedDelivery { bounced.append(delivery) }
             }
             return (reading.recording(of: events), bounced)
         }

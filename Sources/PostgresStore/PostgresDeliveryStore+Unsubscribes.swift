@@ -14,13 +14,9 @@ extension PostgresDeliveryStore {
                                   now: Date) async throws -> UnsubscribeResult {
         let now = Self.seconds(now)
         return try await transaction("recordUnsubscribe") { connection in
-            let recorded = try await connection.query("""
-                INSERT INTO unsubscribes (email, campaign, channel, at) VALUES (lower(\(email)), \(campaign), \(channel.rawValue), \(now))
-                ON CONFLICT (email, campaign) DO UPDATE SET channel = excluded.channel, at = excluded.at, undone_at = NULL
-                WHERE unsubscribes.undone_at IS NOT NULL
-                RETURNING 1
-                """, logger: logger).decode(Int.self).collected().count
-            guard recorded == 1 else { return .alreadyUnsubscribed }
+            guard try await Self.standUnsubscribe(email, campaign: campaign, channel: channel, at: now,
+                                                  on: connection, logger: logger)
+            else { return .alreadyUnsubscribed }
             let detail = "campaign \(campaign) (\(channel.rawValue))"
             if let listID = try await Self.listID(ofCampaign: campaign, on: connection, logger: logger) {
                 try await Self.suppress(email, listID: listID, detail: detail, at: now, on: connection, logger: logger)
@@ -94,7 +90,10 @@ extension PostgresDeliveryStore {
                     throw StoreError.listNotFound(list)
                 }
                 try await Self.suppress(email, listID: listID, detail: detail, at: now, on: connection, logger: logger)
-                if countsForCampaign { try await Self.countPreferencesUnsubscribe(email, campaign: campaign, at: now, on: connection, logger: logger) }
+                if countsForCampaign {
+                    _ = try await Self.standUnsubscribe(email, campaign: campaign, channel: .preferences, at: now,
+                                                        on: connection, logger: logger)
+                }
             case .liftOnList(let list):
                 guard let listID = try await Self.listID(named: list, on: connection, logger: logger) else {
                     throw StoreError.listNotFound(list)
@@ -107,7 +106,7 @@ extension PostgresDeliveryStore {
                     """, logger: logger)
             case .suppressEverywhere:
                 try await Self.suppressEverywhere(email, detail: detail, at: now, on: connection, logger: logger)
-                try await Self.countPreferencesUnsubscribe(email, campaign: campaign, at: now, on: connection, logger: logger)
+                _ = try await Self.standUnsubscribe(email, campaign: campaign, channel: .preferences, at: now, on: connection, logger: logger)
             case .liftEverywhere:
                 try await connection.query("DELETE FROM suppressions WHERE email = lower(\(email)) AND reason = 'unsubscribe'",
                                            logger: logger)
@@ -168,14 +167,16 @@ extension PostgresDeliveryStore {
             """, logger: logger)
     }
 
-    /// An unsubscribe made on the preferences page, one row per address and campaign as
-    /// the link's are.
-    private static func countPreferencesUnsubscribe(_ email: String, campaign: String, at now: Int64,
-                                                    on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("""
-            INSERT INTO unsubscribes (email, campaign, channel, at) VALUES (lower(\(email)), \(campaign), 'preferences', \(now))
+    /// Makes the unsubscribe of `email` from `campaign` stand: one row per address and
+    /// campaign, whichever channel made it. A repeat changes nothing; one after an undo
+    /// stands again. Returns whether it stands from this call.
+    private static func standUnsubscribe(_ email: String, campaign: String, channel: UnsubscribeChannel, at now: Int64,
+                                         on connection: PostgresConnection, logger: Logger) async throws -> Bool {
+        try await !connection.query("""
+            INSERT INTO unsubscribes (email, campaign, channel, at) VALUES (lower(\(email)), \(campaign), \(channel.rawValue), \(now))
             ON CONFLICT (email, campaign) DO UPDATE SET channel = excluded.channel, at = excluded.at, undone_at = NULL
             WHERE unsubscribes.undone_at IS NOT NULL
-            """, logger: logger)
+            RETURNING 1
+            """, logger: logger).decode(Int.self).collected().isEmpty
     }
 }

@@ -1,6 +1,5 @@
 import Campaigns
 import Foundation
-import GRDB
 import Hummingbird
 import Logging
 
@@ -16,9 +15,6 @@ struct ErrorPageMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as any HTTPResponseError {
             // HTTPError, and NIO's too-many-bytes from a body over the limit.
             return Self.page(for: error.status)
-        } catch let error as DatabaseError {
-            context.logger.error("store failed", metadata: ["store.result_code": "\(error.resultCode)"])
-            return Self.page(for: .serviceUnavailable)
         } catch let error as any StoreServerError {
             context.logger.error("store failed", metadata: ["store.result_code": "\(error.logCode)"])
             return Self.page(for: .serviceUnavailable)

@@ -56,6 +56,25 @@ import TestPeers
         deinit { _ = stop(SIGKILL) }
     }
 
+    /// A new database of the private PostgreSQL server for one test, named in `environment`
+    /// as `SALVO_DB` for every command; nil on SQLite (the project's own file).
+    static func database(onPostgreSQL: Bool, environment: inout [String: String]) async throws -> TestDatabase? {
+        guard onPostgreSQL else { return nil }
+        let server = try await PostgresServer.shared()
+        let database = TestDatabase(server: server, name: try await server.makeDatabase())
+        environment["SALVO_DB"] = database.url
+        return database
+    }
+
+    struct TestDatabase {
+        let server: PostgresServer
+        let name: String
+        var url: String { server.url(name) }
+        /// For `salvo serve`, started with an environment of its own.
+        var environment: [String] { ["SALVO_DB=" + url] }
+        func drop() { server.dropDatabase(name) }
+    }
+
     /// The starter project sending to smtp-sink on `sinkPort`, its links starting with
     /// `https://example.com` (`web.public_url`).
     static func servedProject(sinkPort: Int) async throws -> String {
@@ -91,13 +110,8 @@ import TestPeers
         let dir = try await Self.servedProject(sinkPort: sink.port)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var env = ["SALVO_UNSUBSCRIBE_SECRET": Self.secret]
-        var database: (server: PostgresServer, name: String)?
-        if onPostgreSQL {
-            let server = try await PostgresServer.shared()
-            database = (server, try await server.makeDatabase())
-            env["SALVO_DB"] = server.url(database!.name)
-        }
-        defer { if let database { database.server.dropDatabase(database.name) } }
+        let database = try await Self.database(onPostgreSQL: onPostgreSQL, environment: &env)
+        defer { database?.drop() }
         #expect(try await SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir, environment: env).status == 0)
         #expect(try await SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir, environment: env).status == 0)
         let sent = try await SalvoBinary.run(["send", "welcome"], in: dir, environment: env)
@@ -116,7 +130,7 @@ import TestPeers
         let preview = try await SalvoBinary.run(["preview", "welcome", "--recipient", "yuki.tanaka@example.net"], in: dir, environment: env)
         #expect(preview.stdout.contains("<https://example.com\(yuki)>"), "\(preview.stdout)")
 
-        let server = try await Server(dir: dir, extraEnvironment: env["SALVO_DB"].map { ["SALVO_DB=" + $0] } ?? [])
+        let server = try await Server(dir: dir, extraEnvironment: database?.environment ?? [])
         let client = WebClient(port: server.port)
         // A scanner fetching Ada's link changes nothing; the provider's POST for Yuki does.
         #expect(try await client.send(.init("GET", ada)).status == 200)
@@ -193,16 +207,11 @@ import TestPeers
         ], recipients: csv)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var env = ["SALVO_UNSUBSCRIBE_SECRET": Self.secret]
-        var database: (server: PostgresServer, name: String)?
-        if onPostgreSQL {
-            let server = try await PostgresServer.shared()
-            database = (server, try await server.makeDatabase())
-            env["SALVO_DB"] = server.url(database!.name)
-        }
-        defer { if let database { database.server.dropDatabase(database.name) } }
+        let database = try await Self.database(onPostgreSQL: onPostgreSQL, environment: &env)
+        defer { database?.drop() }
         #expect(try await SalvoBinary.run(["import", "customers", "recipients.csv"], in: dir, environment: env).status == 0)
         #expect(try await SalvoBinary.run(["campaign", "create", "welcome.yml"], in: dir, environment: env).status == 0)
-        let server = try await Server(dir: dir, extraEnvironment: env["SALVO_DB"].map { ["SALVO_DB=" + $0] } ?? [])
+        let server = try await Server(dir: dir, extraEnvironment: database?.environment ?? [])
 
         // The send runs as its own process while the burst arrives.
         let sendEnvironment = env

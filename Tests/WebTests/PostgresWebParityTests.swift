@@ -59,15 +59,15 @@ import Web
         var configuration = SalvoConfiguration()
         configuration.web.publicURL = TrackingRoutesTests.publicURL
         let environment = ["SALVO_UNSUBSCRIBE_SECRET": String(decoding: RunningWebServer.secret, as: UTF8.self)]
+        let sqliteMessages = DeliveryMessages(store: sqlite, configuration: configuration, environment: environment)
         let servers = [
-            try await RunningWebServer.start(store: sqlite, messages: DeliveryMessages(store: sqlite, configuration: configuration, environment: environment)),
+            try await RunningWebServer.start(store: sqlite, messages: sqliteMessages),
             try await RunningWebServer.start(store: store, messages: DeliveryMessages(store: store, configuration: configuration, environment: environment)),
         ]
         for server in servers { server.clock.advance(by: .seconds(Self.start.timeIntervalSince(server.clock.date))) }
 
         // The links of ann's message, as it was sent (the same on both: the same ids).
-        let html = try await TrackingRoutesTests.html(sqlite, DeliveryMessages(store: sqlite, configuration: configuration, environment: environment),
-                                                      "ann@example.org")
+        let html = try await TrackingRoutesTests.html(sqlite, sqliteMessages, "ann@example.org")
         let clicks = TrackingRoutesTests.paths(html, "/c/")
         let opens = TrackingRoutesTests.paths(html, "/o/")
         let views = TrackingRoutesTests.paths(html, "/v/")

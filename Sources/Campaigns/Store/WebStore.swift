@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 
 /// What `salvo serve` asks of a store, so the links in sent mail work on the SQLite store
 /// (`SalvoStore`) and on PostgreSQL alike: unsubscribes and their undo, the preferences
@@ -37,10 +38,15 @@ public protocol WebStore: Sendable {
 
 extension SalvoStore: WebStore {}
 
-/// An error of the store's server or of the connection to it, rather than of what was
-/// asked: `salvo serve` answers such a failure 503, "try again soon", as it does a busy
-/// SQLite file.
+/// An error of the store itself rather than of what was asked (a busy or unreadable
+/// SQLite file, a PostgreSQL server gone or refusing): `salvo serve` answers it 503,
+/// "try again soon".
 public protocol StoreServerError: Error {
     /// What the log may say of it: a code, never a query or its values.
     var logCode: String { get }
+}
+
+extension DatabaseError: StoreServerError {
+    /// SQLite's result code.
+    public var logCode: String { "\(resultCode)" }
 }
