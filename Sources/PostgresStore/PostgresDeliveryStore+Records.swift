@@ -1,3 +1,4 @@
+import Campaigns
 import Delivery
 import Foundation
 import PostgresNIO
@@ -35,7 +36,7 @@ extension PostgresDeliveryStore {
         var seen: Set<Int64> = []
         let batch = outcomes.filter { seen.insert($0.deliveryID).inserted }
         let query = try Self.commitStatement(batch, hardBounces: hardBounces, marking: marks, owner: owner,
-                                             quotaDay: settings.perDay == nil ? nil : QuotaDay.day(of: settings.clock()))
+                                             quota: settings.perDay.map { (DailyQuota(perDay: $0), settings.clock()) })
         let rows = try await described(operation) {
             try await client.query(query, logger: logger).decode((String, Int64, Int64).self).collected()
         }
@@ -59,9 +60,10 @@ extension PostgresDeliveryStore {
 
     /// The statement of one commit: rows `('r', delivery, campaign)` for each outcome
     /// recorded and `('m', delivery, 0)` for each delivery marked `sending` (at `now`).
-    /// The quota's and the marks' parts are there only when they have something to do.
+    /// The quota's and the marks' parts are there only when they have something to do;
+    /// the quota's day is that of its `now`, the store's clock.
     static func commitStatement(_ batch: [DeliveryOutcome], hardBounces: Set<Int64>, marking marks: (ids: [Int64], now: Date)?,
-                                owner: String, quotaDay: String?) throws -> PostgresQuery {
+                                owner: String, quota: (rule: DailyQuota, now: Date)?) throws -> PostgresQuery {
         let rows: [[String: Any]] = batch.enumerated().map { index, outcome in
             var row: [String: Any] = [
                 "ord": index, "id": outcome.deliveryID, "state": outcome.state.rawValue, "response": outcome.response,
@@ -82,17 +84,39 @@ extension PostgresDeliveryStore {
         bindings.append(String(decoding: try JSONSerialization.data(withJSONObject: rows), as: UTF8.self))
         bindings.append(owner)
         // A message handed to a server counts against the day's quota (`unknown`: it may
-        // have been).
-        var quota = ""
-        if let quotaDay {
-            bindings.append(quotaDay)
-            quota = """
-                , quota AS (
-                    INSERT INTO quota_days (day, used)
-                    SELECT $\(bindings.count), count(*) FROM input x JOIN updated u ON u.id = x.id
+        // have been). The count the upsert returns includes every commit before it (the
+        // row is locked until this one ends), so the notice lines this batch crossed are
+        // its own, queued once a day each to the campaign of its first such message.
+        var quotaParts = ""
+        if let (rule, now) = quota {
+            let day = QuotaDay.day(of: now)
+            let lines: [[String: Any]] = rule.noticeLines.map {
+                ["kind": $0.kind.rawValue, "key": DailyQuota.noticeKey($0.kind, day: day), "line": $0.line]
+            }
+            bindings.append(day)
+            let dayBinding = bindings.count
+            bindings.append(rule.perDay)
+            bindings.append(seconds(now))
+            bindings.append(String(decoding: try JSONSerialization.data(withJSONObject: lines), as: UTF8.self))
+            quotaParts = """
+                , counted AS (
+                    SELECT count(*) AS n, (array_agg(u.campaign_id ORDER BY x.ord))[1] AS campaign
+                    FROM input x JOIN updated u ON u.id = x.id
                     WHERE x.mx_host IS NOT NULL OR x.state = 'unknown'
-                    HAVING count(*) > 0
+                ), quota AS (
+                    INSERT INTO quota_days (day, used)
+                    SELECT $\(dayBinding), n FROM counted WHERE n > 0
                     ON CONFLICT (day) DO UPDATE SET used = quota_days.used + excluded.used
+                    RETURNING used
+                ), quota_notices AS (
+                    INSERT INTO notices (key, kind, campaign_id, detail, created_at)
+                    SELECT l.key, l.kind, c.campaign,
+                           json_build_object('day', $\(dayBinding)::text, 'used', q.used, 'perDay', $\(dayBinding + 1)::bigint)::text,
+                           $\(dayBinding + 2)
+                    FROM quota q CROSS JOIN counted c
+                    CROSS JOIN jsonb_to_recordset($\(dayBinding + 3)::jsonb) AS l(kind text, key text, line bigint)
+                    WHERE q.used - c.n < l.line AND q.used >= l.line
+                    ON CONFLICT (key) DO NOTHING
                 )
                 """
         }
@@ -144,7 +168,7 @@ extension PostgresDeliveryStore {
                 WHERE x.hard
                 ORDER BY lower(u.email), x.ord
                 ON CONFLICT (email) DO NOTHING
-            )\(quota)\(marked)
+            )\(quotaParts)\(marked)
             SELECT 'r', id, campaign_id FROM updated
             \(markedRows)
             """, binds: bindings)

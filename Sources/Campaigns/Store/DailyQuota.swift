@@ -22,6 +22,17 @@ public struct DailyQuota: Sendable, Equatable {
     /// The share of the day's quota at which the first notice goes to the sender.
     static let warningShare = 0.8
 
+    /// The day's use at which each notice goes to the sender, once a day each: the day's
+    /// count crossing a line queues its notice. No 80% line when it would be the quota
+    /// itself (a quota of 4 says so once, at 4). Every store queues its notices by these.
+    public var noticeLines: [(kind: Notice.Kind, line: Int)] {
+        let warning = Int((Double(perDay) * Self.warningShare).rounded(.up))
+        return (warning < perDay ? [(Notice.Kind.quota80, warning)] : []) + [(.quota100, perDay)]
+    }
+
+    /// The `notices` key of a quota notice: one of each kind per UTC day.
+    public static func noticeKey(_ kind: Notice.Kind, day: String) -> String { "\(kind.rawValue):\(day)" }
+
     /// Messages handed to servers on `day`.
     static func used(day: String, in db: Database) throws -> Int {
         try Int.fetchOne(db, sql: "SELECT used FROM quota_days WHERE day = ?", arguments: [day]) ?? 0
@@ -61,25 +72,28 @@ public struct DailyQuota: Sendable, Equatable {
             """, arguments: [day, deliveryIDs.count])
         let after = try Self.used(day: day, in: db)
         let before = after - deliveryIDs.count
-        let warning = Int((Double(perDay) * Self.warningShare).rounded(.up))
-        var kinds: [Notice.Kind] = []
-        if before < warning, after >= warning, warning < perDay { kinds.append(.quota80) }
-        if before < perDay, after >= perDay { kinds.append(.quota100) }
+        let kinds = noticeLines.filter { before < $0.line && after >= $0.line }.map(\.kind)
         guard !kinds.isEmpty else { return }
         let campaign = try Int64.fetchOne(db, sql: "SELECT campaign_id FROM deliveries WHERE id = ?", arguments: [first])
         let detail = QuotaNoticeFacts(day: day, used: after, perDay: perDay)
         for kind in kinds {
-            try SalvoStore.queueNotice(key: "\(kind.rawValue):\(day)", kind: kind, campaign: campaign,
+            try SalvoStore.queueNotice(key: Self.noticeKey(kind, day: day), kind: kind, campaign: campaign,
                                        detail: detail, now: now, in: db)
         }
     }
 }
 
 /// What a quota notice says, fixed when its line was crossed.
-struct QuotaNoticeFacts: Codable, Sendable, Equatable {
-    var day: String
-    var used: Int
-    var perDay: Int
+public struct QuotaNoticeFacts: Codable, Sendable, Equatable {
+    public var day: String
+    public var used: Int
+    public var perDay: Int
+
+    public init(day: String, used: Int, perDay: Int) {
+        self.day = day
+        self.used = used
+        self.perDay = perDay
+    }
 }
 
 extension DeliveryOutcome {
