@@ -25,7 +25,7 @@ extension PostgresDeliveryStore {
         let excluded = excludingDomains.sorted()
         let perDay = settings.perDay
         let today = QuotaDay.day(of: settings.clock())
-        let taken: [ClaimedDelivery] = try await transaction("claimDue") { connection in
+        let taken: [ClaimedDelivery] = try await enduringTransaction("claimDue") { [self] connection in
             let rows = try await connection.query("""
                 SELECT state, list_id FROM campaigns WHERE id = \(campaign) FOR SHARE
                 """, logger: logger).decode((String, Int64).self).collected()
@@ -89,26 +89,23 @@ extension PostgresDeliveryStore {
 
     public func markSending(_ ids: [Int64], owner: String, now: Date) async throws -> Set<Int64> {
         guard !ids.isEmpty else { return [] }
-        return try await transaction("markSending") { connection in
-            try await Self.markSending(ids, owner: owner, now: now, on: connection, logger: logger)
+        // Made again after a lost reply, the marks this call made itself count (`enduring`).
+        return try await enduring("markSending") { [self] retry in
+            try await transaction("markSending") { connection in
+                let marked = try await connection.query("""
+                    UPDATE deliveries SET state = 'sending', claimed_at = \(Self.seconds(now))
+                    WHERE id = ANY(\(ids)) AND state = ANY(\(retry ? ["claimed", "sending"] : ["claimed"])) AND claimed_by = \(owner)
+                    RETURNING id
+                    """, logger: logger).decode(Int64.self).collected()
+                return Set(marked)
+            }
         }
-    }
-
-    static func markSending(_ ids: [Int64], owner: String, now: Date, on connection: PostgresConnection,
-                            logger: Logger) async throws -> Set<Int64> {
-        guard !ids.isEmpty else { return [] }
-        let marked = try await connection.query("""
-            UPDATE deliveries SET state = 'sending', claimed_at = \(seconds(now))
-            WHERE id = ANY(\(ids)) AND state = 'claimed' AND claimed_by = \(owner)
-            RETURNING id
-            """, logger: logger).decode(Int64.self).collected()
-        return Set(marked)
     }
 
     @discardableResult
     public func release(_ ids: [Int64], owner: String) async throws -> Int {
         guard !ids.isEmpty else { return 0 }
-        return try await transaction("release") { connection in
+        return try await enduringTransaction("release") { [self] connection in
             try await connection.query("""
                 UPDATE deliveries
                 SET state = CASE WHEN (SELECT c.state FROM campaigns c WHERE c.id = deliveries.campaign_id) = 'cancelled'

@@ -10,7 +10,7 @@ extension PostgresDeliveryStore {
     public func heartbeat(owner: String, now: Date) async throws {
         let process = SenderProcess.current
         let now = Self.seconds(now)
-        try await transaction("heartbeat") { connection in
+        try await enduringTransaction("heartbeat") { [self] connection in
             try await connection.query("""
                 INSERT INTO senders (owner, host, process, started_at, heartbeat_at)
                 VALUES (\(owner), \(process.host), \(process.process), \(now), \(now))
@@ -20,7 +20,7 @@ extension PostgresDeliveryStore {
     }
 
     public func signOff(owner: String) async throws {
-        try await transaction("signOff") { connection in
+        try await enduringTransaction("signOff") { [self] connection in
             try await connection.query("""
                 UPDATE deliveries
                 SET state = CASE WHEN (SELECT c.state FROM campaigns c WHERE c.id = deliveries.campaign_id) = 'cancelled'
@@ -35,7 +35,7 @@ extension PostgresDeliveryStore {
 
     public func recoverAbandoned(campaign: Int64, owner: String, now: Date) async throws -> DeliveryRecovery {
         let now = Self.seconds(now)
-        return try await transaction("recoverAbandoned") { connection in
+        return try await enduringTransaction("recoverAbandoned") { [self] connection in
             let holders = try await connection.query("""
                 SELECT DISTINCT d.claimed_by, s.host, s.process, s.heartbeat_at
                 FROM deliveries d LEFT JOIN senders s ON s.owner = d.claimed_by

@@ -35,10 +35,13 @@ extension PostgresDeliveryStore {
         // would: the first clears the claim the second needs.
         var seen: Set<Int64> = []
         let batch = outcomes.filter { seen.insert($0.deliveryID).inserted }
-        let query = try Self.commitStatement(batch, hardBounces: hardBounces, marking: marks, owner: owner,
-                                             quota: settings.perDay.map { (DailyQuota(perDay: $0), settings.clock()) })
-        let rows = try await described(operation) {
-            try await client.query(query, logger: logger).decode((String, Int64, Int64).self).collected()
+        let quota = settings.perDay.map { (rule: DailyQuota(perDay: $0), now: settings.clock()) }
+        let rows = try await enduring(operation) { [self] retry in
+            let query = try Self.commitStatement(batch, hardBounces: hardBounces, marking: marks, owner: owner, quota: quota,
+                                                 remarking: retry)
+            return try await described(operation) {
+                try await client.query(query, logger: logger).decode((String, Int64, Int64).self).collected()
+            }
         }
         var campaigns: [Int64: Int64] = [:]
         var marked: Set<Int64> = []
@@ -48,7 +51,7 @@ extension PostgresDeliveryStore {
         if let maxBounceRate = settings.maxBounceRate {
             let bounced = Set(batch.filter { $0.state == .bounced }.compactMap { campaigns[$0.deliveryID] })
             for campaign in bounced.sorted() {
-                try await described(operation) {
+                try await enduringRead(operation) { [self] in
                     try await client.withConnection { connection in
                         try await pauseIfBouncing(campaign, maxBounceRate: maxBounceRate, on: connection)
                     }
@@ -61,9 +64,11 @@ extension PostgresDeliveryStore {
     /// The statement of one commit: rows `('r', delivery, campaign)` for each outcome
     /// recorded and `('m', delivery, 0)` for each delivery marked `sending` (at `now`).
     /// The quota's and the marks' parts are there only when they have something to do;
-    /// the quota's day is that of its `now`, the store's clock.
+    /// the quota's day is that of its `now`, the store's clock. `remarking`: the same
+    /// commit made again after its reply was lost (`enduring`), when a delivery it marks
+    /// may be `sending` already, by this very commit.
     static func commitStatement(_ batch: [DeliveryOutcome], hardBounces: Set<Int64>, marking marks: (ids: [Int64], now: Date)?,
-                                owner: String, quota: (rule: DailyQuota, now: Date)?) throws -> PostgresQuery {
+                                owner: String, quota: (rule: DailyQuota, now: Date)?, remarking: Bool = false) throws -> PostgresQuery {
         let rows: [[String: Any]] = batch.enumerated().map { index, outcome in
             var row: [String: Any] = [
                 "ord": index, "id": outcome.deliveryID, "state": outcome.state.rawValue, "response": outcome.response,
@@ -128,7 +133,8 @@ extension PostgresDeliveryStore {
             marked = """
                 , marked AS (
                     UPDATE deliveries SET state = 'sending', claimed_at = $\(bindings.count)
-                    WHERE id = ANY($\(bindings.count - 1)) AND state = 'claimed' AND claimed_by = $2
+                    WHERE id = ANY($\(bindings.count - 1)) AND state \(remarking ? "IN ('claimed', 'sending')" : "= 'claimed'")
+                      AND claimed_by = $2
                     RETURNING id
                 )
                 """
@@ -192,7 +198,7 @@ extension PostgresDeliveryStore {
     }
 
     public func campaignControl(campaign: Int64) async throws -> CampaignControl {
-        try await described("campaignControl") {
+        try await enduringRead("campaignControl") { [self] in
             let rows = try await client.query("SELECT state FROM campaigns WHERE id = \(campaign)", logger: logger)
                 .decode(String.self).collected()
             guard let state = rows.first else { throw DeliveryStoreError.campaignNotFound(campaign) }
@@ -201,7 +207,7 @@ extension PostgresDeliveryStore {
     }
 
     public func nextDueAt(campaign: Int64) async throws -> Date? {
-        try await described("nextDueAt") {
+        try await enduringRead("nextDueAt") { [self] in
             let rows = try await client.query("""
                 SELECT min(next_attempt_at) FROM deliveries WHERE campaign_id = \(campaign) AND state = 'deferred'
                 """, logger: logger).decode(Int64?.self).collected()
@@ -210,14 +216,14 @@ extension PostgresDeliveryStore {
     }
 
     public func stateCounts(campaign: Int64) async throws -> DeliveryCounts {
-        try await described("stateCounts") {
+        try await enduringRead("stateCounts") { [self] in
             try await client.withConnection { connection in try await Self.counts(campaign: campaign, on: connection, logger: logger) }
         }
     }
 
     public func finishIfComplete(campaign: Int64, now: Date) async throws -> Bool {
         let now = Self.seconds(now)
-        return try await transaction("finishIfComplete") { connection in
+        return try await enduringTransaction("finishIfComplete") { [self] connection in
             let open = try await connection.query("""
                 SELECT EXISTS (SELECT 1 FROM deliveries
                                WHERE campaign_id = \(campaign) AND state IN ('pending', 'claimed', 'sending', 'deferred'))
@@ -237,7 +243,7 @@ extension PostgresDeliveryStore {
     public func sendingHold(now: Date) async throws -> SendingHold? {
         guard let perDay = settings.perDay else { return nil }
         let today = settings.clock()
-        return try await described("sendingHold") {
+        return try await enduringRead("sendingHold") { [self] in
             let committed = try await client.withConnection { connection in
                 try await Self.quotaCommitted(day: QuotaDay.day(of: today), on: connection, logger: logger)
             }

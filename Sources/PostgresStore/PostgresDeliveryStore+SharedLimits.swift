@@ -21,7 +21,7 @@ extension PostgresDeliveryStore {
     public func takeSends(_ key: String, count: Int, rate: Rate, now: Date) async throws -> SendGrant {
         guard count > 0 else { return SendGrant(granted: 0) }
         let now = now.timeIntervalSince1970
-        let (granted, retryAt): (Int, Double?) = try await transaction("takeSends") { connection in
+        let (granted, retryAt): (Int, Double?) = try await enduringTransaction("takeSends") { [self] connection in
             try await connection.query("""
                 INSERT INTO shared_budgets (key, due, interval) VALUES (\(key), 0, 0) ON CONFLICT (key) DO NOTHING
                 """, logger: logger)
@@ -43,7 +43,7 @@ extension PostgresDeliveryStore {
     public func leaseConnection(_ key: String, limit: Int, owner: String, now: Date) async throws -> Bool {
         guard limit > 0 else { return false }
         let now = Self.seconds(now)
-        return try await transaction("leaseConnection") { connection in
+        return try await enduringTransaction("leaseConnection") { [self] connection in
             try await connection.query("SELECT pg_advisory_xact_lock(\(Self.leaseLockClass), hashtext(\(key)))", logger: logger)
             let rows = try await connection.query("""
                 SELECT l.owner, l.count, s.host, s.process, s.heartbeat_at
@@ -72,7 +72,7 @@ extension PostgresDeliveryStore {
     }
 
     public func returnConnection(_ key: String, owner: String) async throws {
-        try await transaction("returnConnection") { connection in
+        try await enduringTransaction("returnConnection") { [self] connection in
             try await connection.query("""
                 UPDATE shared_leases SET count = count - 1 WHERE key = \(key) AND owner = \(owner)
                 """, logger: logger)

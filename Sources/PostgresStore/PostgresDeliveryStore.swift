@@ -2,6 +2,7 @@ import Campaigns
 import Delivery
 import Foundation
 import Logging
+import _ConnectionPoolModule
 import NIOCore
 import NIOPosix
 import PostgresNIO
@@ -36,15 +37,24 @@ public final class PostgresDeliveryStore: DeliveryStore, Sendable {
         /// is gone is answered 503 rather than left hanging; only the wait is bounded, never
         /// a statement that runs.
         public var connectionWait: Duration?
+        /// How long the engine's calls wait for a server that has gone away (restarted,
+        /// failed over, cut off) before the send ends as on any store error; nil fails
+        /// them at once (`enduring`).
+        public var outageWait: Duration?
+        /// How long one attempt of such a call may go unanswered before it counts as the
+        /// server gone (a call in flight when the connection broke may never be answered).
+        public var answerWithin: Duration?
 
         public init(perDay: Int? = nil, maxBounceRate: Double? = nil, minimumAttempts: Int = 500,
-                    senderLease: TimeInterval = 60, connectionWait: Duration? = nil,
-                    clock: @escaping @Sendable () -> Date = { Date() }) {
+                    senderLease: TimeInterval = 60, connectionWait: Duration? = nil, outageWait: Duration? = .seconds(300),
+                    answerWithin: Duration? = .seconds(30), clock: @escaping @Sendable () -> Date = { Date() }) {
             self.perDay = perDay
             self.maxBounceRate = maxBounceRate
             self.minimumAttempts = minimumAttempts
             self.senderLease = senderLease
             self.connectionWait = connectionWait
+            self.outageWait = outageWait
+            self.answerWithin = answerWithin
             self.clock = clock
         }
     }
@@ -54,6 +64,8 @@ public final class PostgresDeliveryStore: DeliveryStore, Sendable {
     /// The pool, for the commands this store does not have yet (and for tests seeding it).
     public let client: PostgresClient
     let logger: Logger
+    /// The outage under way, if any, for `enduring`.
+    let outage = Mutex(OutageWatch())
     private let runner: Task<Void, Never>
 
     private init(url: PostgresURL, settings: Settings, client: PostgresClient, logger: Logger) {
@@ -204,17 +216,21 @@ public struct PostgresStoreError: Error, CustomStringConvertible {
     public var detail: String
     /// The server's SQLSTATE, when the server answered.
     public var sqlState: String?
+    /// The server could not be reached or went away (`isServerGone`): an outage to wait
+    /// out, not an error of the call.
+    public var serverGone: Bool
 
-    public init(place: String, operation: String, detail: String, sqlState: String? = nil) {
+    public init(place: String, operation: String, detail: String, sqlState: String? = nil, serverGone: Bool = false) {
         self.place = place
         self.operation = operation
         self.detail = detail
         self.sqlState = sqlState
+        self.serverGone = serverGone
     }
 
     init(place: String, operation: String, error: any Error) {
         self.init(place: place, operation: operation, detail: Self.detail(of: error),
-                  sqlState: (error as? PSQLError)?.serverInfo?[.sqlState])
+                  sqlState: (error as? PSQLError)?.serverInfo?[.sqlState], serverGone: Self.isServerGone(error))
     }
 
     public var description: String { "PostgreSQL at \(place): \(operation): \(detail)" }
@@ -234,7 +250,7 @@ public struct PostgresStoreError: Error, CustomStringConvertible {
     /// naming the server), rather than from what the caller asked.
     static func isConnectionOrServer(_ error: any Error) -> Bool {
         error is PSQLError || error is PostgresTransactionError || error is NIOConnectionError || error is IOError
-            || error is ChannelError || error is PostgresDecodingError
+            || error is ChannelError || error is PostgresDecodingError || error is ConnectionPoolError
     }
 
     /// PSQLError keeps its description generic on purpose (it may hold a query's values);

@@ -77,11 +77,18 @@ struct SalvoBinary {
             }
             done.enter()
             DispatchQueue.global().async { [self] in
-                let data = (try? err.fileHandleForReading.readAllData()) ?? Data()
-                lock.withLock { errData = data }
+                // Read as it comes, so a test can wait for a line while the process runs.
+                while true {
+                    let chunk = err.fileHandleForReading.availableData
+                    if chunk.isEmpty { break }
+                    lock.withLock { errData.append(chunk) }
+                }
                 done.leave()
             }
         }
+
+        /// What the process has written to stderr so far.
+        var stderrSoFar: String { lock.withLock { String(decoding: errData, as: UTF8.self) } }
 
         var pid: Int32 { process.processIdentifier }
 

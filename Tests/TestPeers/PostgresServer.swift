@@ -15,7 +15,9 @@ import Glibc
 /// The server dies with the test process, however that ends: it runs under a shell that
 /// reads its input from a pipe only this process holds open. When the process exits (or
 /// is killed), the pipe closes, the shell's `read` returns, and it stops the server (fast
-/// shutdown) and removes the folder.
+/// shutdown) and removes the folder. The same pipe takes `stop` and `start` lines, so a
+/// test that needs the database to go away and come back (`launchPrivate()`, `stop()`,
+/// `start()`) restarts a server of its own, the same cluster on the same port.
 public final class PostgresServer: Sendable {
     public let port: Int
     /// The superuser, trusted on loopback.
@@ -46,6 +48,34 @@ public final class PostgresServer: Sendable {
     /// The test process's server, started on the first call.
     public static func shared() async throws -> PostgresServer {
         try await start.value
+    }
+
+    /// A server of the caller's own, apart from `shared()`'s, for a test that stops it
+    /// (dies with the process as that one does).
+    public static func launchPrivate() async throws -> PostgresServer {
+        try await launch()
+    }
+
+    /// Stops the server as a restart does (fast shutdown: sessions are ended, running
+    /// transactions rolled back) and returns once it no longer answers.
+    public func stop() async throws {
+        try tell("stop")
+        guard try await TestPeers.eventually(within: .seconds(60), every: .milliseconds(20), { !self.isAnswering() }) else {
+            throw PeerError("postgres on port \(port) did not stop")
+        }
+    }
+
+    /// Starts the stopped server again and returns once it accepts sessions.
+    public func start() async throws {
+        try tell("start")
+        guard try await TestPeers.eventually(within: .seconds(90), every: .milliseconds(50), { self.isReady() }) else {
+            throw PeerError("postgres on port \(port) did not start again: \(Self.read(folder + "/postgres-\(port).log"))")
+        }
+    }
+
+    private func tell(_ line: String) throws {
+        let bytes = Array((line + "\n").utf8)
+        guard write(lifeline, bytes, bytes.count) == bytes.count else { throw PeerError("postgres peer: \(line): errno \(errno)") }
     }
 
     /// A new empty database; returns its name.
@@ -145,9 +175,19 @@ public final class PostgresServer: Sendable {
             let postgres = [binaries + "/postgres", "-D", data, "-p", "\(port)", "-k", folder,
                             "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
                             "-c", "full_page_writes=off", "-c", "max_connections=200"]
-            // The shell starts the server and waits for its input to close; then it stops
-            // the server and removes the cluster.
-            let script = "\"$@\" & server=$!; read _; kill -INT $server; wait $server; rm -rf '\(folder)'"
+            // The shell starts the server, stops it on a `stop` line and starts it again
+            // on `start`, until its input closes; then it stops the server and removes
+            // the cluster.
+            let script = """
+                "$@" & server=$!
+                while read line; do
+                  if [ "$line" = stop ] && [ -n "$server" ]; then kill -INT $server; wait $server; server=""
+                  elif [ "$line" = start ] && [ -z "$server" ]; then "$@" & server=$!
+                  fi
+                done
+                if [ -n "$server" ]; then kill -INT $server; wait $server; fi
+                rm -rf '\(folder)'
+                """
             let (shell, shellArguments) = try command(["/bin/sh", "-c", script, "postgres-peer"] + postgres)
             var pipe: [Int32] = [0, 0]
             // Close-on-exec: only this process holds the write end, no other child
@@ -177,7 +217,17 @@ public final class PostgresServer: Sendable {
     }
 
     private func isReady() -> Bool {
-        (try? Self.run(binaries + "/pg_isready", ["-q", "-h", "127.0.0.1", "-p", "\(port)", "-U", user]))?.status == 0
+        readiness() == 0
+    }
+
+    /// pg_isready's status 2: nothing answers on the port (1 is a server refusing sessions
+    /// while it starts or stops).
+    private func isAnswering() -> Bool {
+        readiness() != 2
+    }
+
+    private func readiness() -> Int32? {
+        (try? Self.run(binaries + "/pg_isready", ["-q", "-h", "127.0.0.1", "-p", "\(port)", "-U", user]))?.status
     }
 
     private static func read(_ path: String) -> String {
