@@ -14,7 +14,8 @@ import Synchronization
 ///
 /// How long: `Settings.outageWait`, counted from the first failed call of the outage, not
 /// per call, so every waiting call gives up together; then the send ends as on any store
-/// error, naming what it could not write. The wait is said once on stderr, and its end.
+/// error, and the next send recovers what it held. The wait is said once on stderr, and
+/// its end.
 ///
 /// A call the server may have carried out before its reply was lost is made again with
 /// `retry` true: the commit then counts as marked what it had itself marked `sending`, so
@@ -90,7 +91,8 @@ extension PostgresDeliveryStore {
         try await enduring(operation) { _ in try await self.transaction(operation, body) }
     }
 
-    /// `described`, waited for through an outage: for a read.
+    /// `described`, waited for through an outage: for a read, or a write that is the same
+    /// made twice (the reputation guard's pause).
     func enduringRead<T: Sendable>(_ operation: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         try await enduring(operation) { _ in try await self.described(operation, body) }
     }

@@ -70,10 +70,7 @@ import TestPeers
             states[String(fields[0])] = String(fields[1])
         }
         #expect(states.count == recipients)
-        var received: [String: Int] = [:]
-        for transaction in try sink.transactions() {
-            for rcpt in transaction.rcptArgs { received[String(rcpt.dropFirst().dropLast()), default: 0] += 1 }
-        }
+        let received = try sink.receivedCounts()
         let unknown = states.filter { $0.value == "unknown" }.map(\.key)
         #expect(received.values.allSatisfy { $0 == 1 }, "a recipient received a message twice")
         for (email, state) in states {

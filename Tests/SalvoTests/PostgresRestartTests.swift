@@ -48,10 +48,7 @@ import TestPeers
 
         // Sent, or deferred when the server gave up on a session held while the database
         // was away (its content withheld, nothing sent): received once, or not at all.
-        var received: [String: Int] = [:]
-        for transaction in try sink.transactions() {
-            for rcpt in transaction.rcptArgs { received[String(rcpt.dropFirst().dropLast()), default: 0] += 1 }
-        }
+        let received = try sink.receivedCounts()
         #expect(received.values.allSatisfy { $0 == 1 }, "a recipient received the message twice")
         var sent = 0
         for row in try await server.query("SELECT email, state FROM deliveries", database: database).split(separator: "\n") {

@@ -49,6 +49,16 @@ public struct SMTPSinkPeer: Sendable {
         }
     }
 
+    /// How many times each envelope recipient (its address, without the angle brackets)
+    /// has been received so far: what a test asks to tell "once" from "twice".
+    public func receivedCounts() throws -> [String: Int] {
+        var received: [String: Int] = [:]
+        for transaction in try transactions() {
+            for rcpt in transaction.rcptArgs { received[String(rcpt.dropFirst().dropLast()), default: 0] += 1 }
+        }
+        return received
+    }
+
     /// How many transactions smtp-sink has started dumping: one file each, so this is a
     /// cheap count to poll while a send runs (it may include one cut short).
     public func transactionFileCount() throws -> Int {
