@@ -80,6 +80,12 @@ import TestPeers
         ("limits:\n  default: { connections: 0 }\n", "/etc/salvo/salvo.yml:2: limits.default.connections: must be at least 1"),
         ("helo: [a\n", "/etc/salvo/salvo.yml:2: not valid YAML"),
         ("limits:\n  sites:\n    \"*.x.test\": { tls: always }\n", "/etc/salvo/salvo.yml:3: limits.sites.*.x.test.tls: expected one of required | opportunistic, found 'always'"),
+        ("limits:\n  sites:\n    \"*.x.test\":\n      source_addresses: [192.0.2.10, mail.shop.test]\n",
+         "/etc/salvo/salvo.yml:4: limits.sites.*.x.test.source_addresses[1]: is not an IP address (mail.shop.test)"),
+        ("limits:\n  default:\n    source_addresses: [192.0.2.10, 192.0.2.10]\n",
+         "/etc/salvo/salvo.yml:3: limits.default.source_addresses[1]: 192.0.2.10 is listed twice"),
+        ("limits:\n  default:\n    source_addresses: []\n", "/etc/salvo/salvo.yml:3: limits.default.source_addresses: is empty"),
+        ("limits:\n  global:\n    source_addresses: [192.0.2.10]\n", "/etc/salvo/salvo.yml:3: limits.global.source_addresses: belongs to limits.default"),
     ])
     func errorsNameFileLineAndKey(text: String, expected: String) {
         do {
@@ -117,6 +123,29 @@ import TestPeers
         let sample = try SalvoConfiguration.load(path: TestPeers.repositoryRoot.appendingPathComponent("samples/salvo.yml").path)
         #expect(sample.limits.sites["*.comcast.net"]?.requireTLS == true)
         #expect(sample.limits.sites["*.comcast.net"]?.connections == 25)
+    }
+
+    /// `source_addresses` in `default`, a `sites` pattern or a `domains` entry reaches the
+    /// limits a pool is made with; a domain that names its own gets a pool of its own.
+    @Test func sourceAddressesReachThePools() throws {
+        let configuration = try load("""
+            limits:
+              default: { source_addresses: [192.0.2.10, 192.0.2.11] }
+              sites:
+                "*.google.com": { source_addresses: "2001:db8::25" }
+              domains:
+                shop.test: { source_addresses: [192.0.2.12] }
+            """)
+        #expect(configuration.limits.default.sourceAddresses == ["192.0.2.10", "192.0.2.11"])
+        #expect(configuration.limits.sites["*.google.com"]?.sourceAddresses == ["2001:db8::25"])
+        let limits = try configuration.deliveryPolicy().limits
+        let other = try #require(SiteKey(routerSite: "mx:mx.other.test"))
+        #expect(limits.resolve(domain: "other.test", site: other).sourceAddresses == ["192.0.2.10", "192.0.2.11"])
+        let google = try #require(SiteKey(routerSite: "mx:aspmx.l.google.com"))
+        #expect(limits.resolve(domain: "gmail.com", site: google).sourceAddresses == ["2001:db8::25"])
+        let shop = limits.resolve(domain: "shop.test", site: other)
+        #expect(shop.sourceAddresses == ["192.0.2.12"] && shop.site == other.split(for: "shop.test"))
+        #expect(try load("").deliveryPolicy().limits.resolve(domain: "other.test", site: other).sourceAddresses == [])
     }
 
     @Test func dailyQuota() throws {

@@ -11,12 +11,14 @@ import TestPeers
     private let secret = ["SALVO_UNSUBSCRIBE_SECRET": "s3cret-for-tests-s3cret-for-tests-s3cret"]
 
     private func project(port: Int, source: String, recipients: Int) async throws -> String {
+        try await project(port: port, recipients: recipients, editing: [("  mode: mx", "  mode: mx\n  source_address: \"\(source)\"")])
+    }
+
+    private func project(port: Int, recipients: Int, editing: [(String, String)]) async throws -> String {
         var csv = "email,first_name,last_name,country,tags\n"
         for i in 0..<recipients { csv += "r\(i)@d\(i % 3).test,R,\(i),NG,new\n" }
-        let dir = try await SalvoBinary.initProject(editing: [
-            ("  mode: mx", "  mode: mx\n  source_address: \"\(source)\""),
-            ("127.0.0.1:2525", "127.0.0.1:\(port)"),
-        ], recipients: csv)
+        let dir = try await SalvoBinary.initProject(editing: editing + [("127.0.0.1:2525", "127.0.0.1:\(port)")],
+                                                    recipients: csv)
         for step in [["import", "customers", "recipients.csv"], ["campaign", "create", "welcome.yml"]] {
             let result = try await SalvoBinary.run(step, in: dir)
             #expect(result.status == 0, "salvo \(step.joined(separator: " ")): \(result.stderr)")
@@ -38,6 +40,47 @@ import TestPeers
             try String?.fetchAll(db, sql: "SELECT source_address FROM attempts")
         }
         #expect(sources.count == 6 && sources.allSatisfy { $0 == "127.0.0.2" }, "\(sources)")
+    }
+
+    /// `source_addresses` with two connections each: the server sees sessions from both
+    /// addresses, never more than two at once from either, and each attempt records the
+    /// address it was sent from.
+    @Test func eachOfSeveralSourceAddressesCarriesMailWithinItsOwnConnections() async throws {
+        let peer = try await HostileSMTPPeer.start(mode: "normal", ["--session-limit", "60"])
+        defer { peer.stop() }
+        let sources = ["127.0.0.2", "127.0.0.3"]
+        let dir = try await project(port: peer.port, recipients: 40, editing: [
+            ("default: { connections: 5, messages_per_connection: 100,",
+             "default: { connections: 2, messages_per_connection: 3, source_addresses: [\(sources.joined(separator: ", "))],"),
+        ])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let sent = try await SalvoBinary.run(["send", "welcome"], in: dir, environment: secret)
+        #expect(sent.status == 0, "\(sent.stdout) \(sent.stderr)")
+        #expect(sent.stdout.contains("sent 40,"), "\(sent.stdout)")
+        // The sessions open from each address at once, in the order the server saw them.
+        var clientOf: [Int: String] = [:]
+        var open: [String: Int] = [:]
+        var most: [String: Int] = [:]
+        for event in try peer.events() {
+            switch event.event {
+            case "connect":
+                guard let client = event.client else { continue }
+                clientOf[event.session] = client
+                open[client, default: 0] += 1
+                most[client] = max(most[client] ?? 0, open[client]!)
+            case "disconnect":
+                if let client = clientOf[event.session] { open[client, default: 0] -= 1 }
+            default:
+                continue
+            }
+        }
+        #expect(Set(clientOf.values) == Set(sources), "\(clientOf)")
+        #expect(most.values.allSatisfy { $0 <= 2 }, "\(most)")
+        let rows = try await DatabaseQueue(path: dir + "/salvo.db").read { db in
+            try Row.fetchAll(db, sql: "SELECT source_address, count(*) AS n FROM attempts GROUP BY 1 ORDER BY 1")
+        }
+        #expect(rows.map { $0["source_address"] as String? } == sources, "\(rows)")
+        #expect(rows.map { $0["n"] as Int }.reduce(0, +) == 40)
     }
 
     /// 192.0.2.77 (TEST-NET-1) is no address of this host: nothing reaches the server,

@@ -110,6 +110,10 @@ public struct SalvoConfiguration: Sendable {
         /// `tls: required` (true) or `opportunistic` (false) for the sites or domains the
         /// entry names; nil leaves `delivery.tls` in charge.
         public var requireTLS: Bool? = nil
+        /// `source_addresses: [192.0.2.10, 192.0.2.11]`: the local addresses the pool's
+        /// connections come from, each with `connections` of its own; nil leaves
+        /// `delivery.source_address` (or the system) in charge.
+        public var sourceAddresses: [String]? = nil
     }
 
     public struct LimitSettings: Sendable {
@@ -378,7 +382,12 @@ extension SalvoConfiguration {
     private static func limitSettings(_ value: YAMLValue, defaults: LimitSettings) throws -> LimitSettings {
         var settings = defaults
         let keys = try value.mapping(known: ["global", "default", "domains", "sites"])
-        if let global = keys["global"] { settings.global = try limits(global, over: defaults.global) }
+        if let global = keys["global"] {
+            if let sources = try global.mapping(known: limitKeys)["source_addresses"] {
+                throw sources.error("belongs to limits.default, limits.sites or limits.domains: limits.global caps connections and the rate of the whole process")
+            }
+            settings.global = try limits(global, over: defaults.global)
+        }
         if let fallback = keys["default"] { settings.default = try limits(fallback, over: defaults.default) }
         if let domains = keys["domains"] {
             for (domain, entry) in try domains.entries() { settings.domains[domain.lowercased()] = try limits(entry, over: Limits()) }
@@ -389,9 +398,12 @@ extension SalvoConfiguration {
         return settings
     }
 
+    private static let limitKeys = ["connections", "rate", "messages_per_connection", "recipients_per_transaction", "tls",
+                                    "source_addresses"]
+
     private static func limits(_ value: YAMLValue, over base: Limits) throws -> Limits {
         var limits = base
-        let keys = try value.mapping(known: ["connections", "rate", "messages_per_connection", "recipients_per_transaction", "tls"])
+        let keys = try value.mapping(known: limitKeys)
         if let v = keys["connections"] { limits.connections = try v.int(min: 1) }
         if let v = keys["rate"] {
             let text = try v.string()
@@ -401,7 +413,24 @@ extension SalvoConfiguration {
         if let v = keys["messages_per_connection"] { limits.messagesPerConnection = try v.int(min: 1) }
         if let v = keys["recipients_per_transaction"] { limits.recipientsPerTransaction = try v.int(min: 1) }
         if let v = keys["tls"] { limits.requireTLS = try v.oneOf(["required", "opportunistic"]) == "required" }
+        if let v = keys["source_addresses"] { limits.sourceAddresses = try sourceAddresses(v) }
         return limits
+    }
+
+    /// A list of this host's IP addresses, each once; one address alone may stand for a
+    /// list of one.
+    private static func sourceAddresses(_ value: YAMLValue) throws -> [String] {
+        var addresses: [String] = []
+        for entry in try value.array() {
+            let address = try entry.nonEmptyString()
+            guard IPAddress(address) != nil else {
+                throw entry.error("is not an IP address (\(address)): give this host's addresses, such as [192.0.2.10, 192.0.2.11]")
+            }
+            guard !addresses.contains(address) else { throw entry.error("\(address) is listed twice") }
+            addresses.append(address)
+        }
+        guard !addresses.isEmpty else { throw value.error("is empty: give at least one of this host's addresses") }
+        return addresses
     }
 
     static func duration(_ value: YAMLValue) throws -> ConfiguredDuration {

@@ -129,14 +129,15 @@ public struct NoticeSender: Sendable {
         case .deliver(let site, let found, let how): (siteName, destinations, via) = (site, found, how)
         }
         // The engine's connector: the same sessions, TLS policy and provider presets
-        // (a site whose limits require TLS gets no clear-text fallback).
+        // (a site whose limits require TLS gets no clear-text fallback), from the site's
+        // first source address when its limits give it some.
         let connector: SMTPConnector
         do {
             let sessions = DeliveryConnector(mx: configuration.mxSession(), relay: try configuration.relaySession(environment: environment),
                                              timeouts: timeouts)
             let site = DeliveryConnector.site(of: siteName, destinations: destinations)
-            let requireTLS = try configuration.deliveryPolicy().limits.resolve(domain: domain, site: site).requireTLS
-            connector = sessions.connector(via: via, requireTLS: requireTLS)
+            let limits = try configuration.deliveryPolicy().limits.resolve(domain: domain, site: site)
+            connector = sessions.connector(via: via, requireTLS: limits.requireTLS, sourceAddress: limits.sourceAddresses.first)
         } catch {
             return .failed("\(error)", permanent: false)
         }

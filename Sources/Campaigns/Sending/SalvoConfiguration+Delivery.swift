@@ -29,7 +29,8 @@ extension SalvoConfiguration {
         func map(_ limits: Limits) -> DeliveryLimits {
             DeliveryLimits(connections: limits.connections, rate: limits.rate,
                            messagesPerConnection: limits.messagesPerConnection,
-                           recipientsPerTransaction: limits.recipientsPerTransaction, requireTLS: limits.requireTLS)
+                           recipientsPerTransaction: limits.recipientsPerTransaction, requireTLS: limits.requireTLS,
+                           sourceAddresses: limits.sourceAddresses)
         }
         let siteLimits: SiteLimits
         do {

@@ -38,13 +38,17 @@ public struct DeliveryConnector: Sendable {
         return configuration
     }
 
-    /// Opens sessions for a route of kind `via`; `requireTLS` when the site's limits say so.
-    public func connector(via: Route.Via, requireTLS: Bool) -> SMTPConnector {
+    /// Opens sessions for a route of kind `via`; `requireTLS` when the site's limits say so;
+    /// from `sourceAddress` when given (a pool's lane), else from `delivery.source_address`
+    /// or the address the system picks.
+    public func connector(via: Route.Via, requireTLS: Bool, sourceAddress: String? = nil) -> SMTPConnector {
         let connector = self
         return { destination, address in
-            try await SMTPConnection.connect(host: address, port: destination.port, hostName: destination.host,
-                                             configuration: connector.configuration(via: via, requireTLS: requireTLS,
-                                                                                    destination: destination, address: address))
+            var configuration = connector.configuration(via: via, requireTLS: requireTLS,
+                                                        destination: destination, address: address)
+            if let sourceAddress { configuration.sourceAddress = sourceAddress }
+            return try await SMTPConnection.connect(host: address, port: destination.port, hostName: destination.host,
+                                                    configuration: configuration)
         }
     }
 

@@ -71,10 +71,10 @@ extension DeliveryEngine {
     /// opens. Until one session to the site has opened, its connects go one at a time: a
     /// site that refuses every session (a 421 greeting, a login refused) sees one
     /// connection fail before the next is tried, not one per worker at once; and a site
-    /// stopped meanwhile is not connected to again.
-    nonisolated func watched(_ connector: @escaping SMTPConnector, site: SiteKey) -> SMTPConnector {
+    /// stopped meanwhile is not connected to again. The lanes of one site's pool share
+    /// `gate`: the site is one destination, whichever address a session comes from.
+    nonisolated func watched(_ connector: @escaping SMTPConnector, site: SiteKey, gate: FirstConnectGate) -> SMTPConnector {
         let health = connectHealth
-        let gate = FirstConnectGate()
         return { destination, address in
             await gate.enter()
             if health.withLockedValue({ $0[site]?.stopped ?? false }) {

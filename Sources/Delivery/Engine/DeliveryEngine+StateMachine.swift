@@ -44,6 +44,9 @@ extension DeliveryEngine {
             var connections: Int
             var messagesPerConnection: Int
             var requireTLS: Bool
+            /// One lane of the pool per address, each with `connections`; empty for one
+            /// lane from `delivery.source_address` or the system's choice.
+            var sourceAddresses: [String] = []
         }
 
         /// An outcome recorded without a transaction of its own.

@@ -87,7 +87,9 @@ public actor DeliveryEngine {
     /// Where the engine's time comes from (a fake clock in tests).
     nonisolated let clock: DeliveryClock
     /// Opens sessions for a route of this kind; `true` when the site's limits require TLS.
-    private let connector: @Sendable (Route.Via, Bool) -> SMTPConnector
+    /// Opens sessions for a route of kind `via`, `requireTLS` or not, from a source address
+    /// (nil for `delivery.source_address` or the system's choice).
+    private let connector: @Sendable (Route.Via, Bool, String?) -> SMTPConnector
     let logger: Logger
 
     /// The pass's bookkeeping: every decision is the machine's, every effect the runner's.
@@ -144,10 +146,12 @@ public actor DeliveryEngine {
         machine = Machine(settings: settings.machine)
         pausedUntil = NIOLockedValueBox([:])
         if let connector {
-            self.connector = { _, _ in connector }
+            self.connector = { _, _, _ in connector }
         } else {
             let sessions = DeliveryConnector(mx: settings.mx, relay: settings.relay)
-            self.connector = { via, requireTLS in sessions.connector(via: via, requireTLS: requireTLS) }
+            self.connector = { via, requireTLS, source in
+                sessions.connector(via: via, requireTLS: requireTLS, sourceAddress: source)
+            }
         }
     }
 
@@ -297,14 +301,22 @@ public actor DeliveryEngine {
                     logger.error("handing back \(deliveries.count) deliveries: \(error)")
                 }
             case .makePool(let spec):
+                let gate = FirstConnectGate()
+                // One lane per source address, each with the site's connections.
+                let sources: [String?] = spec.sourceAddresses.isEmpty ? [nil] : spec.sourceAddresses
+                let lanes = sources.map { source in
+                    SitePool.Lane(sourceAddress: source,
+                                  connector: watched(connector(spec.via, spec.requireTLS, source), site: spec.site, gate: gate))
+                }
                 pools[spec.site] = SitePool(
                     site: spec.siteName, destinations: spec.destinations, maxConnections: spec.connections,
                     messagesPerConnection: spec.messagesPerConnection,
                     // The site's and the global connection limits hold for every sender of
                     // this store, not only this process.
                     leases: .shared(store, owner: settings.owner, site: spec.site, siteConnections: spec.connections,
+                                    sourceAddresses: spec.sourceAddresses,
                                     globalConnections: policy.withLockedValue { $0.limits.global.connections }, now: clock.date),
-                    clock: clock, connector: watched(connector(spec.via, spec.requireTLS), site: spec.site))
+                    clock: clock, lanes: lanes)
             case .startWorker(let site):
                 jobs?.yield(.work(site))
             case .stopSite(let site, let log):
@@ -396,8 +408,9 @@ public actor DeliveryEngine {
             let spec = Machine.PoolSpec(site: effective.site, siteName: siteName, destinations: destinations, via: via,
                                         connections: effective.connections,
                                         messagesPerConnection: effective.messagesPerConnection,
-                                        requireTLS: effective.requireTLS)
-            return .deliver(spec, concurrency: concurrency)
+                                        requireTLS: effective.requireTLS, sourceAddresses: effective.sourceAddresses)
+            // Each source address holds the site's connections: as many workers as all of them.
+            return .deliver(spec, concurrency: concurrency * max(1, effective.sourceAddresses.count))
         }
     }
 

@@ -13,6 +13,10 @@ extension SitePool {
     /// - Connections open, being opened, waiting for a lease or being closed never number
     ///   more than the limit: a slot frees only once its connection is gone, so the site
     ///   never sees one connection more than its limit, not even for a moment.
+    /// - With several lanes (one per source address, `source_addresses:`), the limit is
+    ///   each lane's: a provider counts connections per sending IP. A new connection goes to
+    ///   the lane with the fewest, the first of them on a tie, so the addresses share the
+    ///   work evenly.
     /// - A connection is only opened for a waiter that no idle connection or pending open
     ///   can serve.
     /// - A lowered limit closes idle connections beyond it at once and busy ones as they
@@ -25,16 +29,21 @@ extension SitePool {
         typealias WaiterID = Int
 
         struct Settings: Sendable, Hashable {
+            /// The limit of each lane.
             var maxConnections: Int
+            /// Lanes of connections, each with `maxConnections` of its own: one per source
+            /// address, or one for the system's choice.
+            var lanes: Int
             var idleTimeout: Duration
             /// Whether every connection needs a lease from the store first.
             var usesLeases: Bool
             var leaseRetryInterval: Duration
             var longestLeaseWait: Duration
 
-            init(maxConnections: Int, idleTimeout: Duration, usesLeases: Bool = false,
+            init(maxConnections: Int, lanes: Int = 1, idleTimeout: Duration, usesLeases: Bool = false,
                  leaseRetryInterval: Duration = .milliseconds(500), longestLeaseWait: Duration = .seconds(300)) {
                 self.maxConnections = max(1, maxConnections)
+                self.lanes = max(1, lanes)
                 self.idleTimeout = idleTimeout
                 self.usesLeases = usesLeases
                 self.leaseRetryInterval = leaseRetryInterval
@@ -62,17 +71,19 @@ extension SitePool {
             case broken
         }
 
+        typealias Lane = Int
+
         enum Action: Sendable, Hashable {
-            /// Ask the store for a lease of this connection; answer with `leaseGranted` or
-            /// `leaseRefused`.
-            case leaseConnection(ConnectionID)
-            /// Give back the lease this connection held.
-            case returnLease(ConnectionID)
+            /// Ask the store for a lease of this connection in its lane; answer with
+            /// `leaseGranted` or `leaseRefused`.
+            case leaseConnection(ConnectionID, lane: Lane = 0)
+            /// Give back the lease this connection held in its lane.
+            case returnLease(ConnectionID, lane: Lane = 0)
             case scheduleLeaseRetry(ConnectionID, at: Instant)
             case cancelLeaseRetry(ConnectionID)
-            /// Connect to the site's destinations in order; answer with `connectionOpened`
-            /// or `connectionFailed`.
-            case openConnection(ConnectionID)
+            /// Connect to the site's destinations in order, from the lane's source address;
+            /// answer with `connectionOpened` or `connectionFailed`.
+            case openConnection(ConnectionID, lane: Lane = 0)
             /// The connection is the waiter's now; answer with `connectionReleased` when it
             /// comes back, or `connectionWasStale` when it turns out to be dead already.
             case handOver(ConnectionID, to: WaiterID)
@@ -106,6 +117,7 @@ extension SitePool {
 
         private struct Connection: Hashable {
             var slot: Slot
+            var lane: Lane
             var holdsLease = false
         }
 
@@ -126,17 +138,22 @@ extension SitePool {
         private var waiters: [Waiter] = []
         private var nextConnectionID: ConnectionID = 0
         private var lifecycle = Lifecycle.running
-        /// The most connections counted against the limit at once so far.
+        /// The most connections counted against the limits at once so far, all lanes together.
         private(set) var peak = 0
+        /// The most connections counted against each lane's limit at once so far.
+        private(set) var lanePeaks: [Int]
 
         init(settings: Settings) {
             self.settings = settings
+            lanePeaks = Array(repeating: 0, count: settings.lanes)
         }
 
         var maxConnections: Int { settings.maxConnections }
         var isShutDown: Bool { lifecycle == .shutDown }
-        /// Connections open, being opened or closed: what counts against the limit.
+        /// Connections open, being opened or closed: what counts against the limits.
         var count: Int { connections.count }
+        /// The lane connection `id` is in, while the pool knows it.
+        func lane(of id: ConnectionID) -> Lane? { connections[id]?.lane }
         var waiting: Int { waiters.count }
         var idleCount: Int { idle.count }
 
@@ -160,12 +177,13 @@ extension SitePool {
         mutating func leaseGranted(_ id: ConnectionID, now: Instant) -> [Action] {
             guard connections[id]?.slot == .leasing else { return [] }
             connections[id]?.holdsLease = true
+            let lane = connections[id]?.lane ?? 0
             if isNeeded(id) {
                 connections[id]?.slot = .connecting
-                return [.openConnection(id)]
+                return [.openConnection(id, lane: lane)]
             }
             connections[id] = nil
-            return [.returnLease(id)] + finishShutdownIfDone()
+            return [.returnLease(id, lane: lane)] + finishShutdownIfDone()
         }
 
         mutating func leaseRefused(_ id: ConnectionID, now: Instant) -> [Action] {
@@ -191,15 +209,15 @@ extension SitePool {
             guard connections[id]?.slot == .waitingForLease else { return [] }
             if isNeeded(id) {
                 connections[id]?.slot = .leasing
-                return [.leaseConnection(id)]
+                return [.leaseConnection(id, lane: connections[id]?.lane ?? 0)]
             }
             connections[id] = nil
             return finishShutdownIfDone()
         }
 
         mutating func connectionOpened(_ id: ConnectionID, now: Instant) -> [Action] {
-            guard connections[id]?.slot == .connecting else { return [] }
-            if lifecycle != .running || live > settings.maxConnections {
+            guard let connection = connections[id], connection.slot == .connecting else { return [] }
+            if lifecycle != .running || live(in: connection.lane) > settings.maxConnections {
                 connections[id]?.slot = .closing
                 return [.closeConnection(id, quit: true)]
             }
@@ -210,7 +228,7 @@ extension SitePool {
         mutating func connectionFailed(_ id: ConnectionID, error: SMTPError, now: Instant) -> [Action] {
             guard let connection = connections[id], connection.slot == .connecting else { return [] }
             connections[id] = nil
-            var actions: [Action] = connection.holdsLease ? [.returnLease(id)] : []
+            var actions: [Action] = connection.holdsLease ? [.returnLease(id, lane: connection.lane)] : []
             // The open was for the oldest waiter no other pending open covers: it hears why,
             // and the engine decides what the failure means for the site.
             if waiters.count > pending {
@@ -220,7 +238,7 @@ extension SitePool {
         }
 
         mutating func connectionReleased(_ id: ConnectionID, _ returned: Return, now: Instant) -> [Action] {
-            guard connections[id]?.slot == .inUse else { return [] }
+            guard let connection = connections[id], connection.slot == .inUse else { return [] }
             switch returned {
             case .broken:
                 connections[id]?.slot = .closing
@@ -229,7 +247,7 @@ extension SitePool {
                 connections[id]?.slot = .closing
                 return [.closeConnection(id, quit: true)]
             case .reusable:
-                if lifecycle != .running || live > settings.maxConnections {
+                if lifecycle != .running || live(in: connection.lane) > settings.maxConnections {
                     connections[id]?.slot = .closing
                     return [.closeConnection(id, quit: true)]
                 }
@@ -252,7 +270,7 @@ extension SitePool {
         mutating func connectionClosed(_ id: ConnectionID, now: Instant) -> [Action] {
             guard let connection = connections[id], connection.slot == .closing else { return [] }
             connections[id] = nil
-            let actions: [Action] = connection.holdsLease ? [.returnLease(id)] : []
+            let actions: [Action] = connection.holdsLease ? [.returnLease(id, lane: connection.lane)] : []
             return actions + serve(now: now) + finishShutdownIfDone()
         }
 
@@ -267,17 +285,21 @@ extension SitePool {
         mutating func setMaxConnections(_ value: Int, now: Instant) -> [Action] {
             settings.maxConnections = max(1, value)
             var actions: [Action] = []
-            // Spare idle connections close now, the longest idle first.
-            while live > settings.maxConnections, !idle.isEmpty {
-                let id = idle.removeFirst()
-                connections[id]?.slot = .closing
-                actions += [.cancelIdleTimer(id), .closeConnection(id, quit: true)]
-            }
-            // Slots waiting to ask for a lease again hold nothing: drop those beyond the limit.
-            for id in connections.keys.sorted().reversed()
-            where connections.count > settings.maxConnections && connections[id]?.slot == .waitingForLease {
-                connections[id] = nil
-                actions.append(.cancelLeaseRetry(id))
+            for lane in 0..<settings.lanes {
+                // Spare idle connections close now, the longest idle first.
+                while live(in: lane) > settings.maxConnections,
+                      let index = idle.firstIndex(where: { connections[$0]?.lane == lane }) {
+                    let id = idle.remove(at: index)
+                    connections[id]?.slot = .closing
+                    actions += [.cancelIdleTimer(id), .closeConnection(id, quit: true)]
+                }
+                // Slots waiting to ask for a lease again hold nothing: drop those beyond the limit.
+                for id in connections.keys.sorted().reversed()
+                where count(in: lane) > settings.maxConnections
+                    && connections[id]?.lane == lane && connections[id]?.slot == .waitingForLease {
+                    connections[id] = nil
+                    actions.append(.cancelLeaseRetry(id))
+                }
             }
             return actions + serve(now: now)
         }
@@ -303,13 +325,30 @@ extension SitePool {
 
         // MARK: - Rules
 
-        /// Connections not being closed.
-        private var live: Int { connections.values.count(where: { $0.slot != .closing }) }
+        /// Connections of `lane` not being closed.
+        private func live(in lane: Lane) -> Int {
+            connections.values.count(where: { $0.lane == lane && $0.slot != .closing })
+        }
+        /// Connections of `lane` counting against its limit.
+        func count(in lane: Lane) -> Int {
+            connections.values.count(where: { $0.lane == lane })
+        }
         private var pending: Int { connections.values.count(where: { $0.slot.isPending }) }
 
-        /// Whether the pending slot `id` still has a waiter to serve, within the limit.
+        /// The lane a new connection goes to: the one with the fewest connections, the
+        /// first of them on a tie; nil when every lane is at its limit.
+        private func laneWithRoom() -> Lane? {
+            var counts = Array(repeating: 0, count: settings.lanes)
+            for connection in connections.values { counts[connection.lane] += 1 }
+            guard let fewest = counts.indices.min(by: { (counts[$0], $0) < (counts[$1], $1) }),
+                  counts[fewest] < settings.maxConnections else { return nil }
+            return fewest
+        }
+
+        /// Whether the pending slot `id` still has a waiter to serve, within its lane's limit.
         private func isNeeded(_ id: ConnectionID) -> Bool {
-            guard lifecycle == .running, connections.count <= settings.maxConnections else { return false }
+            guard lifecycle == .running, let lane = connections[id]?.lane,
+                  count(in: lane) <= settings.maxConnections else { return false }
             // Pending slots serve waiters in order of creation; this one is needed when
             // there are more waiters than pending slots made before it.
             let before = connections.filter { $0.key < id && $0.value.slot.isPending }.count
@@ -336,16 +375,17 @@ extension SitePool {
                 actions += [.cancelIdleTimer(id), .handOver(id, to: waiters.removeFirst().id)]
             }
             var uncovered = waiters.count - pending
-            while uncovered > 0, connections.count < settings.maxConnections {
+            while uncovered > 0, let lane = laneWithRoom() {
                 let id = nextConnectionID
                 nextConnectionID += 1
                 if settings.usesLeases {
-                    connections[id] = Connection(slot: .leasing)
-                    actions.append(.leaseConnection(id))
+                    connections[id] = Connection(slot: .leasing, lane: lane)
+                    actions.append(.leaseConnection(id, lane: lane))
                 } else {
-                    connections[id] = Connection(slot: .connecting)
-                    actions.append(.openConnection(id))
+                    connections[id] = Connection(slot: .connecting, lane: lane)
+                    actions.append(.openConnection(id, lane: lane))
                 }
+                lanePeaks[lane] = max(lanePeaks[lane], count(in: lane))
                 uncovered -= 1
             }
             peak = max(peak, connections.count)

@@ -18,13 +18,28 @@ public typealias SMTPConnector = @Sendable (_ destination: Destination, _ addres
 /// site's limit holds for all the processes sending from that store; a waiter waits while
 /// the store has none to give.
 ///
+/// A pool of several lanes (`Lane`, one per source address of `source_addresses:`) holds
+/// up to `maxConnections` in each: a provider counts connections per sending IP.
+///
 /// The decisions are `StateMachine`'s; this actor only carries out its actions and
 /// reports what came of them, so nothing it knew before an await is trusted after it.
 public actor SitePool {
+    /// Connections made one way: from one source address, or from the one the system picks.
+    public struct Lane: Sendable {
+        /// The local address the lane's connections come from; nil for the system's choice.
+        public var sourceAddress: String?
+        public var connector: SMTPConnector
+
+        public init(sourceAddress: String? = nil, connector: @escaping SMTPConnector) {
+            self.sourceAddress = sourceAddress
+            self.connector = connector
+        }
+    }
+
     public let site: String
     public private(set) var destinations: [Destination]
     public let messagesPerConnection: Int
-    private let connector: SMTPConnector
+    public let lanes: [Lane]
     private let leases: Leases
     private let clock: Clock
 
@@ -38,27 +53,43 @@ public actor SitePool {
     private var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
 
     /// - Parameters:
-    ///   - leases: store-wide connection leases (`.shared`); `.none` for this pool's limit only.
+    ///   - maxConnections: the limit of each lane.
+    ///   - leases: store-wide connection leases (`.shared`, with as many lanes as `lanes`);
+    ///     `.none` for this pool's limit only.
     ///   - clock: the time the idle and lease-retry timers run on.
+    ///   - lanes: how connections are made, at least one.
+    public init<C: _Concurrency.Clock>(site: String, destinations: [Destination], maxConnections: Int,
+                                       messagesPerConnection: Int, idleTimeout: Duration = .seconds(5),
+                                       leases: Leases = .none, clock: C = ContinuousClock(),
+                                       lanes: [Lane]) where C.Duration == Duration {
+        precondition(!lanes.isEmpty && leases.fit(lanes: lanes.count), "a pool needs a lane, and leases for each")
+        self.site = site
+        self.destinations = destinations
+        self.messagesPerConnection = max(1, messagesPerConnection)
+        self.lanes = lanes
+        self.leases = leases
+        self.clock = Clock(clock)
+        machine = StateMachine(settings: .init(
+            maxConnections: maxConnections, lanes: lanes.count, idleTimeout: idleTimeout, usesLeases: leases.isEnabled,
+            leaseRetryInterval: leases.retryInterval, longestLeaseWait: leases.longestWait))
+    }
+
+    /// A pool of one lane: connections from the address the system (or the connector) picks.
     public init<C: _Concurrency.Clock>(site: String, destinations: [Destination], maxConnections: Int,
                                        messagesPerConnection: Int, idleTimeout: Duration = .seconds(5),
                                        leases: Leases = .none, clock: C = ContinuousClock(),
                                        connector: @escaping SMTPConnector) where C.Duration == Duration {
-        self.site = site
-        self.destinations = destinations
-        self.messagesPerConnection = max(1, messagesPerConnection)
-        self.connector = connector
-        self.leases = leases
-        self.clock = Clock(clock)
-        machine = StateMachine(settings: .init(
-            maxConnections: maxConnections, idleTimeout: idleTimeout, usesLeases: leases.isEnabled,
-            leaseRetryInterval: leases.retryInterval, longestLeaseWait: leases.longestWait))
+        self.init(site: site, destinations: destinations, maxConnections: maxConnections,
+                  messagesPerConnection: messagesPerConnection, idleTimeout: idleTimeout, leases: leases, clock: clock,
+                  lanes: [Lane(connector: connector)])
     }
 
-    /// The ceiling of open connections right now (adaptive back-off lowers it).
+    /// The ceiling of open connections in each lane right now (adaptive back-off lowers it).
     public var maxConnections: Int { machine.maxConnections }
-    /// The most connections open (or being opened or closed) at once so far.
+    /// The most connections open (or being opened or closed) at once so far, all lanes together.
     public var peakOpen: Int { machine.peak }
+    /// The most connections open (or being opened or closed) at once so far in each lane.
+    public var lanePeaks: [Int] { machine.lanePeaks }
     /// Connections open, being opened or being closed now.
     public var openCount: Int { machine.count }
     /// Callers waiting for a connection now.
@@ -137,20 +168,21 @@ public actor SitePool {
     private func run(_ actions: [StateMachine<Clock.Instant>.Action]) {
         for action in actions {
             switch action {
-            case .leaseConnection(let id):
-                Task { await self.lease(id) }
-            case .returnLease:
+            case .leaseConnection(let id, let lane):
+                Task { await self.lease(id, lane: lane) }
+            case .returnLease(_, let lane):
                 let leases = self.leases
-                Task { await leases.giveBack() }
+                Task { await leases.giveBack(lane: lane) }
             case .scheduleLeaseRetry(let id, let deadline):
                 schedule(id, .leaseRetry, at: deadline)
             case .scheduleIdleTimer(let id, let deadline):
                 schedule(id, .idle, at: deadline)
             case .cancelLeaseRetry(let id), .cancelIdleTimer(let id):
                 timers.removeValue(forKey: id)?.cancel()
-            case .openConnection(let id):
+            case .openConnection(let id, let lane):
                 let destinations = self.destinations
-                Task { await self.open(id, destinations: destinations) }
+                let connector = lanes[lane].connector
+                Task { await self.open(id, destinations: destinations, connector: connector) }
             case .handOver(let id, let waiter):
                 guard let connection = connections[id] else { continue }
                 guard let continuation = waiters.removeValue(forKey: waiter) else {
@@ -202,15 +234,15 @@ public actor SitePool {
         }
     }
 
-    private func lease(_ id: Int) async {
-        let granted = await leases.take()
+    private func lease(_ id: Int, lane: Int) async {
+        let granted = await leases.take(lane: lane)
         let now = clock.now()
         run(granted ? machine.leaseGranted(id, now: now) : machine.leaseRefused(id, now: now))
     }
 
-    private func open(_ id: Int, destinations: [Destination]) async {
+    private func open(_ id: Int, destinations: [Destination], connector: SMTPConnector) async {
         do {
-            let connection = try await connect(destinations)
+            let connection = try await connect(destinations, with: connector)
             connections[id] = connection
             connectionIDs[ObjectIdentifier(connection)] = id
             run(machine.connectionOpened(id, now: clock.now()))
@@ -230,7 +262,8 @@ public actor SitePool {
     /// does, the error of the attempt that says most: a sender-side failure (the engine
     /// stops the route for it) before the last destination's own reason, the others named
     /// in its detail.
-    private nonisolated func connect(_ destinations: [Destination]) async throws(SMTPError) -> SMTPConnection {
+    private nonisolated func connect(_ destinations: [Destination],
+                                     with connector: SMTPConnector) async throws(SMTPError) -> SMTPConnection {
         var failures: [(destination: Destination, address: String, error: SMTPError)] = []
         for destination in destinations {
             for address in destination.addresses {

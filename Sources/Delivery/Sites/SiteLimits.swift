@@ -16,8 +16,8 @@
 /// A `domains` entry's `rate` is a bucket of that domain's own, inside its site (the
 /// site keeps its own rate too): `yahoo.com: { rate: 100/hour }` slows yahoo.com and not
 /// ymail.com, though both share Yahoo's MX. A `domains` entry that sets pool settings
-/// (connections, messages per connection, recipients per transaction, TLS) cannot share a
-/// pool with domains that do not, so that domain is split into a site of its own
+/// (connections, messages per connection, recipients per transaction, TLS, source
+/// addresses) cannot share a pool with domains that do not, so that domain is split into a site of its own
 /// (`SiteKey.split(for:)`), like KumoMTA's `mx_rollup = false`.
 public struct SiteLimits: Sendable {
     /// The whole process: `connections` and `rate` are read; the rest is ignored.
@@ -66,6 +66,9 @@ public struct SiteLimits: Sendable {
         public var messagesPerConnection: Int
         public var recipientsPerTransaction: Int
         public var requireTLS: Bool
+        /// The pool's source addresses, each a lane with `connections` of its own; empty
+        /// for one lane from `delivery.source_address` or the system's choice.
+        public var sourceAddresses: [String]
         /// The site's bucket (from `default` and `sites`), nil for no limit.
         public var siteRate: Rate?
         /// The domain's own bucket (its `domains` entry), nil for none.
@@ -121,7 +124,8 @@ public struct SiteLimits: Sendable {
                 limits = limits.overlaid(by: DeliveryLimits(connections: entry.connections,
                                                             messagesPerConnection: entry.messagesPerConnection,
                                                             recipientsPerTransaction: entry.recipientsPerTransaction,
-                                                            requireTLS: entry.requireTLS))
+                                                            requireTLS: entry.requireTLS,
+                                                            sourceAddresses: entry.sourceAddresses))
             }
         }
         return Effective(site: key,
@@ -129,6 +133,7 @@ public struct SiteLimits: Sendable {
                          messagesPerConnection: limits.messagesPerConnection ?? Self.fallback.messagesPerConnection!,
                          recipientsPerTransaction: limits.recipientsPerTransaction ?? Self.fallback.recipientsPerTransaction!,
                          requireTLS: limits.requireTLS ?? false,
+                         sourceAddresses: limits.sourceAddresses ?? [],
                          siteRate: siteRate,
                          domainRate: domainRate,
                          sources: sources)

@@ -7,8 +7,8 @@ import TestPeers
 @Suite struct SitePoolStateMachineTests {
     typealias Machine = SitePool.StateMachine<FakeInstant>
 
-    static func machine(_ limit: Int, idle: Duration = .seconds(5), leases: Bool = false) -> Machine {
-        Machine(settings: .init(maxConnections: limit, idleTimeout: idle, usesLeases: leases,
+    static func machine(_ limit: Int, lanes: Int = 1, idle: Duration = .seconds(5), leases: Bool = false) -> Machine {
+        Machine(settings: .init(maxConnections: limit, lanes: lanes, idleTimeout: idle, usesLeases: leases,
                                 leaseRetryInterval: .milliseconds(500), longestLeaseWait: .seconds(10)))
     }
 
@@ -253,9 +253,55 @@ import TestPeers
     /// Thousands of random events, each answered as the runner would: the limit is never
     /// exceeded by a new connection, connections and failures go to the oldest waiter,
     /// every waiter gets exactly one answer, and shutdown returns every lease.
-    @Test(arguments: [1, 2, 3] as [UInt64]) func aRandomWalkKeepsEveryRule(seed: UInt64) {
+    /// Two source addresses with two connections each: new connections alternate between
+    /// the lanes, each lane keeps its own limit, and a lease is asked and returned in the
+    /// lane of its connection.
+    @Test func eachLaneHoldsItsOwnLimitAndTheyShareTheWork() {
+        var pool = Self.machine(2, lanes: 2, leases: true)
+        #expect(pool.acquire(0, now: .start) == [.leaseConnection(0, lane: 0)])
+        #expect(pool.acquire(1, now: .start) == [.leaseConnection(1, lane: 1)])
+        #expect(pool.acquire(2, now: .start) == [.leaseConnection(2, lane: 0)])
+        #expect(pool.acquire(3, now: .start) == [.leaseConnection(3, lane: 1)])
+        // Both lanes full: the fifth waits.
+        #expect(pool.acquire(4, now: .start) == [])
+        #expect(pool.count == 4 && pool.count(in: 0) == 2 && pool.count(in: 1) == 2)
+        #expect(pool.leaseGranted(1, now: .seconds(1)) == [.openConnection(1, lane: 1)])
+        #expect(pool.leaseGranted(0, now: .seconds(1)) == [.openConnection(0, lane: 0)])
+        #expect(pool.connectionOpened(1, now: .seconds(2)) == [.handOver(1, to: 0)])
+        // A failed open returns its lane's lease; its waiter hears why, and the lane with
+        // room (lane 1's slot is gone) gets the next try.
+        #expect(pool.connectionFailed(0, error: Self.refused, now: .seconds(2))
+                == [.returnLease(0, lane: 0), .failWaiter(1, .connect(Self.refused)), .leaseConnection(4, lane: 0)])
+        #expect(pool.lane(of: 4) == 0)
+        // A closed connection gives back its own lane's lease and frees a slot there.
+        #expect(pool.connectionReleased(1, .spent, now: .seconds(3)) == [.closeConnection(1, quit: true)])
+        #expect(pool.connectionClosed(1, now: .seconds(3)) == [.returnLease(1, lane: 1)])
+        #expect(pool.lanePeaks == [2, 2] && pool.peak == 4)
+    }
+
+    /// Back-off lowers the limit of every lane: each lane closes its own spare idle
+    /// connection, and neither gives its room to the other.
+    @Test func aLoweredLimitHoldsInEveryLane() {
+        var pool = Self.machine(2, lanes: 2)
+        for waiter in 0..<4 { #expect(pool.acquire(waiter, now: .start) == [.openConnection(waiter, lane: waiter % 2)]) }
+        for id in 0..<4 { #expect(pool.connectionOpened(id, now: .start) == [.handOver(id, to: id)]) }
+        for id in 0..<4 { #expect(pool.connectionReleased(id, .reusable, now: .seconds(1)) == [.scheduleIdleTimer(id, at: .seconds(6))]) }
+        #expect(pool.setMaxConnections(1, now: .seconds(2))
+                == [.cancelIdleTimer(0), .closeConnection(0, quit: true), .cancelIdleTimer(1), .closeConnection(1, quit: true)])
+        #expect(pool.count(in: 0) == 2 && pool.count(in: 1) == 2, "closing still counts")
+        #expect(pool.connectionClosed(0, now: .seconds(3)) == [])
+        #expect(pool.connectionClosed(1, now: .seconds(3)) == [])
+        // One idle connection left in each lane; two waiters take them, a third waits.
+        #expect(pool.acquire(4, now: .seconds(4)) == [.cancelIdleTimer(3), .handOver(3, to: 4)])
+        #expect(pool.acquire(5, now: .seconds(4)) == [.cancelIdleTimer(2), .handOver(2, to: 5)])
+        #expect(pool.acquire(6, now: .seconds(4)) == [])
+        #expect(pool.count == 2)
+    }
+
+    @Test(arguments: [1, 2, 3, 4] as [UInt64]) func aRandomWalkKeepsEveryRule(seed: UInt64) {
         var generator = SeededGenerator(seed: seed)
-        var walk = Walk(machine: Self.machine(3, leases: seed != 1))
+        let lanes = seed >= 3 ? 2 : 1
+        var walk = Walk(machine: Self.machine(3, lanes: lanes, leases: seed != 1))
         for _ in 0..<3000 {
             walk.step(using: &generator)
         }
@@ -266,7 +312,8 @@ import TestPeers
         #expect(walk.answered == walk.nextWaiter, "every waiter answered once")
         #expect(walk.leasesHeld == 0)
         #expect(walk.machine.count == 0)
-        #expect(walk.machine.peak <= 4)
+        #expect(walk.machine.lanePeaks.count == lanes && walk.machine.lanePeaks.allSatisfy { $0 <= 4 })
+        #expect(walk.machine.peak <= 4 * lanes)
     }
 }
 
@@ -370,23 +417,24 @@ private struct Walk {
     }
 
     private mutating func event(_ body: (inout Machine) -> [Machine.Action]) {
-        let before = machine.count
+        let lanes = 0..<machine.settings.lanes
+        let before = lanes.map { machine.count(in: $0) }
         let actions = body(&machine)
-        if machine.count > before, machine.count > machine.maxConnections {
-            violations.append("\(machine.count) connections over a limit of \(machine.maxConnections)")
+        for lane in lanes where machine.count(in: lane) > before[lane] && machine.count(in: lane) > machine.maxConnections {
+            violations.append("\(machine.count(in: lane)) connections in lane \(lane) over a limit of \(machine.maxConnections)")
         }
         for action in actions { perform(action) }
     }
 
     private mutating func perform(_ action: Machine.Action) {
         switch action {
-        case .leaseConnection(let id): leasing.append(id)
+        case .leaseConnection(let id, _): leasing.append(id)
         case .returnLease:
             leasesHeld -= 1
             if leasesHeld < 0 { violations.append("a lease returned twice") }
         case .scheduleLeaseRetry(let id, let at): leaseTimers[id] = at
         case .cancelLeaseRetry(let id): leaseTimers[id] = nil
-        case .openConnection(let id): opening.append(id)
+        case .openConnection(let id, _): opening.append(id)
         case .handOver(let id, let waiter):
             if waiter != waiting.first { violations.append("connection \(id) to waiter \(waiter) before \(waiting)") }
             waiting.removeAll { $0 == waiter }

@@ -7,11 +7,12 @@ import TestPeers
 /// The pool's runner against real SMTP servers on loopback: connections opened, reused,
 /// spent and closed as the state machine says, seen from the server's side.
 @Suite struct SitePoolTests {
-    static func connector(counting opens: Tally? = nil) -> SMTPConnector {
+    static func connector(counting opens: Tally? = nil, from source: String? = nil) -> SMTPConnector {
         { destination, address in
             await opens?.add()
             var configuration = SMTPConfiguration.mx(heloName: "pool.test", tls: .none)
             configuration.timeouts = .uniform(.seconds(5))
+            configuration.sourceAddress = source
             return try await SMTPConnection.connect(host: address, port: destination.port, configuration: configuration)
         }
     }
@@ -192,6 +193,46 @@ import TestPeers
         #expect(await store.held(siteKey) == 0)
         #expect(await store.held("global") == 0)
         #expect(try await TestPeers.eventually { establishedConnections(toPort: sink.port) == 0 })
+    }
+
+    /// Two source addresses, two connections each: both addresses carry mail, neither
+    /// lane ever holds more than its two, each leases `site:<site>@<address>` of its own
+    /// (the site-wide key is not taken), and every lease comes back.
+    @Test func eachSourceAddressIsALaneWithItsOwnLimitAndLeases() async throws {
+        let sink = try await SMTPSinkPeer.start()
+        defer { sink.stop() }
+        let store = LeaseLedger()
+        let site = SiteKey(host: "127.0.0.1", port: sink.port)
+        let sources = ["127.0.0.2", "127.0.0.3"]
+        let pool = SitePool(site: "route:127.0.0.1:\(sink.port)", destinations: [Self.destination(sink.port)],
+                            maxConnections: 2, messagesPerConnection: 2,
+                            leases: .shared(store, owner: "send", site: site, siteConnections: 2, sourceAddresses: sources,
+                                            globalConnections: 10, now: { Date(timeIntervalSince1970: 1_800_000_000) }),
+                            lanes: sources.map { SitePool.Lane(sourceAddress: $0, connector: Self.connector(from: $0)) })
+        let used = try await withThrowingTaskGroup(of: String?.self) { group in
+            for i in 0..<30 {
+                group.addTask {
+                    try await pool.withConnection { connection in
+                        let result = try await connection.send(Self.message(i))
+                        #expect(result.recipients.first?.status == .accepted)
+                        return connection.localAddress
+                    }
+                }
+            }
+            return try await group.reduce(into: Set<String?>()) { $0.insert($1) }
+        }
+        await pool.shutdown()
+        #expect(try await TestPeers.eventually { try sink.transactions().count == 30 })
+        #expect(used == Set(sources))
+        #expect(await pool.lanePeaks.allSatisfy { $0 <= 2 })
+        for source in sources {
+            let key = SitePool.Leases.siteKey(site, from: source)
+            #expect(key == "site:127.0.0.1:\(sink.port)@\(source)")
+            #expect(await (1...2).contains(store.most[key] ?? 0))
+            #expect(await store.held(key) == 0)
+        }
+        #expect(await store.most[SitePool.Leases.siteKey(site)] == nil)
+        #expect(await store.held("global") == 0)
     }
 }
 
