@@ -131,4 +131,38 @@ import TestPeers
         let busiest = SharedRateCommandTests.busiestSecond(starts)
         #expect(busiest <= allowance, "\(busiest) transactions began within one second; the shared rate allows \(allowance)")
     }
+
+    /// Two senders of one campaign from one host with two source addresses and one
+    /// connection each: the store's per-address leases hold for both processes together,
+    /// so the server never sees two sessions at once from one address, and both carry mail.
+    @Test func twoSendersShareEachSourceAddressesConnections() async throws {
+        let peer = try await HostileSMTPPeer.start(mode: "normal", ["--session-limit", "120"])
+        defer { peer.stop() }
+        let server = try await PostgresServer.shared()
+        let database = try await server.makeDatabase()
+        defer { server.dropDatabase(database) }
+        let count = 60
+        var csv = "email,first_name,last_name,country,tags\n"
+        for i in 0..<count { csv += "r\(i)@d\(i % 3).example,P,\(i),NG,new\n" }
+        let sources = ["127.0.0.2", "127.0.0.3"]
+        let (dir, url) = try await fleetProject(csv: csv, edits: [
+            ("127.0.0.1:2525", "127.0.0.1:\(peer.port)"),
+            ("default: { connections: 5, messages_per_connection: 100,",
+             "default: { connections: 1, messages_per_connection: 2, source_addresses: [\(sources.joined(separator: ", "))],"),
+            ("recipients_per_transaction: 50", "recipients_per_transaction: 1"),
+        ], server: server, database: database)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+
+        let senders = try (0..<2).map { _ in try SalvoBinary.start(["send", "welcome", "--db", url], in: dir, environment: secret) }
+        for sender in senders {
+            let result = await sender.finished(timeout: 300)
+            #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        }
+        #expect(try await server.query("SELECT state, count(*) FROM deliveries GROUP BY state", database: database) == "sent|\(count)")
+        #expect(try peer.events().filter { $0.event == "message" }.count == count)
+        let most = HostileSMTPPeer.mostOpenAtOnce(byClient: try peer.events())
+        #expect(Set(most.keys) == Set(sources) && most.values.allSatisfy { $0 == 1 }, "\(most)")
+        #expect(try await server.query("SELECT DISTINCT source_address FROM attempts ORDER BY 1", database: database)
+                == sources.joined(separator: "\n"))
+    }
 }

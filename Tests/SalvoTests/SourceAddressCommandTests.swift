@@ -58,24 +58,8 @@ import TestPeers
         #expect(sent.status == 0, "\(sent.stdout) \(sent.stderr)")
         #expect(sent.stdout.contains("sent 40,"), "\(sent.stdout)")
         // The sessions open from each address at once, in the order the server saw them.
-        var clientOf: [Int: String] = [:]
-        var open: [String: Int] = [:]
-        var most: [String: Int] = [:]
-        for event in try peer.events() {
-            switch event.event {
-            case "connect":
-                guard let client = event.client else { continue }
-                clientOf[event.session] = client
-                open[client, default: 0] += 1
-                most[client] = max(most[client] ?? 0, open[client]!)
-            case "disconnect":
-                if let client = clientOf[event.session] { open[client, default: 0] -= 1 }
-            default:
-                continue
-            }
-        }
-        #expect(Set(clientOf.values) == Set(sources), "\(clientOf)")
-        #expect(most.values.allSatisfy { $0 <= 2 }, "\(most)")
+        let most = HostileSMTPPeer.mostOpenAtOnce(byClient: try peer.events())
+        #expect(Set(most.keys) == Set(sources) && most.values.allSatisfy { $0 <= 2 }, "\(most)")
         let rows = try await DatabaseQueue(path: dir + "/salvo.db").read { db in
             try Row.fetchAll(db, sql: "SELECT source_address, count(*) AS n FROM attempts GROUP BY 1 ORDER BY 1")
         }

@@ -48,6 +48,28 @@ public struct HostileSMTPPeer: Sendable {
     public func logins() throws -> Int { try events().filter { $0.event == "auth" }.count }
     /// Messages whose content the peer took (a 250 after the final dot).
     public func messages() throws -> [HostileEvent] { try events().filter { $0.event == "message" } }
+    /// The most sessions each client address had open at once, in the order the peer saw
+    /// its connects and disconnects.
+    public static func mostOpenAtOnce(byClient events: [HostileEvent]) -> [String: Int] {
+        var clientOf: [Int: String] = [:]
+        var open: [String: Int] = [:]
+        var most: [String: Int] = [:]
+        for event in events {
+            switch event.event {
+            case "connect":
+                guard let client = event.client else { continue }
+                clientOf[event.session] = client
+                open[client, default: 0] += 1
+                most[client] = max(most[client] ?? 0, open[client]!)
+            case "disconnect":
+                if let client = clientOf[event.session] { open[client, default: 0] -= 1 }
+            default:
+                continue
+            }
+        }
+        return most
+    }
+
     /// Sessions open now (from the last connect or disconnect event).
     public func openSessions() throws -> Int {
         try events().last(where: { $0.event == "connect" || $0.event == "disconnect" })?.open ?? 0
