@@ -244,7 +244,8 @@ extension DeliveryEngine {
             admission: while taken.count < limit, let delivery = queue.first {
                 switch policy.admit(domain: delivery.domain, site: site, now: now) {
                 case .proceed(let effective):
-                    taken.append(Admitted(delivery: delivery, limitsSite: effective.site))
+                    taken.append(Admitted(delivery: delivery, limitsSite: effective.site,
+                                          siteRate: effective.siteRate, domainRate: effective.domainRate))
                     _ = queue.popFirst()
                     queued -= 1
                 case .wait(let until) where now.duration(to: until) > settings.longestWait:
@@ -416,5 +417,9 @@ extension DeliveryEngine {
         var delivery: ClaimedDelivery
         /// The site the policy counts this message's reply against (`Effective.site`).
         var limitsSite: SiteKey
+        /// The site's and the domain's rates as the admission resolved them: the sends
+        /// the store's shared budgets are asked for, without resolving the limits again.
+        var siteRate: Rate?
+        var domainRate: Rate?
     }
 }

@@ -45,7 +45,7 @@ extension DeliveryEngine {
             // reach the server later, beside sends taken after them, and together exceed
             // the rate. A long wait hands the rest back to the store for a later run,
             // leaving the domain alone meanwhile.
-            guard await takeSharedSends(group.count, domain: group[0].delivery.domain, site: group[0].limitsSite, poolSite: site) else {
+            guard await takeSharedSends(group.count, for: group[0], poolSite: site) else {
                 await handBackForLater(Array(batch[(end - group.count)...].map(\.delivery)))
                 break
             }
@@ -206,18 +206,19 @@ extension DeliveryEngine {
 }
 
 extension DeliveryEngine {
-    /// Whether a transaction for `count` recipients of `domain` at `site` may go, as far as
-    /// the rates every sender of the store shares are concerned (`SharedLimits`): the
+    /// Whether a transaction for `count` recipients like `admitted` (its domain, its
+    /// limits' site and the rates its admission resolved) may go, as far as the rates
+    /// every sender of the store shares are concerned (`SharedLimits`): the
     /// sends come from the store's `global`, `site:…` and `domain:…` buckets whose rate is
     /// configured, taken just before use, waiting for the store's `retryAt` when it says
     /// so. False when the store asks for a longer wait than `longestWait` (or the engine
     /// is stopping): the sends already taken stay banked for a later message.
-    nonisolated func takeSharedSends(_ count: Int, domain: String, site: SiteKey, poolSite: SiteKey) async -> Bool {
-        let (effective, global) = policy.withLockedValue { ($0.limits.resolve(domain: domain, site: site), $0.limits.global.rate) }
+    nonisolated func takeSharedSends(_ count: Int, for admitted: Admitted, poolSite: SiteKey) async -> Bool {
+        let global = policy.withLockedValue { $0.limits.global.rate }
         var keys: [(String, Rate)] = []
         if let global { keys.append(("global", global)) }
-        if let rate = effective.siteRate { keys.append(("site:\(effective.site)", rate)) }
-        if let rate = effective.domainRate { keys.append(("domain:\(SiteKey.normalize(domain))", rate)) }
+        if let rate = admitted.siteRate { keys.append(("site:\(admitted.limitsSite)", rate)) }
+        if let rate = admitted.domainRate { keys.append(("domain:\(SiteKey.normalize(admitted.delivery.domain))", rate)) }
         var taken: [(String, Int)] = []
         func giveBack() { for (key, sends) in taken { sharedSends.deposit(key, sends) } }
         for (key, rate) in keys {
