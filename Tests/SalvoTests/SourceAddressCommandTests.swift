@@ -84,6 +84,29 @@ import TestPeers
         for row in rows { #expect(row["status"] as? String == "pending" && row["attempts"] as? Int == 0, "\(row)") }
     }
 
+    /// One of two source addresses is no address of this host: the route stops once as
+    /// the sender's failure, naming it, whatever the other address delivered; nobody is
+    /// bounced or deferred for it, and what was not sent waits for the next send.
+    @Test func aSourceAddressThisHostDoesNotHaveAmongSeveralStopsTheSendOnce() async throws {
+        let peer = try await HostileSMTPPeer.start(mode: "normal", ["--session-limit", "60"])
+        defer { peer.stop() }
+        let dir = try await project(port: peer.port, recipients: 20, editing: [
+            ("default: { connections: 5, messages_per_connection: 100,",
+             "default: { connections: 1, messages_per_connection: 100, source_addresses: [127.0.0.2, 192.0.2.77],"),
+        ])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let sent = try await SalvoBinary.run(["send", "welcome"], in: dir, environment: secret)
+        #expect(sent.status == 78, "\(sent.stdout) \(sent.stderr)")
+        #expect(sent.stderr.contains("192.0.2.77"), "\(sent.stderr)")
+        let clients = Set(try peer.events().filter { $0.event == "connect" }.compactMap(\.client))
+        #expect(clients.isSubset(of: ["127.0.0.2"]), "\(clients)")
+        let report = try await SalvoBinary.run(["report", "welcome", "--json"], in: dir)
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [[String: Any]])
+        #expect(rows.count == 20)
+        for row in rows { #expect(["pending", "sent"].contains(row["status"] as? String), "\(row)") }
+        #expect(rows.filter { $0["status"] as? String == "sent" }.count == (try peer.messages().count))
+    }
+
     @Test func aSourceAddressThatIsNotAnIPAddressIsRefusedNamingTheLine() async throws {
         let dir = try await SalvoBinary.initProject(editing: [("  mode: mx", "  mode: mx\n  source_address: mail.shop.test")],
                                                     recipients: "email\nann@example.test\n")
