@@ -143,10 +143,4 @@ extension PostgresDeliveryStore {
             """, logger: logger).decode(Int64.self).collected()
         return Int(rows.first ?? 0)
     }
-
-    static func attributes(_ json: String?) -> [String: String] {
-        guard let json, let data = json.data(using: .utf8),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
-        return object.compactMapValues { $0 as? String }
-    }
 }

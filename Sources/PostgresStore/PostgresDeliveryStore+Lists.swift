@@ -153,16 +153,17 @@ extension PostgresDeliveryStore: ListStore {
             let rows = try await client.query(PostgresQuery(unsafeSQL: """
                 SELECT r.id, r.email, r.attributes::text FROM recipients r WHERE \(sql.condition) ORDER BY r.id
                 """, binds: sql.bindings), logger: logger)
-            let decoder = JSONDecoder()
             for try await (id, email, json) in rows.decode((Int64, String, String).self) {
-                try body(StoredRecipient(id: id, email: email, attributes: Self.attributes(json, decoder: decoder)))
+                try body(StoredRecipient(id: id, email: email, attributes: Self.attributes(json)))
             }
         }
     }
 
-    /// A recipient's attributes (a `jsonb` object of names and values) as a dictionary.
-    static func attributes(_ json: String, decoder: JSONDecoder = JSONDecoder()) -> [String: String] {
-        ((try? decoder.decode([String: String?].self, from: Data(json.utf8))) ?? [:]).compactMapValues { $0 }
+    /// A recipient's attributes (a `jsonb` object of names and values, as text) as a
+    /// dictionary: its string values, none for a missing or unreadable object.
+    static func attributes(_ json: String?) -> [String: String] {
+        guard let json, let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else { return [:] }
+        return object.compactMapValues { $0 as? String }
     }
 
     /// The recipients of `list` that `segment` selects, with the list's id and columns;

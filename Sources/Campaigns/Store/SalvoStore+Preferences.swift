@@ -98,7 +98,7 @@ extension SalvoStore {
                 return result
             case .suppressOnList(let list, let countsForCampaign):
                 try Self.suppress(email, listID: try Self.listID(named: list, in: db), reason: .unsubscribe, detail: detail, at: now, in: db)
-                if countsForCampaign { try Self.countPreferencesUnsubscribe(email, campaign: campaign, at: now, in: db) }
+                if countsForCampaign { _ = try Self.countUnsubscribe(email, campaign: campaign, channel: .preferences, at: now, in: db) }
             case .liftOnList(let list):
                 let listID = try Self.listID(named: list, in: db)
                 try db.execute(sql: "DELETE FROM list_suppressions WHERE list_id = ? AND email = ?", arguments: [listID, email])
@@ -111,7 +111,7 @@ extension SalvoStore {
                     INSERT INTO suppressions (email, reason, detail, created_at) VALUES (?, 'unsubscribe', ?, ?)
                     ON CONFLICT (email) DO NOTHING
                     """, arguments: [email, detail, now])
-                try Self.countPreferencesUnsubscribe(email, campaign: campaign, at: now, in: db)
+                _ = try Self.countUnsubscribe(email, campaign: campaign, channel: .preferences, at: now, in: db)
             case .liftEverywhere:
                 try db.execute(sql: "DELETE FROM suppressions WHERE email = ? AND reason = 'unsubscribe'", arguments: [email])
                 try db.execute(sql: """
@@ -124,15 +124,6 @@ extension SalvoStore {
         }
     }
 
-    /// An unsubscribe made on the page, one row per address and campaign as the link's
-    /// are: a repeat changes nothing, one after an undo stands again.
-    private static func countPreferencesUnsubscribe(_ email: String, campaign: String, at now: Int64, in db: Database) throws {
-        try db.execute(sql: """
-            INSERT INTO unsubscribes (email, campaign, channel, at) VALUES (?, ?, 'preferences', ?)
-            ON CONFLICT (email, campaign) DO UPDATE SET channel = excluded.channel, at = excluded.at, undone_at = NULL
-            WHERE undone_at IS NOT NULL
-            """, arguments: [email, campaign, now])
-    }
 }
 
 /// What one choice on the preferences page writes, decided from the address's state

@@ -83,12 +83,9 @@ extension SalvoStore {
     public func recordUnsubscribe(email: String, campaign: String, channel: UnsubscribeChannel, now: Date) async throws -> UnsubscribeResult {
         let now = Self.seconds(now)
         return try await writer.write { db in
-            try db.execute(sql: """
-                INSERT INTO unsubscribes (email, campaign, channel, at) VALUES (?, ?, ?, ?)
-                ON CONFLICT (email, campaign) DO UPDATE SET channel = excluded.channel, at = excluded.at, undone_at = NULL
-                WHERE undone_at IS NOT NULL
-                """, arguments: [email, campaign, channel.rawValue, now])
-            guard db.changesCount == 1 else { return .alreadyUnsubscribed }
+            guard try Self.countUnsubscribe(email, campaign: campaign, channel: channel, at: now, in: db) else {
+                return .alreadyUnsubscribed
+            }
             let detail = "campaign \(campaign) (\(channel.rawValue))"
             if let listID = try Int64.fetchOne(db, sql: "SELECT list_id FROM campaigns WHERE name = ?", arguments: [campaign]) {
                 try Self.suppress(email, listID: listID, reason: .unsubscribe, detail: detail, at: now, in: db)
@@ -100,6 +97,19 @@ extension SalvoStore {
                 """, arguments: [email, detail, now])
             return .unsubscribed
         }
+    }
+
+    /// Counts an unsubscribe of `email` from `campaign` (by a link, a mail or the
+    /// preferences page), one row per address and campaign: a repeat changes nothing and
+    /// returns false; one after an undo stands again.
+    static func countUnsubscribe(_ email: String, campaign: String, channel: UnsubscribeChannel, at now: Int64,
+                                 in db: Database) throws -> Bool {
+        try db.execute(sql: """
+            INSERT INTO unsubscribes (email, campaign, channel, at) VALUES (?, ?, ?, ?)
+            ON CONFLICT (email, campaign) DO UPDATE SET channel = excluded.channel, at = excluded.at, undone_at = NULL
+            WHERE undone_at IS NOT NULL
+            """, arguments: [email, campaign, channel.rawValue, now])
+        return db.changesCount == 1
     }
 
     /// Undoes the unsubscribe of `email` from `campaign` if it was made no longer than
