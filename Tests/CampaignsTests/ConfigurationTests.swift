@@ -106,6 +106,15 @@ import TestPeers
         #expect(try CampaignSender.engineSettings(configured, environment: [:]).suspendAfterFailedConnections == engineDefault + 4)
     }
 
+    /// A claim holds what `limits.global.rate` lets go out in 30 s, 1 to 500 deliveries.
+    @Test func theClaimIsSizedToTheGlobalRate() throws {
+        #expect(try CampaignSender.engineSettings(load(""), environment: [:]).claimBatch == 500)
+        for (rate, claim) in [("2/s", 60), ("100/hour", 1), ("3000/min", 500), ("7/min", 4), ("1000/s", 500)] {
+            let configuration = try load("limits:\n  global: { rate: \(rate) }\n")
+            #expect(try CampaignSender.engineSettings(configuration, environment: [:]).claimBatch == claim, "\(rate)")
+        }
+    }
+
     @Test func reputationGuard() throws {
         #expect(try load("").reputationGuard?.maxBounceRate == 0.05)
         let custom = try load("reputation_guard: { bounce_rate: 2%, minimum_attempts: 100 }\n").reputationGuard

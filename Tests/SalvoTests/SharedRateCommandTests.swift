@@ -76,6 +76,39 @@ import Testing
     /// to a second and that delay's spread (a run was seen with 41 where 40 were taken in
     /// the second). Senders that did not share the budget would reach twice the burst and
     /// rate, far above this.
+    /// Under `limits.global.rate: 1/s` a claim is 30 deliveries (what the rate sends in
+    /// 30 s), so a sender of 100 recipients holds at most two claims while it sends, and
+    /// the rest stays `pending` for any other sender of the store; stopped, it hands its
+    /// claims back.
+    @Test func aRateLimitedSenderClaimsOnlyWhatItCanSendSoon() async throws {
+        let sink = try await SMTPSinkPeer.start()
+        defer { sink.stop() }
+        var csv = "email,first_name,last_name,country,tags\n"
+        for i in 0..<100 { csv += "r\(i)@d\(i % 3).example,P,\(i),NG,new\n" }
+        let dir = try await SalvoBinary.campaignProject(port: sink.port, editing: [
+            ("  default: { connections: 5,", "  global: { rate: 1/s }\n  default: { connections: 5,"),
+            ("recipients_per_transaction: 50", "recipients_per_transaction: 1"),
+        ], recipients: csv)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let sender = try SalvoBinary.start(["send", "welcome"], in: dir)
+        #expect(try await TestPeers.eventually { try sink.transactions().count >= 2 || !sender.process.isRunning })
+        let states = try await counts(in: dir)
+        sender.signal(SIGTERM)
+        let result = await sender.finished()
+        #expect(result.status == 75, "\(result.stdout)\(result.stderr)")
+        let held = (states["claimed"] ?? 0) + (states["sending"] ?? 0)
+        #expect(held <= 60 && (states["pending"] ?? 0) >= 100 - 60 - (states["sent"] ?? 0), "\(states)")
+        let after = try await counts(in: dir)
+        #expect((after["claimed"] ?? 0) + (after["sending"] ?? 0) == 0 && after.values.reduce(0, +) == 100, "\(after)")
+    }
+
+    /// Recipients per state of the campaign, as `salvo status --json` reads them.
+    private func counts(in dir: String) async throws -> [String: Int] {
+        let status = try await SalvoBinary.run(["status", "welcome", "--json"], in: dir)
+        let object = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+        return object?["counts"] as? [String: Int] ?? [:]
+    }
+
     static func allowance(for rate: Rate, skew: Double = 0.1) -> Int {
         TokenBucket<ContinuousClock.Instant>.burst(for: rate) + Int((rate.perSecond * (1 + skew)).rounded())
     }

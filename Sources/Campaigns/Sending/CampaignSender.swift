@@ -29,6 +29,7 @@ public actor CampaignSender {
             mx: configuration.mxSession(), relay: try configuration.relaySession(environment: environment),
             retry: configuration.retryPolicy())
         if let failures = configuration.delivery.suspendAfterFailedConnections { settings.suspendAfterFailedConnections = failures }
+        settings.claimBatch = DeliveryEngine.Settings.claimBatch(globalRate: configuration.limits.global.rate)
         return settings
     }
 

@@ -22,7 +22,8 @@ public actor DeliveryEngine {
         /// The SMTP session settings towards the relay, when one is used.
         public var relay: SMTPConfiguration?
         public var retry: RetryPolicy
-        public var claimBatch = 500
+        /// Deliveries one claim takes; `claimBatch(globalRate:)` sizes it to a rate.
+        public var claimBatch = Settings.largestClaim
         public var outcomeBatch = 500
         /// Longer waits than this (a suspended site) hand the delivery back for a later
         /// run instead of holding it.
@@ -40,6 +41,20 @@ public actor DeliveryEngine {
         public var commitRetryDelays: [Duration] = [.milliseconds(50), .milliseconds(100), .milliseconds(200), .milliseconds(400),
                                                     .milliseconds(800), .milliseconds(1600), .milliseconds(3200),
                                                     .seconds(5), .seconds(5), .seconds(5)]
+
+        public static let largestClaim = 500
+        /// How far ahead a rate-limited sender claims.
+        public static let claimHorizon: Double = 30
+
+        /// What one claim takes under `limits.global.rate`: what the rate lets go out in
+        /// `claimHorizon` seconds, from 1 to `largestClaim`. A sender holds about two
+        /// claims, so with a slow rate one host of a fleet no longer holds a whole small
+        /// campaign while the others have nothing to send; without a rate, `largestClaim`.
+        public static func claimBatch(globalRate: Rate?) -> Int {
+            guard let rate = globalRate else { return largestClaim }
+            let ahead = (rate.perSecond * claimHorizon).rounded(.up)
+            return ahead >= Double(largestClaim) ? largestClaim : max(1, Int(ahead))
+        }
 
         /// What of these the engine's state machine keeps to.
         var machine: StateMachine<ContinuousClock.Instant>.Settings {
