@@ -15,8 +15,8 @@ extension SitePool {
     ///   never sees one connection more than its limit, not even for a moment.
     /// - With several lanes (one per source address, `source_addresses:`), the limit is
     ///   each lane's: a provider counts connections per sending IP. A new connection goes to
-    ///   the lane with the fewest, the first of them on a tie, so the addresses share the
-    ///   work evenly.
+    ///   the lane with the fewest, taking turns on a tie, so the addresses share the work
+    ///   evenly even when connections are opened one after another.
     /// - A connection is only opened for a waiter that no idle connection or pending open
     ///   can serve.
     /// - A lowered limit closes idle connections beyond it at once and busy ones as they
@@ -142,6 +142,8 @@ extension SitePool {
         private(set) var peak = 0
         /// The most connections counted against each lane's limit at once so far.
         private(set) var lanePeaks: [Int]
+        /// The lane whose turn it is when several have the fewest connections.
+        private var laneTurn: Lane = 0
 
         init(settings: Settings) {
             self.settings = settings
@@ -335,13 +337,15 @@ extension SitePool {
         }
         private var pending: Int { connections.values.count(where: { $0.slot.isPending }) }
 
-        /// The lane a new connection goes to: the one with the fewest connections, the
-        /// first of them on a tie; nil when every lane is at its limit.
-        private func laneWithRoom() -> Lane? {
+        /// The lane a new connection goes to: the one with the fewest connections, on a
+        /// tie the first from the lane whose turn it is; nil when every lane is at its limit.
+        private mutating func laneWithRoom() -> Lane? {
             var counts = Array(repeating: 0, count: settings.lanes)
             for connection in connections.values { counts[connection.lane] += 1 }
-            guard let fewest = counts.indices.min(by: { (counts[$0], $0) < (counts[$1], $1) }),
+            let order = (0..<settings.lanes).map { (laneTurn + $0) % settings.lanes }
+            guard let fewest = order.min(by: { counts[$0] < counts[$1] }),
                   counts[fewest] < settings.maxConnections else { return nil }
+            laneTurn = (fewest + 1) % settings.lanes
             return fewest
         }
 

@@ -279,6 +279,25 @@ import TestPeers
         #expect(pool.lanePeaks == [2, 2] && pool.peak == 4)
     }
 
+    /// Connections opened one after another take turns at the lanes, so every source
+    /// address carries mail even when one connection at a time is enough.
+    @Test func connectionsOneAfterAnotherTakeTurnsAtTheLanes() {
+        var pool = Self.machine(1, lanes: 3)
+        var lanes: [Int] = []
+        for id in 0..<6 {
+            let actions = pool.acquire(id, now: .seconds(Double(id)))
+            guard case .openConnection(let opened, let lane)? = actions.first, opened == id else {
+                Issue.record("\(actions)")
+                return
+            }
+            lanes.append(lane)
+            #expect(pool.connectionOpened(id, now: .seconds(Double(id))) == [.handOver(id, to: id)])
+            #expect(pool.connectionReleased(id, .spent, now: .seconds(Double(id))) == [.closeConnection(id, quit: true)])
+            #expect(pool.connectionClosed(id, now: .seconds(Double(id))) == [])
+        }
+        #expect(lanes == [0, 1, 2, 0, 1, 2])
+    }
+
     /// Back-off lowers the limit of every lane: each lane closes its own spare idle
     /// connection, and neither gives its room to the other.
     @Test func aLoweredLimitHoldsInEveryLane() {
