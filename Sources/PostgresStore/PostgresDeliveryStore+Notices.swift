@@ -7,13 +7,18 @@ import PostgresNIO
 /// the transaction that finishes it, and any host's `salvo send` or `salvo run` sends what
 /// is waiting; the claim (a row update, its attempt counted) keeps two hosts from sending
 /// one notice, as on SQLite.
+///
+/// Every call waits out an outage of the server as the engine's do (`enduring`): each is
+/// the same when made twice, and a claim made again after its reply was lost takes back
+/// what the lost one took for this owner.
 extension PostgresDeliveryStore: NoticeStore {
     public func claimNotices(owner: String, now: Date) async throws -> [Notice] {
         let now = Self.seconds(now)
-        return try await transaction("claimNotices") { connection in
+        return try await enduring("claimNotices") { [self] retry in try await transaction("claimNotices") { connection in
             try await connection.query("""
                 UPDATE notices SET state = 'sending', claimed_by = \(owner), claimed_at = \(now), attempts = attempts + 1
                 WHERE state = 'pending' OR (state = 'sending' AND claimed_at < \(now - Int64(SalvoStore.noticeLease)))
+                   OR (\(retry) AND state = 'sending' AND claimed_by = \(owner))
                 RETURNING id, key, kind, campaign_id, detail, state, mail_from, rcpt_to, message_id, message, attempts,
                           last_error, created_at, sent_at
                 """, logger: logger).decode(
@@ -26,11 +31,11 @@ extension PostgresDeliveryStore: NoticeStore {
                            lastError: error, createdAt: Self.date(created), sentAt: sent.map(Self.date))
                 }
                 .sorted { $0.id < $1.id }
-        }
+        } }
     }
 
     public func saveNoticeMessage(id: Int64, mailFrom: String, rcptTo: String, messageID: String, message: [UInt8]) async throws {
-        try await described("saveNoticeMessage") {
+        try await enduringRead("saveNoticeMessage") { [self] in
             _ = try await client.query("""
                 UPDATE notices SET mail_from = \(mailFrom), rcpt_to = \(rcptTo), message_id = \(messageID),
                     message = \(ByteBuffer(bytes: message)) WHERE id = \(id) AND message IS NULL
@@ -39,7 +44,7 @@ extension PostgresDeliveryStore: NoticeStore {
     }
 
     public func noticeSent(id: Int64, owner: String, note: String?, now: Date) async throws {
-        try await described("noticeSent") {
+        try await enduringRead("noticeSent") { [self] in
             _ = try await client.query("""
                 UPDATE notices SET state = 'sent', sent_at = \(Self.seconds(now)), last_error = \(note), claimed_by = NULL,
                     claimed_at = NULL
@@ -49,7 +54,7 @@ extension PostgresDeliveryStore: NoticeStore {
     }
 
     public func noticeFailed(id: Int64, owner: String, error: String, permanent: Bool) async throws -> Notice.State {
-        try await transaction("noticeFailed") { connection in
+        try await enduringTransaction("noticeFailed") { [self] connection in
             try await connection.query("""
                 UPDATE notices SET state = CASE WHEN \(permanent) OR attempts >= \(SalvoStore.noticeMaxAttempts) THEN 'failed'
                                                 ELSE 'pending' END,
@@ -63,7 +68,7 @@ extension PostgresDeliveryStore: NoticeStore {
     }
 
     public func campaignName(id: Int64) async throws -> String {
-        try await described("campaignName") {
+        try await enduringRead("campaignName") { [self] in
             guard let name = try await client.query("SELECT name FROM campaigns WHERE id = \(id)", logger: logger)
                 .decode(String.self).collected().first else { throw DeliveryStoreError.campaignNotFound(id) }
             return name
@@ -71,7 +76,7 @@ extension PostgresDeliveryStore: NoticeStore {
     }
 
     public func campaign(named name: String) async throws -> (definition: CampaignDefinition, sourcePath: String) {
-        try await described("campaign") {
+        try await enduringRead("campaign") { [self] in
             guard let (json, sourcePath) = try await withConnection("campaign", { connection in
                 try await connection.query("SELECT definition, source_path FROM campaigns WHERE name = \(name)", logger: logger)
                     .decode((String, String).self).collected().first
@@ -81,7 +86,7 @@ extension PostgresDeliveryStore: NoticeStore {
     }
 
     public func failureSummary(campaign id: Int64, top: Int) async throws -> FailureSummary {
-        try await described("failureSummary") {
+        try await enduringRead("failureSummary") { [self] in
             try await client.withConnection { connection in
                 guard let name = try await connection.query("SELECT name FROM campaigns WHERE id = \(id)", logger: logger)
                     .decode(String.self).collected().first else { throw DeliveryStoreError.campaignNotFound(id) }
@@ -104,7 +109,7 @@ extension PostgresDeliveryStore: NoticeStore {
     }
 
     public func deliveryCounts(campaign name: String) async throws -> DeliveryCounts {
-        try await described("deliveryCounts") {
+        try await enduringRead("deliveryCounts") { [self] in
             try await client.withConnection { connection in
                 let id = try await Self.campaignID(named: name, on: connection, logger: logger)
                 return try await Self.counts(campaign: id, on: connection, logger: logger)

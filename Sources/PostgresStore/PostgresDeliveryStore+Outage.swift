@@ -162,6 +162,9 @@ struct OutageWatch: Sendable {
     }
 
     /// A call succeeded at `now`: how long the outage that it ends lasted, nil when none was under way.
+    /// Whether an outage is under way: a call failed for it and none has been answered since.
+    var isUnderway: Bool { began != nil }
+
     mutating func ended(at now: ContinuousClock.Instant) -> Duration? {
         guard let began else { return nil }
         self.began = nil
