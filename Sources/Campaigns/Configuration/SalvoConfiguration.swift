@@ -330,13 +330,7 @@ extension SalvoConfiguration {
         if let tls = keys["tls"] { settings.tls = try tls.oneOf(levels) }
         settings.caFile = try keys["ca_file"]?.path()
         settings.suspendAfterFailedConnections = try keys["suspend_after_failed_connections"]?.int(min: 1)
-        if let source = keys["source_address"] {
-            let address = try source.nonEmptyString()
-            guard IPAddress(address) != nil else {
-                throw source.error("is not an IP address (\(address)): give one of this host's addresses, such as 192.0.2.10 or 2001:db8::10")
-            }
-            settings.sourceAddress = address
-        }
+        if let source = keys["source_address"] { settings.sourceAddress = try sourceAddress(source) }
         if let routes = keys["routes"] {
             // Routes to one server share its connections, so they must use them alike.
             var sessions: [String: (domain: String, tls: SessionTLS)] = [:]
@@ -417,15 +411,21 @@ extension SalvoConfiguration {
         return limits
     }
 
+    /// One of this host's IP addresses, as `source_address` and each of `source_addresses` name it.
+    private static func sourceAddress(_ value: YAMLValue) throws -> String {
+        let address = try value.nonEmptyString()
+        guard IPAddress(address) != nil else {
+            throw value.error("is not an IP address (\(address)): give one of this host's addresses, such as 192.0.2.10 or 2001:db8::10")
+        }
+        return address
+    }
+
     /// A list of this host's IP addresses, each once; one address alone may stand for a
     /// list of one.
     private static func sourceAddresses(_ value: YAMLValue) throws -> [String] {
         var addresses: [String] = []
         for entry in try value.array() {
-            let address = try entry.nonEmptyString()
-            guard IPAddress(address) != nil else {
-                throw entry.error("is not an IP address (\(address)): give this host's addresses, such as [192.0.2.10, 192.0.2.11]")
-            }
+            let address = try sourceAddress(entry)
             guard !addresses.contains(address) else { throw entry.error("\(address) is listed twice") }
             addresses.append(address)
         }

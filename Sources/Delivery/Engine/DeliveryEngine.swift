@@ -101,7 +101,6 @@ public actor DeliveryEngine {
     let settings: Settings
     /// Where the engine's time comes from (a fake clock in tests).
     nonisolated let clock: DeliveryClock
-    /// Opens sessions for a route of this kind; `true` when the site's limits require TLS.
     /// Opens sessions for a route of kind `via`, `requireTLS` or not, from a source address
     /// (nil for `delivery.source_address` or the system's choice).
     private let connector: @Sendable (Route.Via, Bool, String?) -> SMTPConnector
@@ -319,10 +318,7 @@ public actor DeliveryEngine {
                 let gate = FirstConnectGate()
                 // One lane per source address, each with the site's connections.
                 let sources: [String?] = spec.sourceAddresses.isEmpty ? [nil] : spec.sourceAddresses
-                let lanes = sources.map { source in
-                    SitePool.Lane(sourceAddress: source,
-                                  connector: watched(connector(spec.via, spec.requireTLS, source), site: spec.site, gate: gate))
-                }
+                let connectors = sources.map { watched(connector(spec.via, spec.requireTLS, $0), site: spec.site, gate: gate) }
                 pools[spec.site] = SitePool(
                     site: spec.siteName, destinations: spec.destinations, maxConnections: spec.connections,
                     messagesPerConnection: spec.messagesPerConnection,
@@ -331,7 +327,7 @@ public actor DeliveryEngine {
                     leases: .shared(store, owner: settings.owner, site: spec.site, siteConnections: spec.connections,
                                     sourceAddresses: spec.sourceAddresses,
                                     globalConnections: policy.withLockedValue { $0.limits.global.connections }, now: clock.date),
-                    clock: clock, lanes: lanes)
+                    clock: clock, connectors: connectors)
             case .startWorker(let site):
                 jobs?.yield(.work(site))
             case .stopSite(let site, let log):

@@ -110,9 +110,10 @@ extension SitePool {
             await give(back: keys(of: lane))
         }
 
-        /// The keys of `lane` (the pool was made with as many lanes as these leases have).
+        /// The keys of `lane` (the pool was made with as many lanes as these leases have:
+        /// `fit(lanes:)`).
         private func keys(of lane: Int) -> [Key] {
-            laneKeys.indices.contains(lane) ? laneKeys[lane] : []
+            laneKeys[lane]
         }
 
         /// Whether these leases fit a pool of `lanes` lanes.

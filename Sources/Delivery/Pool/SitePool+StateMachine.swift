@@ -177,9 +177,8 @@ extension SitePool {
         }
 
         mutating func leaseGranted(_ id: ConnectionID, now: Instant) -> [Action] {
-            guard connections[id]?.slot == .leasing else { return [] }
+            guard let lane = connections[id]?.lane, connections[id]?.slot == .leasing else { return [] }
             connections[id]?.holdsLease = true
-            let lane = connections[id]?.lane ?? 0
             if isNeeded(id) {
                 connections[id]?.slot = .connecting
                 return [.openConnection(id, lane: lane)]
@@ -208,10 +207,10 @@ extension SitePool {
         }
 
         mutating func leaseRetryFired(_ id: ConnectionID, now: Instant) -> [Action] {
-            guard connections[id]?.slot == .waitingForLease else { return [] }
+            guard let lane = connections[id]?.lane, connections[id]?.slot == .waitingForLease else { return [] }
             if isNeeded(id) {
                 connections[id]?.slot = .leasing
-                return [.leaseConnection(id, lane: connections[id]?.lane ?? 0)]
+                return [.leaseConnection(id, lane: lane)]
             }
             connections[id] = nil
             return finishShutdownIfDone()

@@ -18,28 +18,18 @@ public typealias SMTPConnector = @Sendable (_ destination: Destination, _ addres
 /// site's limit holds for all the processes sending from that store; a waiter waits while
 /// the store has none to give.
 ///
-/// A pool of several lanes (`Lane`, one per source address of `source_addresses:`) holds
-/// up to `maxConnections` in each: a provider counts connections per sending IP.
+/// A pool of several lanes (a connector each, one per source address of
+/// `source_addresses:`) holds up to `maxConnections` in each: a provider counts
+/// connections per sending IP.
 ///
 /// The decisions are `StateMachine`'s; this actor only carries out its actions and
 /// reports what came of them, so nothing it knew before an await is trusted after it.
 public actor SitePool {
-    /// Connections made one way: from one source address, or from the one the system picks.
-    public struct Lane: Sendable {
-        /// The local address the lane's connections come from; nil for the system's choice.
-        public var sourceAddress: String?
-        public var connector: SMTPConnector
-
-        public init(sourceAddress: String? = nil, connector: @escaping SMTPConnector) {
-            self.sourceAddress = sourceAddress
-            self.connector = connector
-        }
-    }
-
     public let site: String
     public private(set) var destinations: [Destination]
     public let messagesPerConnection: Int
-    public let lanes: [Lane]
+    /// Each lane's connector, which makes its connections from the lane's source address.
+    private let connectors: [SMTPConnector]
     private let leases: Leases
     private let clock: Clock
 
@@ -57,20 +47,20 @@ public actor SitePool {
     ///   - leases: store-wide connection leases (`.shared`, with as many lanes as `lanes`);
     ///     `.none` for this pool's limit only.
     ///   - clock: the time the idle and lease-retry timers run on.
-    ///   - lanes: how connections are made, at least one.
+    ///   - connectors: one per lane, at least one.
     public init<C: _Concurrency.Clock>(site: String, destinations: [Destination], maxConnections: Int,
                                        messagesPerConnection: Int, idleTimeout: Duration = .seconds(5),
                                        leases: Leases = .none, clock: C = ContinuousClock(),
-                                       lanes: [Lane]) where C.Duration == Duration {
-        precondition(!lanes.isEmpty && leases.fit(lanes: lanes.count), "a pool needs a lane, and leases for each")
+                                       connectors: [SMTPConnector]) where C.Duration == Duration {
+        precondition(!connectors.isEmpty && leases.fit(lanes: connectors.count), "a pool needs a lane, and leases for each")
         self.site = site
         self.destinations = destinations
         self.messagesPerConnection = max(1, messagesPerConnection)
-        self.lanes = lanes
+        self.connectors = connectors
         self.leases = leases
         self.clock = Clock(clock)
         machine = StateMachine(settings: .init(
-            maxConnections: maxConnections, lanes: lanes.count, idleTimeout: idleTimeout, usesLeases: leases.isEnabled,
+            maxConnections: maxConnections, lanes: connectors.count, idleTimeout: idleTimeout, usesLeases: leases.isEnabled,
             leaseRetryInterval: leases.retryInterval, longestLeaseWait: leases.longestWait))
     }
 
@@ -81,7 +71,7 @@ public actor SitePool {
                                        connector: @escaping SMTPConnector) where C.Duration == Duration {
         self.init(site: site, destinations: destinations, maxConnections: maxConnections,
                   messagesPerConnection: messagesPerConnection, idleTimeout: idleTimeout, leases: leases, clock: clock,
-                  lanes: [Lane(connector: connector)])
+                  connectors: [connector])
     }
 
     /// The ceiling of open connections in each lane right now (adaptive back-off lowers it).
@@ -181,7 +171,7 @@ public actor SitePool {
                 timers.removeValue(forKey: id)?.cancel()
             case .openConnection(let id, let lane):
                 let destinations = self.destinations
-                let connector = lanes[lane].connector
+                let connector = connectors[lane]
                 Task { await self.open(id, destinations: destinations, connector: connector) }
             case .handOver(let id, let waiter):
                 guard let connection = connections[id] else { continue }

@@ -208,7 +208,7 @@ import TestPeers
                             maxConnections: 2, messagesPerConnection: 2,
                             leases: .shared(store, owner: "send", site: site, siteConnections: 2, sourceAddresses: sources,
                                             globalConnections: 10, now: { Date(timeIntervalSince1970: 1_800_000_000) }),
-                            lanes: sources.map { SitePool.Lane(sourceAddress: $0, connector: Self.connector(from: $0)) })
+                            connectors: sources.map { Self.connector(from: $0) })
         let used = try await withThrowingTaskGroup(of: String?.self) { group in
             for i in 0..<30 {
                 group.addTask {
