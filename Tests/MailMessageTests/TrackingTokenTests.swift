@@ -23,6 +23,17 @@ import MailMessage
         #expect(maker.read(maker.open(delivery: 4711), kind: .click) == nil)
     }
 
+    /// Tokens are in sent mail, and a message composed again must be the same bytes: the
+    /// form is fixed. Computed with Python's `hmac` and `hashlib` from the definition above
+    /// (HKDF-SHA256 key, the bytes and the target's SHA-256 under HMAC-SHA256), not with
+    /// Salvo.
+    @Test func tokensMatchIndependentlyComputedVectors() {
+        let maker = TrackingToken.Maker(secret: Array("a secret of reasonable length".utf8))
+        #expect(maker.click(delivery: 42, position: 3, target: "https://shop.example/deals?c=spring") == "3.YwAAAAAAAAAqAAO4fGedxcQS1tINy_e8vr2p")
+        #expect(maker.open(delivery: 42) == "3.bwAAAAAAAAAq0fZkSb7PuX2W1LAIzcGzBA")
+        #expect(maker.view(delivery: 7) == "3.dgAAAAAAAAAHcRxMZZ2SdOYONZdRz1uecg")
+    }
+
     @Test func everyEditedOrTruncatedTokenIsRefused() throws {
         for token in [maker.click(delivery: 12, position: 0, target: "https://a.example/"), maker.open(delivery: 12), maker.view(delivery: 12)] {
             let kind: TrackingToken.Kind = token == maker.open(delivery: 12) ? .open : token == maker.view(delivery: 12) ? .view : .click

@@ -85,7 +85,7 @@ import Testing
         let yuki = try #require(try sink.transactions().first { $0.rcptArgs == ["<yuki.tanaka@example.net>"] })
         let target = try #require(MailtoTarget(message: yuki.message))
         #expect(target.address == "unsubscribe@shop.example")
-        #expect(target.subject.hasPrefix("unsubscribe 2.") && !target.subject.contains("yuki"))
+        #expect(target.subject.hasPrefix("unsubscribe 4.") && !target.subject.contains("yuki"))
 
         let replies = target.reply(from: "Yuki <yuki@home.example>", messageID: "r1@home.example")
             + "\nFrom x@y Wed Dec  2 00:00:00 2026\n"

@@ -182,7 +182,7 @@ import Web
         tampered[12] = tampered[12] == "A" ? "B" : "A"
         let bad = [
             UnsubscribeToken.make(campaign: "spring-sale", recipient: "ann@example.org", secret: Array("another secret".utf8)),
-            String(good.dropLast()), String(tampered), good + "A", "2.", "ann@example.org", String(repeating: "A", count: 5000),
+            String(good.dropLast()), String(tampered), good + "A", "2.", "4.", "ann@example.org", String(repeating: "A", count: 5000),
         ]
         var bodies: Set<String> = []
         for token in bad {

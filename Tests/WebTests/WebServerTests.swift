@@ -142,7 +142,7 @@ import Web
             String(good.prefix(good.count / 2)),
             String(tampered),
             good + "A",
-            "2.",
+            "2.", "4.",
             "garbage",
             String(firstForm.dropLast(2)),
             firstForm.replacingOccurrences(of: Self.base64url("ann@example.org"), with: Self.base64url("eve@example.org")),

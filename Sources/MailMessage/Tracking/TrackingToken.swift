@@ -37,13 +37,13 @@ public enum TrackingToken {
     static let prefix = "3."
     static let macLength = 16
 
-    /// Makes the tokens of any delivery: the key is derived once.
+    /// Makes the tokens of any delivery: the key is derived and prepared once.
     public struct Maker: Sendable {
-        private let key: SymmetricKey
+        private let mac: PreparedHMAC
 
         public init(secret: some ContiguousBytes) {
-            key = HKDF<SHA256>.deriveKey(inputKeyMaterial: SymmetricKey(data: secret),
-                                         info: Array("salvo tracking token v3".utf8), outputByteCount: 32)
+            mac = PreparedHMAC(key: HKDF<SHA256>.deriveKey(inputKeyMaterial: SymmetricKey(data: secret),
+                                                           info: Array("salvo tracking token v3".utf8), outputByteCount: 32))
         }
 
         public func click(delivery: Int64, position: Int, target: String) -> String {
@@ -90,10 +90,14 @@ public enum TrackingToken {
                 let position = UInt16(clamping: position)
                 bytes += [UInt8(position >> 8), UInt8(position & 0xFF)]
             }
-            var hmac = HMAC<SHA256>(key: key)
-            hmac.update(data: bytes)
-            if let target { hmac.update(data: Array(SHA256.hash(data: Array(target.utf8)))) }
-            bytes += Array(hmac.finalize()).prefix(TrackingToken.macLength)
+            let code = bytes.withUnsafeBytes { bytes in
+                guard let target else { return mac.code(bytes) }
+                var hash = SHA256()
+                var utf8 = target
+                utf8.withUTF8 { hash.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+                return hash.finalize().withUnsafeBytes { mac.code(bytes, $0) }
+            }
+            bytes += Array(code).prefix(TrackingToken.macLength)
             return TrackingToken.prefix + Base64.encode(bytes, urlSafe: true, padding: false)
         }
     }

@@ -63,7 +63,7 @@ import Testing
         #expect(html.contains("<a data-notrack href=\"https://shop.example/keep\">"))
         #expect(html.contains("<a data-notrack class=\"raw\" href=\"https://shop.example/raw?who=Ann.Okafor+news@example.org\">"))
         #expect(html.contains("href=\"mailto:help@shop.example\""))
-        #expect(html.contains("href=\"https://shop.example/u/2."))
+        #expect(html.contains("href=\"https://shop.example/u/4."))
         #expect(html.contains("href=\"\(Self.publicURL)/v/3."))
         #expect(html.contains("<!-- <a href=\"https://shop.example/commented\">x</a> -->"))
         // The pixel, once, before </body>.
