@@ -10,8 +10,10 @@ import GRDB
 /// `attempts` and its index: about ten pages written to the WAL for a few rows. Appended
 /// to `send_log` instead, it writes the log's last page.
 ///
-/// The log is applied to `deliveries` and `attempts` in bulk (`applySendLog`): when it
-/// holds `sendLogApplyRows` rows or its oldest row is a second old, and first thing in
+/// The log is applied to `deliveries` and `attempts` in bulk (`applySendLog`): when this
+/// store has logged `sendLogApplyRows` rows since it last applied it, or the first of
+/// them is a second old (`SendLogTally`, kept in memory: asking the log on every commit
+/// cost more than the commit's own statements), and first thing in
 /// every transaction that reads or changes delivery states for a decision (claims,
 /// recovery after a crash, cancel, sign-off, finishing, bounces). A crash leaves the log
 /// as it was committed, and the next `recoverAbandoned` applies it before it looks for
@@ -40,34 +42,37 @@ extension SalvoStore {
                                   next_attempt_at, suppress, tls_version, tls_verified, source_address)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
+        var first: (seq: Int64, at: Int64)?
+        var last: Int64?
         for outcome in outcomes {
+            let at = Self.seconds(outcome.attemptedAt)
             try insert.execute(arguments: [
-                outcome.deliveryID, owner, outcome.state.rawValue, Self.seconds(outcome.attemptedAt), outcome.code,
+                outcome.deliveryID, owner, outcome.state.rawValue, at, outcome.code,
                 outcome.enhancedCode, outcome.response, outcome.mxHost, outcome.messageID,
                 outcome.nextAttemptAt.map(Self.seconds), hardBounces.contains(outcome.deliveryID),
                 outcome.tlsVersion, outcome.certificateVerified, outcome.sourceAddress,
             ])
+            last = db.lastInsertedRowID
+            if first == nil { first = (db.lastInsertedRowID, at) }
         }
         var marked: Set<Int64> = []
         if !ids.isEmpty {
-            // Read, not written: the mark is the log row.
-            let claimed = try db.cachedStatement(sql: """
-                SELECT id FROM deliveries WHERE id IN (SELECT value FROM json_each(?)) AND state = 'claimed' AND claimed_by = ?
+            // The mark is the log row, logged only for a delivery still claimed by
+            // `owner`: one statement per id, whose change count says whether it was.
+            let mark = try db.cachedStatement(sql: """
+                INSERT INTO send_log (delivery_id, owner, state, at)
+                SELECT id, ?, 'sending', ? FROM deliveries WHERE id = ? AND state = 'claimed' AND claimed_by = ?
                 """)
-            marked = Set(try Int64.fetchAll(claimed, arguments: [Self.jsonIDs(ids), owner]))
             let at = Self.seconds(now)
-            for id in ids where marked.contains(id) {
-                try insert.execute(arguments: [id, owner, DeliveryState.sending.rawValue, at, nil, nil, nil, nil, nil, nil, false, nil, nil, nil])
+            for id in ids {
+                try mark.execute(arguments: [owner, at, id, owner])
+                guard db.changesCount == 1 else { continue }
+                marked.insert(id)
+                last = db.lastInsertedRowID
+                if first == nil { first = (db.lastInsertedRowID, at) }
             }
         }
-        // Each of MIN and MAX alone is one look at an end of the rowid B-tree; together in
-        // one SELECT they would scan the whole log.
-        let pending = try db.cachedStatement(sql: """
-            SELECT (SELECT at FROM send_log ORDER BY seq LIMIT 1),
-                   (SELECT MAX(seq) FROM send_log) - (SELECT MIN(seq) FROM send_log) + 1
-            """)
-        if let row = try Row.fetchOne(pending), let at = row[0] as Int64?, let rows = row[1] as Int?,
-           rows >= Self.sendLogApplyRows || at < Self.seconds(now) {
+        if sendLogTally.logged(first: first, last: last, due: Self.sendLogApplyRows, now: Self.seconds(now)) {
             try applySendLog(in: db)
         }
         return marked
@@ -81,6 +86,9 @@ extension SalvoStore {
                    next_attempt_at, suppress, tls_version, tls_verified, source_address
             FROM send_log ORDER BY seq
             """)
+        // Whatever this store had logged is in `rows` now (or was applied by another
+        // process): the tally starts again.
+        sendLogTally.applied()
         guard let last = rows.last else { return }
         // Read by position, in the SELECT's order: a read by name looks the column up,
         // lower-casing its name, for every column of every row, the hottest read there is.

@@ -20,6 +20,8 @@ public final class SalvoStore: Sendable {
     /// How long a write waits, in all, for another process's lock on the database before
     /// it fails (SalvoStore+LockWait.swift).
     public let lockWait: TimeInterval
+    /// When the send log is next due to be applied (SalvoStore+SendLog.swift).
+    let sendLogTally = SendLogTally()
 
     /// How long a write waits for another process's lock unless told otherwise: longer
     /// than an import, a backup or a `VACUUM` of a large list hold it here.

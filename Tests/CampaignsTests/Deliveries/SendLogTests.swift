@@ -99,4 +99,29 @@ import Testing
         let counts = try await store.stateCounts(campaign: campaign)
         #expect(counts[.sent] == 11 && counts[.sending] == SalvoStore.sendLogApplyRows - 11)
     }
+
+    /// Each store tallies what it logged. Another process that applies the log meanwhile
+    /// makes this one apply at its next commit (what is there then, lost nothing), after
+    /// which its tally starts again: it does not go on applying at every commit.
+    @Test func aLogAppliedByAnotherProcessMeanwhileLosesNothingAndIsNotAppliedAtEveryCommitAfter() async throws {
+        let (fixture, campaign, claimed) = try await startClaimed(4, claiming: 4, owner: "a")
+        defer { fixture.remove() }
+        let store = fixture.store
+        let other = try SalvoStore(path: store.path, create: false)
+        let now = Date()
+        _ = try store.recordAndMarkSendingSynchronously([], hardBounces: [], marking: [claimed[0].id], owner: "a", now: now)
+        #expect(try logRows(store) == 1)
+        other.settleSendLog()
+        #expect(try logRows(store) == 0)
+        let sentAt = (now + 1).timeIntervalSince1970
+        _ = try store.recordAndMarkSendingSynchronously([fixture.outcome(claimed[0].id, .sent, at: sentAt)], hardBounces: [],
+                                                        marking: [claimed[1].id], owner: "a", now: now + 1)
+        #expect(try logRows(store) == 0)
+        _ = try store.recordAndMarkSendingSynchronously([fixture.outcome(claimed[1].id, .sent, at: sentAt)], hardBounces: [],
+                                                        marking: [claimed[2].id], owner: "a", now: now + 1)
+        #expect(try logRows(store) == 2)
+        store.settleSendLog()
+        let counts = try await store.stateCounts(campaign: campaign)
+        #expect(counts[.sent] == 2 && counts[.sending] == 1 && counts[.claimed] == 1)
+    }
 }
