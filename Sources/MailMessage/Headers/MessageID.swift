@@ -23,8 +23,7 @@ public struct MessageID: Hashable, Sendable, CustomStringConvertible {
     /// A fresh id on `domain` (give the ASCII form of an internationalised domain), made
     /// at `date`.
     public static func generate(domain: String, at date: Date = Date(), using generator: inout some RandomNumberGenerator) -> MessageID {
-        // Digits before letters, as in ASCII: the time part sorts as it counts.
-        let alphabet = Array("234567abcdefghijklmnopqrstuvwxyz".utf8)
+        let alphabet = Self.alphabet
         var left: [UInt8] = []
         left.reserveCapacity(27)
         // 50 bits of milliseconds: ten characters, good for a few thousand years.
@@ -43,6 +42,10 @@ public struct MessageID: Hashable, Sendable, CustomStringConvertible {
             ? domain : "invalid"
         return MessageID(unchecked: String(decoding: left, as: UTF8.self) + "@" + safeDomain)
     }
+
+    /// Digits before letters, as in ASCII: the time part sorts as it counts. Made once:
+    /// every message of a send asks for an id.
+    private static let alphabet = Array("234567abcdefghijklmnopqrstuvwxyz".utf8)
 
     private init(unchecked value: String) { self.value = value }
 

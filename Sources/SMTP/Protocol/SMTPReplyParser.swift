@@ -82,18 +82,16 @@ public struct SMTPReplyParser: Sendable {
     /// Splits the RFC 3463 enhanced code off each line when the first line carries one
     /// whose class matches the reply code's first digit (RFC 2034 §4).
     static func reply(code: Int, lines: [Substring]) -> SMTPReply {
-        var enhanced: EnhancedStatusCode?
-        if let first = lines.first {
-            let token = first.prefix { $0 != " " }
-            if let candidate = EnhancedStatusCode(token), candidate.statusClass == code / 100 {
-                enhanced = candidate
-            }
+        guard let first = lines.first else { return SMTPReply(code: code, enhancedCode: nil, lines: []) }
+        let firstToken = first.prefix { $0 != " " }
+        guard let enhanced = EnhancedStatusCode(firstToken), enhanced.statusClass == code / 100 else {
+            return SMTPReply(code: code, enhancedCode: nil, lines: lines.map(String.init))
         }
-        let texts = lines.map { line -> String in
-            guard let enhanced else { return String(line) }
+        // The first line's code was read above; only the lines after it are parsed again.
+        var texts = [String(first.dropFirst(firstToken.count).drop { $0 == " " })]
+        for line in lines.dropFirst() {
             let token = line.prefix { $0 != " " }
-            guard EnhancedStatusCode(token) == enhanced else { return String(line) }
-            return String(line.dropFirst(token.count).drop { $0 == " " })
+            texts.append(EnhancedStatusCode(token) == enhanced ? String(line.dropFirst(token.count).drop { $0 == " " }) : String(line))
         }
         return SMTPReply(code: code, enhancedCode: enhanced, lines: texts)
     }
