@@ -109,6 +109,28 @@ import TestPeers
         #expect(rows.filter { $0["status"] as? String == "sent" }.count == (try peer.messages().count))
     }
 
+    /// A send of one recipient needs one connection, from the first address, which
+    /// works: the second, which this host does not have, is still found, before anyone is
+    /// claimed. The command exits 78 naming the address and its key; the server sees no
+    /// connection, and the recipient waits for a send from a setup that works.
+    @Test func aBadSourceAddressIsFoundBeforeTheSendWhenNoConnectionWouldUseIt() async throws {
+        let peer = try await HostileSMTPPeer.start(mode: "normal", ["--session-limit", "60"])
+        defer { peer.stop() }
+        let dir = try await project(port: peer.port, recipients: 1, editing: [
+            ("default: { connections: 5, messages_per_connection: 100,",
+             "default: { connections: 1, messages_per_connection: 100, source_addresses: [127.0.0.2, 192.0.2.77],"),
+        ])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let sent = try await SalvoBinary.run(["send", "welcome"], in: dir, environment: secret)
+        #expect(sent.status == 78, "\(sent.stdout) \(sent.stderr)")
+        #expect(sent.stderr.contains("error: the sender's setup failed at this host: limits.default.source_addresses")
+                && sent.stderr.contains("192.0.2.77 is not an address of this host"), "\(sent.stderr)")
+        #expect(try peer.connections() == 0)
+        let report = try await SalvoBinary.run(["report", "welcome", "--json"], in: dir)
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [[String: Any]])
+        #expect(rows.count == 1 && rows[0]["status"] as? String == "pending" && rows[0]["attempts"] as? Int == 0, "\(rows)")
+    }
+
     @Test func aSourceAddressThatIsNotAnIPAddressIsRefusedNamingTheLine() async throws {
         let dir = try await SalvoBinary.initProject(editing: [("  mode: mx", "  mode: mx\n  source_address: mail.shop.test")],
                                                     recipients: "email\nann@example.test\n")

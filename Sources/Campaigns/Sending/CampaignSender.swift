@@ -66,6 +66,13 @@ public actor CampaignSender {
             if sendNotices { result.notices = await store.sendPendingNotices(configuration: configuration, environment: environment) }
             return result
         }
+        // An address this host does not have would be found only by the first connection
+        // from it, perhaps never in a small send: it stops the send here, nobody claimed.
+        if let failure = configuration.unusableSourceAddress() {
+            var summary = DeliveryEngine.Summary()
+            summary.senderFailure = failure
+            return Result(start: start, summary: summary, counts: try await store.stateCounts(campaign: campaignID))
+        }
         var settings = try Self.engineSettings(configuration, environment: environment)
         settings.waitForRetries = waitForRetries
         let engine = DeliveryEngine(store: store, router: configuration.router(), renderer: renderer,

@@ -88,6 +88,8 @@ public actor DeliveryEngine {
         /// retries): the command says so and exits non-zero.
         public var lostOutcomes = 0
         public var attempts: Int { sent + deferred + bounced + failed + unknown }
+
+        public init() {}
     }
 
     typealias Machine = StateMachine<ContinuousClock.Instant>
