@@ -84,11 +84,11 @@ import TestPeers
         for row in rows { #expect(row["status"] as? String == "pending" && row["attempts"] as? Int == 0, "\(row)") }
     }
 
-    /// One of two source addresses is no address of this host: the route stops once as
-    /// the sender's failure, naming it, whatever the other address delivered; nobody is
-    /// bounced or deferred for it, and what was not sent waits for the next send. Two
-    /// messages a connection: the lanes take turns, so the bad address is tried by the
-    /// second connection at the latest, however the workers share the recipients.
+    /// One of two source addresses is no address of this host: the send stops as the
+    /// sender's failure, naming it, before the good address carries anything (the check
+    /// before the send; were it gone, the lanes taking turns would reach the bad address
+    /// by the second connection, two messages a connection). Nobody is bounced or
+    /// deferred for it, and everyone waits for the next send.
     @Test func aSourceAddressThisHostDoesNotHaveAmongSeveralStopsTheSendOnce() async throws {
         let peer = try await HostileSMTPPeer.start(mode: "normal", ["--session-limit", "60"])
         defer { peer.stop() }
@@ -105,8 +105,8 @@ import TestPeers
         let report = try await SalvoBinary.run(["report", "welcome", "--json"], in: dir)
         let rows = try #require(try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [[String: Any]])
         #expect(rows.count == 20)
-        for row in rows { #expect(["pending", "sent"].contains(row["status"] as? String), "\(row)") }
-        #expect(rows.filter { $0["status"] as? String == "sent" }.count == (try peer.messages().count))
+        for row in rows { #expect(row["status"] as? String == "pending", "\(row)") }
+        #expect(try peer.messages().isEmpty)
     }
 
     /// A send of one recipient needs one connection, from the first address, which
