@@ -14,7 +14,7 @@ import json
 import sys
 
 import chromium
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
@@ -39,6 +39,24 @@ def page(driver):
     }
 
 
+def replaced(old):
+    """A wait condition: true once `old` belongs to a document no longer shown. Selenium's
+    `staleness_of` knows only the stale-element error; chromedriver reports a node of a
+    document being replaced, in the moment the navigation commits, as "does not belong
+    to the document" instead."""
+    def check(_driver):
+        try:
+            old.is_enabled()
+            return False
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as error:
+            if "does not belong to the document" in str(error):
+                return True
+            raise
+    return check
+
+
 def main():
     job = json.load(sys.stdin)
     driver = chromium.start()
@@ -51,7 +69,7 @@ def main():
             driver.find_element(By.CSS_SELECTOR, selector).click()
             # The answer to the POST replaces the page: wait for the old one to go.
             try:
-                WebDriverWait(driver, 30).until(expected_conditions.staleness_of(old))
+                WebDriverWait(driver, 30).until(replaced(old))
             except TimeoutException:
                 # Say what the browser shows, so a failure tells a click that never
                 # submitted from an answer that never came.
