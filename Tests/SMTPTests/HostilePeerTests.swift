@@ -62,7 +62,9 @@ import Testing
     /// deadline or its hang-up (in full runs the peer saw the whole greeting out before
     /// the client left; alone the test never did).
     @Test func aDrippedGreetingIsCutOffAtItsDeadline() async throws {
-        let peer = try await Self.start("drip", ["--drip-interval", "0.5"])
+        // The peer's greeting takes over two minutes to drip: the session limit lets it
+        // finish, so a client that never hung up would be seen doing so.
+        let peer = try await Self.start("drip", ["--drip-interval", "0.5", "--session-limit", "180"])
         defer { peer.stop() }
         let loop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let port = peer.port

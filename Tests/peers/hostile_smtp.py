@@ -100,11 +100,13 @@ class Session:
                 pass
             return
         if mode == "drip":
-            # Three lines, 88 bytes: at one byte every 0.5 s the whole greeting takes 44 s,
-            # so a client held up for a while on a loaded machine still leaves well
-            # before the end, and one that never leaves sees it finish inside the
-            # session limit.
-            greeting = b"220-hostile.test ESMTP slowly\r\n220-hostile.test is in no hurry\r\n220 hostile.test ready\r\n"
+            # Eight lines, 253 bytes: at one byte every 0.5 s the whole greeting takes
+            # over two minutes, so a client held up for a minute on a loaded machine (a
+            # full suite once kept one from hanging up for 44 s) still leaves before the
+            # end, and one that never leaves sees it finish inside a session limit of
+            # three minutes.
+            greeting = (b"220-hostile.test ESMTP slowly\r\n" + b"220-hostile.test is in no hurry\r\n" * 6
+                        + b"220 hostile.test ready\r\n")
             # The client's hang-up is read, not waited for: a write into its closed
             # socket need not fail (the transport drops it), and what it sent before
             # leaving (a QUIT) is recorded as any line is.
