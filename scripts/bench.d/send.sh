@@ -11,7 +11,9 @@
 #
 # Options (environment): SALVO_BIN=PATH (that binary, no build), ROUNDS=1 (best of), DKIM=1 (also sign with an ed25519 key and
 # report that rate), RSS_ROWS=N (with --rss: a second phase, one send to RSS_ROWS
-# recipients, default 1,000,000, for the peak RSS only).
+# recipients, default 1,000,000, for the peak RSS only), PERF=FILE (then one more send of
+# N recipients under `perf record -F 2000 -g`, written to FILE, for
+# `perf report -i FILE --children --sort sym` to read; needs perf, Debian's linux-perf).
 #   scripts/bench send            # 100,000 recipients, rates and ratio
 #   scripts/bench send --rss      # and then the peak RSS of a 1,000,000-recipient send
 set -euo pipefail
@@ -88,6 +90,18 @@ v, n = json.loads(sys.argv[1]), int(sys.argv[2])
 print(f"salvo send, ed25519 DKIM:      {n / v['seconds']:.0f} msg/s  ({v['seconds']:.2f} s wall, {v['cpu_seconds']:.2f} s CPU, peak RSS {v['peak_rss_mb']:.0f} MB)")
 PY
   rm -rf "$work/dkim"
+fi
+
+if [ -n "${PERF:-}" ]; then
+  command -v perf >/dev/null || { echo "bench send: PERF needs perf (apt-get install linux-perf)" >&2; exit 1; }
+  perf_file=$(realpath -m "$PERF")
+  rm -rf "$work/plain"
+  echo "generating $N recipients, importing (perf record)..." >&2
+  prepare "$work/perf" "$N" 0
+  (cd "$work/perf" && perf record -F 2000 -g -o "$perf_file" -- "$salvo" send bench >/dev/null 2>&1) \
+    || { echo "bench send: salvo send under perf record failed" >&2; exit 1; }
+  echo "perf record of salvo send, $N recipients: $perf_file (perf report -i $perf_file --children --sort sym)"
+  rm -rf "$work/perf"
 fi
 
 if [ "$rss" = 1 ]; then

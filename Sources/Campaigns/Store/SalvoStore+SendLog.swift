@@ -42,8 +42,13 @@ extension SalvoStore {
                                   next_attempt_at, suppress, tls_version, tls_verified, source_address)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
+        // This commit's first and last rows, for the tally.
         var first: (seq: Int64, at: Int64)?
         var last: Int64?
+        func logged(at: Int64) {
+            last = db.lastInsertedRowID
+            if first == nil { first = (db.lastInsertedRowID, at) }
+        }
         for outcome in outcomes {
             let at = Self.seconds(outcome.attemptedAt)
             try insert.execute(arguments: [
@@ -52,8 +57,7 @@ extension SalvoStore {
                 outcome.nextAttemptAt.map(Self.seconds), hardBounces.contains(outcome.deliveryID),
                 outcome.tlsVersion, outcome.certificateVerified, outcome.sourceAddress,
             ])
-            last = db.lastInsertedRowID
-            if first == nil { first = (db.lastInsertedRowID, at) }
+            logged(at: at)
         }
         var marked: Set<Int64> = []
         if !ids.isEmpty {
@@ -68,8 +72,7 @@ extension SalvoStore {
                 try mark.execute(arguments: [owner, at, id, owner])
                 guard db.changesCount == 1 else { continue }
                 marked.insert(id)
-                last = db.lastInsertedRowID
-                if first == nil { first = (db.lastInsertedRowID, at) }
+                logged(at: at)
             }
         }
         if sendLogTally.logged(first: first, last: last, due: Self.sendLogApplyRows, now: Self.seconds(now)) {

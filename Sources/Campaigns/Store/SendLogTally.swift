@@ -1,4 +1,4 @@
-import Foundation
+import Synchronization
 
 /// What one store has appended to the send log since it last applied it: the first row's
 /// sequence number and time. With the last row's number, which SQLite gives for free after
@@ -10,26 +10,27 @@ import Foundation
 /// log first); a log another process has applied meanwhile is smaller than the tally
 /// thinks, which only makes this store apply it sooner. Either way only the time a row
 /// waits in the log changes, never what it records.
-final class SendLogTally: @unchecked Sendable {
-    private let lock = NSLock()
-    /// Guarded by `lock`.
-    private var first: (seq: Int64, at: Int64)?
-    private var last: Int64 = 0
+final class SendLogTally: Sendable {
+    private struct State {
+        var first: (seq: Int64, at: Int64)?
+        var last: Int64 = 0
+    }
+    private let state = Mutex(State())
 
     /// Notes a commit's rows (`first`: its first row, `last`: its last one's number; nil
     /// when it logged none) and answers whether the log is due: `due` rows or more, or a
     /// first row older than `now` (seconds).
     func logged(first rows: (seq: Int64, at: Int64)?, last newest: Int64?, due: Int, now: Int64) -> Bool {
-        lock.withLock {
-            if first == nil { first = rows }
-            if let newest { last = newest }
-            guard let first else { return false }
-            return last - first.seq + 1 >= Int64(due) || first.at < now
+        state.withLock { state in
+            if state.first == nil { state.first = rows }
+            if let newest { state.last = newest }
+            guard let first = state.first else { return false }
+            return state.last - first.seq + 1 >= Int64(due) || first.at < now
         }
     }
 
     /// The log was applied and emptied.
     func applied() {
-        lock.withLock { first = nil }
+        state.withLock { $0.first = nil }
     }
 }
